@@ -1,0 +1,1 @@
+"""Campaigns: definitions (YAML + Markdown), building the outbox, status."""

@@ -1,0 +1,151 @@
+"""Freezing a segment into outbox rows, with every message rendered first.
+
+Build is one transaction: either every recipient's message renders and all
+new rows are written, or nothing is. Contacts already in the outbox are
+skipped (building twice adds nothing), and so are suppressed contacts and
+those in a cooling-off period.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from outreach.campaigns.definition import CampaignSpec, load_campaign
+from outreach.campaigns.messages import MessageFactory
+from outreach.config import Workspace
+from outreach.contacts import ContactView
+from outreach.errors import StateError, TemplateError
+from outreach.rendering import Organization, load_compiled
+from outreach.segments import contacts_query, load_segment
+from outreach.storage import transaction, utcnow
+from outreach.storage.models import Campaign, Contact, Outbox, Suppression
+from outreach.tokens import Signer, workspace_secret
+
+BATCH = 500
+MAX_REPORTED = 10
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    campaign: str
+    added: int
+    existing: int
+    suppressed: int
+    total: int
+
+    def summary(self) -> str:
+        return (
+            f"Campaign {self.campaign}: {self.added} added to the outbox, {self.existing} already "
+            f"there, {self.suppressed} skipped (suppressed); {self.total} in the outbox"
+        )
+
+
+def new_message_id(domain: str) -> str:
+    return f"{secrets.token_hex(12)}@{domain}"
+
+
+def get_or_create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
+    row = session.scalar(select(Campaign).where(Campaign.name == spec.name))
+    if row is None:
+        now = utcnow()
+        row = Campaign(
+            name=spec.name, segment=spec.file.segment, sender=spec.sender_key, state="built",
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+    return row
+
+
+def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None = None) -> BuildResult:
+    spec = load_campaign(ws, name)
+    segment = load_segment(ws, spec.file.segment)
+    query = contacts_query(ws, segment, today)
+    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+    content = load_compiled(spec.content_path, Organization(ws.settings.organization.name,
+                                                            ws.settings.organization.address))
+    with transaction(engine) as session:
+        campaign = get_or_create_campaign(session, spec)
+        if campaign.state == "cancelled":
+            raise StateError(f"campaign {name} was cancelled; copy it under a new name to send again")
+        factory = MessageFactory(ws, spec, campaign.id, signer, content)
+        already = set(session.scalars(select(Outbox.contact_id).where(
+            Outbox.campaign_id == campaign.id, Outbox.step == 0)))  # fmt: skip
+        suppressed = set(session.scalars(select(Suppression.email)))
+        today = today or utcnow().date()
+        errors: list[str] = []
+        added = skipped = existing = 0
+        for contact in _stream(session, query):
+            if contact.id in already:
+                existing += 1
+                continue
+            if contact.email in suppressed or (contact.cooling_until and contact.cooling_until > today):
+                skipped += 1
+                continue
+            view = ContactView.of(contact)
+            try:
+                factory.render(view)
+            except TemplateError as exc:
+                errors.append(str(exc))
+                continue
+            session.add(_row(campaign.id, view, spec, added, factory.subject_count))
+            added += 1
+            if added % BATCH == 0:
+                session.flush()
+        if errors:
+            raise TemplateError(_preflight_message(errors))
+        campaign.content_hash = factory.content_hash
+        campaign.preflight_ok = True
+        campaign.updated_at = utcnow()
+    return BuildResult(name, added, existing, skipped, added + existing)
+
+
+def _stream(session: Session, query) -> Iterator[Contact]:  # type: ignore[no-untyped-def]
+    yield from session.scalars(query.execution_options(yield_per=BATCH))
+
+
+def _row(campaign_id: int, view: ContactView, spec: CampaignSpec, n: int, subjects: int) -> Outbox:
+    """A queued row; with A/B subjects, recipients are split evenly in build order."""
+    now = utcnow()
+    return Outbox(
+        campaign_id=campaign_id, contact_id=view.id, step=0, email=view.email, state="queued",
+        message_id=new_message_id(spec.sender.domain), attempts=0, created_at=now, updated_at=now,
+        variant=str(n % subjects) if subjects > 1 else None,
+    )  # fmt: skip
+
+
+def _preflight_message(errors: list[str]) -> str:
+    shown = errors[:MAX_REPORTED]
+    more = len(errors) - len(shown)
+    text = "; ".join(shown)
+    if more:
+        text += f"; and {more} more"
+    return f"preflight failed for {len(errors)} recipient(s), nothing was written: {text}"
+
+
+def preflight(engine: Engine, factory: MessageFactory, campaign_id: int) -> int:
+    """Render every still-queued message of a campaign; raise if any fails."""
+    errors: list[str] = []
+    count = 0
+    query = (
+        select(Contact, Outbox.variant)
+        .join(Outbox, Outbox.contact_id == Contact.id)
+        .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry")))
+        .order_by(Outbox.id)
+    )
+    with Session(engine) as session:
+        for contact, variant in session.execute(query.execution_options(yield_per=BATCH)):
+            count += 1
+            try:
+                factory.render(ContactView.of(contact), int(variant or 0))
+            except TemplateError as exc:
+                errors.append(str(exc))
+    if errors:
+        raise TemplateError(_preflight_message(errors).replace("nothing was written", "nothing was sent"))
+    return count

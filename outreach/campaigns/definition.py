@@ -1,0 +1,90 @@
+"""A campaign as the executive writes it: campaigns/NAME.yaml, validated at load."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+
+from outreach.config import Frozen, Retry, Sender, Throttle, Workspace
+from outreach.errors import ConfigError, NotFoundError
+from outreach.yamlfile import load_yaml, pydantic_error
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+
+
+class Window(Frozen):
+    days: str = "Mon-Fri"
+    hours: str = "08:00-17:00"
+
+
+class Step(Frozen):
+    after: str
+    content: str
+
+
+class CampaignFile(Frozen):
+    segment: str = Field(min_length=1)
+    content: str = Field(min_length=1)
+    sender: str = Field(min_length=1)
+    schedule: datetime | None = None
+    throttle: Throttle | None = None
+    retry: Retry | None = None
+    window: Window | None = None
+    steps: tuple[Step, ...] = ()
+    reply_to: str | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if Path(v).is_absolute() or ".." in Path(v).parts:
+            raise ValueError("must be a file name inside campaigns/")
+        return v
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    name: str
+    path: Path
+    file: CampaignFile
+    content_path: Path
+    sender_key: str
+    sender: Sender
+    throttle: Throttle
+    retry: Retry
+
+
+def campaign_names(ws: Workspace) -> list[str]:
+    if not ws.campaigns_dir.is_dir():
+        return []
+    return sorted(p.stem for p in ws.campaigns_dir.glob("*.yaml"))
+
+
+def load_campaign(ws: Workspace, name: str) -> CampaignSpec:
+    if not NAME.match(name):
+        raise NotFoundError(f"{name!r} is not a campaign name (letters, digits, - _ .)")
+    path = ws.campaigns_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(campaign_names(ws)) or "none"
+        raise NotFoundError(f"campaign {name!r} not found: no {path} (campaigns: {known})")
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{doc.where()}: a campaign is a mapping with segment, content and sender")
+    try:
+        spec = CampaignFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise pydantic_error(doc, exc) from None
+    if spec.sender not in ws.settings.senders:
+        known = ", ".join(sorted(ws.settings.senders))
+        raise ConfigError(f"{doc.where(('sender',))}: unknown sender {spec.sender!r} (senders: {known})")
+    content = ws.campaigns_dir / spec.content
+    if not content.is_file():
+        raise ConfigError(f"{doc.where(('content',))}: content file {content} not found")
+    return CampaignSpec(
+        name=name, path=path, file=spec, content_path=content, sender_key=spec.sender,
+        sender=ws.settings.senders[spec.sender],
+        throttle=spec.throttle or ws.settings.throttle, retry=spec.retry or ws.settings.retry,
+    )  # fmt: skip

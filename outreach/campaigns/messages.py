@@ -1,0 +1,99 @@
+"""Turning one outbox row into the bytes a recipient gets.
+
+Built once per campaign (content compiled, sender and links fixed); each
+recipient then costs one template render and one MIME assembly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine
+
+from outreach import mime
+from outreach.campaigns.definition import CampaignSpec
+from outreach.config import Workspace
+from outreach.contacts import ContactView
+from outreach.rendering import CompiledContent, Organization, Rendered, load_compiled
+from outreach.tokens import Signer, workspace_secret
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """What templates see as ``campaign``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    rendered: Rendered
+    data: bytes
+    envelope_from: str
+
+
+class MessageFactory:
+    def __init__(self, ws: Workspace, spec: CampaignSpec, campaign_id: int, signer: Signer,
+                 content: CompiledContent | None = None) -> None:  # fmt: skip
+        org = ws.settings.organization
+        self.ws = ws
+        self.spec = spec
+        self.campaign_id = campaign_id
+        self.signer = signer
+        self.content = content or load_compiled(spec.content_path, Organization(org.name, org.address))
+        self.campaign = CampaignInfo(spec.name)
+        self.unsub_base = ws.settings.unsubscribe.base_url + "/u/"
+        mailto = ws.settings.unsubscribe.mailto or f"unsubscribe@{spec.sender.domain}"
+        self.mailto = f"mailto:{mailto}?subject=unsubscribe%20"
+
+    @classmethod
+    def for_campaign(cls, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int) -> MessageFactory:
+        secret = workspace_secret(engine, ws.settings.unsubscribe.secret_env)
+        return cls(ws, spec, campaign_id, Signer(secret))
+
+    @property
+    def subject_count(self) -> int:
+        return 1 + len(self.content.source.variants)
+
+    @property
+    def content_hash(self) -> str:
+        h = hashlib.sha256(self.content.html_source.encode())
+        h.update(self.content.text_source.encode())
+        h.update("\0".join(self.content.source.variants or (self.content.source.subject,)).encode())
+        return h.hexdigest()
+
+    def context(self, contact: ContactView, token: str) -> dict[str, Any]:
+        return {
+            "contact": contact,
+            "sender": self.spec.sender,
+            "campaign": self.campaign,
+            "unsubscribe_url": self.unsub_base + quote(token),
+        }
+
+    def render(self, contact: ContactView, variant: int = 0) -> Rendered:
+        token = self.signer.sign(contact.id, self.campaign_id)
+        return self.content.render(self.context(contact, token), variant)
+
+    def prepare(self, contact: ContactView, message_id: str, to_email: str | None = None,
+                variant: int = 0, now: datetime | None = None) -> Prepared:  # fmt: skip
+        token = self.signer.sign(contact.id, self.campaign_id)
+        rendered = self.content.render(self.context(contact, token), variant)
+        envelope = mime.Envelope(
+            from_name=self.spec.sender.name,
+            from_email=self.spec.sender.email,
+            to_name=contact.full_name,
+            to_email=to_email or contact.email,
+            subject=rendered.subject,
+            message_id=message_id,
+            date=now or datetime.now(UTC),
+            list_unsubscribe_url=self.unsub_base + quote(token),
+            list_unsubscribe_mailto=self.mailto + quote(token),
+            reply_to=self.spec.file.reply_to,
+            extra=(("X-Outreach-Campaign", self.spec.name),),
+        )
+        data = mime.build(envelope, rendered.text, rendered.html)
+        return Prepared(rendered=rendered, data=data, envelope_from=self.spec.sender.email)

@@ -1,0 +1,79 @@
+"""What one recipient would get: for the writer's preview, dry runs and test sends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from outreach.campaigns.builder import get_or_create_campaign, new_message_id
+from outreach.campaigns.definition import CampaignSpec, load_campaign
+from outreach.campaigns.messages import MessageFactory, Prepared
+from outreach.config import Workspace
+from outreach.contacts import ContactView
+from outreach.errors import NotFoundError
+from outreach.segments import contacts_query, load_segment
+from outreach.storage import transaction
+from outreach.storage.models import Campaign, Contact, Outbox
+
+
+def _campaign_id(engine: Engine, spec: CampaignSpec) -> int:
+    with Session(engine) as session:
+        cid = session.scalar(select(Campaign.id).where(Campaign.name == spec.name))
+    if cid is not None:
+        return cid
+    with transaction(engine) as session:  # previews need a stable id for the unsubscribe link
+        return get_or_create_campaign(session, spec).id
+
+
+def preview_contact(ws: Workspace, engine: Engine, spec: CampaignSpec, email: str | None) -> ContactView:
+    with Session(engine) as session:
+        if email:
+            contact = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
+            if contact is None:
+                raise NotFoundError(f"no contact {email!r}; import it first or pick another with --contact")
+        else:
+            query = contacts_query(ws, load_segment(ws, spec.file.segment)).limit(1)
+            contact = session.scalars(query).first()
+            if contact is None:
+                raise NotFoundError(
+                    f"segment {spec.file.segment!r} has no contacts to preview with; "
+                    "import contacts or pass --contact EMAIL"
+                )
+        return ContactView.of(contact)
+
+
+def render_preview(ws: Workspace, engine: Engine, name: str, email: str | None,
+                   to: str | None = None) -> Prepared:  # fmt: skip
+    spec = load_campaign(ws, name)
+    factory = MessageFactory.for_campaign(ws, engine, spec, _campaign_id(engine, spec))
+    contact = preview_contact(ws, engine, spec, email)
+    return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._-]+", "_", text)[:120]
+
+
+def dry_run(ws: Workspace, engine: Engine, name: str, out: Path) -> Iterator[Path]:
+    """Write the .eml of every queued message; change nothing in the database."""
+    spec = load_campaign(ws, name)
+    with Session(engine) as session:
+        campaign = session.scalar(select(Campaign).where(Campaign.name == name))
+        if campaign is None:
+            raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
+        factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = session.execute(
+            select(Outbox, Contact).join(Contact, Contact.id == Outbox.contact_id)
+            .where(Outbox.campaign_id == campaign.id, Outbox.state.in_(("queued", "retry")))
+            .order_by(Outbox.id).execution_options(yield_per=500)
+        )  # fmt: skip
+        for row, contact in rows:
+            prepared = factory.prepare(ContactView.of(contact), row.message_id, row.email, int(row.variant or 0))
+            path = out / f"{row.id:07d}-{_safe_name(row.email)}.eml"
+            path.write_bytes(prepared.data)
+            yield path

@@ -1,0 +1,100 @@
+"""Where a campaign stands, and the lifecycle commands that change it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, distinct, func, select, update
+
+from outreach.errors import NotFoundError, StateError
+from outreach.storage import outbox, transaction, utcnow
+from outreach.storage.models import Campaign, Event, Outbox
+
+EVENT_COUNTS = {"bounced": "bounced", "replied": "replied", "unsubscribed": "unsubscribed",
+                "complained": "complained", "auto_replied": "auto_reply"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Status:
+    campaign: str
+    state: str
+    reason: str | None
+    counts: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"campaign": self.campaign, "state": self.state, "reason": self.reason, **self.counts}
+
+
+def _campaign(session, name: str) -> Campaign:  # type: ignore[no-untyped-def]
+    row = session.scalar(select(Campaign).where(Campaign.name == name))
+    if row is None:
+        raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
+    return row
+
+
+def campaign_status(engine: Engine, name: str) -> Status:
+    with transaction(engine) as session:
+        row = _campaign(session, name)
+        states = outbox.state_counts(session, row.id)
+        events = dict(session.execute(
+            select(Event.kind, func.count(distinct(Event.outbox_id)))
+            .where(Event.campaign_id == row.id, Event.outbox_id.is_not(None))
+            .group_by(Event.kind)
+        ).all())  # fmt: skip
+    counts = {
+        "total": sum(states.values()),
+        "queued": sum(states.get(s, 0) for s in ("queued", "retry", "claimed")),
+        "in_flight": states.get("sending", 0),
+        "retry": states.get("retry", 0),
+        "sent": states.get("sent", 0),
+        "failed": states.get("failed", 0),
+        "uncertain": states.get("uncertain", 0),
+        "suppressed": states.get("suppressed", 0),
+        "cancelled": states.get("cancelled", 0),
+        **{key: events.get(kind, 0) for key, kind in EVENT_COUNTS.items()},
+    }
+    return Status(name, row.state, row.state_reason, counts)
+
+
+def set_lifecycle(engine: Engine, name: str, action: str) -> str:
+    """pause | resume | cancel. Running workers see the change before their next claim."""
+    with transaction(engine) as session:
+        row = _campaign(session, name)
+        if row.state == "cancelled":
+            raise StateError(f"campaign {name} is cancelled; it cannot be {action}d")
+        if action == "pause":
+            if row.state == "done":
+                raise StateError(f"campaign {name} is done; there is nothing to pause")
+            row.state, row.state_reason = "paused", "paused by a user"
+        elif action == "resume":
+            if row.state != "paused":
+                raise StateError(f"campaign {name} is not paused (it is {row.state})")
+            row.state, row.state_reason = "built", None
+        elif action == "cancel":
+            row.state, row.state_reason = "cancelled", "cancelled by a user"
+            session.execute(
+                update(Outbox)
+                .where(Outbox.campaign_id == row.id, Outbox.state.in_(("queued", "retry", "claimed")))
+                .values(state="cancelled", lease_owner=None, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        row.updated_at = utcnow()
+        return row.state
+
+
+def resend_uncertain(engine: Engine, name: str) -> int:
+    """Put messages whose fate a crash left unknown back in the queue, on request only."""
+    with transaction(engine) as session:
+        row = _campaign(session, name)
+        if row.state == "cancelled":
+            raise StateError(f"campaign {name} is cancelled")
+        res = session.execute(
+            update(Outbox)
+            .where(Outbox.campaign_id == row.id, Outbox.state == "uncertain")
+            .values(state="queued", updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount and row.state == "done":
+            row.state = "built"
+        return res.rowcount or 0

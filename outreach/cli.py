@@ -1,0 +1,516 @@
+"""The command line: parse options, call one core function, print the result.
+
+Every ``OutreachError`` becomes one ``Error:`` line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from outreach import __version__
+from outreach.config import Workspace, load_workspace
+from outreach.errors import OutreachError
+
+WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current directory)."
+
+
+class OutreachGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OutreachError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+def _remember_ws(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        ctx.ensure_object(dict)["workspace"] = value
+    return value
+
+
+def ws_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-w", "--workspace", "workspace", type=click.Path(file_okay=False),
+                        callback=_remember_ws, expose_value=False, is_eager=True, help=WS_HELP)(f)  # fmt: skip
+
+
+def _workspace() -> Workspace:
+    ctx = click.get_current_context()
+    root = ctx.find_object(dict) or {}
+    return load_workspace(root.get("workspace"))
+
+
+def with_engine(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Load the workspace and open its database for the command."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from outreach.storage import open_engine
+
+        ws = _workspace()
+        engine = open_engine(ws.database_url)
+        try:
+            return f(ws, engine, *args, **kwargs)
+        finally:
+            engine.dispose()
+
+    return ws_option(wrapper)
+
+
+@click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="outreach")
+@ws_option
+def cli() -> None:
+    """Email outreach for B2B sales teams: segments, blasts, replies and call lists."""
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Create an example workspace in DIRECTORY."""
+    from outreach.workspace import init_workspace
+
+    written = init_workspace(directory)
+    click.echo(f"Created workspace {directory} ({len(written)} files). Next:")
+    click.echo(f"  cd {directory} && outreach contacts import contacts.csv")
+
+
+# -- contacts ------------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def contacts() -> None:
+    """Import and list contacts."""
+
+
+@contacts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write rejected rows, with row number and reason, to this CSV.")  # fmt: skip
+@with_engine
+def contacts_import(ws: Workspace, engine: Any, file: Path, rejects: Path | None) -> None:
+    """Import contacts from a CSV FILE (re-importing updates by email)."""
+    from outreach.contacts import import_contacts, write_rejects
+
+    result = import_contacts(engine, file)
+    click.echo(f"Contacts: {result.summary()}")
+    if result.rejected:
+        for line, reason, _row in result.rejected[:5]:
+            click.echo(f"  row {line}: {reason}", err=True)
+        if len(result.rejected) > 5:
+            click.echo(f"  ... and {len(result.rejected) - 5} more", err=True)
+        if rejects:
+            write_rejects(result, rejects)
+            click.echo(f"Rejected rows written to {rejects}")
+
+
+@contacts.command("list")
+@click.option("--segment", help="Only contacts of this segment.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+@with_engine
+def contacts_list(ws: Workspace, engine: Any, segment: str | None, fmt: str) -> None:
+    """List contacts."""
+    from outreach.contacts import contacts_csv, iter_contacts
+    from outreach.segments import contacts_query, load_segment
+
+    query = contacts_query(ws, load_segment(ws, segment)) if segment else None
+    views = iter_contacts(engine, query)
+    if fmt == "csv":
+        contacts_csv(engine, views, sys.stdout)  # type: ignore[arg-type]
+        return
+    _contacts_table(list(views))
+
+
+def _contacts_table(views: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for col in ("email", "name", "company", "city", "status", "owner", "last contacted"):
+        table.add_column(col)
+    for v in views:
+        last = v.last_contacted_at.isoformat() if v.last_contacted_at else "never"
+        table.add_row(v.email, v.full_name, v.company, v.city, v.status, v.owner, last)
+    console = Console(width=160)
+    console.print(table)
+    console.print(f"{len(views)} contact(s)")
+
+
+# -- segments ------------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def segments() -> None:
+    """Target segments (segments/NAME.yaml)."""
+
+
+@segments.command("list")
+@with_engine
+def segments_list(ws: Workspace, engine: Any) -> None:
+    """List segments with their contact counts."""
+    from outreach.segments import count_segment, list_segments, load_segment
+
+    for name in list_segments(ws):
+        seg = load_segment(ws, name)
+        click.echo(f"{name}\t{count_segment(engine, ws, seg)}\t{seg.description}")
+
+
+@segments.command("show")
+@click.argument("name")
+@click.option("--sample", default=10, show_default=True, help="How many contacts to show.")
+@with_engine
+def segments_show(ws: Workspace, engine: Any, name: str, sample: int) -> None:
+    """Show a segment's size and a sample of its contacts."""
+    from outreach.contacts import iter_contacts
+    from outreach.segments import contacts_query, count_segment, load_segment
+
+    seg = load_segment(ws, name)
+    count = count_segment(engine, ws, seg)
+    click.echo(f"Segment {name}: {count} contact(s)" + (f" — {seg.description}" if seg.description else ""))
+    views = list(iter_contacts(engine, contacts_query(ws, seg).limit(sample)))
+    if views:
+        _contacts_table(views)
+
+
+# -- content -------------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def content() -> None:
+    """The writer's tools: preview campaign content."""
+
+
+@content.command("preview")
+@click.argument("name")
+@click.option("--contact", "email", help="Render for this contact (default: the segment's first).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write FILE.html (the HTML part) or FILE.eml (the whole message).")  # fmt: skip
+@with_engine
+def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, out: Path | None) -> None:
+    """Render campaign NAME as one recipient would get it."""
+    from outreach.campaigns.preview import render_preview
+
+    prepared = render_preview(ws, engine, name, email)
+    if out is None:
+        click.echo(f"Subject: {prepared.rendered.subject}\n")
+        click.echo(prepared.rendered.text, nl=False)
+        return
+    if out.suffix.lower() == ".eml":
+        out.write_bytes(prepared.data)
+    elif out.suffix.lower() in (".html", ".htm"):
+        out.write_text(prepared.rendered.html, encoding="utf-8")
+    else:
+        raise click.BadParameter("--out must end in .html or .eml", param_hint="--out")
+    click.echo(f"Wrote {out}")
+
+
+# -- campaigns -----------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def campaign() -> None:
+    """Build, send and follow a campaign."""
+
+
+@campaign.command("build")
+@click.argument("name")
+@with_engine
+def campaign_build(ws: Workspace, engine: Any, name: str) -> None:
+    """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
+    from outreach.campaigns.builder import build_campaign
+
+    click.echo(build_campaign(ws, engine, name).summary())
+
+
+@campaign.command("send")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Write .eml files to --out instead of sending.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for --dry-run.")
+@click.option("--test-to", help="Send one rendered copy to this address; record nothing.")
+@click.option("--contact", "email", help="With --test-to: render for this contact.")
+@with_engine
+def campaign_send(ws: Workspace, engine: Any, name: str, yes: bool, dry_run: bool, out: Path | None,
+                  test_to: str | None, email: str | None) -> None:  # fmt: skip
+    """Send what is queued for campaign NAME."""
+    if dry_run:
+        if out is None:
+            raise click.UsageError("--dry-run needs --out DIR")
+        from outreach.campaigns.preview import dry_run as write_dry_run
+
+        n = sum(1 for _ in write_dry_run(ws, engine, name, out))
+        click.echo(f"Dry run: wrote {n} message(s) to {out}; nothing was sent")
+        return
+    if test_to:
+        _send_test(ws, engine, name, test_to, email)
+        return
+    _send(ws, engine, name, yes)
+
+
+def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None) -> None:
+    from outreach.campaigns.preview import render_preview
+    from outreach.contacts import RowError, normalise_email
+    from outreach.errors import InputError
+    from outreach.sending.single import send_one
+
+    try:
+        to = normalise_email(to)
+    except RowError as exc:
+        raise InputError(f"--test-to: {exc}") from None
+    prepared = render_preview(ws, engine, name, email, to=to)
+    asyncio.run(send_one(ws.settings.smtp, prepared.envelope_from, to, prepared.data))
+    click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
+
+
+def _send(ws: Workspace, engine: Any, name: str, yes: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from outreach.campaigns.status import campaign_status
+    from outreach.sending.engine import send_campaign
+
+    status = campaign_status(engine, name)
+    pending = status.counts["queued"]
+    if pending == 0:
+        click.echo(f"Campaign {name}: nothing queued ({status.counts['sent']} sent, state {status.state})")
+        return
+    from outreach.campaigns.definition import load_campaign
+
+    spec = load_campaign(ws, name)
+    smtp = ws.settings.smtp
+    if not yes:
+        click.confirm(
+            f"Send {pending} message(s) of {name} from {spec.sender.name} <{spec.sender.email}> "
+            f"via {smtp.host}:{smtp.port}?", abort=True,
+        )  # fmt: skip
+    done_before = status.counts["sent"] + status.counts["failed"]
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]:.0f} msg/s"), TimeRemainingColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as bar:  # fmt: skip
+        task = bar.add_task(name, total=status.counts["total"] - status.counts["suppressed"], rate=0.0)
+
+        def progress(report: Any) -> None:
+            bar.update(task, completed=done_before + report.attempted, rate=report.rate())
+
+        report = asyncio.run(send_campaign(ws, engine, name, progress=progress))
+    click.echo(
+        f"Campaign {name}: {report.sent} sent, {report.failed} failed, {report.retried} to retry "
+        f"({report.rate():.1f} msg/s); state {report.state}"
+        + (f": {report.reason}" if report.reason else "")
+    )
+    if report.fatal:
+        from outreach.errors import DeliveryError
+
+        raise DeliveryError(f"{report.fatal}; unsent messages stay queued")
+
+
+@campaign.command("status")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_engine
+def campaign_status_cmd(ws: Workspace, engine: Any, name: str, as_json: bool) -> None:
+    """Progress and results of campaign NAME."""
+    from outreach.campaigns.status import campaign_status
+
+    status = campaign_status(engine, name)
+    if as_json:
+        click.echo(json.dumps(status.as_dict()))
+        return
+    click.echo(f"Campaign {name}: {status.state}" + (f" ({status.reason})" if status.reason else ""))
+    for key, value in status.counts.items():
+        click.echo(f"  {key:<13}{value:>7}")
+
+
+def _lifecycle(action: str) -> None:
+    @campaign.command(action, help=f"{action.capitalize()} campaign NAME.")
+    @click.argument("name")
+    @with_engine
+    def command(ws: Workspace, engine: Any, name: str) -> None:
+        from outreach.campaigns.status import set_lifecycle
+
+        state = set_lifecycle(engine, name, action)
+        click.echo(f"Campaign {name}: {state}")
+
+
+for _action in ("pause", "resume", "cancel"):
+    _lifecycle(_action)
+
+
+@campaign.command("resend-uncertain")
+@click.argument("name")
+@with_engine
+def campaign_resend_uncertain(ws: Workspace, engine: Any, name: str) -> None:
+    """Queue again the messages a crash left uncertain (they may arrive twice)."""
+    from outreach.campaigns.status import resend_uncertain
+
+    n = resend_uncertain(engine, name)
+    click.echo(f"Campaign {name}: {n} uncertain message(s) queued again; run `outreach campaign send {name}`")
+
+
+# -- tracking ------------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def track() -> None:
+    """Read replies, bounces, complaints and unsubscribes."""
+
+
+@track.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@with_engine
+def track_ingest(ws: Workspace, engine: Any, paths: tuple[Path, ...]) -> None:
+    """Record inbound mail from .eml files, Maildir folders or mbox files."""
+    from outreach.followups import promote
+    from outreach.tokens import Signer, workspace_secret
+    from outreach.tracking.ingest import ingest
+    from outreach.tracking.sources import iter_messages
+
+    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+    report = ingest(engine, iter_messages(list(paths)), signer)
+    click.echo(report.summary())
+    promoted = promote(engine, ws)
+    if promoted:
+        click.echo(f"{promoted} new follow-up(s) for callers")
+
+
+@track.command("classify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@ws_option
+def track_classify(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Say what each message is, recording nothing."""
+    from outreach.tracking.classify import classify_message
+    from outreach.tracking.sources import iter_messages
+
+    for label, raw in iter_messages(list(paths)):
+        cls = classify_message(raw)
+        if as_json:
+            click.echo(json.dumps(cls.to_json(label), ensure_ascii=False))
+        else:
+            extra = f" {cls.reason}" if cls.reason else ""
+            hard = " hard" if cls.hard else ""
+            who = f" {', '.join(cls.recipients)}" if cls.recipients else ""
+            click.echo(f"{label}: {cls.kind}{hard}{extra}{who}")
+
+
+# -- follow-ups ----------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def followups() -> None:
+    """The callers' queues."""
+
+
+@followups.command("list")
+@click.option("--queue", type=click.Choice(["call", "visit"]))
+@click.option("--owner", help="Only items of this sales executive.")
+@with_engine
+def followups_list(ws: Workspace, engine: Any, queue: str | None, owner: str | None) -> None:
+    """List open follow-ups, most urgent first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from outreach.followups import list_items
+
+    items = list_items(engine, queue, owner)
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "queue", "prio", "due", "owner", "company", "contact", "phone", "reply"):
+        table.add_column(col)
+    for i in items:
+        table.add_row(str(i.id), i.queue, str(i.priority), i.due_date, i.owner, i.company,
+                      i.contact_name, i.phone, i.reply_excerpt[:60])  # fmt: skip
+    console = Console(width=180)
+    console.print(table)
+    console.print(f"{len(items)} open follow-up(s)")
+
+
+@followups.command("export")
+@click.option("--queue", type=click.Choice(["call", "visit"]), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "ics"]), default="csv", show_default=True)
+@click.option("--owner", help="Only items of this sales executive.")
+@with_engine
+def followups_export(ws: Workspace, engine: Any, queue: str, out: Path, fmt: str, owner: str | None) -> None:
+    """Write the list for callers (CSV) or the visits as calendar events (ICS)."""
+    from outreach.followups import export_csv, export_ics, list_items
+
+    items = list_items(engine, queue, owner)
+    if fmt == "ics":
+        n = export_ics(items, out, ws)
+        click.echo(f"Wrote {n} visit(s) to {out}")
+        return
+    export_csv(items, out)
+    click.echo(f"Wrote {len(items)} follow-up(s) to {out}")
+
+
+@followups.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_engine
+def followups_import(ws: Workspace, engine: Any, file: Path) -> None:
+    """Read callers' outcomes back (id, outcome, notes, visit_at)."""
+    from outreach.followups import import_outcomes
+
+    counts = import_outcomes(engine, ws, file)
+    click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
+
+
+# -- tools -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1025, show_default=True, type=int)
+@ws_option
+def sink(maildir: Path, host: str, port: int) -> None:
+    """Run a local SMTP server that stores every message in a Maildir."""
+    import threading
+
+    from outreach.sink import Sink
+
+    with Sink(maildir, host, port):
+        click.echo(f"Sink listening on {host}:{port}, storing into {maildir} (Ctrl-C to stop)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to create the demo workspace (default: a new temporary folder).")  # fmt: skip
+@ws_option
+def demo(directory: Path | None) -> None:
+    """Run the whole flow on the embedded example: nothing to configure."""
+    from outreach.demo import run_demo
+
+    target = directory or Path(tempfile.mkdtemp(prefix="outreach-demo-"))
+    r = run_demo(target)
+    s = r.status.counts
+    click.echo(f"outreach demo in {r.workspace}")
+    click.echo(f"  contacts imported     {r.imported}")
+    click.echo(f"  campaign              solusi-jaringan ({r.built} recipients)")
+    click.echo(f"  sent                  {r.report.sent} ({r.report.rate():.0f} msg/s to the local sink)")
+    click.echo(f"  replies / bounces     {s['replied']} / {s['bounced']}")
+    click.echo(f"  call list             {r.call_items} item(s)")
+    click.echo("Files:")
+    click.echo(f"  delivered mail        {r.maildir}")
+    click.echo(f"  inbound samples       {r.inbox}")
+    click.echo(f"  call list (CSV)       {r.call_list}")
+    click.echo(f"  database              {r.workspace / 'outreach.db'}")
+
+
+def main() -> None:
+    cli(prog_name="outreach")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Workspace settings (outreach.yaml), validated once into frozen objects.
+
+Secrets never live in the file: it names environment variables
+(``password_env``, ``secret_env``) and we read them when needed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from outreach.errors import ConfigError
+from outreach.units import parse_duration, parse_rate
+from outreach.yamlfile import YamlDoc, load_yaml, pydantic_error
+
+SETTINGS_FILE = "outreach.yaml"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _rate(v: Any) -> float:
+    return parse_rate(v)
+
+
+def _seconds(v: Any) -> float:
+    return parse_duration(v).total_seconds()
+
+
+Rate = Annotated[float, BeforeValidator(_rate)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+class Organization(Frozen):
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+
+
+class Smtp(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(1025, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str = "OUTREACH_SMTP_PASSWORD"
+    ca_file: str | None = None
+    timeout: Seconds = 30.0
+    local_hostname: str | None = None
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+class Sender(Frozen):
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    title: str = ""
+    phone: str = ""
+
+    @field_validator("name", "email", "title", "phone")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\r" in v or "\n" in v:
+            raise ValueError("must be on one line")
+        return v.strip()
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[1].lower()
+
+
+class Unsubscribe(Frozen):
+    base_url: str = "http://127.0.0.1:8025"
+    secret_env: str = "OUTREACH_SECRET"
+    mailto: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class Throttle(Frozen):
+    rate: Rate = 20.0
+    connections: int = Field(1, ge=1, le=64)
+    per_domain_rate: Rate | None = None
+    daily_cap: int | None = Field(None, ge=1)
+    messages_per_connection: int = Field(100, ge=1)
+
+
+class Retry(Frozen):
+    attempts: int = Field(8, ge=1, le=100)
+    backoff: Seconds = 30.0
+    max_backoff: Seconds = 3600.0
+
+
+class Settings(Frozen):
+    database_url: str = "sqlite:///outreach.db"
+    timezone: str = "Asia/Jakarta"
+    organization: Organization
+    smtp: Smtp = Smtp()
+    senders: dict[str, Sender] = Field(min_length=1)
+    unsubscribe: Unsubscribe = Unsubscribe()
+    throttle: Throttle = Throttle()
+    retry: Retry = Retry()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name like Asia/Jakarta)") from None
+        return v
+
+
+ENV_OVERRIDES = {
+    "OUTREACH_DATABASE_URL": ("database_url",),
+    "OUTREACH_SMTP_HOST": ("smtp", "host"),
+    "OUTREACH_SMTP_PORT": ("smtp", "port"),
+    "OUTREACH_SMTP_SECURITY": ("smtp", "security"),
+}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A loaded workspace: its folder and its validated settings."""
+
+    root: Path
+    settings: Settings
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.root / "segments"
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.root / "campaigns"
+
+    @property
+    def database_url(self) -> str:
+        return resolve_database_url(self.settings.database_url, self.root)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def sender(self, key: str) -> Sender:
+        try:
+            return self.settings.senders[key]
+        except KeyError:
+            known = ", ".join(sorted(self.settings.senders))
+            raise ConfigError(
+                f"unknown sender {key!r}; senders in {self.root / SETTINGS_FILE}: {known}"
+            ) from None
+
+
+def resolve_database_url(url: str, root: Path) -> str:
+    """Make ``sqlite:///relative.db`` relative to the workspace, not the cwd."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rest = url[len(prefix) :]
+        if rest and not rest.startswith(":memory:"):
+            return prefix + str((root / rest).resolve())
+    return url
+
+
+def load_workspace(root: Path | str | None = None) -> Workspace:
+    """Load ``outreach.yaml`` from ``root`` (or $OUTREACH_WORKSPACE, else cwd)."""
+    root = Path(root or os.environ.get("OUTREACH_WORKSPACE") or ".").resolve()
+    path = root / SETTINGS_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: not found; is {root} a workspace? Create one with `outreach init DIR` "
+            "or pass -w DIR"
+        )
+    doc = load_yaml(path)
+    return Workspace(root=root, settings=parse_settings(doc))
+
+
+def parse_settings(doc: YamlDoc) -> Settings:
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{doc.where()}: expected a mapping of settings")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_error(doc, exc) from None
+    return _apply_env(settings, data)
+
+
+def _apply_env(settings: Settings, data: dict[str, Any]) -> Settings:
+    overridden = False
+    merged: dict[str, Any] = settings.model_dump()
+    for var, path in ENV_OVERRIDES.items():
+        value = os.environ.get(var)
+        if value is None or value == "":
+            continue
+        overridden = True
+        target = merged
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+    if not overridden:
+        return settings
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        names = [v for v, p in ENV_OVERRIDES.items() if os.environ.get(v)]
+        err = exc.errors()[0]
+        raise ConfigError(
+            f"environment override ({', '.join(names)}): "
+            f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+        ) from None

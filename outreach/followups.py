@@ -1,0 +1,305 @@
+"""Follow-ups: nobody who answered is forgotten.
+
+A genuine reply becomes a call item for the contact's owner (else the sales
+executive with the fewest open items); callers work the exported list and
+hand outcomes back, which close, re-queue or turn items into visits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from outreach.config import Workspace
+from outreach.csvsafe import decode_spreadsheet_bytes, neutralise, sniff_reader, unneutralise
+from outreach.errors import InputError
+from outreach.storage import transaction, utcnow
+from outreach.storage.models import Campaign, Contact, Event, FollowUp
+
+CSV_COLUMNS = (
+    "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
+    "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes",
+)  # fmt: skip
+OUTCOMES = ("reached", "no_answer", "callback", "visit_scheduled", "not_interested", "wrong_contact")
+QUEUES = ("call", "visit")
+COOLING_DAYS = 90
+EXCERPT = 300
+
+
+def add_business_days(start: date, days: int) -> date:
+    d = start
+    while days > 0:
+        d += timedelta(days=1)
+        if d.weekday() < 5:
+            days -= 1
+    return d
+
+
+def _owner(session: Session, ws: Workspace, contact: Contact) -> str:
+    if contact.owner:
+        return contact.owner
+    senders = sorted(ws.settings.senders)
+    load = dict(session.execute(
+        select(FollowUp.owner, func.count()).where(FollowUp.state == "open").group_by(FollowUp.owner)
+    ).all())  # fmt: skip
+    return min(senders, key=lambda s: (load.get(s, 0), s))
+
+
+def _priority(contact: Contact) -> int:
+    score = 60
+    if contact.status == "existing":
+        score += 20
+    return score
+
+
+def _strip_re(subject: str) -> str:
+    s = subject.strip()
+    while True:
+        low = s.lower()
+        for prefix in ("re:", "aw:", "bls:", "balas:", "fw:", "fwd:"):
+            if low.startswith(prefix):
+                s = s[len(prefix) :].strip()
+                break
+        else:
+            return s
+
+
+def promote(engine: Engine, ws: Workspace, today: date | None = None) -> int:
+    """Turn genuine replies not yet handled into call items (one open item per contact)."""
+    today = today or datetime.now(ws.tz).date()
+    created = 0
+    with transaction(engine) as session:
+        handled = select(FollowUp.event_id).where(FollowUp.event_id.is_not(None))
+        events = session.scalars(
+            select(Event).where(Event.kind == "replied", Event.contact_id.is_not(None),
+                                Event.id.not_in(handled)).order_by(Event.id)
+        ).all()  # fmt: skip
+        for event in events:
+            contact = session.get(Contact, event.contact_id)
+            if contact is None:
+                continue
+            open_item = session.scalar(select(FollowUp).where(
+                FollowUp.contact_id == contact.id, FollowUp.state == "open"))  # fmt: skip
+            detail = event.detail or {}
+            excerpt = " ".join(str(detail.get("reply_text") or "").split())[:EXCERPT]
+            if open_item is not None:  # keep one item; let it carry the newest reply
+                open_item.reply_excerpt = excerpt or open_item.reply_excerpt
+                open_item.updated_at = utcnow()
+                continue
+            now = utcnow()
+            session.add(FollowUp(
+                contact_id=contact.id, campaign_id=event.campaign_id, event_id=event.id, queue="call",
+                state="open", priority=_priority(contact), owner=_owner(session, ws, contact),
+                reason="replied", last_subject=_strip_re(str(detail.get("subject") or "")),
+                reply_excerpt=excerpt, due_date=add_business_days(today, 1), outcome="", notes="",
+                created_at=now, updated_at=now,
+            ))  # fmt: skip
+            session.flush()
+            created += 1
+    return created
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    queue: str
+    priority: int
+    company: str
+    contact_name: str
+    title: str
+    email: str
+    phone: str
+    owner: str
+    reason: str
+    campaign: str
+    last_subject: str
+    reply_excerpt: str
+    due_date: str
+    outcome: str
+    notes: str
+    visit_at: datetime | None = None
+
+    def row(self) -> list[Any]:
+        return [getattr(self, c) for c in CSV_COLUMNS]
+
+
+def list_items(engine: Engine, queue: str | None = None, owner: str | None = None,
+               include_closed: bool = False) -> list[Item]:  # fmt: skip
+    query = (
+        select(FollowUp, Campaign.name)
+        .outerjoin(Campaign, Campaign.id == FollowUp.campaign_id)
+        .order_by(FollowUp.priority.desc(), FollowUp.due_date, FollowUp.id)
+    )
+    if queue:
+        query = query.where(FollowUp.queue == queue)
+    if owner:
+        query = query.where(FollowUp.owner == owner)
+    if not include_closed:
+        query = query.where(FollowUp.state == "open")
+    with Session(engine) as session:
+        return [_item(f, name) for f, name in session.execute(query)]
+
+
+def _item(f: FollowUp, campaign: str | None) -> Item:
+    c = f.contact
+    return Item(
+        id=f.id, queue=f.queue, priority=f.priority, company=c.company.name if c.company else "",
+        contact_name=" ".join(p for p in (c.first_name, c.last_name) if p), title=c.title,
+        email=c.email, phone=c.phone, owner=f.owner, reason=f.reason, campaign=campaign or "",
+        last_subject=f.last_subject, reply_excerpt=f.reply_excerpt,
+        due_date=f.due_date.isoformat() if f.due_date else "", outcome=f.outcome, notes=f.notes,
+        visit_at=f.visit_at,
+    )  # fmt: skip
+
+
+def export_csv(items: list[Item], out: Path) -> None:
+    """UTF-8 with BOM (spreadsheets then read Indonesian names right), formulas neutralised."""
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for item in items:
+            writer.writerow([neutralise(v) for v in item.row()])
+
+
+def export_ics(items: list[Item], out: Path, ws: Workspace) -> int:
+    from icalendar import Calendar
+    from icalendar import Event as IcsEvent
+
+    cal = Calendar()
+    cal.add("prodid", "-//outreach//visits//EN")
+    cal.add("version", "2.0")
+    count = 0
+    for item in items:
+        if item.visit_at is None:
+            continue
+        start = item.visit_at.replace(tzinfo=ws.tz)
+        ev = IcsEvent()
+        ev.add("uid", f"outreach-visit-{item.id}@{ws.root.name or 'workspace'}")
+        ev.add("dtstamp", utcnow())
+        ev.add("dtstart", start)
+        ev.add("dtend", start + timedelta(hours=1))
+        ev.add("summary", f"Visit: {item.company or item.contact_name}")
+        ev.add("description", "\n".join(filter(None, (
+            f"{item.contact_name} ({item.title})", item.email, item.phone, item.notes,
+            f"Reply: {item.reply_excerpt}" if item.reply_excerpt else "",
+        ))))  # fmt: skip
+        ev.add("categories", ["outreach", item.owner or "unassigned"])
+        cal.add_component(ev)
+        count += 1
+    out.write_bytes(cal.to_ical())
+    return count
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    line: int
+    id: int
+    outcome: str
+    notes: str
+    visit_at: datetime | None
+
+
+def _parse_import(path: Path, ws: Workspace) -> list[OutcomeRow]:
+    try:
+        text = decode_spreadsheet_bytes(path.read_bytes(), str(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    reader = sniff_reader(text)
+    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    for need in ("id", "outcome"):
+        if need not in header:
+            raise InputError(f"{path}, line 1: no {need!r} column (columns: {', '.join(header)})")
+    reader.fieldnames = header
+    rows: list[OutcomeRow] = []
+    for raw in reader:
+        line = reader.line_num
+        ident = unneutralise((raw.get("id") or "").strip())
+        outcome = unneutralise((raw.get("outcome") or "").strip()).lower()
+        if not ident and not outcome:
+            continue
+        if not ident.isdigit():
+            raise InputError(f"{path}, row {line}: id {ident!r} is not a follow-up id")
+        if outcome and outcome not in OUTCOMES:
+            raise InputError(f"{path}, row {line}: outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        visit_at = _parse_visit(path, line, (raw.get("visit_at") or "").strip())
+        if outcome == "visit_scheduled" and visit_at is None:
+            raise InputError(f"{path}, row {line}: visit_scheduled needs a visit_at date-time (YYYY-MM-DD HH:MM)")
+        if outcome:
+            rows.append(OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at))
+    return rows
+
+
+def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("T", " "))
+    except ValueError:
+        raise InputError(f"{path}, row {line}: visit_at {text!r} is not an ISO date-time") from None
+
+
+def import_outcomes(engine: Engine, ws: Workspace, path: Path, today: date | None = None) -> dict[str, int]:
+    """Apply callers' outcomes; any bad row rejects the whole file and changes nothing."""
+    rows = _parse_import(path, ws)
+    today = today or datetime.now(ws.tz).date()
+    counts = {"applied": 0, "unchanged": 0}
+    with transaction(engine) as session:
+        for r in rows:
+            item = session.get(FollowUp, r.id)
+            if item is None:
+                raise InputError(f"{path}, row {r.line}: no follow-up with id {r.id}")
+        for r in rows:
+            item = session.get(FollowUp, r.id)
+            assert item is not None
+            changed = _apply(session, item, r, today)
+            counts["applied" if changed else "unchanged"] += 1
+    return counts
+
+
+def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date) -> bool:
+    if item.outcome == r.outcome and item.notes == r.notes and (r.visit_at is None or item.visit_at == r.visit_at):
+        return False  # same file imported again
+    now = utcnow()
+    item.outcome, item.notes, item.updated_at = r.outcome, r.notes, now
+    contact = item.contact
+    if r.outcome in ("reached",):
+        item.state = "done"
+    elif r.outcome in ("no_answer", "callback"):
+        item.state = "open"
+        days = 1 if r.outcome == "no_answer" else 2
+        item.due_date = r.visit_at.date() if r.visit_at else add_business_days(today, days)
+    elif r.outcome == "visit_scheduled":
+        if item.queue == "visit":
+            item.visit_at, item.due_date, item.state = r.visit_at, r.visit_at.date(), "open"  # type: ignore[union-attr]
+        else:
+            item.state, item.visit_at = "done", r.visit_at
+            session.add(FollowUp(
+                contact_id=item.contact_id, campaign_id=item.campaign_id, event_id=None, queue="visit",
+                state="open", priority=item.priority + 10, owner=item.owner, reason="visit_scheduled",
+                last_subject=item.last_subject, reply_excerpt=item.reply_excerpt,
+                due_date=r.visit_at.date(), visit_at=r.visit_at, outcome="", notes=r.notes,  # type: ignore[union-attr]
+                created_at=now, updated_at=now,
+            ))  # fmt: skip
+    elif r.outcome == "not_interested":
+        item.state = "done"
+        contact.cooling_until = today + timedelta(days=COOLING_DAYS)
+    elif r.outcome == "wrong_contact":
+        item.state = "done"
+        contact.needs_cleanup = f"wrong contact (follow-up {item.id}): {r.notes}"[:200]
+    return True
+
+
+def items_csv_text(items: list[Item]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        writer.writerow([neutralise(v) for v in item.row()])
+    return buf.getvalue()

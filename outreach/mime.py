@@ -1,0 +1,159 @@
+"""MIME bytes for one message, written directly.
+
+The stdlib ``EmailMessage`` path costs milliseconds per message (policy
+objects, header folding, generator); a blast does the same thing thousands of
+times with only a few fields changing. This writes the same structure by
+hand: RFC 5322 headers with RFC 2047 encoded words where needed, a
+``multipart/alternative`` with quoted-printable UTF-8 text and HTML parts.
+The boundary starts with ``=_`` which quoted-printable can never produce, so
+it cannot collide with a body line. Tests parse the result back with the
+stdlib parser to hold it to the standard.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import format_datetime
+from datetime import datetime
+
+from outreach.errors import InputError
+
+_ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
+MAX_WORD_BYTES = 45  # 45 bytes -> 60 base64 chars; "=?utf-8?b?" + "?=" keeps words under 75
+
+
+def _check_line(name: str, value: str) -> str:
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise InputError(f"header {name} would contain a line break: {value!r}")
+    return value
+
+
+def encode_words(text: str) -> str:
+    """RFC 2047 B-encoded words, split on character boundaries, folded with CRLF+space."""
+    words: list[str] = []
+    chunk = b""
+    for ch in text:
+        b = ch.encode("utf-8")
+        if len(chunk) + len(b) > MAX_WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += b
+    if chunk:
+        words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+
+
+def header_text(value: str) -> str:
+    """An unstructured header value (Subject): ASCII as is, folded; else encoded words."""
+    if value.isascii() and not re.search(r"=\?", value):
+        return _fold(value)
+    return encode_words(value)
+
+
+def _fold(value: str, width: int = 76) -> str:
+    if len(value) <= width:
+        return value
+    lines, line = [], ""
+    for word in value.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\r\n ".join(lines)
+
+
+def address(name: str, email: str) -> str:
+    """``Name <addr>`` with the name quoted or encoded as RFC 5322/2047 require."""
+    _check_line("address", email)
+    if not email.isascii() or any(c in email for c in '<>", ') or email.count("@") != 1:
+        raise InputError(f"not a plain ASCII address: {email!r}")
+    name = " ".join(name.split())
+    if not name:
+        return email
+    if not name.isascii():
+        return f"{encode_words(name)} <{email}>"
+    if _PLAIN_NAME.match(name):
+        return f"{name} <{email}>"
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{email}>'
+
+
+def qp(text: str) -> bytes:
+    """Quoted-printable UTF-8 body with CRLF line ends (binascii: C speed)."""
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Everything about one message except its bodies."""
+
+    from_name: str
+    from_email: str
+    to_name: str
+    to_email: str
+    subject: str
+    message_id: str  # without angle brackets
+    date: datetime
+    list_unsubscribe_url: str
+    list_unsubscribe_mailto: str
+    reply_to: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def build(env: Envelope, text: str, html: str) -> bytes:
+    """The complete message as bytes, CRLF line ends, ready for SMTP DATA."""
+    boundary = "=_" + hashlib.blake2b(env.message_id.encode(), digest_size=12).hexdigest()
+    headers: list[tuple[str, str]] = [
+        ("From", address(env.from_name, env.from_email)),
+        ("To", address(env.to_name, env.to_email)),
+        ("Subject", header_text(_check_line("Subject", env.subject))),
+        ("Date", format_datetime(env.date)),
+        ("Message-ID", f"<{_check_line('Message-ID', env.message_id)}>"),
+    ]
+    if env.reply_to:
+        headers.append(("Reply-To", _check_line("Reply-To", env.reply_to)))
+    headers += [
+        ("List-Unsubscribe", f"<{_url(env.list_unsubscribe_url)}>, <{_url(env.list_unsubscribe_mailto)}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        *((k, _check_line(k, v)) for k, v in env.extra),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    return b"".join(
+        (
+            _header_block(headers),
+            b"\r\n",
+            _part(boundary, "text/plain", qp(text)),
+            _part(boundary, "text/html", qp(html)),
+            f"--{boundary}--\r\n".encode("ascii"),
+        )
+    )
+
+
+def _url(url: str) -> str:
+    _check_line("List-Unsubscribe", url)
+    if any(c in url for c in "<> ") or not url.isascii():
+        raise InputError(f"List-Unsubscribe URL must be plain ASCII without spaces: {url!r}")
+    return url
+
+
+def _header_block(headers: Iterable[tuple[str, str]]) -> bytes:
+    return "".join(f"{k}: {v}\r\n" for k, v in headers).encode("ascii")
+
+
+def _part(boundary: str, ctype: str, body: bytes) -> bytes:
+    head = (
+        f"--{boundary}\r\nContent-Type: {ctype}; charset=\"utf-8\"\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii")
+    # the CRLF before a boundary belongs to the boundary, so add one after the body's own
+    return head + body + b"\r\n"

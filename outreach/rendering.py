@@ -1,0 +1,251 @@
+"""Campaign content: Markdown + front matter compiled once, personalised per recipient.
+
+Pure: strings in, strings out; no database, no network.
+
+Compile (once per campaign): the jinja tags of the Markdown are swapped for
+inert tokens, the Markdown becomes HTML, the package layout wraps it,
+premailer inlines the CSS, and the tokens are swapped back. The result is one
+sandboxed jinja template for the HTML part, one for the text part and one for
+the subject. Per recipient only those templates run, with HTML autoescaping
+of everything that comes from the contact.
+
+Swapping the tags out first matters: Markdown would treat ``_`` inside
+``{{ contact.first_name }}`` as emphasis, and premailer rewrites and escapes
+URLs, which would break ``href="...{{ campaign.name }}"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import markdown
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateRuntimeError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+from premailer import Premailer
+
+from outreach.errors import TemplateError
+from outreach.htmltext import html_to_text
+from outreach.yamlfile import load_yaml
+
+FRONT_KEYS = ("subject", "preheader", "lang", "variants")
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_TOKEN = re.compile(r"QJTK(\d{5})Q")
+LABELS = {
+    "en": ("Unsubscribe", "You receive this email because we believe it is relevant to your work."),
+    "id": (
+        "Berhenti berlangganan",
+        "Anda menerima email ini karena kami menilai informasi ini relevan dengan pekerjaan Anda.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ContentSource:
+    """A campaign's .md file, split and checked."""
+
+    path: Path
+    subject: str
+    preheader: str
+    lang: str
+    body: str
+    body_line: int  # 1-based line of the body's first line in the file
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    name: str
+    address: str
+
+
+def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True
+    )
+
+
+@cache
+def _package_text(name: str) -> str:
+    return resources.files("outreach.templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def read_content(path: Path) -> ContentSource:
+    """Split front matter from the Markdown body; check both for syntax."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise TemplateError(f"{path}: content file not found") from None
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    text = text.replace("\r\n", "\n")
+    front: dict[str, Any] = {}
+    body, body_line = text, 1
+    if text.startswith("---\n"):
+        end = text.find("\n---", 4)
+        if end < 0:
+            raise TemplateError(f"{path}, line 1: front matter opened with --- is never closed")
+        doc = load_yaml(path, text[4 : end + 1])
+        front = doc.data or {}
+        if not isinstance(front, dict):
+            raise TemplateError(f"{path}, line 2: front matter must be key: value lines")
+        rest = text[end + 4 :]
+        body_line = text[: end + 4].count("\n") + 1 + (1 if rest.startswith("\n") else 0)
+        body = rest[1:] if rest.startswith("\n") else rest
+        for key in front:
+            if key not in FRONT_KEYS:
+                line = 1 + doc.line((key,))
+                raise TemplateError(
+                    f"{path}, line {line}: unknown front matter key {key!r} "
+                    f"(expected {', '.join(FRONT_KEYS)})"
+                )
+    subject = front.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        raise TemplateError(f"{path}, line 1: front matter needs a subject: line")
+    lang = str(front.get("lang") or "en")
+    if lang not in LABELS:
+        raise TemplateError(f"{path}: lang {lang!r} is not one of {', '.join(LABELS)}")
+    variants = front.get("variants") or ()
+    if not isinstance(variants, list | tuple) or not all(isinstance(v, str) for v in variants):
+        raise TemplateError(f"{path}: variants must be a list of subject lines")
+    source = ContentSource(
+        path=path, subject=subject.strip(), preheader=str(front.get("preheader") or "").strip(),
+        lang=lang, body=body, body_line=body_line, variants=tuple(variants),
+    )  # fmt: skip
+    _check_syntax(source)
+    return source
+
+
+def _check_syntax(src: ContentSource) -> None:
+    env = _env(False)
+    for what, text, line0 in (
+        ("subject", src.subject, 1), ("preheader", src.preheader, 1), ("body", src.body, src.body_line),
+        *(("variant", v, 1) for v in src.variants),
+    ):  # fmt: skip
+        try:
+            env.parse(text)
+        except TemplateSyntaxError as exc:
+            line = line0 + (exc.lineno or 1) - 1
+            raise TemplateError(f"{src.path}, line {line}: template syntax error in {what}: {exc.message}") from None
+
+
+class _Tokens:
+    """Swap jinja tags for inert alphanumeric tokens and back."""
+
+    def __init__(self) -> None:
+        self.tags: list[str] = []
+
+    def token(self, tag: str) -> str:
+        self.tags.append(tag)
+        return f"QJTK{len(self.tags) - 1:05d}Q"
+
+    def protect(self, text: str) -> str:
+        return _TAG.sub(lambda m: self.token(m.group(0)), text)
+
+    def restore(self, text: str) -> str:
+        # a block tag alone in its paragraph must not leave an empty <p></p> behind
+        text = re.sub(
+            r"<p>\s*((?:QJTK\d{5}Q\s*)+)</p>",
+            lambda m: m.group(1) if all(self._is_block(t) for t in _TOKEN.findall(m.group(1))) else m.group(0),
+            text,
+        )
+        return _TOKEN.sub(lambda m: self.tags[int(m.group(1))], text)
+
+    def _is_block(self, index: str) -> bool:
+        return not self.tags[int(index)].startswith("{{")
+
+
+@dataclass(frozen=True)
+class CompiledContent:
+    """The per-campaign result: three sandboxed templates, ready per recipient."""
+
+    source: ContentSource
+    html_source: str
+    text_source: str
+    _subjects: tuple[Any, ...] = field(repr=False)
+    _html: Any = field(repr=False)
+    _text: Any = field(repr=False)
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    def render(self, context: dict[str, Any], variant: int = 0) -> Rendered:
+        """Personalise for one recipient; any template problem is a TemplateError."""
+        try:
+            subject = _one_line(self._subjects[variant % len(self._subjects)].render(context))
+            ctx = {**context, "subject": subject}
+            return Rendered(subject=subject, html=self._html.render(ctx), text=self._text.render(ctx))
+        except (UndefinedError, SecurityError, TemplateRuntimeError, TypeError, ValueError) as exc:
+            who = context.get("contact")
+            email = getattr(who, "email", None) or "the preview contact"
+            raise TemplateError(f"{self.path}: cannot render for {email}: {exc}") from None
+
+
+def _one_line(text: str) -> str:
+    """Header values never carry line breaks (no header injection), whatever the data."""
+    return " ".join(text.split())
+
+
+def compile_content(source: ContentSource, organization: Organization) -> CompiledContent:
+    tokens = _Tokens()
+    body_md = tokens.protect(source.body)
+    fragment = markdown.markdown(body_md, extensions=["extra", "sane_lists"], output_format="html")
+    per_recipient = {
+        "unsubscribe_url": tokens.token("{{ unsubscribe_url }}"),
+        "subject": tokens.token("{{ subject }}"),
+        "preheader": tokens.protect(source.preheader),
+    }
+    unsub_label, why = LABELS[source.lang]
+    common = {
+        "organization": organization, "lang": source.lang,
+        "unsubscribe_label": unsub_label, "footer_why": why, **per_recipient,
+    }  # fmt: skip
+    layout_env = _env(True)
+    html = layout_env.from_string(_package_text("layout.html")).render(
+        body=Markup(fragment), css=Markup(_package_text("style.css")), **common
+    )
+    html = _inline_css(html)
+    text = _env(False).from_string(_package_text("layout.txt")).render(
+        body=html_to_text(fragment).rstrip(), **common
+    )
+    html_source, text_source = tokens.restore(html), tokens.restore(text)
+    try:
+        subjects = tuple(_env(False).from_string(s) for s in (source.subject, *source.variants))
+        html_t = _env(True).from_string(html_source)
+        text_t = _env(False).from_string(text_source)
+    except TemplateSyntaxError as exc:  # syntax was checked on the source; this is defensive
+        raise TemplateError(f"{source.path}: template error after layout: {exc.message}") from None
+    return CompiledContent(source, html_source, text_source, subjects, html_t, text_t)
+
+
+def _inline_css(html: str) -> str:
+    return Premailer(
+        html,
+        base_url=None,
+        remove_classes=False,
+        keep_style_tags=False,
+        strip_important=False,
+        disable_validation=True,
+        allow_network=False,
+        cssutils_logging_level=logging.CRITICAL,
+        cache_css_parsing=True,
+    ).transform(pretty_print=False)
+
+
+def load_compiled(path: Path, organization: Organization) -> CompiledContent:
+    return compile_content(read_content(path), organization)

@@ -1,0 +1,1 @@
+"""Sending: throttled, crash-safe delivery of outbox rows through an SMTP relay."""

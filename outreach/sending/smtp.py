@@ -1,0 +1,146 @@
+"""One SMTP connection to the relay, and what its answers mean for a message.
+
+The contract: 2xx sent; 4xx, timeouts and a connection lost before the reply
+to DATA are temporary (retried); 5xx permanent. A 5xx on RCPT that says the
+address does not exist is a *hard* failure that suppresses the contact; a
+policy refusal (5.7.x) fails this message only.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from outreach.config import Smtp
+from outreach.errors import DeliveryError
+
+_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_DEAD = re.compile(
+    r"user unknown|unknown user|no such user|does not exist|doesn't exist|mailbox unavailable|"
+    r"mailbox not found|invalid recipient|recipient (address )?rejected: user|no mailbox|"
+    r"account (is )?disabled|host not found|domain not found|no such domain",
+    re.I,
+)
+HARD_STATUS = {"5.1.1", "5.1.0", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # sent | temporary | permanent
+    code: int | None
+    text: str
+    hard: bool = False  # the address itself is dead
+    connection: bool = False  # the connection failed (not an answer about this message)
+    untouched: bool = False  # no connection at all: the message certainly did not leave
+
+    @property
+    def status(self) -> str | None:
+        m = _ENHANCED.search(self.text)
+        return ".".join(m.groups()) if m else None
+
+
+def classify_response(code: int, text: str, stage: str) -> Outcome:
+    if 200 <= code < 400:
+        return Outcome("sent", code, text)
+    if code < 500:
+        return Outcome("temporary", code, text)
+    m = _ENHANCED.search(text)
+    status = ".".join(m.groups()) if m else None
+    hard = stage == "rcpt" and (
+        status in HARD_STATUS or (status is None and code in (550, 551, 553) and bool(_DEAD.search(text)))
+    )
+    if status and status.startswith("5.7"):
+        hard = False
+    return Outcome("permanent", code, text, hard=hard)
+
+
+def tls_context(settings: Smtp) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=settings.ca_file)
+    return ctx
+
+
+class Relay:
+    """A lazily (re)connected client; ``send`` never raises for one message's fate."""
+
+    def __init__(self, settings: Smtp) -> None:
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+        self.sent_on_connection = 0
+
+    async def connect(self) -> None:
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
+            start_tls=True if s.security == "starttls" else False,
+            tls_context=tls_context(s) if s.security != "none" else None,
+            local_hostname=s.local_hostname,
+        )  # fmt: skip
+        try:
+            await client.connect()
+            if s.username:
+                await client.login(s.username, s.password() or "")
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(
+                f"SMTP login to {s.host}:{s.port} as {s.username} refused ({exc.code} {exc.message}); "
+                f"check the password in ${s.password_env}"
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"cannot connect to SMTP relay {s.host}:{s.port}: {exc}") from None
+        self.client = client
+        self.sent_on_connection = 0
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+    async def send(self, envelope_from: str, rcpt: str, data: bytes, recycle_after: int) -> Outcome:
+        if self.client is None or not self.client.is_connected:
+            try:
+                await self.connect()
+            except DeliveryError as exc:
+                return Outcome("temporary", None, str(exc), connection=True, untouched=True)
+        assert self.client is not None
+        try:
+            errors, response = await self.client.sendmail(envelope_from, [rcpt], data)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            outcome = classify_response(refused.code, refused.message, "rcpt")
+            await self._reset()
+            return outcome
+        except aiosmtplib.SMTPSenderRefused as exc:
+            await self._reset()
+            return classify_response(exc.code, exc.message, "mail")
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            await self._drop()
+            return Outcome("temporary", None, f"connection lost: {exc}", connection=True)
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._reset()
+            return classify_response(exc.code, exc.message, "data")
+        except aiosmtplib.SMTPException as exc:
+            await self._drop()
+            return Outcome("temporary", None, f"SMTP error: {exc}", connection=True)
+        self.sent_on_connection += 1
+        if self.sent_on_connection >= recycle_after:
+            await self.close()
+        return Outcome("sent", 250, response)
+
+    async def _reset(self) -> None:
+        """After a refusal the transaction must be reset before the next MAIL."""
+        if self.client is None:
+            return
+        try:
+            await self.client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            await self._drop()
+
+    async def _drop(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()

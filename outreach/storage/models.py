@@ -1,0 +1,172 @@
+"""The database: every message is a row with a state.
+
+Contacts, companies, campaigns, the outbox (one row per campaign, contact and
+step), events (what happened to a message), the suppression list and
+follow-up items. Segments and campaign definitions are files, not rows; a
+campaign row only records what was frozen from them and its lifecycle.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Per-database key/values (e.g. the generated unsubscribe secret)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Company(Base):
+    __tablename__ = "companies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255), unique=True)  # casefolded name
+    industry: Mapped[str | None] = mapped_column(String(120))
+    city: Mapped[str | None] = mapped_column(String(120))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised, lowercase
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    industry: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(20), default="prospect")
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    last_contacted_at: Mapped[date | None] = mapped_column(Date)
+    transactions: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[str] = mapped_column(Text, default="")  # ";a;b;" so LIKE '%;a;%' matches a tag
+    custom: Mapped[dict] = mapped_column(JSON, default=dict)
+    needs_cleanup: Mapped[str | None] = mapped_column(String(200))
+    cooling_until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    company: Mapped[Company | None] = relationship(lazy="joined")
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    segment: Mapped[str] = mapped_column(String(120))
+    sender: Mapped[str] = mapped_column(String(64))
+    # draft -> built -> sending -> done; paused / cancelled at any time
+    state: Mapped[str] = mapped_column(String(20), default="built")
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    schedule_at: Mapped[datetime | None] = mapped_column(DateTime)
+    preflight_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Outbox(Base):
+    """One message to one contact for one campaign step.
+
+    States: queued, claimed (leased by a worker), retry, sent, failed,
+    uncertain (a lease expired: the relay may or may not have it),
+    suppressed, cancelled.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id", "step", name="uq_outbox_campaign_contact"),
+        Index("ix_outbox_claim", "campaign_id", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    variant: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Event(Base):
+    """Something that happened to a message or contact: sent, bounced, replied..."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kind_campaign", "kind", "campaign_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # the inbound message's own Message-ID, so ingesting a file twice records nothing twice
+    source_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Suppression(Base):
+    __tablename__ = "suppressions"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FollowUp(Base):
+    """A contact for a caller to phone (queue call) or a sales exec to visit."""
+
+    __tablename__ = "followups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    queue: Mapped[str] = mapped_column(String(10))  # call | visit
+    state: Mapped[str] = mapped_column(String(10), default="open")  # open | done
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    last_subject: Mapped[str] = mapped_column(Text, default="")
+    reply_excerpt: Mapped[str] = mapped_column(Text, default="")
+    due_date: Mapped[date | None] = mapped_column(Date)
+    visit_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    contact: Mapped[Contact] = relationship(lazy="joined")

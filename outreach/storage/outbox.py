@@ -1,0 +1,204 @@
+"""The outbox state machine, as the few storage calls the sending engine makes.
+
+queued ──claim──► claimed ──attempt──► sending ──► sent | retry | failed
+   ▲                 │ lease expired            │ lease expired
+   └─────────────────┘ (never attempted)        └─► uncertain (the relay may have it)
+
+Every transition is committed before the action it guards: a row is
+``sending`` on disk before its SMTP transaction starts, so a crash can only
+leave it ``uncertain``, never silently resend it. Claims are one UPDATE over a
+``SELECT ... FOR UPDATE SKIP LOCKED`` sub-select: atomic on PostgreSQL with
+many workers, and on SQLite, where one writer holds the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from outreach.storage import transaction
+from outreach.storage.models import Campaign, Contact, Event, Outbox, Suppression
+
+PENDING = ("queued", "retry", "claimed", "sending")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one attempted row."""
+
+    outbox_id: int
+    state: str  # sent | retry | failed | queued (released without an attempt)
+    code: int | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    suppress_reason: str | None = None  # set when the relay says the address is dead
+
+
+def suppress_queued(session: Session, campaign_id: int) -> int:
+    """Rows whose contact was suppressed after build never leave."""
+    res = session.execute(
+        update(Outbox)
+        .where(
+            Outbox.campaign_id == campaign_id,
+            Outbox.state.in_(("queued", "retry")),
+            Outbox.email.in_(select(Suppression.email)),
+        )
+        .values(state="suppressed")
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount or 0
+
+
+def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: timedelta,
+          now: datetime) -> list[tuple[Outbox, Contact]]:  # fmt: skip
+    """Lease up to ``limit`` due rows to ``worker``; returns them with their contacts."""
+    with transaction(engine) as session:
+        suppress_queued(session, campaign_id)
+        due = (
+            select(Outbox.id)
+            .where(
+                Outbox.campaign_id == campaign_id,
+                or_(
+                    Outbox.state == "queued",
+                    and_(Outbox.state == "retry", Outbox.next_attempt_at <= now),
+                ),
+            )
+            .order_by(Outbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(session.scalars(
+            update(Outbox)
+            .where(Outbox.id.in_(due.scalar_subquery()))
+            .values(state="claimed", lease_owner=worker, lease_expires_at=now + lease, updated_at=now)
+            .returning(Outbox.id)
+            .execution_options(synchronize_session=False)
+        ))  # fmt: skip
+    if not ids:
+        return []
+    with Session(engine, expire_on_commit=False) as session:
+        rows = session.execute(
+            select(Outbox, Contact)
+            .join(Contact, Contact.id == Outbox.contact_id)
+            .where(Outbox.id.in_(ids))
+            .order_by(Outbox.id)
+        )
+        return [(o, c) for o, c in rows]
+
+
+def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
+    """claimed -> sending (attempts + 1). Returns the ids this worker still owns."""
+    if not ids:
+        return set()
+    res = session.scalars(
+        update(Outbox)
+        .where(Outbox.id.in_(ids), Outbox.state == "claimed", Outbox.lease_owner == worker)
+        .values(state="sending", attempts=Outbox.attempts + 1, lease_expires_at=now + lease, updated_at=now)
+        .returning(Outbox.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(res)
+
+
+def record(session: Session, results: Iterable[Result], worker: str, now: datetime) -> None:
+    """Write outcomes of attempts (or releases) by ``worker``; add events and suppressions."""
+    for r in results:
+        values: dict[str, Any] = {
+            "state": r.state, "updated_at": now, "lease_owner": None, "lease_expires_at": None,
+        }  # fmt: skip
+        if r.state != "queued":
+            values.update(last_code=r.code, last_error=(r.error or None) and r.error[:2000])
+        if r.state == "sent":
+            values["sent_at"] = now
+        if r.state == "retry":
+            values["next_attempt_at"] = r.next_attempt_at
+        row = session.execute(
+            update(Outbox)
+            .where(Outbox.id == r.outbox_id, Outbox.lease_owner == worker,
+                   Outbox.state.in_(("claimed", "sending")))
+            .values(**values)
+            .returning(Outbox.campaign_id, Outbox.contact_id, Outbox.email)
+            .execution_options(synchronize_session=False)
+        ).first()  # fmt: skip
+        if row is None or r.state in ("queued", "retry"):
+            continue
+        kind = "sent" if r.state == "sent" else "failed"
+        detail = {} if r.state == "sent" else {"code": r.code, "error": r.error}
+        session.add(Event(kind=kind, at=now, campaign_id=row.campaign_id, outbox_id=r.outbox_id,
+                          contact_id=row.contact_id, detail=detail))  # fmt: skip
+        if r.suppress_reason:
+            add_suppression(session, row.email, r.suppress_reason, r.error, row.campaign_id, now)
+
+
+def add_suppression(session: Session, email: str, reason: str, detail: str | None,
+                    campaign_id: int | None, now: datetime) -> bool:  # fmt: skip
+    if session.get(Suppression, email) is not None:
+        return False
+    session.add(Suppression(email=email, reason=reason, detail=detail, campaign_id=campaign_id, created_at=now))
+    session.flush()
+    return True
+
+
+def renew(engine: Engine, worker: str, now: datetime, lease: timedelta) -> None:
+    with transaction(engine) as session:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.lease_owner == worker, Outbox.state.in_(("claimed", "sending")))
+            .values(lease_expires_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def release(engine: Engine, worker: str, now: datetime) -> int:
+    """Give back rows claimed but never attempted (pause, cancel, shutdown)."""
+    with transaction(engine) as session:
+        res = session.execute(
+            update(Outbox)
+            .where(Outbox.lease_owner == worker, Outbox.state == "claimed")
+            .values(state="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return res.rowcount or 0
+
+
+def expire_leases(engine: Engine, now: datetime) -> tuple[int, int]:
+    """Dead workers' rows: never attempted -> queued again; mid-attempt -> uncertain."""
+    with transaction(engine) as session:
+        base = and_(Outbox.lease_expires_at.is_not(None), Outbox.lease_expires_at < now)
+        requeued = session.execute(
+            update(Outbox).where(base, Outbox.state == "claimed")
+            .values(state="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        uncertain = session.execute(
+            update(Outbox).where(base, Outbox.state == "sending")
+            .values(state="uncertain", lease_owner=None, lease_expires_at=None, updated_at=now,
+                    last_error="worker stopped during the SMTP transaction; the relay may have it")
+            .execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+    return requeued or 0, uncertain or 0
+
+
+def state_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Outbox.state, func.count()).where(Outbox.campaign_id == campaign_id).group_by(Outbox.state)
+    )
+    return {state: n for state, n in rows}
+
+
+def next_retry_at(session: Session, campaign_id: int) -> datetime | None:
+    return session.scalar(
+        select(func.min(Outbox.next_attempt_at)).where(
+            Outbox.campaign_id == campaign_id, Outbox.state == "retry"
+        )
+    )
+
+
+def campaign_state(engine: Engine, campaign_id: int) -> str:
+    with Session(engine) as session:
+        return session.scalar(select(Campaign.state).where(Campaign.id == campaign_id)) or "missing"

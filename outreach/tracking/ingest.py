@@ -1,0 +1,147 @@
+"""Recording what comes back: match each inbound message to its outbox row, act on it.
+
+Matching, most certain first: the VERP token of the envelope, the Message-ID
+the message refers to (In-Reply-To/References, or the original message
+returned inside a bounce), then the address against the newest message sent
+to it. Each inbound message is recorded once (its Message-ID is the key), so
+ingesting the same mailbox twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from outreach.storage import outbox as outbox_store
+from outreach.storage import transaction, utcnow
+from outreach.storage.models import Contact, Event, Outbox
+from outreach.tokens import Signer
+from outreach.tracking.classify import Classification, classify_message
+
+EVENT_KIND = {"bounce": "bounced", "complaint": "complained", "reply": "replied",
+              "auto_reply": "auto_reply", "unsubscribe": "unsubscribed"}  # fmt: skip
+ADDRESS_MATCH_WINDOW = timedelta(days=120)
+
+
+@dataclass
+class IngestReport:
+    counts: Counter[str] = field(default_factory=Counter)
+    unmatched: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items())) or "nothing"
+        return (
+            f"Read {sum(self.counts.values())} message(s): {kinds}; {self.unmatched} unmatched, "
+            f"{self.duplicates} already recorded, {self.suppressed} contact(s) suppressed"
+        )
+
+
+def _source_id(cls: Classification, raw: bytes) -> str:
+    if cls.message_id:
+        return cls.message_id[:250]
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def match_row(session: Session, cls: Classification, signer: Signer | None) -> Outbox | None:
+    if cls.related_ids:
+        row = session.scalar(select(Outbox).where(Outbox.message_id.in_(cls.related_ids)))
+        if row is not None:
+            return row
+    if cls.kind == "unsubscribe" and cls.unsubscribe_token and signer is not None:
+        ids = signer.verify(cls.unsubscribe_token)
+        if ids:
+            return session.scalar(select(Outbox).where(
+                Outbox.contact_id == ids[0], Outbox.campaign_id == ids[1]).order_by(Outbox.step))  # fmt: skip
+    addresses: Iterable[str] = cls.recipients if cls.kind in ("bounce", "complaint") else (
+        [cls.from_address] if cls.from_address else [])  # fmt: skip
+    since = utcnow() - ADDRESS_MATCH_WINDOW
+    for address in addresses:
+        row = session.scalar(
+            select(Outbox)
+            .where(Outbox.email == address.lower(), Outbox.state == "sent", Outbox.sent_at >= since)
+            .order_by(Outbox.sent_at.desc(), Outbox.id.desc())
+            .limit(1)
+        )
+        if row is not None:
+            return row
+    return None
+
+
+def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: IngestReport,
+                   now: datetime | None = None) -> Classification:  # fmt: skip
+    cls = classify_message(raw)
+    report.counts[cls.kind] += 1
+    if cls.kind == "other":
+        return cls
+    now = now or utcnow()
+    try:
+        with transaction(engine) as session:
+            row = match_row(session, cls, signer)
+            contact_id = row.contact_id if row else _contact_by_address(session, cls)
+            if row is None and contact_id is None:
+                report.unmatched += 1
+                return cls
+            event = Event(
+                kind=EVENT_KIND[cls.kind], at=now, campaign_id=row.campaign_id if row else None,
+                outbox_id=row.id if row else None, contact_id=contact_id,
+                source_id=_source_id(cls, raw), detail=_detail(cls),
+            )  # fmt: skip
+            session.add(event)
+            session.flush()
+            if _suppress(session, cls, row, contact_id, now):
+                report.suppressed += 1
+    except IntegrityError:
+        report.duplicates += 1
+    return cls
+
+
+def _contact_by_address(session: Session, cls: Classification) -> int | None:
+    candidates = cls.recipients if cls.kind in ("bounce", "complaint") else [cls.from_address or ""]
+    for address in candidates:
+        cid = session.scalar(select(Contact.id).where(Contact.email == address.lower()))
+        if cid is not None:
+            return cid
+    return None
+
+
+def _detail(cls: Classification) -> dict[str, object]:
+    detail: dict[str, object] = {
+        "subject": (cls.subject or "")[:300], "from": cls.from_address, "reason": cls.reason,
+        "status": cls.status, "hard": cls.hard, "recipients": list(cls.recipients),
+    }  # fmt: skip
+    if cls.reply_text:
+        detail["reply_text"] = cls.reply_text[:4000]
+    if cls.return_date:
+        detail["return_date"] = cls.return_date.isoformat()
+    return detail
+
+
+def _suppress(session: Session, cls: Classification, row: Outbox | None, contact_id: int | None,
+              now: datetime) -> bool:  # fmt: skip
+    reason = {"complaint": "complaint", "unsubscribe": "unsubscribe"}.get(cls.kind)
+    if cls.kind == "bounce" and cls.hard:
+        reason = f"hard_bounce:{cls.reason or 'other'}"
+    if reason is None:
+        return False
+    email = row.email if row else session.scalar(select(Contact.email).where(Contact.id == contact_id))
+    if not email:
+        return False
+    return outbox_store.add_suppression(
+        session, email, reason, cls.status or cls.subject, row.campaign_id if row else None, now
+    )
+
+
+def ingest(engine: Engine, messages: Iterable[tuple[str, bytes]], signer: Signer | None) -> IngestReport:
+    report = IngestReport()
+    for _label, raw in messages:
+        record_message(engine, raw, signer, report)
+    return report

@@ -1,0 +1,93 @@
+"""YAML loading that remembers where each value came from.
+
+Users edit YAML by hand; an error must name the file and the line. PyYAML's
+composed node tree has the marks, so we keep it beside the plain data and
+translate a pydantic error location (a tuple of keys) into a line number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from outreach.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    path: Path
+    data: Any
+    root: yaml.Node | None
+
+    def line(self, loc: Sequence[Any]) -> int:
+        """1-based line of the deepest node reachable along ``loc``."""
+        node = self.root
+        best = node.start_mark.line + 1 if node is not None else 1
+        for key in loc:
+            child = _child(node, key)
+            if child is None:
+                break
+            node = child
+            best = node.start_mark.line + 1
+        return best
+
+    def where(self, loc: Sequence[Any] = ()) -> str:
+        return f"{self.path}, line {self.line(loc)}"
+
+
+def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                # point at the key for unknown/extra keys, at the value otherwise
+                return v if not isinstance(v, yaml.ScalarNode) else _KeyAnchored(k, v)
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key]
+    return None
+
+
+class _KeyAnchored(yaml.ScalarNode):
+    """A scalar value reported at its key's line (they are on the same line usually)."""
+
+    def __init__(self, key: yaml.Node, value: yaml.Node) -> None:
+        super().__init__(value.tag, value.value, key.start_mark, value.end_mark)
+
+
+def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
+    """Parse ``path``; a syntax error becomes a ConfigError with file and line."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or str(exc)
+        raise ConfigError(f"{path}, line {line}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML syntax error: {exc}") from None
+    return YamlDoc(path=path, data=data, root=root)
+
+
+def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
+    """Turn a pydantic ValidationError into one readable ConfigError."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{doc.path}, line {doc.line(loc)}: {dotted}: {msg}")
+    return ConfigError("; ".join(parts))
