@@ -6,6 +6,7 @@ Every ``OutreachError`` becomes one ``Error:`` line on stderr and exit code 1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -272,7 +273,13 @@ def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None
 
 
 def _send(ws: Workspace, engine: Any, name: str, yes: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from outreach.campaigns.status import campaign_status
     from outreach.sending.engine import send_campaign
@@ -478,10 +485,8 @@ def sink(maildir: Path, host: str, port: int) -> None:
 
     with Sink(maildir, host, port):
         click.echo(f"Sink listening on {host}:{port}, storing into {maildir} (Ctrl-C to stop)")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 @cli.command()

@@ -101,6 +101,20 @@ class Retry(Frozen):
     max_backoff: Seconds = 3600.0
 
 
+class Bounces(Frozen):
+    """The envelope sender (Return-Path). With VERP each message gets its own, so a bounce
+    can be traced to its outbox row even when it quotes nothing of the original."""
+
+    verp: bool = True
+    address: str | None = Field(None, pattern=r"^[^@\s+]+@[^@\s]+$")
+
+
+class AutoPause(Frozen):
+    failure_rate: float = Field(0.10, gt=0, le=1)
+    window: int = Field(200, ge=10)
+    min_attempts: int = Field(20, ge=1)
+
+
 class Settings(Frozen):
     database_url: str = "sqlite:///outreach.db"
     timezone: str = "Asia/Jakarta"
@@ -110,6 +124,8 @@ class Settings(Frozen):
     unsubscribe: Unsubscribe = Unsubscribe()
     throttle: Throttle = Throttle()
     retry: Retry = Retry()
+    bounces: Bounces = Bounces()
+    auto_pause: AutoPause = AutoPause()
 
     @field_validator("timezone")
     @classmethod

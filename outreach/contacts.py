@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -61,10 +62,11 @@ def normalise_email(raw: str) -> str:
         info = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         text = str(exc)
-        if "SMTPUTF8" in text or "internationali" in text:
+        if "smtputf8" in text.lower() or "internationali" in text.lower():
             text = "internationalised address (SMTPUTF8) is not supported"
         raise RowError(f"invalid email {raw!r}: {text}") from None
-    return info.normalized.lower()
+    # addresses are ASCII: an internationalised domain is kept in its IDNA (xn--) form
+    return (info.ascii_email or info.normalized).lower()
 
 
 def _clean(name: str, value: str) -> str:
@@ -147,16 +149,27 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
         try:
             for row in reader:
                 extra = row.pop(None, None)  # type: ignore[call-overload]
+                # a quoted cell may span lines: report the line where the row starts
+                cells = (*row.values(), *(extra or ()))
+                line = reader.line_num - sum(_line_breaks(v) for v in cells)
                 if extra:
-                    yield reader.line_num, {"__error__": "more cells than header columns", **row}
+                    yield line, {"__error__": "more cells than header columns", **row}
                     continue
                 if not any((v or "").strip() for v in row.values()):
                     continue
-                yield reader.line_num, {k: v or "" for k, v in row.items() if k}
+                yield line, {k: v or "" for k, v in row.items() if k}
         except csv.Error as exc:
-            raise InputError(f"{path}, line {reader.line_num}: {exc}") from None
+            # DictReader.line_num only moves on success; the csv reader's is where it failed
+            raise InputError(f"{path}, line {reader.reader.line_num}: {exc}") from None
 
     return header, rows()
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _line_breaks(value: str | None) -> int:
+    return len(_BREAK.findall(value)) if value else 0
 
 
 def import_contacts(engine: Engine, path: Path) -> ImportResult:
@@ -243,6 +256,11 @@ def _upsert(session: Session, companies: _CompanyCache, fields: dict[str, Any]) 
 class ContactView:
     """What templates see as ``contact``: plain data, no ORM, nothing to reach through."""
 
+    __template_fields__ = frozenset({
+        "email", "first_name", "last_name", "full_name", "title", "phone", "company", "industry",
+        "city", "timezone", "status", "owner", "last_contacted_at", "transactions", "tags", "custom",
+    })  # fmt: skip
+
     id: int
     email: str
     first_name: str
@@ -274,6 +292,17 @@ class ContactView:
             status=c.status, owner=c.owner, last_contacted_at=c.last_contacted_at,
             transactions=c.transactions, tags=tuple(t for t in c.tags.split(";") if t),
             custom=dict(c.custom or {}),
+        )  # fmt: skip
+
+    @classmethod
+    def from_row(cls, r: Any) -> ContactView:
+        """From a Core row as the outbox claim returns it (contact_id, company_name, company_tz)."""
+        return cls(
+            id=r.contact_id, email=r.email, first_name=r.first_name, last_name=r.last_name,
+            title=r.title, phone=r.phone, company=r.company_name or "", industry=r.industry,
+            city=r.city, timezone=r.timezone or r.company_tz or "", status=r.status, owner=r.owner,
+            last_contacted_at=r.last_contacted_at, transactions=r.transactions,
+            tags=tuple(t for t in (r.tags or "").split(";") if t), custom=dict(r.custom or {}),
         )  # fmt: skip
 
     def csv_row(self, custom_columns: Iterable[str]) -> list[object]:

@@ -18,14 +18,14 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 
 from outreach.errors import InputError
 
 _ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
-MAX_WORD_BYTES = 45  # 45 bytes -> 60 base64 chars; "=?utf-8?b?" + "?=" keeps words under 75
+MAX_WORD_BYTES = 39  # 39 bytes -> 52 base64 chars; a 64-char word leaves room for "Subject: " in 76
 
 
 def _check_line(name: str, value: str) -> str:
@@ -49,9 +49,16 @@ def encode_words(text: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
 
 
+MAX_PLAIN_WORD = 900  # a longer unbroken word could not be folded under the 998-byte line limit
+
+
 def header_text(value: str) -> str:
     """An unstructured header value (Subject): ASCII as is, folded; else encoded words."""
-    if value.isascii() and not re.search(r"=\?", value):
+    if (
+        value.isascii()
+        and not re.search(r"=\?", value)
+        and all(len(w) <= MAX_PLAIN_WORD for w in value.split(" "))
+    ):
         return _fold(value)
     return encode_words(value)
 
@@ -78,8 +85,8 @@ def address(name: str, email: str) -> str:
     name = " ".join(name.split())
     if not name:
         return email
-    if not name.isascii():
-        return f"{encode_words(name)} <{email}>"
+    if not name.isascii() or len(name) > 200:  # encoded words fold: no line over 998 bytes
+        return f"{encode_words(name)}\r\n <{email}>"  # RFC 2047: lines with encoded words <= 76
     if _PLAIN_NAME.match(name):
         return f"{name} <{email}>"
     quoted = name.replace("\\", "\\\\").replace('"', '\\"')
@@ -122,7 +129,7 @@ def build(env: Envelope, text: str, html: str) -> bytes:
     if env.reply_to:
         headers.append(("Reply-To", _check_line("Reply-To", env.reply_to)))
     headers += [
-        ("List-Unsubscribe", f"<{_url(env.list_unsubscribe_url)}>, <{_url(env.list_unsubscribe_mailto)}>"),
+        ("List-Unsubscribe", f"<{_url(env.list_unsubscribe_url)}>,\r\n <{_url(env.list_unsubscribe_mailto)}>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         *((k, _check_line(k, v)) for k, v in env.extra),
         ("MIME-Version", "1.0"),

@@ -69,14 +69,28 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Organization:
+    __template_fields__ = frozenset({"name", "address"})
     name: str
     address: str
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """jinja's sandbox, with an allow-list for the data views templates are given.
+
+    A type that declares ``__template_fields__`` exposes exactly those names and
+    nothing else (no methods, no dunders); the check is also much cheaper than
+    the generic one, which matters once per attribute per recipient.
+    """
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        fields = getattr(type(obj), "__template_fields__", None)
+        if fields is not None:
+            return attr in fields
+        return super().is_safe_attribute(obj, attr, value)
+
+
 def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True
-    )
+    return _Sandbox(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True)
 
 
 @cache
@@ -94,6 +108,7 @@ def read_content(path: Path) -> ContentSource:
         raise TemplateError(f"{path}: not UTF-8 text ({exc.reason})") from None
     text = text.replace("\r\n", "\n")
     front: dict[str, Any] = {}
+    front_lines: dict[str, int] = {}  # file line of each front matter value, for errors
     body, body_line = text, 1
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
@@ -106,6 +121,10 @@ def read_content(path: Path) -> ContentSource:
         rest = text[end + 4 :]
         body_line = text[: end + 4].count("\n") + 1 + (1 if rest.startswith("\n") else 0)
         body = rest[1:] if rest.startswith("\n") else rest
+        front_lines = {"subject": 1 + doc.line(("subject",)), "preheader": 1 + doc.line(("preheader",))}
+        if isinstance(front.get("variants"), list):
+            for i in range(len(front["variants"])):
+                front_lines[f"variant{i}"] = 1 + doc.line(("variants", i))
         for key in front:
             if key not in FRONT_KEYS:
                 line = 1 + doc.line((key,))
@@ -126,15 +145,18 @@ def read_content(path: Path) -> ContentSource:
         path=path, subject=subject.strip(), preheader=str(front.get("preheader") or "").strip(),
         lang=lang, body=body, body_line=body_line, variants=tuple(variants),
     )  # fmt: skip
-    _check_syntax(source)
+    _check_syntax(source, front_lines)
     return source
 
 
-def _check_syntax(src: ContentSource) -> None:
+def _check_syntax(src: ContentSource, lines: dict[str, int] | None = None) -> None:
     env = _env(False)
+    lines = lines or {}
     for what, text, line0 in (
-        ("subject", src.subject, 1), ("preheader", src.preheader, 1), ("body", src.body, src.body_line),
-        *(("variant", v, 1) for v in src.variants),
+        ("subject", src.subject, lines.get("subject", 1)),
+        ("preheader", src.preheader, lines.get("preheader", 1)),
+        ("body", src.body, src.body_line),
+        *(("variant", v, lines.get(f"variant{i}", 1)) for i, v in enumerate(src.variants)),
     ):  # fmt: skip
         try:
             env.parse(text)

@@ -63,3 +63,36 @@ class Signer:
     def _mac(self, contact_id: int, campaign_id: int) -> str:
         digest = hmac.new(self.secret, f"{contact_id}:{campaign_id}".encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(digest.digest()[:16]).decode("ascii").rstrip("=")
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def verp_address(signer: Signer, base: str, outbox_id: int) -> str:
+    """``local+b36id.mac@domain``: a bounce to it names its outbox row, unforgeably."""
+    local, domain = base.rsplit("@", 1)
+    ident = _b36(outbox_id)
+    mac = hmac.new(signer.secret, f"verp:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:8]
+    return f"{local}+{ident}.{mac}@{domain}"
+
+
+def parse_verp(signer: Signer, address: str) -> int | None:
+    """The outbox id a VERP address names, if it is genuine."""
+    local = address.rsplit("@", 1)[0]
+    if "+" not in local:
+        return None
+    tag = local.rsplit("+", 1)[1]
+    ident, _, mac = tag.partition(".")
+    try:
+        outbox_id = int(ident, 36)
+    except ValueError:
+        return None
+    good = hmac.new(signer.secret, f"verp:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:8]
+    return outbox_id if hmac.compare_digest(mac.lower(), good) else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from outreach.config import Frozen, Retry, Sender, Throttle, Workspace
 from outreach.errors import ConfigError, NotFoundError
@@ -19,6 +19,13 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
 class Window(Frozen):
     days: str = "Mon-Fri"
     hours: str = "08:00-17:00"
+
+    @model_validator(mode="after")
+    def _valid(self) -> Window:
+        from outreach.windows import SendingWindow
+
+        SendingWindow.parse(self.days, self.hours)
+        return self
 
 
 class Step(Frozen):

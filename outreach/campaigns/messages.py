@@ -26,7 +26,19 @@ from outreach.tokens import Signer, workspace_secret
 class CampaignInfo:
     """What templates see as ``campaign``."""
 
+    __template_fields__ = frozenset({"name"})
     name: str
+
+
+@dataclass(frozen=True)
+class SenderInfo:
+    """What templates see as ``sender``."""
+
+    __template_fields__ = frozenset({"name", "email", "title", "phone"})
+    name: str
+    email: str
+    title: str
+    phone: str
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,8 @@ class MessageFactory:
         self.signer = signer
         self.content = content or load_compiled(spec.content_path, Organization(org.name, org.address))
         self.campaign = CampaignInfo(spec.name)
+        s = spec.sender
+        self.sender = SenderInfo(s.name, s.email, s.title, s.phone)
         self.unsub_base = ws.settings.unsubscribe.base_url + "/u/"
         mailto = ws.settings.unsubscribe.mailto or f"unsubscribe@{spec.sender.domain}"
         self.mailto = f"mailto:{mailto}?subject=unsubscribe%20"
@@ -69,7 +83,7 @@ class MessageFactory:
     def context(self, contact: ContactView, token: str) -> dict[str, Any]:
         return {
             "contact": contact,
-            "sender": self.spec.sender,
+            "sender": self.sender,
             "campaign": self.campaign,
             "unsubscribe_url": self.unsub_base + quote(token),
         }

@@ -1,36 +1,49 @@
-"""The sending engine: claim rows, personalise, send, record — without ever sending twice.
+"""The sending engine: claim rows, personalise, send, record — never twice, never lost.
 
-Each SMTP connection is a task that takes prepared messages from a queue.
-Before a message's SMTP transaction starts, its row is committed as
-``sending``; afterwards its result is committed. Those commits are grouped
-(one transaction for whatever the connections produced meanwhile), so the
-guarantee costs little: at most the messages in flight can end ``uncertain``
-if the process dies.
+Pipeline, per worker process:
+
+* the feeder claims a batch of due rows (a lease in the database), holds back
+  those outside their recipient's sending window, renders the rest, commits
+  them as ``sending`` a few at a time, and only then hands them to
+* the connections: N SMTP sessions, each paced by the campaign's token
+  bucket and by a bucket per recipient domain, which push outcomes to
+* the committer, which writes them in groups (one executemany per tick).
+
+A crash can leave only the rows already committed as ``sending`` and not yet
+answered — at most ``connections × 4`` — and those become ``uncertain``,
+never silently resent. Pause, cancel and shutdown stop the hand-over within
+half a second; rows not yet attempted go back to the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from outreach.campaigns.builder import preflight
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory
 from outreach.config import Workspace
 from outreach.contacts import ContactView
-from outreach.errors import NotFoundError, StateError, TemplateError
+from outreach.errors import NotFoundError, StateError
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
 from outreach.storage import outbox, transaction, utcnow
-from outreach.storage.models import Campaign, Contact, Outbox
+from outreach.storage.models import Campaign, Outbox
+from outreach.tokens import verp_address
+from outreach.windows import SendingWindow
 
 Progress = Callable[["SendReport"], None]
 
@@ -43,9 +56,10 @@ def worker_id() -> str:
 class SendOptions:
     worker: str = field(default_factory=worker_id)
     lease: timedelta = timedelta(seconds=45)
-    batch: int = 200
+    batch: int = 100
     wait_for_retries: timedelta = timedelta(minutes=2)  # keep running while retries are this close
     now: Callable[[], datetime] = utcnow
+    stop: asyncio.Event | None = None  # set by a signal handler: finish in-flight, release the rest
 
 
 @dataclass
@@ -55,6 +69,7 @@ class SendReport:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    deferred: int = 0  # held for their sending window
     state: str = ""
     reason: str = ""
     fatal: str | None = None  # the run stopped because the relay could not be reached
@@ -76,81 +91,79 @@ class _Job:
     attempts: int
     data: bytes
     envelope_from: str
+    domain: str
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with +-20% jitter, so retries of a burst do not stampede."""
+    """Exponential backoff with ±20% jitter, so retries of a burst do not stampede."""
     return min(cap, base * (2 ** max(attempt - 1, 0))) * rng.uniform(0.8, 1.2)
 
 
 class _Committer:
-    """Group commit: callers await durability; one transaction serves all who are waiting."""
+    """Writes outcomes in groups: one transaction per tick for whatever arrived."""
 
-    def __init__(self, engine: Engine, options: SendOptions) -> None:
-        self.engine = engine
-        self.options = options
-        self.marks: list[tuple[int, asyncio.Future[bool]]] = []
-        self.results: list[tuple[outbox.Result, asyncio.Future[bool]]] = []
-        self.wakeup = asyncio.Event()
+    def __init__(self, engine: Engine, options: SendOptions, tick: float = 0.02) -> None:
+        self.engine, self.options, self.tick = engine, options, tick
+        self.pending: list[outbox.Result] = []
 
-    async def mark_sending(self, row_id: int) -> bool:
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.marks.append((row_id, fut))
-        self.wakeup.set()
-        return await fut
-
-    async def record(self, result: outbox.Result) -> None:
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.results.append((result, fut))
-        self.wakeup.set()
-        await fut
+    def add(self, result: outbox.Result) -> None:
+        self.pending.append(result)
 
     def flush(self) -> None:
-        marks, self.marks = self.marks, []
-        results, self.results = self.results, []
-        if not marks and not results:
-            return
-        now = self.options.now()
-        try:
+        results, self.pending = self.pending, []
+        self._write(results)
+
+    def _write(self, results: list[outbox.Result]) -> None:
+        if results:
             with transaction(self.engine) as session:
-                outbox.record(session, [r for r, _ in results], self.options.worker, now)
-                owned = outbox.mark_sending(
-                    session, [i for i, _ in marks], self.options.worker, now, self.options.lease
-                )
-        except Exception as exc:
-            for _, fut in marks + results:  # type: ignore[operator]
-                if not fut.done():
-                    fut.set_exception(exc)
-            raise
-        for i, fut in marks:
-            fut.set_result(i in owned)
-        for _, fut in results:
-            fut.set_result(True)
+                outbox.record(session, results, self.options.worker, self.options.now())
 
     async def run(self) -> None:
         while True:
-            await self.wakeup.wait()
-            self.wakeup.clear()
-            await asyncio.sleep(0)  # let every connection that is ready add its row first
+            await asyncio.sleep(self.tick)
             self.flush()
+
+
+class _Health:
+    """Auto-pause: too many permanent failures or connection errors among recent attempts."""
+
+    def __init__(self, window: int, rate: float, minimum: int) -> None:
+        self.recent: deque[bool] = deque(maxlen=window)
+        self.rate, self.minimum = rate, minimum
+
+    def add(self, bad: bool) -> str | None:
+        self.recent.append(bad)
+        bad_n = sum(self.recent)
+        if len(self.recent) >= self.minimum and bad_n / len(self.recent) > self.rate:
+            return f"{bad_n} of the last {len(self.recent)} attempts failed ({bad_n / len(self.recent):.0%})"
+        return None
 
 
 class CampaignSender:
     def __init__(self, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign: Campaign,
                  options: SendOptions, progress: Progress | None) -> None:  # fmt: skip
         self.ws, self.engine, self.spec, self.campaign = ws, engine, spec, campaign
-        self.options = options
-        self.progress = progress
+        self.options, self.progress = options, progress
         self.factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
         self.report = SendReport(campaign=spec.name)
         self.rng = random.Random()
         t = spec.throttle
         self.bucket = TokenBucket(t.rate)
-        self.queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=t.connections * 4)
+        self.domain_buckets: dict[str, TokenBucket] = {}
+        self.queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self.chunk = t.connections * 8
         self.committer = _Committer(engine, options)
+        ap = ws.settings.auto_pause
+        self.health = _Health(ap.window, ap.failure_rate, ap.min_attempts)
+        self.window = SendingWindow.parse(spec.file.window.days, spec.file.window.hours) if spec.file.window else None
+        self.halt = asyncio.Event()
         self.stop_reason = ""
         self.fatal: str | None = None
         self.connect_failures = 0
+        self.cap_left: int | None = None
+        self.background_error: BaseException | None = None
+
+    # -- preparation -----------------------------------------------------------
 
     def _check_content(self) -> None:
         if self.campaign.preflight_ok and self.campaign.content_hash == self.factory.content_hash:
@@ -161,112 +174,224 @@ class CampaignSender:
             assert row is not None
             row.content_hash, row.preflight_ok = self.factory.content_hash, True
 
-    def _prepare(self, row: Outbox, contact: Contact) -> _Job:
-        view = ContactView.of(contact)
-        prepared = self.factory.prepare(view, row.message_id, row.email, int(row.variant or 0))
-        return _Job(row.id, row.email, row.attempts, prepared.data, prepared.envelope_from)
+    def _envelope_from(self, row_id: int) -> str:
+        b = self.ws.settings.bounces
+        base = b.address or self.spec.sender.email
+        return verp_address(self.factory.signer, base, row_id) if b.verp else base
+
+    def _prepare(self, r: Any) -> _Job:
+        view = ContactView.from_row(r)
+        data = self.factory.prepare(view, r.message_id, r.email, int(r.variant or 0)).data
+        return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
+
+    def _tz(self, view_tz: str) -> ZoneInfo:
+        try:
+            return ZoneInfo(view_tz) if view_tz else self.ws.tz
+        except (KeyError, ValueError):
+            return self.ws.tz
+
+    def _defer(self, claimed: list[Any]) -> list[Any]:
+        """Rows outside their window go back with the time their window opens."""
+        if self.window is None:
+            return claimed
+        now, ready, later = self.options.now(), [], []
+        for r in claimed:
+            opens = self.window.next_open(now, self._tz(r.timezone or r.company_tz or ""))
+            if opens <= now:
+                ready.append(r)
+            else:
+                later.append(outbox.Result(r.id, "queued", next_attempt_at=opens))
+        if later:
+            self.report.deferred += len(later)
+            with transaction(self.engine) as session:
+                outbox.record(session, later, self.options.worker, now)
+        return ready
+
+    # -- the connections ---------------------------------------------------------
+
+    def _domain_bucket(self, domain: str) -> TokenBucket | None:
+        rate = self.spec.throttle.per_domain_rate
+        if rate is None:
+            return None
+        if domain not in self.domain_buckets:
+            self.domain_buckets[domain] = TokenBucket(rate, burst=1)
+        return self.domain_buckets[domain]
 
     async def _connection(self) -> None:
         relay = Relay(self.ws.settings.smtp)
         try:
             while (job := await self.queue.get()) is not None:
-                if not await self.committer.mark_sending(job.row_id):
-                    continue  # lease lost (e.g. reaped): another worker owns it now
+                if self.halt.is_set():  # paused/cancelled/stopping: not attempted, give it back
+                    self.committer.add(outbox.Result(job.row_id, "queued"))
+                    continue
+                if (bucket := self._domain_bucket(job.domain)) is not None:
+                    await bucket.acquire()
                 await self.bucket.acquire()
                 outcome = await relay.send(
                     job.envelope_from, job.email, job.data, self.spec.throttle.messages_per_connection
                 )
-                await self.committer.record(self._result(job, outcome))
+                self.committer.add(self._result(job, outcome))
+                if self.progress:
+                    self.progress(self.report)
         finally:
             await relay.close()
 
     def _result(self, job: _Job, outcome: Outcome) -> outbox.Result:
         if outcome.untouched:
-            # the relay is unreachable: hand the row back untouched; stop after a few in a row
+            # the relay is unreachable: the message certainly did not leave; stop after a few
             self.connect_failures += 1
             if self.connect_failures >= 3 and not self.fatal:
                 self.fatal = outcome.text
+                self.halt.set()
+            self._health(True)
             return outbox.Result(job.row_id, "queued")
         self.connect_failures = 0
         if outcome.kind == "sent":
             self.report.sent += 1
             self.bucket.recover()
+            self._health(False)
             return outbox.Result(job.row_id, "sent", outcome.code)
         if outcome.code == 421 or outcome.connection:
             self.bucket.slow_down()
         error = f"{outcome.code} {outcome.text}" if outcome.code else outcome.text
         retry = self.spec.retry
         if outcome.kind == "temporary" and job.attempts + 1 < retry.attempts:
+            self._health(outcome.connection)  # a 4xx that may still succeed is not a failure
             self.report.retried += 1
             delay = backoff(job.attempts + 1, retry.backoff, retry.max_backoff, self.rng)
             when = self.options.now() + timedelta(seconds=delay)
             return outbox.Result(job.row_id, "retry", outcome.code, error, next_attempt_at=when)
         self.report.failed += 1
+        self._health(True)
         if outcome.kind == "temporary":
             error = f"gave up after {job.attempts + 1} attempts: {error}"
         return outbox.Result(
             job.row_id, "failed", outcome.code, error,
-            suppress_reason="hard_bounce" if outcome.hard else None,
+            suppress_reason=f"hard_bounce:smtp {outcome.status or outcome.code}" if outcome.hard else None,
         )  # fmt: skip
+
+    def _health(self, bad: bool) -> None:
+        why = self.health.add(bad)
+        if why and not self.halt.is_set():
+            reason = f"paused automatically: {why}; check `outreach campaign status`, then resume"
+            _set_state(self.engine, self.campaign.id, "paused", reason)
+            self.stop_reason = reason
+            self.halt.set()
+
+    # -- the run -----------------------------------------------------------------
 
     async def run(self) -> SendReport:
         self._check_content()
         _set_state(self.engine, self.campaign.id, "sending", None)
         outbox.expire_leases(self.engine, self.options.now())
-        committer = asyncio.create_task(self.committer.run())
+        tasks = [asyncio.create_task(t) for t in (self.committer.run(), self._renew(), self._watch())]
+        for task in tasks[:2]:  # a database failure in the background stops the run, loudly
+            task.add_done_callback(self._background_done)
         conns = [asyncio.create_task(self._connection()) for _ in range(self.spec.throttle.connections)]
-        renewer = asyncio.create_task(self._renew())
         try:
             await self._feed()
         finally:
             for _ in conns:
                 await self.queue.put(None)
             await asyncio.gather(*conns, return_exceptions=True)
-            self.committer.flush()
-            for task in (committer, renewer):
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.committer.flush()
             outbox.release(self.engine, self.options.worker, self.options.now())
+        if self.background_error is not None:
+            raise self.background_error
         self._finish()
         return self.report
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.background_error = task.exception()
+            self.halt.set()
 
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self.options.lease.total_seconds() / 4)
             outbox.renew(self.engine, self.options.worker, self.options.now(), self.options.lease)
 
-    async def _feed(self) -> None:
-        while True:
-            if self.fatal:
+    async def _watch(self) -> None:
+        """Pause/cancel from another process, or a stop signal, halts within half a second."""
+        while not self.halt.is_set():
+            if self.options.stop is not None and self.options.stop.is_set():
+                self.stop_reason = "stopped by a signal"
+                self.halt.set()
                 return
             state = outbox.campaign_state(self.engine, self.campaign.id)
             if state in ("paused", "cancelled"):
-                self.stop_reason = state
+                self.stop_reason = self.stop_reason or state
+                self.halt.set()
                 return
-            rows = outbox.claim(self.engine, self.campaign.id, self.options.worker,
-                                self.options.batch, self.options.lease, self.options.now())  # fmt: skip
-            if not rows:
+            await asyncio.sleep(0.5)
+
+    async def _feed(self) -> None:
+        while not self.halt.is_set():
+            limit = self._claim_limit()
+            if limit == 0:
+                return
+            claimed = outbox.claim(self.engine, self.campaign.id, self.options.worker, limit,
+                                   self.options.lease, self.options.now())
+            if not claimed:
                 if not await self._wait_for_retries():
                     return
                 continue
-            for row, contact in rows:
-                await self.queue.put(self._prepare(row, contact))
-                if self.progress:
-                    self.progress(self.report)
+            ready = self._defer(claimed)
+            for start in range(0, len(ready), self.chunk):
+                if self.halt.is_set():
+                    return  # the rest is still only claimed: release() gives it back
+                await self._hand_over(ready[start : start + self.chunk])
+
+    async def _hand_over(self, chunk: list[Any]) -> None:
+        jobs = []
+        for r in chunk:
+            jobs.append(self._prepare(r))
+            await asyncio.sleep(0)  # let the connections run between renders
+        owned = self._mark([j.row_id for j in jobs])
+        if self.cap_left is not None:
+            self.cap_left -= len(owned)
+        for job in jobs:
+            if job.row_id in owned:
+                await self.queue.put(job)
+        while self.queue.qsize() > self.chunk and not self.halt.is_set():
+            await asyncio.sleep(0.002)
+
+    def _mark(self, ids: list[int]) -> set[int]:
+        with transaction(self.engine) as session:  # durable before any byte goes out
+            return outbox.mark_sending(session, ids, self.options.worker, self.options.now(), self.options.lease)
+
+    def _claim_limit(self) -> int:
+        cap = self.spec.throttle.daily_cap
+        if cap is None:
+            return self.options.batch
+        if self.cap_left is None:
+            self.cap_left = cap - sent_today(self.engine, self.ws, self.spec.sender_key, self.options.now())
+        if self.cap_left <= 0:
+            self.stop_reason = (f"daily cap of {cap} for sender {self.spec.sender_key} reached; "
+                                "the rest waits for tomorrow")  # fmt: skip
+            return 0
+        return min(self.options.batch, self.cap_left)
 
     async def _wait_for_retries(self) -> bool:
         with transaction(self.engine) as session:
-            due = outbox.next_retry_at(session, self.campaign.id)
+            due = outbox.next_due_at(session, self.campaign.id)
             busy = outbox.state_counts(session, self.campaign.id)
         in_flight = busy.get("claimed", 0) + busy.get("sending", 0)
         now = self.options.now()
         if due is None and not in_flight:
             return False
         if due is not None and due - now > self.options.wait_for_retries and not in_flight:
-            self.stop_reason = f"retries due from {due:%Y-%m-%d %H:%M} UTC; run send again or a worker"
+            self.stop_reason = (f"{busy.get('retry', 0) + busy.get('queued', 0)} message(s) wait until "
+                                f"{due:%Y-%m-%d %H:%M} UTC (retries or sending window); "
+                                "a worker or another send will take them")  # fmt: skip
             return False
         wait = (due - now).total_seconds() if due is not None else 0.2
-        await asyncio.sleep(min(max(wait, 0.05), 1.0))
-        return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.halt.wait(), timeout=min(max(wait, 0.05), 1.0))
+        return not self.halt.is_set()
 
     def _finish(self) -> None:
         with transaction(self.engine) as session:
@@ -282,10 +407,26 @@ class CampaignSender:
             self.report.total = sum(counts.values())
 
 
+def sent_today(engine: Engine, ws: Workspace, sender_key: str, now: datetime) -> int:
+    """Messages sent (or in flight) today, in the workspace timezone, by one sender identity."""
+    local_midnight = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ws.tz).replace(
+        hour=0, minute=0, second=0, microsecond=0)  # fmt: skip
+    since = local_midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    with transaction(engine) as session:
+        return session.scalar(
+            select(func.count(Outbox.id))
+            .join(Campaign, Campaign.id == Outbox.campaign_id)
+            .where(Campaign.sender == sender_key)
+            .where(((Outbox.state == "sent") & (Outbox.sent_at >= since)) | Outbox.state.in_(("sending",)))
+        ) or 0
+
+
 def _set_state(engine: Engine, campaign_id: int, state: str, reason: str | None) -> None:
     with transaction(engine) as session:
         row = session.get(Campaign, campaign_id)
         assert row is not None
+        if row.state == "cancelled":
+            return
         row.state, row.state_reason, row.updated_at = state, reason, utcnow()
 
 
@@ -308,6 +449,3 @@ async def send_campaign(ws: Workspace, engine: Engine, name: str, *, options: Se
                          f"run `outreach campaign resume {name}` first")  # fmt: skip
     sender = CampaignSender(ws, engine, spec, campaign, options or SendOptions(), progress)
     return await sender.run()
-
-
-__all__ = ["SendOptions", "SendReport", "TemplateError", "send_campaign", "backoff"]

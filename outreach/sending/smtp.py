@@ -74,7 +74,7 @@ class Relay:
         s = self.settings
         client = aiosmtplib.SMTP(
             hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
-            start_tls=True if s.security == "starttls" else False,
+            start_tls=s.security == "starttls",
             tls_context=tls_context(s) if s.security != "none" else None,
             local_hostname=s.local_hostname,
         )  # fmt: skip

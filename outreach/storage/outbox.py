@@ -13,16 +13,16 @@ many workers, and on SQLite, where one writer holds the lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.storage import transaction
-from outreach.storage.models import Campaign, Contact, Event, Outbox, Suppression
+from outreach.storage.models import Campaign, Company, Contact, Event, Outbox, Suppression
 
 PENDING = ("queued", "retry", "claimed", "sending")
 
@@ -54,19 +54,25 @@ def suppress_queued(session: Session, campaign_id: int) -> int:
     return res.rowcount or 0
 
 
+OUTBOX = Outbox.__table__
+CONTACTS = Contact.__table__
+
+
 def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: timedelta,
-          now: datetime) -> list[tuple[Outbox, Contact]]:  # fmt: skip
-    """Lease up to ``limit`` due rows to ``worker``; returns them with their contacts."""
+          now: datetime) -> list[Any]:  # fmt: skip
+    """Lease up to ``limit`` due rows to ``worker``.
+
+    Returns plain Core rows (outbox columns, the contact's columns, ``company_name`` and
+    ``company_tz``): no ORM objects on the per-message path.
+    """
     with transaction(engine) as session:
         suppress_queued(session, campaign_id)
         due = (
             select(Outbox.id)
             .where(
                 Outbox.campaign_id == campaign_id,
-                or_(
-                    Outbox.state == "queued",
-                    and_(Outbox.state == "retry", Outbox.next_attempt_at <= now),
-                ),
+                Outbox.state.in_(("queued", "retry")),
+                or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now),
             )
             .order_by(Outbox.id)
             .limit(limit)
@@ -81,56 +87,79 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
         ))  # fmt: skip
     if not ids:
         return []
-    with Session(engine, expire_on_commit=False) as session:
-        rows = session.execute(
-            select(Outbox, Contact)
-            .join(Contact, Contact.id == Outbox.contact_id)
-            .where(Outbox.id.in_(ids))
-            .order_by(Outbox.id)
-        )
-        return [(o, c) for o, c in rows]
+    companies = Company.__table__
+    query = (
+        select(OUTBOX.c.id, OUTBOX.c.campaign_id, OUTBOX.c.contact_id, OUTBOX.c.email,
+               OUTBOX.c.message_id, OUTBOX.c.variant, OUTBOX.c.attempts,
+               *(CONTACTS.c[name] for name in CONTACT_FIELDS),
+               companies.c.name.label("company_name"), companies.c.timezone.label("company_tz"))
+        .join(CONTACTS, CONTACTS.c.id == OUTBOX.c.contact_id)
+        .outerjoin(companies, companies.c.id == CONTACTS.c.company_id)
+        .where(OUTBOX.c.id.in_(ids))
+        .order_by(OUTBOX.c.id)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return list(conn.execute(query))
+
+
+CONTACT_FIELDS = ("first_name", "last_name", "title", "phone", "industry", "city", "timezone",
+                  "status", "owner", "last_contacted_at", "transactions", "tags", "custom")  # fmt: skip
 
 
 def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
-    """claimed -> sending (attempts + 1). Returns the ids this worker still owns."""
+    """claimed -> sending (attempts + 1), committed before any of them is handed to SMTP."""
     if not ids:
         return set()
-    res = session.scalars(
-        update(Outbox)
-        .where(Outbox.id.in_(ids), Outbox.state == "claimed", Outbox.lease_owner == worker)
-        .values(state="sending", attempts=Outbox.attempts + 1, lease_expires_at=now + lease, updated_at=now)
-        .returning(Outbox.id)
-        .execution_options(synchronize_session=False)
+    res = session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id.in_(ids), OUTBOX.c.state == "claimed", OUTBOX.c.lease_owner == worker)
+        .values(state="sending", attempts=OUTBOX.c.attempts + 1, lease_expires_at=now + lease,
+                updated_at=now)
+        .returning(OUTBOX.c.id)
+    )  # fmt: skip
+    return set(res.scalars())
+
+
+_RECORD = (
+    update(OUTBOX)
+    .where(
+        OUTBOX.c.id == bindparam("rid"),
+        or_(
+            and_(OUTBOX.c.lease_owner == bindparam("worker"),
+                 or_(OUTBOX.c.state == "claimed", OUTBOX.c.state == "sending")),
+            OUTBOX.c.state == "uncertain",  # we know better than the reaper: we have the answer
+        ),
     )
-    return set(res)
+    .values(
+        state=bindparam("st"), updated_at=bindparam("now"), lease_owner=None, lease_expires_at=None,
+        last_code=bindparam("code"), last_error=bindparam("err"), sent_at=bindparam("sent_at"),
+        next_attempt_at=bindparam("next_at"),
+    )  # fmt: skip
+)
 
 
-def record(session: Session, results: Iterable[Result], worker: str, now: datetime) -> None:
-    """Write outcomes of attempts (or releases) by ``worker``; add events and suppressions."""
-    for r in results:
-        values: dict[str, Any] = {
-            "state": r.state, "updated_at": now, "lease_owner": None, "lease_expires_at": None,
+def record(session: Session, results: Sequence[Result], worker: str, now: datetime) -> None:
+    """Write outcomes of attempts (or releases) by ``worker`` in one executemany."""
+    if not results:
+        return
+    params = [
+        {
+            "rid": r.outbox_id, "worker": worker, "st": r.state, "now": now, "code": r.code,
+            "err": r.error[:2000] if r.error else None, "sent_at": now if r.state == "sent" else None,
+            "next_at": r.next_attempt_at,
         }  # fmt: skip
-        if r.state != "queued":
-            values.update(last_code=r.code, last_error=(r.error or None) and r.error[:2000])
-        if r.state == "sent":
-            values["sent_at"] = now
-        if r.state == "retry":
-            values["next_attempt_at"] = r.next_attempt_at
+        for r in results
+    ]
+    session.execute(_RECORD, params)
+    failed = [r for r in results if r.state == "failed"]
+    for r in failed:
         row = session.execute(
-            update(Outbox)
-            .where(Outbox.id == r.outbox_id, Outbox.lease_owner == worker,
-                   Outbox.state.in_(("claimed", "sending")))
-            .values(**values)
-            .returning(Outbox.campaign_id, Outbox.contact_id, Outbox.email)
-            .execution_options(synchronize_session=False)
-        ).first()  # fmt: skip
-        if row is None or r.state in ("queued", "retry"):
+            select(OUTBOX.c.campaign_id, OUTBOX.c.contact_id, OUTBOX.c.email).where(OUTBOX.c.id == r.outbox_id)
+        ).first()
+        if row is None:
             continue
-        kind = "sent" if r.state == "sent" else "failed"
-        detail = {} if r.state == "sent" else {"code": r.code, "error": r.error}
-        session.add(Event(kind=kind, at=now, campaign_id=row.campaign_id, outbox_id=r.outbox_id,
-                          contact_id=row.contact_id, detail=detail))  # fmt: skip
+        session.add(Event(kind="failed", at=now, campaign_id=row.campaign_id, outbox_id=r.outbox_id,
+                          contact_id=row.contact_id, detail={"code": r.code, "error": r.error}))  # fmt: skip
         if r.suppress_reason:
             add_suppression(session, row.email, r.suppress_reason, r.error, row.campaign_id, now)
 
@@ -191,10 +220,11 @@ def state_counts(session: Session, campaign_id: int) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
-def next_retry_at(session: Session, campaign_id: int) -> datetime | None:
+def next_due_at(session: Session, campaign_id: int) -> datetime | None:
+    """When the earliest waiting row (retry or outside its window) becomes due."""
     return session.scalar(
         select(func.min(Outbox.next_attempt_at)).where(
-            Outbox.campaign_id == campaign_id, Outbox.state == "retry"
+            Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry"))
         )
     )
 

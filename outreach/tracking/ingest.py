@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, Outbox
-from outreach.tokens import Signer
+from outreach.tokens import Signer, parse_verp
 from outreach.tracking.classify import Classification, classify_message
 
 EVENT_KIND = {"bounce": "bounced", "complaint": "complained", "reply": "replied",
@@ -52,6 +52,11 @@ def _source_id(cls: Classification, raw: bytes) -> str:
 
 
 def match_row(session: Session, cls: Classification, signer: Signer | None) -> Outbox | None:
+    if signer is not None and cls.kind in ("bounce", "complaint", "auto_reply", "reply"):
+        for address in cls.envelope_recipients:
+            outbox_id = parse_verp(signer, address)
+            if outbox_id is not None and (row := session.get(Outbox, outbox_id)) is not None:
+                return row
     if cls.related_ids:
         row = session.scalar(select(Outbox).where(Outbox.message_id.in_(cls.related_ids)))
         if row is not None:

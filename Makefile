@@ -1,0 +1,29 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/outreach demo
+
+test: $(STAMP)
+	$(BIN)/ruff check outreach tests bench
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check outreach tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/send.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,199 @@
+"""Sending benchmark: outreach's engine end to end against the raw SMTP ceiling.
+
+    python bench/send.py [-n 20000] [--connections 4] [--memory]
+
+Builds a workspace with N contacts, starts an aiosmtpd sink in its own
+process, then reports in one run:
+  * the engine's messages/second end to end (render + MIME + SMTP + database),
+  * the raw ceiling: the same pre-rendered bytes blasted through aiosmtplib on
+    the same number of connections to the same sink, and the ratio,
+  * CPU per recipient of preparation alone (render + MIME),
+  * peak memory of the sending process (with --memory: 10k vs 100k recipients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import multiprocessing as mp
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RAW_CPU: list[float] = []
+CITIES = ["Jakarta", "Tangerang", "Bekasi", "Bandung", "Surabaya"]
+
+
+def _sink_main(port: int, ready: mp.Event, stop: mp.Event) -> None:  # type: ignore[valid-type]
+    from aiosmtpd.controller import Controller
+
+    class Count:
+        n = 0
+
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            Count.n += 1
+            return "250 OK"
+
+    ctl = Controller(Count(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    ready.set()
+    stop.wait()
+    ctl.stop()
+
+
+def make_workspace(n: int, connections: int) -> Path:
+    from outreach.workspace import init_workspace
+
+    ws = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
+    init_workspace(ws)
+    with (ws / "bench.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["email", "first_name", "last_name", "company", "city", "status", "title"])
+        for i in range(n):
+            w.writerow([f"user{i}@co{i % 500}.example.com", f"Nama{i}", "Santoso",
+                        f"PT Contoh {i % 500}", CITIES[i % 5], "prospect", "Purchasing Manager"])
+    (ws / "segments" / "bench.yaml").write_text("description: all bench contacts\nwhere:\n  status: prospect\n")
+    (ws / "campaigns" / "bench.yaml").write_text(
+        "segment: bench\ncontent: solusi-jaringan.md\nsender: awang\n"
+        f"throttle: {{rate: 100000/s, connections: {connections}, messages_per_connection: 100000}}\n"
+    )
+    return ws
+
+
+def run_engine(ws: Path, port: int, n: int) -> dict[str, float]:
+    """In a child process, so its peak RSS is the engine's alone."""
+    code = f"""
+import asyncio, json, resource, sys, time, os
+sys.path.insert(0, {str(ROOT)!r})
+os.environ['OUTREACH_SMTP_PORT'] = '{port}'
+from pathlib import Path
+from outreach.config import load_workspace
+from outreach.storage import open_engine
+from outreach.contacts import import_contacts
+from outreach.campaigns.builder import build_campaign
+from outreach.sending.engine import send_campaign
+ws = load_workspace(Path({str(ws)!r}))
+engine = open_engine(ws.database_url)
+t = time.perf_counter(); import_contacts(engine, ws.root / 'bench.csv'); t_import = time.perf_counter() - t
+t = time.perf_counter(); build_campaign(ws, engine, 'bench'); t_build = time.perf_counter() - t
+t = time.perf_counter(); c = time.process_time()
+report = asyncio.run(send_campaign(ws, engine, 'bench'))
+wall = time.perf_counter() - t; cpu = time.process_time() - c
+print(json.dumps(dict(sent=report.sent, wall=wall, cpu=cpu, import_s=t_import, build_s=t_build,
+                      maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def prepared_messages(ws: Path, count: int) -> list[tuple[str, bytes]]:
+    from outreach.campaigns.definition import load_campaign
+    from outreach.campaigns.messages import MessageFactory
+    from outreach.config import load_workspace
+    from outreach.contacts import ContactView
+    from outreach.tokens import Signer
+
+    w = load_workspace(ws)
+    factory = MessageFactory(w, load_campaign(w, "bench"), 1, Signer(b"bench"))
+    msgs = []
+    for i in range(count):
+        view = ContactView(i, f"user{i}@co{i % 500}.example.com", f"Nama{i}", "Santoso", "Purchasing Manager",
+                           "", f"PT Contoh {i % 500}", "", CITIES[i % 5], "", "prospect", "", None, 0, (), {})
+        msgs.append((view.email, factory.prepare(view, f"{i}.bench@x.example.com").data))
+    return msgs
+
+
+def prep_cost(ws: Path, count: int) -> float:
+    """CPU microseconds per recipient for render + MIME alone."""
+    c = time.process_time()
+    prepared_messages(ws, count)
+    return (time.process_time() - c) / count * 1e6
+
+
+async def _raw(port: int, msgs: list[tuple[str, bytes]], connections: int) -> float:
+    import aiosmtplib
+
+    queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+    for m in msgs:
+        queue.put_nowait(m)
+
+    async def conn() -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+        await smtp.connect()
+        while not queue.empty():
+            rcpt, data = queue.get_nowait()
+            await smtp.sendmail("awang@contoh-solusi.co.id", [rcpt], data)
+        await smtp.quit()
+
+    t, c = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(conn() for _ in range(connections)))
+    RAW_CPU.append((time.process_time() - c) / len(msgs) * 1e6)
+    return len(msgs) / (time.perf_counter() - t)
+
+
+def with_sink(fn):  # type: ignore[no-untyped-def]
+    from outreach.sink import free_port
+
+    port = free_port()
+    ready, stop = mp.Event(), mp.Event()
+    proc = mp.Process(target=_sink_main, args=(port, ready, stop), daemon=True)
+    proc.start()
+    ready.wait(10)
+    try:
+        return fn(port)
+    finally:
+        stop.set()
+        proc.join(5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=20000)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--memory", action="store_true", help="also compare peak memory at 10k and 100k")
+    args = ap.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    ws = make_workspace(args.n, args.connections)
+    try:
+        engine = with_sink(lambda port: run_engine(ws, port, args.n))
+        rate = engine["sent"] / engine["wall"]
+        msgs = prepared_messages(ws, min(args.n, 20000))
+        raw = with_sink(lambda port: asyncio.run(_raw(port, msgs, args.connections)))
+        prep = prep_cost(ws, 3000)
+        print(f"recipients:            {args.n} over {args.connections} connection(s)")
+        print(f"import / build:        {engine['import_s']:.1f} s / {engine['build_s']:.1f} s")
+        print(f"engine end to end:     {rate:,.0f} msg/s ({engine['sent']} sent in {engine['wall']:.1f} s, "
+              f"{engine['cpu'] / max(engine['sent'], 1) * 1e6:.0f} us CPU/msg)")
+        print(f"raw aiosmtplib ceiling:{raw:,.0f} msg/s ({RAW_CPU[-1]:.0f} us CPU/msg in the client)")
+        print(f"ratio engine / raw:    {rate / raw:.2f}")
+        print(f"preparation CPU:       {prep:.0f} us per recipient (render + MIME)")
+        print(f"peak memory (engine):  {engine['maxrss_mb']:.0f} MB")
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
+    if args.memory:
+        peaks = {}
+        for n in (10_000, 100_000):
+            w = make_workspace(n, args.connections)
+            try:
+                peaks[n] = with_sink(lambda port, w=w, n=n: run_engine(w, port, n))["maxrss_mb"]
+            finally:
+                shutil.rmtree(w, ignore_errors=True)
+        print(f"peak memory 10k / 100k: {peaks[10_000]:.0f} MB / {peaks[100_000]:.0f} MB "
+              f"(ratio {peaks[100_000] / peaks[10_000]:.2f})")
+    _ = resource
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Classify one inbound message: complaint, bounce, unsubscribe, auto-reply, reply or other.
+
+Why one pure function: the mailbox poller, the CLI and the tests all need the
+same answer for the same bytes, without a database or network. The decision
+order matters and is fixed: a complaint outranks a bounce (ARF reports are
+multipart/report too), a bounce outranks everything a human could write, an
+explicit unsubscribe outranks an auto-reply, and only what is left that points
+at an earlier message is a reply.
+
+``classify_message`` never raises: whatever the bytes, the worst answer is
+``Classification(kind="other", reason="malformed")``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import logging
+import re
+from dataclasses import dataclass, replace
+from email import policy
+from email.header import decode_header
+from email.message import Message
+from email.utils import parsedate_to_datetime
+
+from outreach.tracking.arf import (
+    address_list,
+    clean_address,
+    find_complaint,
+    message_ids,
+    original_message_ids,
+    returned_headers,
+)
+from outreach.tracking.autoreply import is_auto_reply, return_date
+from outreach.tracking.bounces import detect_bounce
+from outreach.tracking.replies import all_text, body_text, decode_bytes, trim_reply
+
+log = logging.getLogger(__name__)
+
+_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:re|bls|balas|aw|sv|vs|antw|odp|ynt|回复|回覆)\s*(?:\[\d+\])?\s*:", re.I
+)
+_UNSUB_SUBJECT = re.compile(r"^\s*unsubscribe\b(?:[\s:]+(?P<token>[A-Za-z0-9._-]+))?\s*$", re.I)
+_UNSUB_SUBJECT_START = re.compile(r"^\s*unsubscribe\b", re.I)
+_UNSUB_BODY = re.compile(r"^\s*(?:unsubscribe|berhenti berlangganan)\s*[.!]*\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What an inbound message is, and what it says about our earlier mail."""
+
+    kind: str
+    hard: bool = False
+    reason: str | None = None
+    status: str | None = None
+    recipients: tuple[str, ...] = ()
+    reply_text: str | None = None
+    message_id: str | None = None
+    from_address: str | None = None
+    subject: str | None = None
+    related_ids: tuple[str, ...] = ()
+    envelope_recipients: tuple[str, ...] = ()
+    unsubscribe_token: str | None = None
+    return_date: dt.date | None = None
+
+    def to_json(self, file: str) -> dict[str, object]:
+        """The fields a corpus report compares, in a fixed order."""
+        return {
+            "file": file,
+            "kind": self.kind,
+            "hard": self.hard,
+            "reason": self.reason,
+            "status": self.status,
+            "recipients": list(self.recipients),
+            "reply_text": self.reply_text,
+        }
+
+
+MALFORMED = Classification(kind="other", reason="malformed")
+
+
+def classify_message(raw: bytes) -> Classification:
+    """Classify raw RFC 5322 bytes; never raises."""
+    try:
+        if not isinstance(raw, bytes | bytearray) or not raw.strip():
+            return MALFORMED
+        msg = email.message_from_bytes(bytes(raw), policy=policy.compat32)
+        if not msg.keys():
+            return MALFORMED
+        return _classify(msg, bytes(raw))
+    except Exception:  # noqa: BLE001 - the contract is "never raise"
+        log.debug("unclassifiable message", exc_info=True)
+        return MALFORMED
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def header_text(msg: Message, name: str) -> str:
+    """A header decoded from RFC 2047, on one line, whatever charsets it claims."""
+    value = msg.get(name)
+    if value is None:
+        return ""
+    pieces: list[str] = []
+    try:
+        for chunk, charset in decode_header(str(value)):
+            if isinstance(chunk, bytes):
+                pieces.append(decode_bytes(chunk, charset))
+            else:
+                pieces.append(chunk)
+    except Exception:  # noqa: BLE001 - malformed encoded words
+        pieces = [str(value)]
+    text = "".join(pieces)
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+
+
+def _received(msg: Message) -> dt.date:
+    try:
+        return parsedate_to_datetime(str(msg.get("Date", ""))).date()
+    except Exception:  # noqa: BLE001 - missing or nonsense Date
+        return dt.datetime.now(dt.UTC).date()
+
+
+def _envelope(msg: Message) -> tuple[str, ...]:
+    values: list[str] = []
+    for field in ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc"):
+        values.extend(str(v) for v in (msg.get_all(field) or []))
+    return tuple(address_list(values))
+
+
+def _thread_ids(msg: Message) -> list[str]:
+    ids = message_ids(msg.get("In-Reply-To"))
+    ids += list(reversed(message_ids(msg.get("References"))))
+    return ids
+
+
+def _unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+# --------------------------------------------------------------------------- decision
+
+
+def _classify(msg: Message, raw: bytes) -> Classification:
+    subject = header_text(msg, "Subject")
+    from_header = header_text(msg, "From")
+    ids = message_ids(msg.get("Message-ID"))
+    base = Classification(
+        kind="other",
+        message_id=ids[0] if ids else None,
+        from_address=clean_address(from_header) or _bare_sender(from_header),
+        subject=subject or None,
+        envelope_recipients=_envelope(msg),
+    )
+    return _report(msg, raw, base, from_header) or _personal(msg, base)
+
+
+def _bare_sender(from_header: str) -> str | None:
+    """Local-only senders such as "MAILER-DAEMON" still identify the sender."""
+    match = re.fullmatch(r"\s*(?:.*<)?([A-Za-z0-9._-]{1,64})>?\s*", from_header)
+    return match.group(1).lower() if match else None
+
+
+def _report(
+    msg: Message, raw: bytes, base: Classification, from_header: str
+) -> Classification | None:
+    """Complaints, bounces and delay notices: machine reports about our mail."""
+    complaint = find_complaint(msg)
+    if complaint is not None:
+        related = original_message_ids(msg, all_text(msg)) + _thread_ids(msg)
+        return _with(
+            base,
+            kind="complaint" if complaint.is_complaint else "other",
+            reason=complaint.feedback_type,
+            recipients=complaint.recipients,
+            related_ids=_unique(related),
+        )
+    original = returned_headers(msg)
+    fallback = address_list(original.get_all("To") or []) if original is not None else []
+    if original is not None and original.get_all("Cc"):
+        fallback = []
+    verdict = detect_bounce(msg, raw, from_header, base.subject or "", fallback)
+    if verdict is None:
+        return None
+    related = original_message_ids(msg, all_text(msg)) + _thread_ids(msg)
+    return _with(
+        base,
+        kind="other" if verdict.delayed else "bounce",
+        hard=verdict.hard,
+        reason=verdict.reason,
+        status=verdict.status,
+        recipients=verdict.recipients,
+        related_ids=_unique(related),
+    )
+
+
+def _personal(msg: Message, base: Classification) -> Classification:
+    """Unsubscribe requests, auto-replies, replies and the rest."""
+    subject = base.subject or ""
+    text = trim_reply(body_text(msg))
+    related = _unique(_thread_ids(msg))
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    if _UNSUB_SUBJECT_START.match(subject) or _UNSUB_BODY.match(first_line):
+        return _with(
+            base, kind="unsubscribe", related_ids=related, unsubscribe_token=_token(subject)
+        )
+    if is_auto_reply(msg, subject, text):
+        when = return_date(text, _received(msg))
+        return _with(
+            base, kind="auto_reply", reply_text=text, related_ids=related, return_date=when
+        )
+    if related or _REPLY_SUBJECT.match(subject):
+        return _with(base, kind="reply", reply_text=text, related_ids=related)
+    return _with(base, related_ids=related, reason="malformed" if _defective(msg) else None)
+
+
+def _defective(msg: Message) -> bool:
+    """Whether the parser had to guess at the MIME structure (broken boundaries etc.)."""
+    return any(getattr(part, "defects", None) for part in msg.walk())
+
+
+def _token(subject: str) -> str | None:
+    """The token of "unsubscribe TOKEN"; plain words ("me", "please") are not tokens."""
+    match = _UNSUB_SUBJECT.match(subject)
+    token = match.group("token") if match else None
+    if token and (len(token) >= 8 or any(c.isdigit() for c in token)):
+        return token
+    return None
+
+
+def _with(base: Classification, **changes: object) -> Classification:
+    return replace(base, **changes)  # type: ignore[arg-type]
