@@ -239,9 +239,10 @@ def campaign_build(ws: Workspace, engine: Any, name: str) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for --dry-run.")
 @click.option("--test-to", help="Send one rendered copy to this address; record nothing.")
 @click.option("--contact", "email", help="With --test-to: render for this contact.")
+@click.option("--now", "start_now", is_flag=True, help="Ignore the campaign's schedule and start now.")
 @with_engine
 def campaign_send(ws: Workspace, engine: Any, name: str, yes: bool, dry_run: bool, out: Path | None,
-                  test_to: str | None, email: str | None) -> None:  # fmt: skip
+                  test_to: str | None, email: str | None, start_now: bool) -> None:  # fmt: skip
     """Send what is queued for campaign NAME."""
     if dry_run:
         if out is None:
@@ -254,7 +255,7 @@ def campaign_send(ws: Workspace, engine: Any, name: str, yes: bool, dry_run: boo
     if test_to:
         _send_test(ws, engine, name, test_to, email)
         return
-    _send(ws, engine, name, yes)
+    _send(ws, engine, name, yes, start_now)
 
 
 def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None) -> None:
@@ -272,7 +273,7 @@ def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None
     click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
 
 
-def _send(ws: Workspace, engine: Any, name: str, yes: bool) -> None:
+def _send(ws: Workspace, engine: Any, name: str, yes: bool, start_now: bool) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -282,7 +283,6 @@ def _send(ws: Workspace, engine: Any, name: str, yes: bool) -> None:
     )
 
     from outreach.campaigns.status import campaign_status
-    from outreach.sending.engine import send_campaign
 
     status = campaign_status(engine, name)
     pending = status.counts["queued"]
@@ -307,7 +307,7 @@ def _send(ws: Workspace, engine: Any, name: str, yes: bool) -> None:
         def progress(report: Any) -> None:
             bar.update(task, completed=done_before + report.attempted, rate=report.rate())
 
-        report = asyncio.run(send_campaign(ws, engine, name, progress=progress))
+        report = asyncio.run(_send_with_signals(ws, engine, name, progress, start_now))
     click.echo(
         f"Campaign {name}: {report.sent} sent, {report.failed} failed, {report.retried} to retry "
         f"({report.rate():.1f} msg/s); state {report.state}"
@@ -317,6 +317,16 @@ def _send(ws: Workspace, engine: Any, name: str, yes: bool) -> None:
         from outreach.errors import DeliveryError
 
         raise DeliveryError(f"{report.fatal}; unsent messages stay queued")
+
+
+async def _send_with_signals(ws: Workspace, engine: Any, name: str, progress: Any, start_now: bool) -> Any:
+    """Ctrl-C / SIGTERM: messages in flight finish, the rest goes back to the queue."""
+    from outreach.sending.engine import SendOptions, send_campaign
+    from outreach.worker import stop_on_signals
+
+    stop = stop_on_signals(asyncio.Event())
+    return await send_campaign(ws, engine, name, options=SendOptions(stop=stop), progress=progress,
+                               start_now=start_now)
 
 
 @campaign.command("status")
@@ -467,6 +477,24 @@ def followups_import(ws: Workspace, engine: Any, file: Path) -> None:
 
     counts = import_outcomes(engine, ws, file)
     click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, then exit.")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
+@with_engine
+def worker(ws: Workspace, engine: Any, once: bool, interval: float) -> None:
+    """Run the scheduler: start due campaigns and keep sending (Ctrl-C stops cleanly)."""
+    from outreach.worker import run_worker
+
+    def report(r: Any) -> None:
+        click.echo(f"{r.campaign}: {r.sent} sent, {r.failed} failed, {r.retried} to retry; state {r.state}"
+                   + (f": {r.reason}" if r.reason else ""))  # fmt: skip
+
+    if not once:
+        click.echo(f"Worker started (every {interval:g}s); Ctrl-C to stop")
+    stats = asyncio.run(run_worker(ws, engine, once=once, interval=interval, on_report=report))
+    click.echo(f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)")
 
 
 # -- tools -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -46,6 +46,12 @@ class BuildResult:
         )
 
 
+def to_utc(moment: datetime, ws: Workspace) -> datetime:
+    """A schedule written in the workspace timezone (unless it names one), as naive UTC."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=ws.tz)
+    return aware.astimezone(UTC).replace(tzinfo=None)
+
+
 def new_message_id(domain: str) -> str:
     return f"{secrets.token_hex(12)}@{domain}"
 
@@ -74,6 +80,8 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
         campaign = get_or_create_campaign(session, spec)
         if campaign.state == "cancelled":
             raise StateError(f"campaign {name} was cancelled; copy it under a new name to send again")
+        if spec.file.schedule is not None and campaign.state in ("built", "scheduled"):
+            campaign.schedule_at = to_utc(spec.file.schedule, ws)
         factory = MessageFactory(ws, spec, campaign.id, signer, content)
         already = set(session.scalars(select(Outbox.contact_id).where(
             Outbox.campaign_id == campaign.id, Outbox.step == 0)))  # fmt: skip

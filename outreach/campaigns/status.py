@@ -34,6 +34,7 @@ def _campaign(session, name: str) -> Campaign:  # type: ignore[no-untyped-def]
 
 
 def campaign_status(engine: Engine, name: str) -> Status:
+    outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
     with transaction(engine) as session:
         row = _campaign(session, name)
         states = outbox.state_counts(session, row.id)
@@ -68,7 +69,7 @@ def set_lifecycle(engine: Engine, name: str, action: str) -> str:
                 raise StateError(f"campaign {name} is done; there is nothing to pause")
             row.state, row.state_reason = "paused", "paused by a user"
         elif action == "resume":
-            if row.state != "paused":
+            if row.state not in ("paused", "scheduled"):
                 raise StateError(f"campaign {name} is not paused (it is {row.state})")
             row.state, row.state_reason = "built", None
         elif action == "cancel":

@@ -439,13 +439,21 @@ def load_campaign_row(engine: Engine, name: str) -> Campaign:
 
 
 async def send_campaign(ws: Workspace, engine: Engine, name: str, *, options: SendOptions | None = None,
-                        progress: Progress | None = None) -> SendReport:  # fmt: skip
+                        progress: Progress | None = None, start_now: bool = False) -> SendReport:  # fmt: skip
+    """Send what is due; a campaign scheduled for later is only marked ``scheduled``."""
     spec = load_campaign(ws, name)
     campaign = load_campaign_row(engine, name)
+    options = options or SendOptions()
+    if (not start_now and campaign.state in ("built", "scheduled") and campaign.schedule_at is not None
+            and campaign.schedule_at > options.now()):  # fmt: skip
+        when = campaign.schedule_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ws.tz)
+        reason = f"scheduled for {when:%Y-%m-%d %H:%M} {ws.settings.timezone}; `outreach worker` starts it then"
+        _set_state(engine, campaign.id, "scheduled", reason)
+        return SendReport(campaign=name, state="scheduled", reason=reason)
     if campaign.state == "cancelled":
         raise StateError(f"campaign {name} is cancelled; nothing more will be sent")
     if campaign.state == "paused":
         raise StateError(f"campaign {name} is paused ({campaign.state_reason or 'by a user'}); "
                          f"run `outreach campaign resume {name}` first")  # fmt: skip
-    sender = CampaignSender(ws, engine, spec, campaign, options or SendOptions(), progress)
+    sender = CampaignSender(ws, engine, spec, campaign, options, progress)
     return await sender.run()
