@@ -86,7 +86,8 @@ engine = open_engine(ws.database_url)
 t = time.perf_counter(); import_contacts(engine, ws.root / 'bench.csv'); t_import = time.perf_counter() - t
 t = time.perf_counter(); build_campaign(ws, engine, 'bench'); t_build = time.perf_counter() - t
 t = time.perf_counter(); c = time.process_time()
-report = asyncio.run(send_campaign(ws, engine, 'bench'))
+
+report = asyncio.run(send_campaign(ws, engine, "bench"))
 wall = time.perf_counter() - t; cpu = time.process_time() - c
 print(json.dumps(dict(sent=report.sent, wall=wall, cpu=cpu, import_s=t_import, build_s=t_build,
                       maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))

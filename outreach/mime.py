@@ -4,8 +4,10 @@ The stdlib ``EmailMessage`` path costs milliseconds per message (policy
 objects, header folding, generator); a blast does the same thing thousands of
 times with only a few fields changing. This writes the same structure by
 hand: RFC 5322 headers with RFC 2047 encoded words where needed, a
-``multipart/alternative`` with quoted-printable UTF-8 text and HTML parts.
-The boundary starts with ``=_`` which quoted-printable can never produce, so
+``multipart/alternative`` with a quoted-printable UTF-8 text part (readable in
+the raw message) and a base64 HTML part (binascii's base64 is several times
+faster than its quoted-printable on a few KB of markup). The boundary starts
+with ``=_``, which neither encoding can produce, so
 it cannot collide with a body line. Tests parse the result back with the
 stdlib parser to hold it to the standard.
 """
@@ -93,6 +95,12 @@ def address(name: str, email: str) -> str:
     return f'"{quoted}" <{email}>'
 
 
+def b64(text: str) -> bytes:
+    """Base64 of the canonical (CRLF) UTF-8 text, in 76-character lines with CRLF ends."""
+    data = base64.encodebytes(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"))
+    return data.replace(b"\n", b"\r\n")
+
+
 def qp(text: str) -> bytes:
     """Quoted-printable UTF-8 body with CRLF line ends (binascii: C speed)."""
     data = text.replace("\r\n", "\n").encode("utf-8")
@@ -139,8 +147,8 @@ def build(env: Envelope, text: str, html: str) -> bytes:
         (
             _header_block(headers),
             b"\r\n",
-            _part(boundary, "text/plain", qp(text)),
-            _part(boundary, "text/html", qp(html)),
+            _part(boundary, "text/plain", qp(text), "quoted-printable"),
+            _part(boundary, "text/html", b64(html), "base64"),
             f"--{boundary}--\r\n".encode("ascii"),
         )
     )
@@ -157,10 +165,10 @@ def _header_block(headers: Iterable[tuple[str, str]]) -> bytes:
     return "".join(f"{k}: {v}\r\n" for k, v in headers).encode("ascii")
 
 
-def _part(boundary: str, ctype: str, body: bytes) -> bytes:
+def _part(boundary: str, ctype: str, body: bytes, encoding: str) -> bytes:
     head = (
         f"--{boundary}\r\nContent-Type: {ctype}; charset=\"utf-8\"\r\n"
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
     ).encode("ascii")
     # the CRLF before a boundary belongs to the boundary, so add one after the body's own
     return head + body + b"\r\n"

@@ -74,12 +74,7 @@ def set_lifecycle(engine: Engine, name: str, action: str) -> str:
             row.state, row.state_reason = "built", None
         elif action == "cancel":
             row.state, row.state_reason = "cancelled", "cancelled by a user"
-            session.execute(
-                update(Outbox)
-                .where(Outbox.campaign_id == row.id, Outbox.state.in_(("queued", "retry", "claimed")))
-                .values(state="cancelled", lease_owner=None, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            outbox.cancel_pending(session, row.id, utcnow())
         row.updated_at = utcnow()
         return row.state
 

@@ -56,7 +56,7 @@ def worker_id() -> str:
 class SendOptions:
     worker: str = field(default_factory=worker_id)
     lease: timedelta = timedelta(seconds=45)
-    batch: int = 100
+    batch: int = 200
     wait_for_retries: timedelta = timedelta(minutes=2)  # keep running while retries are this close
     now: Callable[[], datetime] = utcnow
     stop: asyncio.Event | None = None  # set by a signal handler: finish in-flight, release the rest
@@ -395,9 +395,11 @@ class CampaignSender:
 
     def _finish(self) -> None:
         with transaction(self.engine) as session:
-            counts = outbox.state_counts(session, self.campaign.id)
             row = session.get(Campaign, self.campaign.id)
             assert row is not None
+            if row.state == "cancelled":  # rows handed back after the cancel are cancelled too
+                outbox.cancel_pending(session, self.campaign.id, self.options.now())
+            counts = outbox.state_counts(session, self.campaign.id)
             pending = sum(counts.get(s, 0) for s in outbox.PENDING)
             if row.state == "sending" and not pending:
                 row.state, row.state_reason = "done", None

@@ -213,6 +213,17 @@ def expire_leases(engine: Engine, now: datetime) -> tuple[int, int]:
     return requeued or 0, uncertain or 0
 
 
+def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
+    """Everything not yet attempted of a cancelled campaign; rows mid-attempt finish first."""
+    res = session.execute(
+        update(Outbox)
+        .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry", "claimed")))
+        .values(state="cancelled", lease_owner=None, lease_expires_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount or 0
+
+
 def state_counts(session: Session, campaign_id: int) -> dict[str, int]:
     rows = session.execute(
         select(Outbox.state, func.count()).where(Outbox.campaign_id == campaign_id).group_by(Outbox.state)

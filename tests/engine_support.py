@@ -1,0 +1,109 @@
+"""Support for the sending-engine tests: a fault-injecting SMTP server and bulk workspaces.
+
+The server is a real aiosmtpd on 127.0.0.1. Faults are decided per delivery
+attempt from a seeded RNG: temporary 451s, permanent 550s for chosen
+addresses, a dropped connection in the middle of DATA (the message is *not*
+stored: the server never said 250), and slow answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from outreach.sink import free_port
+from outreach.workspace import init_workspace
+
+
+@dataclass
+class Faults:
+    temp_rate: float = 0.0  # 451 at RCPT
+    dead: frozenset[str] = frozenset()  # 550 5.1.1 at RCPT
+    policy: frozenset[str] = frozenset()  # 550 5.7.1 at RCPT
+    drop_rate: float = 0.0  # connection closed during DATA, nothing stored
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.05
+    seed: int = 7
+
+
+@dataclass
+class FaultySink:
+    faults: Faults = field(default_factory=Faults)
+    received: list[tuple[str, list[str], str]] = field(default_factory=list)  # (mail_from, rcpts, message-id)
+    attempts: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.faults.seed)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        self.attempts[address] += 1
+        if address in self.faults.dead:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address in self.faults.policy:
+            return "550 5.7.1 Message rejected for policy reasons"
+        if self.rng.random() < self.faults.temp_rate:
+            return "451 4.3.0 Temporary local problem, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.rng.random() < self.faults.slow_rate:
+            await asyncio.sleep(self.faults.slow_seconds)
+        if self.rng.random() < self.faults.drop_rate:
+            server.transport.close()  # gone before the 250: the client must retry
+            return "421 closing"
+        headers = BytesHeaderParser().parsebytes(envelope.original_content or envelope.content)
+        with self.lock:
+            self.received.append((envelope.mail_from, list(envelope.rcpt_tos), str(headers["Message-ID"])))
+        return "250 OK queued"
+
+    def message_ids(self) -> Counter[str]:
+        with self.lock:
+            return Counter(mid.strip("<>") for _, _, mid in self.received)
+
+
+class running:
+    """Context manager: the sink on a free port in a background thread."""
+
+    def __init__(self, sink: FaultySink) -> None:
+        self.sink = sink
+        self.controller = Controller(sink, hostname="127.0.0.1", port=free_port(), ready_timeout=10)
+
+    def __enter__(self) -> FaultySink:
+        self.controller.start()
+        self.sink.port = self.controller.port
+        return self.sink
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+def bulk_workspace(root: Path, n: int, campaign_extra: str = "", settings_extra: str = "",
+                   timezone: str = "") -> Path:  # fmt: skip
+    """The example workspace plus ``n`` contacts in segment ``all`` and campaign ``blast``."""
+    init_workspace(root)
+    with (root / "bulk.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["email", "first_name", "last_name", "company", "status", "timezone"])
+        for i in range(n):
+            w.writerow([f"user{i:05d}@co{i % 7}.example.com", f"Nama{i}", "Santoso", f"PT Co {i % 7}",
+                        "prospect", timezone])  # fmt: skip
+    (root / "segments" / "all.yaml").write_text("description: everyone\nwhere:\n  status: prospect\n")
+    (root / "campaigns" / "blast.yaml").write_text(
+        "segment: all\ncontent: year-end-licensing.md\nsender: sari\n" + campaign_extra
+    )
+    if settings_extra:
+        with (root / "outreach.yaml").open("a") as fh:
+            fh.write(settings_extra)
+    return root
