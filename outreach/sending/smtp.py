@@ -108,12 +108,10 @@ class Relay:
                 return Outcome("temporary", None, str(exc), connection=True, untouched=True)
         assert self.client is not None
         try:
-            errors, response = await self.client.sendmail(envelope_from, [rcpt], data)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refused = exc.recipients[0]
-            outcome = classify_response(refused.code, refused.message, "rcpt")
+            response = await self._transaction(envelope_from, rcpt, data)
+        except aiosmtplib.SMTPRecipientRefused as exc:
             await self._reset()
-            return outcome
+            return classify_response(exc.code, exc.message, "rcpt")
         except aiosmtplib.SMTPSenderRefused as exc:
             await self._reset()
             return classify_response(exc.code, exc.message, "mail")
@@ -129,7 +127,30 @@ class Relay:
         self.sent_on_connection += 1
         if self.sent_on_connection >= recycle_after:
             await self.close()
-        return Outcome("sent", 250, response)
+        return Outcome("sent", response.code, response.message)
+
+    async def _transaction(self, envelope_from: str, rcpt: str, data: bytes) -> aiosmtplib.SMTPResponse:
+        """MAIL, RCPT, DATA for one recipient.
+
+        Our bytes are already CRLF-normalised, so we state SIZE ourselves instead of
+        letting ``sendmail`` scan every message once more to compute it.
+        """
+        client = self.client
+        assert client is not None
+        # addresses were validated at import (plain ASCII, no spaces, CR or LF), so the
+        # commands are written directly instead of re-parsing each address per message
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        mail = [b"FROM:<" + envelope_from.encode("ascii") + b">"]
+        if client.supports_extension("size"):
+            mail.append(b"SIZE=%d" % len(data))
+        response = await client.execute_command(b"MAIL", *mail)
+        if response.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(response.code, response.message, envelope_from)
+        response = await client.execute_command(b"RCPT", b"TO:<" + rcpt.encode("ascii") + b">")
+        if response.code not in (250, 251):
+            raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, rcpt)
+        return await client.data(data)
 
     async def _reset(self) -> None:
         """After a refusal the transaction must be reset before the next MAIL."""
