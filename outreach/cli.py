@@ -187,7 +187,7 @@ def segments_show(ws: Workspace, engine: Any, name: str, sample: int) -> None:
 
 @cli.group(cls=OutreachGroup)
 def content() -> None:
-    """The writer's tools: preview campaign content."""
+    """The writer's tools: preview and lint campaign content."""
 
 
 @content.command("preview")
@@ -212,6 +212,27 @@ def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, ou
     else:
         raise click.BadParameter("--out must end in .html or .eml", param_hint="--out")
     click.echo(f"Wrote {out}")
+
+
+@content.command("lint")
+@click.argument("name", required=False)
+@with_engine
+def content_lint(ws: Workspace, engine: Any, name: str | None) -> None:
+    """Check campaign NAME's content (every campaign without NAME); exit 1 on errors.
+
+    Prints FILE:LINE: error|warning: message for each finding, then a summary.
+    """
+    from outreach.campaigns.lint import lint_workspace
+    from outreach.errors import TemplateError
+
+    result = lint_workspace(ws, engine, [name] if name else None)
+    for finding in result.findings:
+        click.echo(finding.format())
+    click.echo(result.summary())
+    if result.errors:
+        first = result.errors[0]
+        raise TemplateError(f"content lint found {len(result.errors)} error(s), the first at {first.file}"
+                            + (f", line {first.line}" if first.line else ""))
 
 
 # -- campaigns -----------------------------------------------------------------
@@ -398,6 +419,19 @@ def track_ingest(ws: Workspace, engine: Any, paths: tuple[Path, ...]) -> None:
         click.echo(f"{promoted} new follow-up(s) for callers")
 
 
+@track.command("poll")
+@click.option("--rescan", is_flag=True, help="Read the whole folder again (nothing is recorded twice).")
+@with_engine
+def track_poll(ws: Workspace, engine: Any, rescan: bool) -> None:
+    """Record new mail from the IMAP mailbox in outreach.yaml, then move it to the processed folder."""
+    from outreach.tracking.imap import poll_and_promote
+
+    report, promoted = poll_and_promote(ws, engine, rescan=rescan)
+    click.echo(report.summary())
+    if promoted:
+        click.echo(f"{promoted} new follow-up(s) for callers")
+
+
 @track.command("classify")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -479,6 +513,85 @@ def followups_import(ws: Workspace, engine: Any, file: Path) -> None:
     click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
 
 
+# -- reports -------------------------------------------------------------------
+
+
+class ReportGroup(OutreachGroup):
+    """`report monthly ...` is a subcommand; any other first word is a campaign name.
+
+    So both `outreach report NAME` and `outreach report monthly --month M`
+    work; a campaign literally called "monthly" is `outreach report campaign monthly`.
+    """
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            return "campaign", self.commands["campaign"], args
+        return super().resolve_command(ctx, args)
+
+
+class CampaignReportCommand(click.Command):
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        parent = ctx.parent.command_path if ctx.parent else "outreach report"
+        formatter.write_usage(parent, "CAMPAIGN [--html FILE]")
+
+
+def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from outreach.reports import parse_month
+
+    if value is None:
+        return None
+    try:
+        year, month = parse_month(value)
+    except OutreachError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return f"{year:04d}-{month:02d}"
+
+
+@cli.group(cls=ReportGroup, subcommand_metavar="CAMPAIGN | monthly ...")
+def report() -> None:
+    """Campaign results and each sales executive's month.
+
+    \b
+      outreach report CAMPAIGN [--html FILE]    the campaign's funnel
+      outreach report monthly --month YYYY-MM   per sales executive
+    """
+
+
+@report.command("campaign", cls=CampaignReportCommand, hidden=True)
+@click.argument("name", metavar="CAMPAIGN")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained, printable HTML page with charts to FILE.")  # fmt: skip
+@with_engine
+def report_campaign(ws: Workspace, engine: Any, name: str, html_out: Path | None) -> None:
+    """The funnel of CAMPAIGN: sent, delivered, bounced, replied, promoted, outcomes, A/B."""
+    from datetime import datetime
+
+    from outreach.reports import campaign_report, campaign_text
+
+    result = campaign_report(engine, name, ws)
+    click.echo(campaign_text(result), nl=False)
+    if html_out is not None:
+        from outreach.report_html import campaign_html
+
+        page = campaign_html(result, ws.settings.organization.name, datetime.now(ws.tz))
+        html_out.write_text(page, encoding="utf-8")
+        click.echo(f"Wrote {html_out}")
+
+
+@report.command("monthly")
+@click.option("--month", callback=_month, metavar="YYYY-MM",
+              help="The month, in the workspace timezone (default: the current month).")  # fmt: skip
+@with_engine
+def report_monthly(ws: Workspace, engine: Any, month: str | None) -> None:
+    """Each sales executive's month: approached, replies, calls, visits, new prospects vs target."""
+    from datetime import datetime
+
+    from outreach.reports import monthly_report, monthly_text
+
+    month = month or datetime.now(ws.tz).strftime("%Y-%m")
+    click.echo(monthly_text(monthly_report(ws, engine, month)), nl=False)
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, then exit.")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
@@ -498,6 +611,21 @@ def worker(ws: Workspace, engine: Any, once: bool, interval: float) -> None:
 
 
 # -- tools -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=int)
+@with_engine
+def serve(ws: Workspace, engine: Any, host: str, port: int) -> None:
+    """Serve the unsubscribe links: a confirmation page on GET, RFC 8058 one-click POST."""
+    from outreach.tracking.unsubscribe import make_server
+
+    server = make_server(ws, engine, host, port)
+    click.echo(f"Unsubscribe endpoint on http://{host}:{server.server_port}/u/TOKEN "
+               f"(links point to {ws.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
+    with contextlib.suppress(KeyboardInterrupt), server:
+        server.serve_forever()
 
 
 @cli.command()

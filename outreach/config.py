@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from outreach.errors import ConfigError
 from outreach.units import parse_duration, parse_rate
@@ -54,6 +62,50 @@ class Smtp(Frozen):
 
     def password(self) -> str | None:
         return os.environ.get(self.password_env) or None
+
+
+class Imap(Frozen):
+    """The mailbox replies and bounces arrive in, read by ``track poll`` and the worker."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=1, le=65535)  # None: 993 for tls, else 143
+    security: Literal["none", "starttls", "tls"] = "tls"
+    username: str = Field(min_length=1)
+    password_env: str = "OUTREACH_IMAP_PASSWORD"
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    ca_file: str | None = None
+    timeout: Seconds = 30.0
+    poll_every: Seconds = 60.0  # the worker polls at most this often
+
+    @field_validator("folder", "processed_folder")
+    @classmethod
+    def _folder(cls, v: str) -> str:
+        if not v.strip() or any(c in v for c in "\r\n\x00"):
+            raise ValueError("must be a folder name on one line")
+        return v.strip()
+
+    @field_validator("processed_folder")
+    @classmethod
+    def _not_the_inbox(cls, v: str, info: ValidationInfo) -> str:
+        if v.casefold() == str(info.data.get("folder", "")).casefold():
+            raise ValueError("must differ from folder, or moved messages would be read again")
+        return v
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+class Dkim(Frozen):
+    """DKIM signing of every outgoing message; the key file never leaves the workspace."""
+
+    selector: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    domain: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}$")
+    private_key_file: str = Field(min_length=1)
 
 
 class Sender(Frozen):
@@ -115,6 +167,12 @@ class AutoPause(Frozen):
     min_attempts: int = Field(20, ge=1)
 
 
+class Targets(Frozen):
+    """Monthly goals per sales executive, compared against in `outreach report monthly`."""
+
+    new_prospects: int = Field(50, ge=0)
+
+
 class Settings(Frozen):
     database_url: str = "sqlite:///outreach.db"
     timezone: str = "Asia/Jakarta"
@@ -126,6 +184,9 @@ class Settings(Frozen):
     retry: Retry = Retry()
     bounces: Bounces = Bounces()
     auto_pause: AutoPause = AutoPause()
+    targets: Targets = Targets()
+    imap: Imap | None = None
+    dkim: Dkim | None = None
 
     @field_validator("timezone")
     @classmethod

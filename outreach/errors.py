@@ -34,3 +34,7 @@ class StateError(OutreachError):
 
 class DeliveryError(OutreachError):
     """The SMTP relay could not be reached or refused us as a whole."""
+
+
+class MailboxError(OutreachError):
+    """The IMAP mailbox could not be reached, trusted or logged into."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -218,8 +220,7 @@ def _parse_import(path: Path, ws: Workspace) -> list[OutcomeRow]:
             raise InputError(f"{path}, line 1: no {need!r} column (columns: {', '.join(header)})")
     reader.fieldnames = header
     rows: list[OutcomeRow] = []
-    for raw in reader:
-        line = reader.line_num
+    for line, raw in _numbered(path, reader):
         ident = unneutralise((raw.get("id") or "").strip())
         outcome = unneutralise((raw.get("outcome") or "").strip()).lower()
         if not ident and not outcome:
@@ -234,6 +235,16 @@ def _parse_import(path: Path, ws: Workspace) -> list[OutcomeRow]:
         if outcome:
             rows.append(OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at))
     return rows
+
+
+def _numbered(path: Path, reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows with the line each starts on (a quoted note may span lines); csv errors name the line."""
+    try:
+        for raw in reader:
+            cells = [v for v in raw.values() if isinstance(v, str)]
+            yield reader.line_num - sum(len(re.findall(r"\r\n|\r|\n", v)) for v in cells), raw
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.reader.line_num}: {exc}") from None
 
 
 def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
@@ -280,6 +291,14 @@ def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date) -> bool
             item.visit_at, item.due_date, item.state = r.visit_at, r.visit_at.date(), "open"  # type: ignore[union-attr]
         else:
             item.state, item.visit_at = "done", r.visit_at
+            # rescheduled: move the open visit rather than adding a second one
+            visit = session.scalar(select(FollowUp).where(
+                FollowUp.contact_id == item.contact_id, FollowUp.queue == "visit", FollowUp.state == "open"
+            ))  # fmt: skip
+            if visit is not None:
+                visit.visit_at, visit.due_date, visit.updated_at = r.visit_at, r.visit_at.date(), now  # type: ignore[union-attr]
+                visit.notes = r.notes or visit.notes
+                return True
             session.add(FollowUp(
                 contact_id=item.contact_id, campaign_id=item.campaign_id, event_id=None, queue="visit",
                 state="open", priority=item.priority + 10, owner=item.owner, reason="visit_scheduled",

@@ -179,16 +179,50 @@ class _Tokens:
         return _TAG.sub(lambda m: self.token(m.group(0)), text)
 
     def restore(self, text: str) -> str:
-        # a block tag alone in its paragraph must not leave an empty <p></p> behind
-        text = re.sub(
-            r"<p>\s*((?:QJTK\d{5}Q\s*)+)</p>",
-            lambda m: m.group(1) if all(self._is_block(t) for t in _TOKEN.findall(m.group(1))) else m.group(0),
-            text,
-        )
         return _TOKEN.sub(lambda m: self.tags[int(m.group(1))], text)
+
+    def unwrap_blocks(self, fragment: str) -> str:
+        """Move block tags out of the paragraphs Markdown put them in (before CSS inlining).
+
+        A block tag alone in its paragraph must not leave an empty ``<p></p>``
+        behind, and neither must ``{% if %}`` ... ``{% endif %}`` around a whole
+        paragraph when the condition is false: both would show as a gap.
+        """
+        fragment = _ONLY_TOKENS.sub(
+            lambda m: m.group(1).strip() if self._all_block(m.group(1)) else m.group(0), fragment
+        )
+
+        def wrapped(m: re.Match[str]) -> str:
+            first, inner, last = m.group(1), m.group(2), m.group(3)
+            if (
+                _IF.match(self.tags[int(first[4:9])])
+                and _ENDIF.match(self.tags[int(last[4:9])])
+                and not any(self._is_block(t) for t in _TOKEN.findall(inner))
+            ):
+                return f"{first}<p>{inner}</p>{last}"
+            return m.group(0)
+
+        return _WRAPPED.sub(wrapped, fragment)
+
+    def join_block_lines(self, text: str) -> str:
+        """In the text part, a line holding only block tags joins the next paragraph, so a
+        false ``{% if %}`` leaves no extra blank lines behind."""
+        return _TOKEN_LINE.sub(
+            lambda m: re.sub(r"\s+", "", m.group(1)) if self._all_block(m.group(1)) else m.group(0), text
+        )
+
+    def _all_block(self, text: str) -> bool:
+        return all(self._is_block(t) for t in _TOKEN.findall(text))
 
     def _is_block(self, index: str) -> bool:
         return not self.tags[int(index)].startswith("{{")
+
+
+_ONLY_TOKENS = re.compile(r"<p>\s*((?:QJTK\d{5}Q\s*)+)</p>")
+_WRAPPED = re.compile(r"<p>\s*(QJTK\d{5}Q)\s*((?:(?!</?p[\s>]).)*?)\s*(QJTK\d{5}Q)\s*</p>", re.S)
+_TOKEN_LINE = re.compile(r"(?m)^((?:QJTK\d{5}Q[ \t]*)+)\n\n")
+_IF = re.compile(r"^\{%-?\s*if\b")
+_ENDIF = re.compile(r"^\{%-?\s*endif\b")
 
 
 @dataclass(frozen=True)
@@ -227,6 +261,7 @@ def compile_content(source: ContentSource, organization: Organization) -> Compil
     tokens = _Tokens()
     body_md = tokens.protect(source.body)
     fragment = markdown.markdown(body_md, extensions=["extra", "sane_lists"], output_format="html")
+    fragment = tokens.unwrap_blocks(fragment)
     per_recipient = {
         "unsubscribe_url": tokens.token("{{ unsubscribe_url }}"),
         "subject": tokens.token("{{ subject }}"),
@@ -245,7 +280,7 @@ def compile_content(source: ContentSource, organization: Organization) -> Compil
     text = _env(False).from_string(_package_text("layout.txt")).render(
         body=html_to_text(fragment).rstrip(), **common
     )
-    html_source, text_source = tokens.restore(html), tokens.restore(text)
+    html_source, text_source = tokens.restore(html), tokens.restore(tokens.join_block_lines(text))
     try:
         subjects = tuple(_env(False).from_string(s) for s in (source.subject, *source.variants))
         html_t = _env(True).from_string(html_source)

@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
@@ -72,7 +71,7 @@ def parse_segment(name: str, doc: YamlDoc) -> Segment:
     for key in data:
         if key not in SEGMENT_KEYS:
             raise ConfigError(
-                f"{doc.path}, line {_key_line(doc, key)}: unknown key {key!r} "
+                f"{doc.path}, line {doc.key_line((key,))}: unknown key {key!r} "
                 f"(expected {', '.join(SEGMENT_KEYS)})"
             )
     where = data.get("where") or {}
@@ -93,15 +92,6 @@ def parse_segment(name: str, doc: YamlDoc) -> Segment:
         name=name, path=doc.path, description=str(data.get("description") or ""),
         where=tuple(conditions), exclude=tuple(exclude), limit=limit,
     )  # fmt: skip
-
-
-def _key_line(doc: YamlDoc, key: Any) -> int:
-    """The line of a top-level key itself (its value may start on a later line)."""
-    if isinstance(doc.root, yaml.MappingNode):
-        for k, _v in doc.root.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == str(key):
-                return k.start_mark.line + 1
-    return doc.line((key,))
 
 
 def _kind(fld: str) -> str | None:

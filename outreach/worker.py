@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +37,8 @@ class WorkerStats:
     sent: int = 0
     failed: int = 0
     reports: list[SendReport] = field(default_factory=list)
+    polled: int = 0  # inbound messages read from the IMAP mailbox
+    last_poll: float | None = None  # time.monotonic() of the last mailbox poll
 
 
 def due_campaigns(engine: Engine) -> list[str]:
@@ -77,6 +80,28 @@ async def tick(ws: Workspace, engine: Engine, stop: asyncio.Event, stats: Worker
         stats.reports.append(report)
         if on_report:
             on_report(report)
+    imap = ws.settings.imap
+    if imap is not None and not stop.is_set() and (
+        stats.last_poll is None or time.monotonic() - stats.last_poll >= imap.poll_every
+    ):
+        await poll_mailbox(ws, engine, stats)
+
+
+async def poll_mailbox(ws: Workspace, engine: Engine, stats: WorkerStats) -> None:
+    """imaplib blocks, so the poll runs in a thread; a failed poll is logged and retried next time."""
+    from outreach.tracking.imap import poll_and_promote
+
+    stats.last_poll = time.monotonic()
+    try:
+        report, promoted = await asyncio.to_thread(poll_and_promote, ws, engine)
+    except OutreachError as exc:
+        log.error("mailbox poll: %s", exc)
+        return
+    except Exception:  # noqa: BLE001 - the scheduler must outlive a broken mailbox
+        log.exception("mailbox poll failed")
+        return
+    stats.polled += report.new
+    log.info("%s; %d new follow-up(s)", report.summary().replace("\n", "; "), promoted)
 
 
 async def run_worker(ws: Workspace, engine: Engine, *, once: bool = False, interval: float = 10.0,

@@ -38,6 +38,19 @@ class YamlDoc:
     def where(self, loc: Sequence[Any] = ()) -> str:
         return f"{self.path}, line {self.line(loc)}"
 
+    def key_line(self, loc: Sequence[Any]) -> int:
+        """1-based line of the key at ``loc`` itself, even when its value starts on a later line."""
+        if not loc:
+            return self.line(loc)
+        parent = self.root
+        for key in loc[:-1]:
+            parent = _child(parent, key)
+        if isinstance(parent, yaml.MappingNode):
+            for k, _v in parent.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(loc[-1]):
+                    return k.start_mark.line + 1
+        return self.line(loc)
+
 
 def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
@@ -87,7 +100,9 @@ def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"]
+        line = doc.line(loc)
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        parts.append(f"{doc.path}, line {doc.line(loc)}: {dotted}: {msg}")
+            line = doc.key_line(loc)  # the key, not its (maybe multi-line) value
+        parts.append(f"{doc.path}, line {line}: {dotted}: {msg}")
     return ConfigError("; ".join(parts))

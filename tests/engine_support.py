@@ -39,6 +39,7 @@ class Faults:
 class FaultySink:
     faults: Faults = field(default_factory=Faults)
     received: list[tuple[str, list[str], str]] = field(default_factory=list)  # (mail_from, rcpts, message-id)
+    raw: list[bytes] = field(default_factory=list)
     attempts: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
@@ -66,6 +67,7 @@ class FaultySink:
         headers = BytesHeaderParser().parsebytes(envelope.original_content or envelope.content)
         with self.lock:
             self.received.append((envelope.mail_from, list(envelope.rcpt_tos), str(headers["Message-ID"])))
+            self.raw.append(envelope.original_content or envelope.content)
         return "250 OK queued"
 
     def message_ids(self) -> Counter[str]:

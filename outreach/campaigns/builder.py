@@ -8,6 +8,7 @@ those in a cooling-off period.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.definition import CampaignSpec, load_campaign
-from outreach.campaigns.messages import MessageFactory
+from outreach.campaigns.messages import MessageFactory, step_factories
 from outreach.config import Workspace
 from outreach.contacts import ContactView
 from outreach.errors import StateError, TemplateError
@@ -83,6 +84,7 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
         if spec.file.schedule is not None and campaign.state in ("built", "scheduled"):
             campaign.schedule_at = to_utc(spec.file.schedule, ws)
         factory = MessageFactory(ws, spec, campaign.id, signer, content)
+        factories = step_factories(ws, spec, factory)
         already = set(session.scalars(select(Outbox.contact_id).where(
             Outbox.campaign_id == campaign.id, Outbox.step == 0)))  # fmt: skip
         suppressed = set(session.scalars(select(Suppression.email)))
@@ -98,7 +100,8 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
                 continue
             view = ContactView.of(contact)
             try:
-                factory.render(view)
+                for step_factory in factories.values():  # the first email and every follow-up step
+                    step_factory.render(view)
             except TemplateError as exc:
                 errors.append(str(exc))
                 continue
@@ -108,7 +111,7 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
                 session.flush()
         if errors:
             raise TemplateError(_preflight_message(errors))
-        campaign.content_hash = factory.content_hash
+        campaign.content_hash = content_digest(factories)
         campaign.preflight_ok = True
         campaign.updated_at = utcnow()
     return BuildResult(name, added, existing, skipped, added + existing)
@@ -137,19 +140,25 @@ def _preflight_message(errors: list[str]) -> str:
     return f"preflight failed for {len(errors)} recipient(s), nothing was written: {text}"
 
 
-def preflight(engine: Engine, factory: MessageFactory, campaign_id: int) -> int:
-    """Render every still-queued message of a campaign; raise if any fails."""
+def content_digest(factories: dict[int, MessageFactory]) -> str:
+    """One hash over every step's compiled content: a change means preflight again."""
+    return hashlib.sha256("".join(f.content_hash for _, f in sorted(factories.items())).encode()).hexdigest()
+
+
+def preflight(engine: Engine, factories: dict[int, MessageFactory], campaign_id: int) -> int:
+    """Render every still-queued message of a campaign with its step's content; raise if any fails."""
     errors: list[str] = []
     count = 0
     query = (
-        select(Contact, Outbox.variant)
+        select(Contact, Outbox.variant, Outbox.step)
         .join(Outbox, Outbox.contact_id == Contact.id)
         .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry")))
         .order_by(Outbox.id)
     )
     with Session(engine) as session:
-        for contact, variant in session.execute(query.execution_options(yield_per=BATCH)):
+        for contact, variant, step in session.execute(query.execution_options(yield_per=BATCH)):
             count += 1
+            factory = factories.get(step, factories[0])
             try:
                 factory.render(ContactView.of(contact), int(variant or 0))
             except TemplateError as exc:

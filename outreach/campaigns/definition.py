@@ -28,9 +28,36 @@ class Window(Frozen):
         return self
 
 
+_AFTER = re.compile(r"^\s*(\d+)\s*(business\s+days?|working\s+days?|hari\s+kerja|days?|d)\s*$", re.I)
+
+
 class Step(Frozen):
+    """A follow-up email sent ``after`` a delay without reply: "3 business days", "5 days"."""
+
     after: str
     content: str
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, v: str) -> str:
+        if not _AFTER.match(v):
+            raise ValueError(f"{v!r} is not a delay like '3 business days' or '5 days'")
+        return v
+
+    @field_validator("content")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if Path(v).is_absolute() or ".." in Path(v).parts:
+            raise ValueError("must be a file name inside campaigns/")
+        return v
+
+    @property
+    def delay(self) -> tuple[int, bool]:
+        """(count, business_days)."""
+        m = _AFTER.match(self.after)
+        assert m is not None
+        unit = m.group(2).lower()
+        return int(m.group(1)), not (unit.startswith("day") or unit == "d")
 
 
 class CampaignFile(Frozen):
@@ -90,6 +117,10 @@ def load_campaign(ws: Workspace, name: str) -> CampaignSpec:
     content = ws.campaigns_dir / spec.content
     if not content.is_file():
         raise ConfigError(f"{doc.where(('content',))}: content file {content} not found")
+    for i, step in enumerate(spec.steps):
+        if not (ws.campaigns_dir / step.content).is_file():
+            raise ConfigError(f"{doc.where(('steps', i, 'content'))}: step {i + 1}: content file "
+                              f"{step.content} not found")  # fmt: skip
     return CampaignSpec(
         name=name, path=path, file=spec, content_path=content, sender_key=spec.sender,
         sender=ws.settings.senders[spec.sender],

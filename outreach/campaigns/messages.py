@@ -18,6 +18,7 @@ from outreach import mime
 from outreach.campaigns.definition import CampaignSpec
 from outreach.config import Workspace
 from outreach.contacts import ContactView
+from outreach.dkimsign import DkimSigner
 from outreach.rendering import CompiledContent, Organization, Rendered, load_compiled
 from outreach.tokens import Signer, workspace_secret
 
@@ -50,9 +51,10 @@ class Prepared:
 
 class MessageFactory:
     def __init__(self, ws: Workspace, spec: CampaignSpec, campaign_id: int, signer: Signer,
-                 content: CompiledContent | None = None) -> None:  # fmt: skip
+                 content: CompiledContent | None = None, dkim: DkimSigner | None = None) -> None:  # fmt: skip
         org = ws.settings.organization
         self.ws = ws
+        self.dkim = dkim
         self.spec = spec
         self.campaign_id = campaign_id
         self.signer = signer
@@ -67,7 +69,8 @@ class MessageFactory:
     @classmethod
     def for_campaign(cls, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int) -> MessageFactory:
         secret = workspace_secret(engine, ws.settings.unsubscribe.secret_env)
-        return cls(ws, spec, campaign_id, Signer(secret))
+        dkim = DkimSigner.from_settings(ws.settings.dkim, ws.root) if ws.settings.dkim else None  # key read once
+        return cls(ws, spec, campaign_id, Signer(secret), dkim=dkim)
 
     @property
     def subject_count(self) -> int:
@@ -93,7 +96,7 @@ class MessageFactory:
         return self.content.render(self.context(contact, token), variant)
 
     def prepare(self, contact: ContactView, message_id: str, to_email: str | None = None,
-                variant: int = 0, now: datetime | None = None) -> Prepared:  # fmt: skip
+                variant: int = 0, now: datetime | None = None, in_reply_to: str | None = None) -> Prepared:  # fmt: skip
         token = self.signer.sign(contact.id, self.campaign_id)
         rendered = self.content.render(self.context(contact, token), variant)
         envelope = mime.Envelope(
@@ -107,7 +110,21 @@ class MessageFactory:
             list_unsubscribe_url=self.unsub_base + quote(token),
             list_unsubscribe_mailto=self.mailto + quote(token),
             reply_to=self.spec.file.reply_to,
-            extra=(("X-Outreach-Campaign", self.spec.name),),
+            extra=(("X-Outreach-Campaign", self.spec.name),) + (
+                (("In-Reply-To", f"<{in_reply_to}>"), ("References", f"<{in_reply_to}>")) if in_reply_to else ()
+            ),  # a follow-up step threads under the first email
         )
         data = mime.build(envelope, rendered.text, rendered.html)
+        if self.dkim is not None:
+            data = self.dkim.sign(data)
         return Prepared(rendered=rendered, data=data, envelope_from=self.spec.sender.email)
+
+
+def step_factories(ws: Workspace, spec: CampaignSpec, base: MessageFactory) -> dict[int, MessageFactory]:
+    """One compiled factory per step (0 = the first email), built once per run."""
+    org = Organization(ws.settings.organization.name, ws.settings.organization.address)
+    factories = {0: base}
+    for k, step in enumerate(spec.file.steps, 1):
+        content = load_compiled(ws.campaigns_dir / step.content, org)
+        factories[k] = MessageFactory(ws, spec, base.campaign_id, base.signer, content, base.dkim)
+    return factories

@@ -17,7 +17,7 @@ from outreach.contacts import ContactView
 from outreach.errors import NotFoundError
 from outreach.segments import contacts_query, load_segment
 from outreach.storage import transaction
-from outreach.storage.models import Campaign, Contact, Outbox
+from outreach.storage.models import Campaign, Contact, Outbox, Suppression
 
 
 def _campaign_id(engine: Engine, spec: CampaignSpec) -> int:
@@ -69,7 +69,8 @@ def dry_run(ws: Workspace, engine: Engine, name: str, out: Path) -> Iterator[Pat
         out.mkdir(parents=True, exist_ok=True)
         rows = session.execute(
             select(Outbox, Contact).join(Contact, Contact.id == Outbox.contact_id)
-            .where(Outbox.campaign_id == campaign.id, Outbox.state.in_(("queued", "retry")))
+            .where(Outbox.campaign_id == campaign.id, Outbox.state.in_(("queued", "retry")),
+                   Outbox.email.not_in(select(Suppression.email)))  # never sent: not shown either
             .order_by(Outbox.id).execution_options(yield_per=500)
         )  # fmt: skip
         for row, contact in rows:

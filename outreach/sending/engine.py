@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from outreach.campaigns.builder import preflight
+from outreach.campaigns.builder import content_digest, preflight
 from outreach.campaigns.definition import CampaignSpec, load_campaign
-from outreach.campaigns.messages import MessageFactory
+from outreach.campaigns.messages import MessageFactory, step_factories
+from outreach.campaigns.sequences import StepsResult, schedule_steps
 from outreach.config import Workspace
 from outreach.contacts import ContactView
 from outreach.errors import NotFoundError, StateError
@@ -145,6 +146,7 @@ class CampaignSender:
         self.ws, self.engine, self.spec, self.campaign = ws, engine, spec, campaign
         self.options, self.progress = options, progress
         self.factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
+        self.factories = step_factories(ws, spec, self.factory)
         self.report = SendReport(campaign=spec.name)
         self.rng = random.Random()
         t = spec.throttle
@@ -162,17 +164,19 @@ class CampaignSender:
         self.connect_failures = 0
         self.cap_left: int | None = None
         self.background_error: BaseException | None = None
+        self.steps: StepsResult | None = None
 
     # -- preparation -----------------------------------------------------------
 
     def _check_content(self) -> None:
-        if self.campaign.preflight_ok and self.campaign.content_hash == self.factory.content_hash:
+        digest = content_digest(self.factories)
+        if self.campaign.preflight_ok and self.campaign.content_hash == digest:
             return
-        preflight(self.engine, self.factory, self.campaign.id)
+        preflight(self.engine, self.factories, self.campaign.id)
         with transaction(self.engine) as session:
             row = session.get(Campaign, self.campaign.id)
             assert row is not None
-            row.content_hash, row.preflight_ok = self.factory.content_hash, True
+            row.content_hash, row.preflight_ok = digest, True
 
     def _envelope_from(self, row_id: int) -> str:
         b = self.ws.settings.bounces
@@ -181,7 +185,9 @@ class CampaignSender:
 
     def _prepare(self, r: Any) -> _Job:
         view = ContactView.from_row(r)
-        data = self.factory.prepare(view, r.message_id, r.email, int(r.variant or 0)).data
+        factory = self.factories.get(r.step, self.factory)
+        in_reply_to = r.first_message_id if r.step else None
+        data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to).data
         return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
 
     def _tz(self, view_tz: str) -> ZoneInfo:
@@ -280,7 +286,15 @@ class CampaignSender:
 
     # -- the run -----------------------------------------------------------------
 
+    def _schedule_steps(self) -> int:
+        """Create the follow-up rows that are due; remember how many are still to come."""
+        if not self.spec.file.steps:
+            return 0
+        self.steps = schedule_steps(self.ws, self.engine, self.spec, self.campaign.id, self.options.now())
+        return self.steps.created
+
     async def run(self) -> SendReport:
+        self._schedule_steps()
         self._check_content()
         _set_state(self.engine, self.campaign.id, "sending", None)
         outbox.expire_leases(self.engine, self.options.now())
@@ -336,9 +350,11 @@ class CampaignSender:
             claimed = outbox.claim(self.engine, self.campaign.id, self.options.worker, limit,
                                    self.options.lease, self.options.now())
             if not claimed:
-                if not await self._wait_for_retries():
-                    return
-                continue
+                if await self._wait_for_retries():
+                    continue
+                if self._schedule_steps():  # follow-up steps that became due meanwhile
+                    continue
+                return
             ready = self._defer(claimed)
             for start in range(0, len(ready), self.chunk):
                 if self.halt.is_set():
@@ -402,7 +418,9 @@ class CampaignSender:
             counts = outbox.state_counts(session, self.campaign.id)
             pending = sum(counts.get(s, 0) for s in outbox.PENDING)
             if row.state == "sending" and not pending:
-                row.state, row.state_reason = "done", None
+                waiting = self.steps.waiting if self.steps else 0
+                row.state, row.state_reason = ("sending", f"{waiting} follow-up step(s) not due yet") if waiting \
+                    else ("done", None)
             self.report.state = row.state
             self.report.reason = row.state_reason or self.stop_reason
             self.report.fatal = self.fatal

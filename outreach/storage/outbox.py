@@ -88,9 +88,17 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
     if not ids:
         return []
     companies = Company.__table__
+    first = OUTBOX.alias("first")
+    first_message_id = (
+        select(first.c.message_id)
+        .where(first.c.campaign_id == OUTBOX.c.campaign_id, first.c.contact_id == OUTBOX.c.contact_id,
+               first.c.step == 0)
+        .scalar_subquery()
+        .label("first_message_id")
+    )  # fmt: skip
     query = (
-        select(OUTBOX.c.id, OUTBOX.c.campaign_id, OUTBOX.c.contact_id, OUTBOX.c.email,
-               OUTBOX.c.message_id, OUTBOX.c.variant, OUTBOX.c.attempts,
+        select(OUTBOX.c.id, OUTBOX.c.campaign_id, OUTBOX.c.contact_id, OUTBOX.c.email, OUTBOX.c.step,
+               OUTBOX.c.message_id, OUTBOX.c.variant, OUTBOX.c.attempts, first_message_id,
                *(CONTACTS.c[name] for name in CONTACT_FIELDS),
                companies.c.name.label("company_name"), companies.c.timezone.label("company_tz"))
         .join(CONTACTS, CONTACTS.c.id == OUTBOX.c.contact_id)

@@ -1,0 +1,102 @@
+"""Follow-up steps: a second (third...) email to those who have not answered yet.
+
+A step's row is created only when it is due — N (business) days after the
+previous email, in the contact's own timezone — so a reply, bounce,
+unsubscribe or complaint that arrives before then simply means no row is ever
+made. A reply from anyone at a company stops the steps to that company's
+other contacts too: they are talking to us already. The sending window then
+shifts the due message into business hours like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, and_, exists, select
+from sqlalchemy.orm import aliased
+
+from outreach.campaigns.builder import new_message_id
+from outreach.campaigns.definition import CampaignSpec
+from outreach.config import Workspace
+from outreach.storage import transaction, utcnow
+from outreach.storage.models import Company, Contact, Event, Outbox, Suppression
+
+STOPPING = ("replied", "bounced", "unsubscribed", "complained")
+
+
+@dataclass(frozen=True)
+class StepsResult:
+    created: int
+    waiting: int  # not yet due, still to be sent if nobody answers
+
+
+def add_delay(sent_at: datetime, days: int, business: bool, tz: ZoneInfo) -> datetime:
+    """``sent_at`` (naive UTC) plus days, counting only Mon–Fri when ``business``, in ``tz``."""
+    local = sent_at.replace(tzinfo=UTC).astimezone(tz)
+    if not business:
+        due = local + timedelta(days=days)
+    else:
+        due, left = local, days
+        while left > 0:
+            due += timedelta(days=1)
+            if due.weekday() < 5:
+                left -= 1
+    return due.astimezone(UTC).replace(tzinfo=None)
+
+
+def schedule_steps(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int,
+                   now: datetime | None = None) -> StepsResult:  # fmt: skip
+    now = now or utcnow()
+    created = waiting = 0
+    for k, step in enumerate(spec.file.steps, 1):
+        c, w = _schedule_step(ws, engine, spec, campaign_id, k, step.delay, now)
+        created, waiting = created + c, waiting + w
+    return StepsResult(created, waiting)
+
+
+def _candidates(campaign_id: int, k: int):  # type: ignore[no-untyped-def]
+    prev, nxt = aliased(Outbox), aliased(Outbox)
+    stopped = select(Event.contact_id).where(Event.campaign_id == campaign_id, Event.kind.in_(STOPPING))
+    talking = (
+        select(Contact.company_id)
+        .join(Event, Event.contact_id == Contact.id)
+        .where(Event.campaign_id == campaign_id, Event.kind == "replied", Contact.company_id.is_not(None))
+    )
+    return (
+        select(prev.contact_id, prev.email, prev.sent_at, Contact.timezone, Company.timezone.label("company_tz"))
+        .join(Contact, Contact.id == prev.contact_id)
+        .outerjoin(Company, Company.id == Contact.company_id)
+        .where(prev.campaign_id == campaign_id, prev.step == k - 1, prev.state == "sent")
+        .where(~exists().where(and_(nxt.campaign_id == campaign_id, nxt.contact_id == prev.contact_id,
+                                    nxt.step == k)))  # fmt: skip
+        .where(prev.contact_id.not_in(stopped))
+        .where(prev.email.not_in(select(Suppression.email)))
+        .where((Contact.company_id.is_(None)) | Contact.company_id.not_in(talking))
+        .order_by(prev.id)
+    )
+
+
+def _schedule_step(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int, k: int,
+                   delay: tuple[int, bool], now: datetime) -> tuple[int, int]:  # fmt: skip
+    created = waiting = 0
+    with transaction(engine) as session:
+        for row in session.execute(_candidates(campaign_id, k)).all():
+            tz = _zone(row.timezone or row.company_tz, ws)
+            if add_delay(row.sent_at, delay[0], delay[1], tz) > now:
+                waiting += 1
+                continue
+            session.add(Outbox(
+                campaign_id=campaign_id, contact_id=row.contact_id, step=k, email=row.email, state="queued",
+                message_id=new_message_id(spec.sender.domain), attempts=0, created_at=now, updated_at=now,
+            ))  # fmt: skip
+            created += 1
+    return created, waiting
+
+
+def _zone(name: str | None, ws: Workspace) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ws.tz
+    except (KeyError, ValueError):
+        return ws.tz

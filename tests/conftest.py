@@ -1,0 +1,53 @@
+"""Fixtures: a real SMTP server (aiosmtpd on 127.0.0.1), real workspaces, real SQLite files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from helpers import OVERRIDES, SendWorkspace, SmtpServer, free_port, invoke, make_workspace
+
+from outreach.workspace import init_workspace
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A recording SMTP server on a free port; see SmtpServer for fault injection."""
+    server = SmtpServer()
+    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
+    controller.start()
+    server.port = controller.port
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No OUTREACH_* variable of the developer's shell leaks in; cwd is a scratch folder."""
+    for var in OVERRIDES:
+        monkeypatch.delenv(var, raising=False)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+
+
+@pytest.fixture
+def example_ws(tmp_path: Path) -> Path:
+    """A copy of the repository's example workspace (content/)."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    return root
+
+
+@pytest.fixture
+def send_ws(tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SendWorkspace:
+    """A workspace whose relay is the fixture server, with the small contact set imported."""
+    root = make_workspace(tmp_path / "ws")
+    monkeypatch.setenv("OUTREACH_SMTP_PORT", str(smtp_server.port))
+    result = invoke("contacts", "import", str(root / "small.csv"), ws=root)
+    assert result.exit_code == 0, result.output
+    return SendWorkspace(root, smtp_server)

@@ -1,0 +1,342 @@
+"""Test helpers: the recording SMTP server, workspaces, the small contact set, the CLI runner.
+
+Nothing of the world is mocked: messages go over TCP to an aiosmtpd server on
+127.0.0.1 that records what arrives, and every workspace is a folder in
+``tmp_path`` with its own ``outreach.db``. Only clocks are fixed, by passing
+``today=`` where the API takes it. Fixtures live in conftest.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine
+
+from outreach.cli import cli
+from outreach.config import Workspace, load_workspace
+from outreach.storage import open_engine
+from outreach.workspace import init_workspace
+
+DATA = Path(__file__).parent / "data" / "foundation"
+
+OVERRIDES = (
+    "OUTREACH_DATABASE_URL",
+    "OUTREACH_SMTP_HOST",
+    "OUTREACH_SMTP_PORT",
+    "OUTREACH_SMTP_SECURITY",
+    "OUTREACH_WORKSPACE",
+    "OUTREACH_SECRET",
+    "OUTREACH_SMTP_PASSWORD",
+)
+
+USER_UNKNOWN = "550 5.1.1 <{addr}>: Recipient address rejected: User unknown"
+TRY_LATER = "451 4.3.0 try later"
+
+
+# -- the SMTP server -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message the server accepted (its reply to DATA was 250)."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class SmtpServer:
+    """A recording aiosmtpd handler with fault injection, plus its port.
+
+    ``fail_rcpt(addr, response, times)`` answers RCPT TO for ``addr`` with
+    ``response`` (e.g. a 550 or a 451) ``times`` times (None: always);
+    ``drop_after_data = n`` closes the connection after the next n DATA
+    transfers without answering them (the client cannot know if we took it).
+    """
+
+    port: int = 0
+    received: list[Received] = field(default_factory=list)
+    dropped: list[Received] = field(default_factory=list)
+    rcpt_attempts: Counter[str] = field(default_factory=Counter)
+    drop_after_data: int = 0
+    _faults: dict[str, list[Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_rcpt(self, address: str, response: str, times: int | None = None) -> None:
+        with self._lock:
+            self._faults[address.lower()] = [response.format(addr=address), times]
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address.lower() in (a.lower() for a in r.rcpt_tos)]
+
+    def recipients(self) -> list[str]:
+        return sorted(a.lower() for r in self.received for a in r.rcpt_tos)
+
+    # aiosmtpd hooks
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        with self._lock:
+            self.rcpt_attempts[address.lower()] += 1
+            fault = self._faults.get(address.lower())
+            if fault is not None:
+                response, times = fault
+                if times is not None:
+                    fault[1] = times - 1
+                    if fault[1] <= 0:
+                        del self._faults[address.lower()]
+                return response
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        rec = Received(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content))
+        with self._lock:
+            drop = self.drop_after_data > 0
+            if drop:
+                self.drop_after_data -= 1
+                self.dropped.append(rec)
+            else:
+                self.received.append(rec)
+        if drop:
+            server.transport.abort()  # no reply to DATA ever reaches the client
+            return "421 4.3.0 connection dropped"
+        return "250 2.0.0 OK queued"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- environment and workspaces ------------------------------------------------------
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]], **kwargs: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\r\n", **kwargs)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+# A small, fully known contact set: what the send, follow-up and segment tests use.
+CONTACT_HEADER = [
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "phone",
+    "company",
+    "industry",
+    "city",
+    "timezone",
+    "status",
+    "owner",
+    "last_contacted_at",
+    "transactions",
+    "tags",
+    "region",
+]
+CONTACT_ROWS = [
+    [
+        "ani@alpha.example.com",
+        "Ani",
+        "Lestari",
+        "IT Manager",
+        "+62 21 5550 0001",
+        "PT Alpha Teknik",
+        "Manufacturing",
+        "Jakarta",
+        "Asia/Jakarta",
+        "prospect",
+        "sari",
+        "2026-01-01",
+        "0",
+        "network;security",
+        "west",
+    ],
+    [
+        "budi@beta.example.com",
+        "Budi",
+        "Santoso",
+        "Purchasing",
+        "+62 21 5550 0002",
+        "PT Beta Niaga",
+        "Government",
+        "Tangerang",
+        "Asia/Jakarta",
+        "prospect",
+        "awang",
+        "2026-06-01",
+        "1",
+        "security",
+        "west",
+    ],
+    [
+        "citra@gamma.example.com",
+        "Citra",
+        "Wijaya",
+        "",
+        "+62 22 5550 0003",
+        "CV Gamma Ritel",
+        "Retail",
+        "Bandung",
+        "Asia/Jakarta",
+        "prospect",
+        "",
+        "",
+        "2",
+        "",
+        "west",
+    ],
+    [
+        "dedi@delta.example.com",
+        "Dedi",
+        "Kurniawan",
+        "Head of IT",
+        "+62 21 5550 0004",
+        "PT Delta Medika",
+        "Healthcare",
+        "Jakarta",
+        "Asia/Jakarta",
+        "existing",
+        "awang",
+        "2026-06-25",
+        "5",
+        "network;cloud",
+        "west",
+    ],
+    [
+        "eka@epsilon.example.com",
+        "Eka",
+        "Putri",
+        "CFO",
+        "+62 31 5550 0005",
+        "PT Epsilon Logistik",
+        "Logistics",
+        "Surabaya",
+        "Asia/Jakarta",
+        "existing",
+        "sari",
+        "2025-12-31",
+        "3",
+        "cloud",
+        "east",
+    ],
+    [
+        "fajar@zeta.example.com",
+        "Fajar",
+        "Nugroho",
+        "Owner",
+        "+62 21 5550 0006",
+        "PT Zeta Finansial",
+        "Finance",
+        "JAKARTA",
+        "Asia/Jakarta",
+        "prospect",
+        "",
+        "2026-03-31",
+        "0",
+        "network",
+        "west",
+    ],
+]
+PROSPECTS = [
+    "ani@alpha.example.com",
+    "budi@beta.example.com",
+    "citra@gamma.example.com",
+    "fajar@zeta.example.com",
+]
+
+PROMO_SUBJECT = "Penawaran spesial — Tahun Baru 2027 ✓"
+PROMO_MD = """\
+---
+subject: "Penawaran spesial — Tahun Baru 2027 ✓"
+preheader: "Diskon akhir tahun untuk {{ contact.company }}"
+lang: id
+---
+Yth. {{ contact.full_name }},
+
+Kami menawarkan **diskon 20%** untuk {{ contact.company }} di {{ contact.city }}.
+
+Lihat [katalog kami](https://www.example.com/promo?c={{ campaign.name }}).
+
+Salam,
+{{ sender.name }}
+"""
+
+
+@dataclass
+class SendWorkspace:
+    root: Path
+    server: SmtpServer
+
+    @property
+    def ws(self) -> Workspace:
+        return load_workspace(self.root)
+
+    def engine(self) -> Engine:
+        return open_engine(self.ws.database_url)
+
+    def run(self, *args: str, input: str | None = None) -> Result:
+        return invoke(*args, ws=self.root, input=input)
+
+
+def make_workspace(root: Path) -> Path:
+    """The example workspace with the small contact set, a segment per purpose, and campaigns."""
+    init_workspace(root)
+    write_csv(root / "small.csv", CONTACT_HEADER, CONTACT_ROWS)
+    write(
+        root / "segments" / "prospects.yaml",
+        "description: all prospects\nwhere:\n  status: prospect\n",
+    )
+    write(root / "campaigns" / "promo.md", PROMO_MD)
+    write(
+        root / "campaigns" / "promo.yaml",
+        (
+            "segment: prospects\ncontent: promo.md\nsender: awang\n"
+            "throttle: {rate: 1000/s}\n"
+            "retry: {attempts: 3, backoff: 0.05s, max_backoff: 0.1s}\n"
+        ),
+    )
+    return root
+
+
+# -- the CLI -------------------------------------------------------------------------
+
+
+def invoke(*args: str, ws: Path | None = None, input: str | None = None) -> Result:
+    """Run ``outreach ARGS -w WS`` in-process; stdout and stderr stay separate."""
+    argv = [*args, *(["-w", str(ws)] if ws is not None else [])]
+    return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
+
+
+def lines(text: str) -> list[str]:
+    return text.splitlines()
