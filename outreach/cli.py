@@ -195,11 +195,20 @@ def content() -> None:
 @click.option("--contact", "email", help="Render for this contact (default: the segment's first).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write FILE.html (the HTML part) or FILE.eml (the whole message).")  # fmt: skip
+@click.option("--serve", is_flag=True, help="Serve a live preview page that reloads as the content is edited.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
+@click.option("--port", type=int, default=8026, show_default=True, help="With --serve: port (0: any free port).")
 @with_engine
-def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, out: Path | None) -> None:
+def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, out: Path | None,
+                    serve: bool, host: str, port: int) -> None:  # fmt: skip
     """Render campaign NAME as one recipient would get it."""
     from outreach.campaigns.preview import render_preview
 
+    if serve:
+        if out is not None:
+            raise click.BadParameter("--out and --serve do not go together", param_hint="--out")
+        _serve_preview(ws, engine, name, email, host, port)
+        return
     prepared = render_preview(ws, engine, name, email)
     if out is None:
         click.echo(f"Subject: {prepared.rendered.subject}\n")
@@ -212,6 +221,14 @@ def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, ou
     else:
         raise click.BadParameter("--out must end in .html or .eml", param_hint="--out")
     click.echo(f"Wrote {out}")
+
+
+def _serve_preview(ws: Workspace, engine: Any, name: str, email: str | None, host: str, port: int) -> None:
+    from outreach.campaigns.preview_server import make_server, serve_forever
+
+    server = make_server(ws, engine, name, host, port, contact=email)
+    click.echo(f"Previewing {name} at {server.url} (Ctrl-C to stop)")
+    serve_forever(server)
 
 
 @content.command("lint")
@@ -408,11 +425,11 @@ def track_ingest(ws: Workspace, engine: Any, paths: tuple[Path, ...]) -> None:
     """Record inbound mail from .eml files, Maildir folders or mbox files."""
     from outreach.followups import promote
     from outreach.tokens import Signer, workspace_secret
-    from outreach.tracking.ingest import ingest
+    from outreach.tracking.ingest import ingest, policy_of
     from outreach.tracking.sources import iter_messages
 
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
-    report = ingest(engine, iter_messages(list(paths)), signer)
+    report = ingest(engine, iter_messages(list(paths)), signer, policy_of(ws.settings))
     click.echo(report.summary())
     promoted = promote(engine, ws)
     if promoted:

@@ -159,6 +159,23 @@ class Bounces(Frozen):
 
     verp: bool = True
     address: str | None = Field(None, pattern=r"^[^@\s+]+@[^@\s]+$")
+    # soft bounces (mailbox full, greylisting, 4.x.x) suppress only when they keep coming:
+    # at least soft_limit of them, the first and last more than soft_spread apart
+    soft_limit: int = Field(3, ge=1)
+    soft_spread: Seconds = 7 * 86400.0
+
+
+class FollowupRules(Frozen):
+    """Who goes to the call queue, who straight to a visit, and in what order."""
+
+    visit_keywords: tuple[str, ...] = (
+        "penawaran", "harga", "jadwal", "bertemu", "ketemu", "kunjungan", "kunjung", "rapat", "meeting",
+        "meet", "quotation", "quote", "price", "pricing", "visit", "appointment", "demo",
+    )  # fmt: skip
+    existing_to_visit: bool = True  # a reply from an existing customer goes straight to a visit
+    due_business_days: int = Field(1, ge=0, le=30)
+    cooling_off: Seconds = 90 * 86400.0  # not_interested keeps the contact out of blasts this long
+    size_field: str | None = "employees"  # custom column: larger companies first
 
 
 class AutoPause(Frozen):
@@ -183,6 +200,7 @@ class Settings(Frozen):
     throttle: Throttle = Throttle()
     retry: Retry = Retry()
     bounces: Bounces = Bounces()
+    followups: FollowupRules = FollowupRules()
     auto_pause: AutoPause = AutoPause()
     targets: Targets = Targets()
     imap: Imap | None = None

@@ -11,7 +11,7 @@ import asyncio
 import email
 import email.policy
 import mailbox
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from outreach.campaigns.status import Status, campaign_status
 from outreach.config import Workspace, load_workspace
 from outreach.contacts import import_contacts
 from outreach.followups import export_csv, list_items, promote
-from outreach.sending.engine import SendOptions, SendReport, send_campaign
+from outreach.sending.engine import SendReport, send_campaign
 from outreach.sink import Sink, free_port
 from outreach.storage import open_engine, utcnow
 from outreach.tokens import Signer, workspace_secret
@@ -45,8 +45,8 @@ Content-Transfer-Encoding: 8bit
 Selamat siang Pak Awang,
 
 Terima kasih atas informasinya. Kami sedang merencanakan peremajaan jaringan
-kantor pusat tahun depan. Mohon dikirimkan penawaran harga untuk sekitar 40
-access point, dan kalau bisa kita jadwalkan pertemuan minggu depan.
+kantor pusat tahun depan, sekitar 40 access point. Silakan telepon saya hari
+Kamis untuk membahas kebutuhan kami lebih lanjut.
 
 Salam,
 {name}
@@ -141,8 +141,7 @@ def run_demo(target: Path) -> DemoResult:
     imported = import_contacts(engine, target / "contacts.csv")
     built = build_campaign(ws, engine, CAMPAIGN)
     with Sink(maildir, port=port):
-        fast = replace(SendOptions(), wait_for_retries=SendOptions().wait_for_retries)
-        report = asyncio.run(send_campaign(ws, engine, CAMPAIGN, options=fast))
+        report = asyncio.run(send_campaign(ws, engine, CAMPAIGN))
     inbox = target / "inbox"
     inbox.mkdir(exist_ok=True)
     delivered = [

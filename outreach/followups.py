@@ -16,14 +16,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from outreach.config import Workspace
 from outreach.csvsafe import decode_spreadsheet_bytes, neutralise, sniff_reader, unneutralise
 from outreach.errors import InputError
 from outreach.storage import transaction, utcnow
-from outreach.storage.models import Campaign, Contact, Event, FollowUp
+from outreach.storage.models import Campaign, FollowUp
+from outreach.windows import add_business_days
 
 CSV_COLUMNS = (
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
@@ -31,81 +32,12 @@ CSV_COLUMNS = (
 )  # fmt: skip
 OUTCOMES = ("reached", "no_answer", "callback", "visit_scheduled", "not_interested", "wrong_contact")
 QUEUES = ("call", "visit")
-COOLING_DAYS = 90
 EXCERPT = 300
 
 
-def add_business_days(start: date, days: int) -> date:
-    d = start
-    while days > 0:
-        d += timedelta(days=1)
-        if d.weekday() < 5:
-            days -= 1
-    return d
+from outreach.promotion import promote  # noqa: E402  (the flow's entry point lives beside its rules)
 
-
-def _owner(session: Session, ws: Workspace, contact: Contact) -> str:
-    if contact.owner:
-        return contact.owner
-    senders = sorted(ws.settings.senders)
-    load = dict(session.execute(
-        select(FollowUp.owner, func.count()).where(FollowUp.state == "open").group_by(FollowUp.owner)
-    ).all())  # fmt: skip
-    return min(senders, key=lambda s: (load.get(s, 0), s))
-
-
-def _priority(contact: Contact) -> int:
-    score = 60
-    if contact.status == "existing":
-        score += 20
-    return score
-
-
-def _strip_re(subject: str) -> str:
-    s = subject.strip()
-    while True:
-        low = s.lower()
-        for prefix in ("re:", "aw:", "bls:", "balas:", "fw:", "fwd:"):
-            if low.startswith(prefix):
-                s = s[len(prefix) :].strip()
-                break
-        else:
-            return s
-
-
-def promote(engine: Engine, ws: Workspace, today: date | None = None) -> int:
-    """Turn genuine replies not yet handled into call items (one open item per contact)."""
-    today = today or datetime.now(ws.tz).date()
-    created = 0
-    with transaction(engine) as session:
-        handled = select(FollowUp.event_id).where(FollowUp.event_id.is_not(None))
-        events = session.scalars(
-            select(Event).where(Event.kind == "replied", Event.contact_id.is_not(None),
-                                Event.id.not_in(handled)).order_by(Event.id)
-        ).all()  # fmt: skip
-        for event in events:
-            contact = session.get(Contact, event.contact_id)
-            if contact is None:
-                continue
-            open_item = session.scalar(select(FollowUp).where(
-                FollowUp.contact_id == contact.id, FollowUp.state == "open"))  # fmt: skip
-            detail = event.detail or {}
-            excerpt = " ".join(str(detail.get("reply_text") or "").split())[:EXCERPT]
-            if open_item is not None:  # keep one item; let it carry the newest reply
-                open_item.reply_excerpt = excerpt or open_item.reply_excerpt
-                open_item.updated_at = utcnow()
-                continue
-            now = utcnow()
-            session.add(FollowUp(
-                contact_id=contact.id, campaign_id=event.campaign_id, event_id=event.id, queue="call",
-                state="open", priority=_priority(contact), owner=_owner(session, ws, contact),
-                reason="replied", last_subject=_strip_re(str(detail.get("subject") or "")),
-                reply_excerpt=excerpt, due_date=add_business_days(today, 1), outcome="", notes="",
-                created_at=now, updated_at=now,
-            ))  # fmt: skip
-            session.flush()
-            created += 1
-    return created
+__all__ = ["promote"]
 
 
 @dataclass(frozen=True)
@@ -231,7 +163,10 @@ def _parse_import(path: Path, ws: Workspace) -> list[OutcomeRow]:
             raise InputError(f"{path}, row {line}: outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
         visit_at = _parse_visit(path, line, (raw.get("visit_at") or "").strip())
         if outcome == "visit_scheduled" and visit_at is None:
-            raise InputError(f"{path}, row {line}: visit_scheduled needs a visit_at date-time (YYYY-MM-DD HH:MM)")
+            visit_at = visit_from_notes(unneutralise(raw.get("notes") or ""))
+        if outcome == "visit_scheduled" and visit_at is None:
+            raise InputError(f"{path}, row {line}: visit_scheduled needs a date: a visit_at column "
+                             "(YYYY-MM-DD HH:MM) or a date in the notes (2026-12-07 10:00 or 7/12/2026 10.00)")
         if outcome:
             rows.append(OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at))
     return rows
@@ -245,6 +180,29 @@ def _numbered(path: Path, reader: csv.DictReader[str]) -> Iterator[tuple[int, di
             yield reader.line_num - sum(len(re.findall(r"\r\n|\r|\n", v)) for v in cells), raw
     except csv.Error as exc:
         raise InputError(f"{path}, line {reader.reader.line_num}: {exc}") from None
+
+
+_ISO_IN_TEXT = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(?:jam |pukul |at )?(\d{1,2})[:.](\d{2}))?")
+_DMY_IN_TEXT = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})(?:[ ,]+(?:jam |pukul |at )?(\d{1,2})[:.](\d{2}))?")
+
+
+def visit_from_notes(notes: str) -> datetime | None:
+    """A caller wrote the date in the notes ("visit 2026-12-07 10:00", "kunjungan 7/12/2026 jam 14.30").
+
+    Day-first for d/m/y, as written in Indonesia; 10:00 when no time is given.
+    """
+    for pattern, order in ((_ISO_IN_TEXT, (0, 1, 2)), (_DMY_IN_TEXT, (2, 1, 0))):
+        m = pattern.search(notes)
+        if m is None:
+            continue
+        parts = m.groups()
+        year, month, day = (int(parts[i]) for i in order)
+        hour, minute = (int(parts[3]), int(parts[4])) if parts[3] else (10, 0)
+        try:
+            return datetime(year, month, day, hour, minute)
+        except ValueError:
+            return None
+    return None
 
 
 def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
@@ -269,12 +227,12 @@ def import_outcomes(engine: Engine, ws: Workspace, path: Path, today: date | Non
         for r in rows:
             item = session.get(FollowUp, r.id)
             assert item is not None
-            changed = _apply(session, item, r, today)
+            changed = _apply(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off))
             counts["applied" if changed else "unchanged"] += 1
     return counts
 
 
-def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date) -> bool:
+def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta) -> bool:
     if item.outcome == r.outcome and item.notes == r.notes and (r.visit_at is None or item.visit_at == r.visit_at):
         return False  # same file imported again
     now = utcnow()
@@ -308,7 +266,7 @@ def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date) -> bool
             ))  # fmt: skip
     elif r.outcome == "not_interested":
         item.state = "done"
-        contact.cooling_until = today + timedelta(days=COOLING_DAYS)
+        contact.cooling_until = today + cooling
     elif r.outcome == "wrong_contact":
         item.state = "done"
         contact.needs_cleanup = f"wrong contact (follow-up {item.id}): {r.notes}"[:200]

@@ -38,7 +38,7 @@ CONTRACT_COLUMNS = [
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
     "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes",
 ]  # fmt: skip
-REPLY_TEXT = "Terima kasih atas penawarannya. Tolong hubungi saya minggu depan untuk detail harga."
+REPLY_TEXT = "Terima kasih atas informasinya. Tolong hubungi saya lagi minggu depan."
 
 
 EVERYONE = ["ani@alpha.example.com", "budi@beta.example.com", "citra@gamma.example.com",
@@ -68,6 +68,10 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 mp.delenv(var, raising=False)
             mp.setenv("OUTREACH_SMTP_PORT", str(server.port))
             sw = SendWorkspace(make_workspace(base / "sent"), server)
+            # these tests are about the callers' round trip: every reply is a call here
+            # (the promotion rules that send some straight to a visit: test_promotion.py)
+            with (sw.root / "outreach.yaml").open("a") as fh:
+                fh.write("followups:\n  existing_to_visit: false\n  visit_keywords: []\n")
             assert sw.run("contacts", "import", str(sw.root / "small.csv")).exit_code == 0
             write(sw.root / "segments" / "everyone.yaml", "description: everyone\n")
             write(sw.root / "campaigns" / "everyone.yaml",
@@ -208,7 +212,7 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
     (row,) = read_export(out)
     (item,) = list_items(sent_ws.engine(), "call")
     assert row == {
-        "id": str(item.id), "queue": "call", "priority": "80", "company": "PT Delta Medika",
+        "id": str(item.id), "queue": "call", "priority": "70", "company": "PT Delta Medika",
         "contact_name": "Dedi Kurniawan", "title": "Head of IT", "email": "dedi@delta.example.com",
         "phone": "'+62 21 5550 0004", "owner": "awang", "reason": "replied", "campaign": "everyone",
         "last_subject": PROMO_SUBJECT, "reply_excerpt": item.reply_excerpt,

@@ -270,10 +270,10 @@ def test_bad_messages_never_stop_the_rest(inbox: Inbox, monkeypatch: pytest.Monk
     """10 MB, broken MIME, garbage, a header-injection attempt and one whose recording fails."""
     real_record = imap.record_message
 
-    def record(engine: object, raw: bytes, *args: object) -> object:
+    def record(engine: object, raw: bytes, *args: object, **kwargs: object) -> object:
         if b"X-Poison" in raw:
             raise RuntimeError("simulated failure while recording")
-        return real_record(engine, raw, *args)  # type: ignore[arg-type]
+        return real_record(engine, raw, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(imap, "record_message", record)
     poison = b"X-Poison: yes\r\n" + reply(inbox.sent(FAJAR), tag="p1")

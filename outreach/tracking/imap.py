@@ -41,7 +41,7 @@ from outreach.errors import ConfigError, MailboxError
 from outreach.storage import transaction
 from outreach.storage.models import Meta
 from outreach.tokens import Signer, workspace_secret
-from outreach.tracking.ingest import IngestReport, record_message
+from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, policy_of, record_message
 
 log = logging.getLogger("outreach.imap")
 
@@ -290,7 +290,7 @@ def poll_mailbox(ws: Workspace, engine: Engine, signer: Signer | None, *, rescan
     client = connect(cfg, ws.root)
     try:
         login(client, cfg, secret)
-        _poll(client, cfg, engine, signer, report, rescan)
+        _poll(client, cfg, engine, signer, report, rescan, policy_of(ws.settings))
     except (imaplib.IMAP4.abort, OSError) as exc:
         raise MailboxError(
             f"{_where(cfg)}: connection lost after {report.new} message(s) ({_text(exc)}); "
@@ -304,7 +304,7 @@ def poll_mailbox(ws: Workspace, engine: Engine, signer: Signer | None, *, rescan
 
 
 def _poll(client: imaplib.IMAP4, cfg: Imap, engine: Engine, signer: Signer | None, report: PollReport,
-          rescan: bool) -> None:  # fmt: skip
+          rescan: bool, policy: SoftBouncePolicy) -> None:  # fmt: skip
     caps = capabilities(client)
     uidvalidity = select(client, cfg)
     ensure_folder(client, cfg)
@@ -313,21 +313,21 @@ def _poll(client: imaplib.IMAP4, cfg: Imap, engine: Engine, signer: Signer | Non
     high = seen.last_uid if seen and seen.uidvalidity == uidvalidity else 0  # a new UIDVALIDITY: start over
     for uid in new_uids(client, 0 if rescan else high):
         report.new += 1
-        if _handle(client, cfg, engine, signer, report, uid):
+        if _handle(client, cfg, engine, signer, report, uid, policy):
             _move_one(client, cfg, report, uid, caps)
         high = max(high, uid)
         save_seen(engine, key, Seen(uidvalidity, high), report.mailbox)
 
 
 def _handle(client: imaplib.IMAP4, cfg: Imap, engine: Engine, signer: Signer | None, report: PollReport,
-            uid: int) -> bool:  # fmt: skip
+            uid: int, policy: SoftBouncePolicy) -> bool:  # fmt: skip
     """Fetch and record one message; False (and logged) if it cannot be, leaving it in place."""
     try:
         raw, size = fetch(client, uid)
         if size > len(raw):
             report.truncated += 1
             log.info("%s UID %d: %d bytes, read the first %d", cfg.folder, uid, size, len(raw))
-        record_message(engine, raw, signer, report.ingest)
+        record_message(engine, raw, signer, report.ingest, policy=policy)
         return True
     except (imaplib.IMAP4.abort, OSError):
         raise  # the connection is gone: nothing more can be done in this poll

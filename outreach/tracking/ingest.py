@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from outreach.config import Settings
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, Outbox
@@ -81,8 +82,16 @@ def match_row(session: Session, cls: Classification, signer: Signer | None) -> O
     return None
 
 
+@dataclass(frozen=True)
+class SoftBouncePolicy:
+    """Soft bounces suppress only when they persist: ``limit`` of them spread over more than ``spread``."""
+
+    limit: int = 3
+    spread: timedelta = timedelta(days=7)
+
+
 def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: IngestReport,
-                   now: datetime | None = None) -> Classification:  # fmt: skip
+                   now: datetime | None = None, policy: SoftBouncePolicy | None = None) -> Classification:  # fmt: skip
     cls = classify_message(raw)
     report.counts[cls.kind] += 1
     if cls.kind == "other":
@@ -102,7 +111,7 @@ def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: In
             )  # fmt: skip
             session.add(event)
             session.flush()
-            if _suppress(session, cls, row, contact_id, now):
+            if _suppress(session, cls, row, contact_id, now, policy or SoftBouncePolicy()):
                 report.suppressed += 1
     except IntegrityError:
         report.duplicates += 1
@@ -130,11 +139,22 @@ def _detail(cls: Classification) -> dict[str, object]:
     return detail
 
 
+def _persistent_soft(session: Session, contact_id: int | None, policy: SoftBouncePolicy) -> bool:
+    if contact_id is None:
+        return False
+    times = [at for at, detail in session.execute(
+        select(Event.at, Event.detail).where(Event.contact_id == contact_id, Event.kind == "bounced"))
+        if not (detail or {}).get("hard")]  # fmt: skip
+    return len(times) >= policy.limit and max(times) - min(times) > policy.spread
+
+
 def _suppress(session: Session, cls: Classification, row: Outbox | None, contact_id: int | None,
-              now: datetime) -> bool:  # fmt: skip
+              now: datetime, policy: SoftBouncePolicy) -> bool:  # fmt: skip
     reason = {"complaint": "complaint", "unsubscribe": "unsubscribe"}.get(cls.kind)
     if cls.kind == "bounce" and cls.hard:
         reason = f"hard_bounce:{cls.reason or 'other'}"
+    elif cls.kind == "bounce" and _persistent_soft(session, contact_id, policy):
+        reason = f"soft_bounces:{cls.reason or 'other'}"
     if reason is None:
         return False
     email = row.email if row else session.scalar(select(Contact.email).where(Contact.id == contact_id))
@@ -145,8 +165,15 @@ def _suppress(session: Session, cls: Classification, row: Outbox | None, contact
     )
 
 
-def ingest(engine: Engine, messages: Iterable[tuple[str, bytes]], signer: Signer | None) -> IngestReport:
+def ingest(engine: Engine, messages: Iterable[tuple[str, bytes]], signer: Signer | None,
+           policy: SoftBouncePolicy | None = None, now: datetime | None = None) -> IngestReport:  # fmt: skip
     report = IngestReport()
     for _label, raw in messages:
-        record_message(engine, raw, signer, report)
+        record_message(engine, raw, signer, report, now=now, policy=policy)
     return report
+
+
+def policy_of(settings: Settings) -> SoftBouncePolicy:
+    """The soft-bounce policy of a workspace's settings (``bounces.soft_limit`` / ``soft_spread``)."""
+    b = settings.bounces
+    return SoftBouncePolicy(b.soft_limit, timedelta(seconds=b.soft_spread))
