@@ -358,7 +358,8 @@ def snapshot(sw: SendWorkspace) -> list[tuple[object, ...]]:
          "not_interested, wrong_contact"),
         ([["abc", "reached", "", ""]], "row 2: id 'abc' is not a follow-up id"),
         ([["{ani}", "visit_scheduled", "", ""]],
-         "row 2: visit_scheduled needs a visit_at date-time (YYYY-MM-DD HH:MM)"),
+         "row 2: visit_scheduled needs a date: a visit_at column (YYYY-MM-DD HH:MM) or a date in the notes "
+         "(2026-12-07 10:00 or 7/12/2026 10.00)"),
         ([["{ani}", "visit_scheduled", "", "besok pagi"]],
          "row 2: visit_at 'besok pagi' is not an ISO date-time"),
     ],
