@@ -28,6 +28,13 @@ class Window(Frozen):
         return self
 
 
+def _inside_campaigns(name: str) -> str:
+    """Content files are named relative to campaigns/ and may not climb out of it."""
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise ValueError("must be a file name inside campaigns/")
+    return name
+
+
 _AFTER = re.compile(r"^\s*(\d+)\s*(business\s+days?|working\s+days?|hari\s+kerja|days?|d)\s*$", re.I)
 
 
@@ -44,12 +51,7 @@ class Step(Frozen):
             raise ValueError(f"{v!r} is not a delay like '3 business days' or '5 days'")
         return v
 
-    @field_validator("content")
-    @classmethod
-    def _relative(cls, v: str) -> str:
-        if Path(v).is_absolute() or ".." in Path(v).parts:
-            raise ValueError("must be a file name inside campaigns/")
-        return v
+    _relative = field_validator("content")(lambda v: _inside_campaigns(v))
 
     @property
     def delay(self) -> tuple[int, bool]:
@@ -71,12 +73,7 @@ class CampaignFile(Frozen):
     steps: tuple[Step, ...] = ()
     reply_to: str | None = None
 
-    @field_validator("content")
-    @classmethod
-    def _relative(cls, v: str) -> str:
-        if Path(v).is_absolute() or ".." in Path(v).parts:
-            raise ValueError("must be a file name inside campaigns/")
-        return v
+    _relative = field_validator("content")(lambda v: _inside_campaigns(v))
 
 
 @dataclass(frozen=True)
