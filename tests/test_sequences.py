@@ -88,3 +88,25 @@ def test_steps_follow_up_only_those_who_did_not_answer(tmp_path: Path, monkeypat
     with transaction(engine) as session:
         steps = session.scalars(select(Outbox.step).where(Outbox.state == "sent")).all()
     assert sorted(steps) == [0] * 8 + [1] * 5
+
+
+def test_out_of_office_holds_the_step_until_the_return_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = bulk_workspace(tmp_path / "ws", 2, STEPS, timezone="Asia/Jakarta")
+    (root / "campaigns" / "follow-up.md").write_text(FOLLOW_UP)
+    with running(FaultySink()) as sink:
+        ws, engine = prepare(root, sink.port, monkeypatch)
+        asyncio.run(send_campaign(ws, engine, "blast", options=SendOptions(now=lambda: FRIDAY)))
+        with transaction(engine) as session:
+            row = session.scalar(select(Outbox).where(Outbox.email == "user00000@co0.example.com"))
+        ooo = reply(row, 0).replace(b"Subject: Re: offer", b"Subject: Out of Office").replace(
+            b"Yes please, send me a quotation.", b"I am out of the office until 7 December 2026.")
+        signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+        ingest(engine, [("ooo", ooo.replace(b"Content-Type", b"Auto-Submitted: auto-replied\r\nContent-Type"))],
+               signer)  # fmt: skip
+        wednesday = datetime(2026, 12, 2, 3, 0, 1)
+        report = asyncio.run(send_campaign(ws, engine, "blast", options=SendOptions(now=lambda: wednesday)))
+        assert report.sent == 1  # only the one who is in the office
+        assert report.state == "sending" and report.reason == "1 follow-up step(s) not due yet"
+        tuesday = datetime(2026, 12, 8, 3, 0)
+        report = asyncio.run(send_campaign(ws, engine, "blast", options=SendOptions(now=lambda: tuesday)))
+    assert report.sent == 1 and report.state == "done"
