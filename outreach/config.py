@@ -176,6 +176,13 @@ class FollowupRules(Frozen):
     due_business_days: int = Field(1, ge=0, le=30)
     cooling_off: Seconds = 90 * 86400.0  # not_interested keeps the contact out of blasts this long
     size_field: str | None = "employees"  # custom column: larger companies first
+    promote_clicks: int = Field(1, ge=0)  # clicks that earn a call when nobody replied (0: never)
+
+
+class Tracking(Frozen):
+    """Click tracking rewrites the body's links through ``outreach serve`` (unsubscribe.base_url)."""
+
+    clicks: bool = False
 
 
 class AutoPause(Frozen):
@@ -201,6 +208,7 @@ class Settings(Frozen):
     retry: Retry = Retry()
     bounces: Bounces = Bounces()
     followups: FollowupRules = FollowupRules()
+    tracking: Tracking = Tracking()
     auto_pause: AutoPause = AutoPause()
     targets: Targets = Targets()
     imap: Imap | None = None

@@ -1,6 +1,7 @@
 """Promotion: which answers become a phone call, which go straight to a visit, and in what order.
 
-A genuine reply always earns a follow-up (auto-replies never do). A reply
+A genuine reply always earns a follow-up (auto-replies never do); clicks on
+tracked links earn a call when nobody replied, ranked below any reply. A reply
 from an existing customer, or one that asks for a meeting, a quotation or a
 price — in English or Bahasa Indonesia — goes to the visit queue. Priority
 puts existing customers, buyers who ask for something and larger companies
@@ -83,6 +84,7 @@ def promote(engine: Engine, ws: Workspace, today: date | None = None) -> int:
         ).all()  # fmt: skip
         for event in events:
             created += _promote_one(session, ws, rules, event, today)
+        created += _promote_clicks(session, ws, rules, today)
         _hold_for_out_of_office(session)
     return created
 
@@ -95,25 +97,70 @@ def _promote_one(session: Session, ws: Workspace, rules: FollowupRules, event: E
     text = str(detail.get("reply_text") or "")
     excerpt = " ".join(text.split())[:EXCERPT]
     open_item = session.scalar(select(FollowUp).where(FollowUp.contact_id == contact.id, FollowUp.state == "open"))
-    if open_item is not None:  # one open item per contact: it carries the newest reply
-        open_item.reply_excerpt = excerpt or open_item.reply_excerpt
+    if open_item is not None and not open_item.reason.startswith("clicked"):
+        open_item.reply_excerpt = excerpt or open_item.reply_excerpt  # one open item carries the newest reply
         open_item.updated_at = utcnow()
         return 0
-    subject = strip_re(str(detail.get("subject") or ""))
     wants = asks_to_meet(text, rules)  # the reply's own words: the subject is usually ours
     existing = rules.existing_to_visit and contact.status == "existing"
-    queue = "visit" if wants or existing else "call"
-    reason = "replied" + (": asks for a meeting or a price" if wants else ": existing customer" if existing else "")
-    now = utcnow()
+    fields = {
+        "campaign_id": event.campaign_id, "event_id": event.id, "queue": "visit" if wants or existing else "call",
+        "priority": priority(contact, wants, rules),
+        "reason": "replied" + (": asks for a meeting or a price" if wants else ": existing customer" if existing
+                               else ""),
+        "last_subject": strip_re(str(detail.get("subject") or "")), "reply_excerpt": excerpt,
+        "updated_at": utcnow(),
+    }  # fmt: skip
+    if open_item is not None:  # it was opened for clicks; the reply outranks them
+        for name, value in fields.items():
+            setattr(open_item, name, value)
+        return 0
+    _open(session, ws, rules, contact, today, fields)
+    return 1
+
+
+def _open(session: Session, ws: Workspace, rules: FollowupRules, contact: Contact, today: date | None,
+          fields: dict[str, object]) -> None:  # fmt: skip
     session.add(FollowUp(
-        contact_id=contact.id, campaign_id=event.campaign_id, event_id=event.id, queue=queue, state="open",
-        priority=priority(contact, wants, rules), owner=owner_for(session, ws, contact), reason=reason,
-        last_subject=subject, reply_excerpt=excerpt,
+        contact_id=contact.id, state="open", owner=owner_for(session, ws, contact),
         due_date=add_business_days(today or contact_today(contact, ws), rules.due_business_days),
-        outcome="", notes="", created_at=now, updated_at=now,
+        outcome="", notes="", created_at=utcnow(), **fields,
     ))  # fmt: skip
     session.flush()
-    return 1
+
+
+def _promote_clicks(session: Session, ws: Workspace, rules: FollowupRules, today: date | None) -> int:
+    """Clickers nobody has answered for: one call per contact and campaign (replied > several clicks > one)."""
+    if rules.promote_clicks <= 0:
+        return 0
+    created = 0
+    clicks = session.execute(
+        select(Event.contact_id, Event.campaign_id, func.count(), func.max(Event.id))
+        .where(Event.kind == "clicked", Event.contact_id.is_not(None))
+        .group_by(Event.contact_id, Event.campaign_id)
+    ).all()
+    for contact_id, campaign_id, n, last_event in clicks:
+        if n < rules.promote_clicks or _handled(session, contact_id, campaign_id):
+            continue
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            continue
+        base = priority(contact, False, rules) - (15 if n > 1 else 25)  # a reply is worth 50; clicks 35 or 25
+        fields = {
+            "campaign_id": campaign_id, "event_id": last_event, "queue": "call", "priority": base,
+            "reason": f"clicked {n} link(s)", "last_subject": "", "reply_excerpt": "", "updated_at": utcnow(),
+        }  # fmt: skip
+        _open(session, ws, rules, contact, today, fields)
+        created += 1
+    return created
+
+
+def _handled(session: Session, contact_id: int, campaign_id: int | None) -> bool:
+    """An open item already, or one for this campaign before (called back, closed...)."""
+    return session.scalar(select(func.count(FollowUp.id)).where(
+        FollowUp.contact_id == contact_id,
+        (FollowUp.state == "open") | (FollowUp.campaign_id == campaign_id),
+    )) != 0  # fmt: skip
 
 
 def _hold_for_out_of_office(session: Session) -> None:

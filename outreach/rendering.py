@@ -33,6 +33,7 @@ from premailer import Premailer
 
 from outreach.errors import TemplateError
 from outreach.htmltext import html_to_text
+from outreach.links import rewrite_links
 from outreach.yamlfile import load_yaml
 
 FRONT_KEYS = ("subject", "preheader", "lang", "variants")
@@ -257,11 +258,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def compile_content(source: ContentSource, organization: Organization) -> CompiledContent:
+def compile_content(source: ContentSource, organization: Organization, track_clicks: bool = False) -> CompiledContent:
+    """With ``track_clicks`` the body's links go through ``track_click`` (see links.py)."""
     tokens = _Tokens()
     body_md = tokens.protect(source.body)
     fragment = markdown.markdown(body_md, extensions=["extra", "sane_lists"], output_format="html")
     fragment = tokens.unwrap_blocks(fragment)
+    if track_clicks:
+        fragment = rewrite_links(fragment, tokens.tags, tokens.token)
     per_recipient = {
         "unsubscribe_url": tokens.token("{{ unsubscribe_url }}"),
         "subject": tokens.token("{{ subject }}"),
@@ -304,5 +308,5 @@ def _inline_css(html: str) -> str:
     ).transform(pretty_print=False)
 
 
-def load_compiled(path: Path, organization: Organization) -> CompiledContent:
-    return compile_content(read_content(path), organization)
+def load_compiled(path: Path, organization: Organization, track_clicks: bool = False) -> CompiledContent:
+    return compile_content(read_content(path), organization, track_clicks)

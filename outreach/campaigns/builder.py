@@ -76,7 +76,8 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
     query = contacts_query(ws, segment, today)
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
     content = load_compiled(spec.content_path, Organization(ws.settings.organization.name,
-                                                            ws.settings.organization.address))
+                                                            ws.settings.organization.address),
+                            ws.settings.tracking.clicks)
     with transaction(engine) as session:
         campaign = get_or_create_campaign(session, spec)
         if campaign.state == "cancelled":

@@ -58,7 +58,9 @@ class MessageFactory:
         self.spec = spec
         self.campaign_id = campaign_id
         self.signer = signer
-        self.content = content or load_compiled(spec.content_path, Organization(org.name, org.address))
+        self.content = content or load_compiled(spec.content_path, Organization(org.name, org.address),
+                                                ws.settings.tracking.clicks)
+        self.click_base = ws.settings.unsubscribe.base_url + "/c/"
         self.campaign = CampaignInfo(spec.name)
         s = spec.sender
         self.sender = SenderInfo(s.name, s.email, s.title, s.phone)
@@ -89,7 +91,12 @@ class MessageFactory:
             "sender": self.sender,
             "campaign": self.campaign,
             "unsubscribe_url": self.unsub_base + quote(token),
+            "track_click": lambda url: self.tracked(token, url),
         }
+
+    def tracked(self, token: str, url: str) -> str:
+        """The click-tracking URL for ``url`` in this recipient's message."""
+        return f"{self.click_base}{quote(token)}?u={quote(url, safe='')}&s={self.signer.link_mac(token, url)}"
 
     def render(self, contact: ContactView, variant: int = 0) -> Rendered:
         token = self.signer.sign(contact.id, self.campaign_id)
@@ -125,6 +132,6 @@ def step_factories(ws: Workspace, spec: CampaignSpec, base: MessageFactory) -> d
     org = Organization(ws.settings.organization.name, ws.settings.organization.address)
     factories = {0: base}
     for k, step in enumerate(spec.file.steps, 1):
-        content = load_compiled(ws.campaigns_dir / step.content, org)
+        content = load_compiled(ws.campaigns_dir / step.content, org, ws.settings.tracking.clicks)
         factories[k] = MessageFactory(ws, spec, base.campaign_id, base.signer, content, base.dkim)
     return factories

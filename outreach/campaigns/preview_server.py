@@ -34,7 +34,7 @@ import logging
 import re
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -58,6 +58,7 @@ MAX_CONTACTS = 200  # in the switcher; any other contact is one ?contact=EMAIL a
 GMAIL_CLIP = 102 * 1024  # Gmail hides everything after this many bytes of HTML
 _PREHEADER = re.compile(r'<div class="preheader"[^>]*>(.*?)</div>', re.S)
 _TAGS = re.compile(r"<[^>]+>")
+_HEAD = re.compile(r"<head\b[^>]*>", re.I)
 
 
 # -- the core: compile once per change, render per request ----------------------------------
@@ -143,13 +144,14 @@ class Previewer:
     def _compile(self, ws: Workspace, files: tuple[Path, ...], before: str | None = None) -> Compiled:
         """Keyed by the version taken before reading, so a save during the compile triggers another."""
         before = before or file_version(files)
+        spec = None
         try:
             spec = load_campaign(ws, self.name)
             watched = self._watched(ws, spec)
             base = MessageFactory.for_campaign(ws, self.engine, spec, _campaign_id(self.engine, spec))
             factories = step_factories(ws, spec, base)
-        except OutreachError as exc:
-            return Compiled(before, files, ws=ws, error=str(exc))
+        except OutreachError as exc:  # spec kept when only the content failed: the contact list still shows
+            return Compiled(before, files, ws=ws, spec=spec, error=str(exc))
         version = before if watched == files else file_version(watched)
         return Compiled(version, watched, ws=ws, spec=spec, factories=factories)
 
@@ -161,20 +163,21 @@ class Previewer:
     def view(self, email: str | None, step: int = 0) -> View:
         """Render step ``step`` for ``email`` (default: the segment's first contact); errors go in the View."""
         compiled = self.current()
-        if compiled.error is not None or compiled.ws is None or compiled.spec is None:
-            return View(compiled.version, error=compiled.error)
-        steps = len(compiled.factories)
-        contacts: tuple[ContactView, ...] = ()
-        contact: ContactView | None = None
+        view = View(compiled.version, steps=max(len(compiled.factories), 1), step=step, error=compiled.error)
+        if compiled.ws is None or compiled.spec is None:
+            return view
         try:
-            contacts = self._contacts(compiled.ws, compiled.spec)
-            contact = self._contact(contacts, email or self.default_email)
+            view = replace(view, contacts=self._contacts(compiled.ws, compiled.spec))
+            contact = self._contact(view.contacts, email or self.default_email)
+            view = replace(view, contact=contact)
+            if compiled.error is not None:
+                return view
             if step not in compiled.factories:
-                raise NotFoundError(f"campaign {self.name!r} has no step {step} (steps 0 to {steps - 1})")
+                raise NotFoundError(f"campaign {self.name!r} has no step {step} (steps 0 to {view.steps - 1})")
             prepared = compiled.factories[step].prepare(contact, new_message_id(compiled.spec.sender.domain))
         except OutreachError as exc:
-            return View(compiled.version, contacts, contact, steps, step, error=str(exc))
-        return View(compiled.version, contacts, contact, steps, step, prepared)
+            return replace(view, error=compiled.error or str(exc))
+        return replace(view, prepared=prepared)
 
     def _contacts(self, ws: Workspace, spec: CampaignSpec) -> tuple[ContactView, ...]:
         """The segment's first contacts, read per request: an import shows without a restart."""
@@ -271,14 +274,20 @@ def _details(view: View) -> str:
         return ""
     size = len(view.prepared.data) / 1024
     html_size = len(view.prepared.rendered.html.encode())
-    clip = (' <span class="warn">(HTML part over 102 KB: Gmail will clip it)</span>'
+    clip = (' <span class="warn">(Gmail clips an HTML part over 102 KB)</span>'
             if html_size > GMAIL_CLIP else "")  # fmt: skip
     return (
         f'<dl><dt>Subject</dt><dd id="subject">{_e(view.prepared.rendered.subject)}</dd>'
         f'<dt>Preheader</dt><dd id="preheader">{_e(view.preheader)}</dd>'
         f"<dt>To</dt><dd>{_e(view.contact.email if view.contact else '')}</dd>"
-        f'<dt>Size</dt><dd id="size">{size:.1f} KB{clip}</dd></dl>'
+        f'<dt>Size</dt><dd id="size">{size:.1f} KB message, HTML part {html_size / 1024:.1f} KB{clip}</dd></dl>'
     )
+
+
+def _links_open_outside(message: str) -> str:
+    """A link clicked in the preview opens in a new tab, as in a mail client, instead of inside the iframe
+    (where the page's CSP would block it). Only the shown copy changes: size and /message.html don't."""
+    return _HEAD.sub(lambda m: m.group(0) + '<base target="_blank">', message, count=1)
 
 
 def _body(view: View, mode: str) -> str:
@@ -289,7 +298,7 @@ def _body(view: View, mode: str) -> str:
         return f'<pre id="text">{_e(view.prepared.rendered.text)}</pre>'
     # sandbox without allow-scripts or allow-same-origin: the message runs nothing and reaches nothing
     return (f'<iframe id="message" title="HTML part" sandbox="allow-popups allow-popups-to-escape-sandbox" '
-            f'srcdoc="{_e(view.prepared.rendered.html)}"></iframe>')  # fmt: skip
+            f'srcdoc="{_e(_links_open_outside(view.prepared.rendered.html))}"></iframe>')  # fmt: skip
 
 
 def render_page(name: str, view: View, mode: str, nonce: str) -> bytes:
@@ -438,10 +447,10 @@ def make_server(ws: Workspace, engine: Engine, name: str, host: str = "127.0.0.1
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def serve_forever(server: PreviewServer) -> None:
-    """Serve until Ctrl-C, then close the socket: stopping is the normal way to end a preview."""
+def serve_forever(server: PreviewServer, poll_interval: float = 0.5) -> None:
+    """Serve until Ctrl-C (or ``shutdown()``), then close the socket: stopping is how a preview ends."""
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval)
     except KeyboardInterrupt:
         pass
     finally:

@@ -12,7 +12,7 @@ from outreach.storage import outbox, transaction, utcnow
 from outreach.storage.models import Campaign, Event, Outbox
 
 EVENT_COUNTS = {"bounced": "bounced", "replied": "replied", "unsubscribed": "unsubscribed",
-                "complained": "complained", "auto_replied": "auto_reply"}  # fmt: skip
+                "complained": "complained", "auto_replied": "auto_reply", "clicked": "clicked"}  # fmt: skip
 
 
 @dataclass(frozen=True)

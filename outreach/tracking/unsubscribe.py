@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -40,11 +40,13 @@ from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Event, Outbox
 from outreach.tokens import Signer, workspace_secret
+from outreach.tracking.clicks import record_click
 
 log = logging.getLogger("outreach.unsubscribe")
 
 _PATH = re.compile(r"(?:^|/)u/([^/?#]{1,200})/?(?:\?.*)?$")  # also behind a proxy that keeps a path prefix
-_TOKEN_IN_TEXT = re.compile(r"/u/[^\s/?#\"]+")
+_TOKEN_IN_TEXT = re.compile(r"/[uc]/[^\s/?#\"]+")
+_CLICK = re.compile(r"(?:^|/)c/([^/?#]{1,200})/?\?(.*)$")
 MAX_BODY = 64 * 1024
 
 
@@ -187,6 +189,9 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if (click := _CLICK.search(self.path)) is not None:
+            self._click(unquote(click.group(1)), parse_qs(click.group(2)))
+            return
         target = self._target()
         if target is None:
             self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
@@ -211,6 +216,18 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
         else:
             self._send(HTTPStatus.OK, done_page(target, self.server.org))
+
+    def _click(self, token: str, query: dict[str, list[str]]) -> None:
+        url, mac = (query.get("u") or [""])[0], (query.get("s") or [""])[0]
+        try:
+            target = record_click(self.server.engine, self.server.signer, token, url, mac)
+        except Exception:  # noqa: BLE001 - never lose the reader because the database hiccuped
+            log.exception("recording a click failed")
+            target = url if url.lower().startswith(("http://", "https://")) and mac else None
+        if target is None:
+            self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
+            return
+        self._send(HTTPStatus.FOUND, b"", location=target)
 
     def _not_allowed(self) -> None:
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, invalid_page(self.server.org), allow="GET, HEAD, POST")
@@ -256,7 +273,7 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
         """Through logging, with tokens cut out: a log file must not hold working unsubscribe links."""
-        log.info("%s %s", self.address_string(), _TOKEN_IN_TEXT.sub("/u/…", format % args))
+        log.info("%s %s", self.address_string(), _TOKEN_IN_TEXT.sub("/…", format % args))
 
 
 def make_server(ws: Workspace, engine: Engine, host: str = "127.0.0.1", port: int = 8025) -> UnsubscribeServer:
