@@ -404,3 +404,38 @@ def test_workers_on_postgresql_share_without_duplicates(tmp_path: Path, monkeypa
     states = assert_exactly_once(engine, sink)
     assert states["sent"] == n, states
     assert len(sink.message_ids()) == n
+
+
+def test_sigterm_stops_cleanly_nothing_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = bulk_workspace(tmp_path / "ws", 300, "throttle: {rate: 100/s, connections: 2}\n")
+    with running(FaultySink()) as sink:
+        ws, engine = prepare(root, sink.port, monkeypatch)
+        proc = _send_process(root, sink.port)
+        time.sleep(1.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        assert time.monotonic() - started < 3
+    assert proc.returncode == 0, err.decode()
+    assert "stopped by a signal" in out.decode()
+    states = assert_exactly_once(engine, sink)
+    assert states["sent"] + states["queued"] == 300 and 0 < states["sent"] < 300
+    assert states["uncertain"] == 0  # in-flight messages finished; the rest went back to the queue
+
+
+@pytest.mark.postgres
+def test_worker_processes_on_postgresql_start_a_due_campaign_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  pg_url: str) -> None:  # fmt: skip
+    n = 300
+    root = bulk_workspace(tmp_path / "ws", n, "throttle: {rate: 2000/s, connections: 2}\nschedule: 2026-01-05T09:00\n")
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", pg_url)
+    with running(FaultySink()) as sink:
+        ws, engine = prepare(root, sink.port, monkeypatch)
+        env = {**os.environ, "OUTREACH_SMTP_PORT": str(sink.port)}
+        argv = [sys.executable, "-m", "outreach", "-w", str(root), "worker", "--once"]
+        procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+        for proc in procs:
+            _out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err.decode()
+    assert assert_exactly_once(engine, sink)["sent"] == n
+    assert campaign_status(engine, "blast").state == "done"

@@ -83,7 +83,8 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
         if campaign.state == "cancelled":
             raise StateError(f"campaign {name} was cancelled; copy it under a new name to send again")
         if spec.file.schedule is not None and campaign.state in ("built", "scheduled"):
-            campaign.schedule_at = to_utc(spec.file.schedule, ws)
+            # the worker starts it when the time comes; `campaign send` before then only says so
+            campaign.state, campaign.schedule_at = "scheduled", to_utc(spec.file.schedule, ws)
         factory = MessageFactory(ws, spec, campaign.id, signer, content)
         factories = step_factories(ws, spec, factory)
         already = set(session.scalars(select(Outbox.contact_id).where(

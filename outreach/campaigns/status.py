@@ -69,9 +69,9 @@ def set_lifecycle(engine: Engine, name: str, action: str) -> str:
                 raise StateError(f"campaign {name} is done; there is nothing to pause")
             row.state, row.state_reason = "paused", "paused by a user"
         elif action == "resume":
-            if row.state not in ("paused", "scheduled"):
+            if row.state != "paused":
                 raise StateError(f"campaign {name} is not paused (it is {row.state})")
-            row.state, row.state_reason = "built", None
+            row.state, row.state_reason = ("scheduled" if row.schedule_at else "built"), None
         elif action == "cancel":
             row.state, row.state_reason = "cancelled", "cancelled by a user"
             outbox.cancel_pending(session, row.id, utcnow())
