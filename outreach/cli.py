@@ -75,11 +75,19 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def init(directory: Path) -> None:
-    """Create an example workspace in DIRECTORY."""
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
+@ws_option
+def init(directory: Path | None) -> None:
+    """Create an example workspace in DIRECTORY (or the -w folder)."""
+    import os
+
     from outreach.workspace import init_workspace
 
+    given = (click.get_current_context().find_object(dict) or {}).get("workspace") or os.environ.get(
+        "OUTREACH_WORKSPACE")  # fmt: skip
+    if directory is None and not given:
+        raise click.UsageError("say where: outreach init DIR")
+    directory = directory or Path(given)
     written = init_workspace(directory)
     click.echo(f"Created workspace {directory} ({len(written)} files). Next:")
     click.echo(f"  cd {directory} && outreach contacts import contacts.csv")

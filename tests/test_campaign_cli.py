@@ -224,3 +224,24 @@ def test_lint_finds_errors_and_exits_1(send_ws: SendWorkspace) -> None:
     assert result.stderr.startswith("Error: content lint found 1 error(s), the first at ")
     assert "oops.md, line 6" in result.stderr
     assert md.is_file()
+
+
+def test_every_command_takes_the_workspace_option() -> None:
+    import click
+
+    from outreach.cli import cli
+
+    def walk(cmd: click.Command, path: list[str]) -> list[str]:
+        if isinstance(cmd, click.Group):
+            return [p for name, sub in cmd.commands.items() for p in walk(sub, [*path, name])]
+        opts = [o for p in cmd.params for o in getattr(p, "opts", [])]
+        return [] if "-w" in opts and "--workspace" in opts else [" ".join(path)]
+
+    assert walk(cli, []) == []
+
+
+def test_init_into_the_workspace_option(tmp_path: Path) -> None:
+    result = invoke("init", ws=tmp_path / "fresh")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fresh" / "outreach.yaml").is_file()
+    assert invoke("init").exit_code == 2
