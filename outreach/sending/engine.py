@@ -23,7 +23,6 @@ import os
 import random
 import socket
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +38,7 @@ from outreach.campaigns.sequences import StepsResult, schedule_steps
 from outreach.config import Workspace
 from outreach.contacts import ContactView
 from outreach.errors import NotFoundError, StateError
+from outreach.sending.recording import Committer, Health, backoff
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
 from outreach.storage import outbox, transaction, utcnow
@@ -95,51 +95,6 @@ class _Job:
     domain: str
 
 
-def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with ±20% jitter, so retries of a burst do not stampede."""
-    return min(cap, base * (2 ** max(attempt - 1, 0))) * rng.uniform(0.8, 1.2)
-
-
-class _Committer:
-    """Writes outcomes in groups: one transaction per tick for whatever arrived."""
-
-    def __init__(self, engine: Engine, options: SendOptions, tick: float = 0.02) -> None:
-        self.engine, self.options, self.tick = engine, options, tick
-        self.pending: list[outbox.Result] = []
-
-    def add(self, result: outbox.Result) -> None:
-        self.pending.append(result)
-
-    def flush(self) -> None:
-        results, self.pending = self.pending, []
-        self._write(results)
-
-    def _write(self, results: list[outbox.Result]) -> None:
-        if results:
-            with transaction(self.engine) as session:
-                outbox.record(session, results, self.options.worker, self.options.now())
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick)
-            self.flush()
-
-
-class _Health:
-    """Auto-pause: too many permanent failures or connection errors among recent attempts."""
-
-    def __init__(self, window: int, rate: float, minimum: int) -> None:
-        self.recent: deque[bool] = deque(maxlen=window)
-        self.rate, self.minimum = rate, minimum
-
-    def add(self, bad: bool) -> str | None:
-        self.recent.append(bad)
-        bad_n = sum(self.recent)
-        if len(self.recent) >= self.minimum and bad_n / len(self.recent) > self.rate:
-            return f"{bad_n} of the last {len(self.recent)} attempts failed ({bad_n / len(self.recent):.0%})"
-        return None
-
-
 class CampaignSender:
     def __init__(self, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign: Campaign,
                  options: SendOptions, progress: Progress | None) -> None:  # fmt: skip
@@ -154,9 +109,9 @@ class CampaignSender:
         self.domain_buckets: dict[str, TokenBucket] = {}
         self.queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self.chunk = t.connections * 8
-        self.committer = _Committer(engine, options)
+        self.committer = Committer(engine, options.worker, options.now)
         ap = ws.settings.auto_pause
-        self.health = _Health(ap.window, ap.failure_rate, ap.min_attempts)
+        self.health = Health(ap.window, ap.failure_rate, ap.min_attempts)
         self.window = SendingWindow.parse(spec.file.window.days, spec.file.window.hours) if spec.file.window else None
         self.halt = asyncio.Event()
         self.stop_reason = ""
