@@ -511,19 +511,22 @@ def followups_list(ws: Workspace, engine: Any, queue: str | None, owner: str | N
 @followups.command("export")
 @click.option("--queue", type=click.Choice(["call", "visit"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "ics"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]), default="csv", show_default=True)
 @click.option("--owner", help="Only items of this sales executive.")
 @with_engine
 def followups_export(ws: Workspace, engine: Any, queue: str, out: Path, fmt: str, owner: str | None) -> None:
-    """Write the list for callers (CSV) or the visits as calendar events (ICS)."""
-    from outreach.followups import export_csv, export_ics, list_items
+    """Write the list for callers (CSV or an Excel workbook) or the visits as calendar events (ICS)."""
+    from outreach.followups import export_csv, export_ics, export_xlsx, list_items
 
     items = list_items(engine, queue, owner)
     if fmt == "ics":
         n = export_ics(items, out, ws)
         click.echo(f"Wrote {n} visit(s) to {out}")
         return
-    export_csv(items, out)
+    if fmt == "xlsx":
+        export_xlsx(items, out, queue)
+    else:
+        export_csv(items, out)
     click.echo(f"Wrote {len(items)} follow-up(s) to {out}")
 
 
@@ -531,7 +534,7 @@ def followups_export(ws: Workspace, engine: Any, queue: str, out: Path, fmt: str
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @with_engine
 def followups_import(ws: Workspace, engine: Any, file: Path) -> None:
-    """Read callers' outcomes back (id, outcome, notes, visit_at)."""
+    """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
     from outreach.followups import import_outcomes
 
     counts = import_outcomes(engine, ws, file)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from outreach.config import Workspace
 from outreach.csvsafe import decode_spreadsheet_bytes, neutralise, sniff_reader, unneutralise
 from outreach.errors import InputError
+from outreach.spreadsheet import read_xlsx, write_xlsx
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, FollowUp
 from outreach.windows import add_business_days
@@ -93,6 +94,11 @@ def _item(f: FollowUp, campaign: str | None) -> Item:
     )  # fmt: skip
 
 
+def export_xlsx(items: list[Item], out: Path, queue: str) -> None:
+    """The same columns as the CSV, as an Excel workbook (header frozen, filters on)."""
+    write_xlsx(CSV_COLUMNS, [item.row() for item in items], out, f"{queue} list")
+
+
 def export_csv(items: list[Item], out: Path) -> None:
     """UTF-8 with BOM (spreadsheets then read Indonesian names right), formulas neutralised."""
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
@@ -140,19 +146,27 @@ class OutcomeRow:
     visit_at: datetime | None
 
 
-def _parse_import(path: Path, ws: Workspace) -> list[OutcomeRow]:
+def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Header and numbered rows of what the callers handed back: CSV in any spreadsheet's dialect, or .xlsx."""
+    if path.suffix.lower() == ".xlsx":
+        return read_xlsx(path)
     try:
         text = decode_spreadsheet_bytes(path.read_bytes(), str(path))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     reader = sniff_reader(text)
     header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    reader.fieldnames = header
+    return header, _numbered(path, reader)
+
+
+def _parse_import(path: Path, ws: Workspace) -> list[OutcomeRow]:
+    header, numbered = _read_rows(path)
     for need in ("id", "outcome"):
         if need not in header:
             raise InputError(f"{path}, line 1: no {need!r} column (columns: {', '.join(header)})")
-    reader.fieldnames = header
     rows: list[OutcomeRow] = []
-    for line, raw in _numbered(path, reader):
+    for line, raw in numbered:
         ident = unneutralise((raw.get("id") or "").strip())
         outcome = unneutralise((raw.get("outcome") or "").strip()).lower()
         if not ident and not outcome:
