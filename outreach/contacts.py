@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from outreach.csvsafe import decode_spreadsheet_bytes, neutralise, sniff_reader, unneutralise
+from outreach.csvsafe import decode_spreadsheet_bytes, sniff_reader, unneutralise, write_csv
 from outreach.errors import InputError
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Company, Contact
@@ -199,11 +199,8 @@ def import_contacts(engine: Engine, path: Path) -> ImportResult:
 
 def write_rejects(result: ImportResult, out: Path) -> None:
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(["row", "reason", *result.columns])
-        for line, reason, row in result.rejected:
-            cells = [row.get(c, "") for c in result.columns]
-            writer.writerow([line, neutralise(reason), *(neutralise(c) for c in cells)])
+        write_csv(fh, ["row", "reason", *result.columns],
+                  ([line, reason, *(row.get(c, "") for c in result.columns)] for line, reason, row in result.rejected))
 
 
 class _CompanyCache:
@@ -325,10 +322,7 @@ def iter_contacts(engine: Engine, query: Select[Any] | None = None, batch: int =
 def contacts_csv(engine: Engine, views: Iterable[ContactView], out: io.TextIOBase) -> None:
     """CSV with the import's column names, custom columns after; safe for spreadsheets."""
     custom = custom_columns(engine)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*COLUMNS, *custom])
-    for view in views:
-        writer.writerow([neutralise(v) for v in view.csv_row(custom)])
+    write_csv(out, [*COLUMNS, *custom], (view.csv_row(custom) for view in views), lineterminator="\n")
 
 
 def custom_columns(engine: Engine) -> list[str]:
@@ -349,6 +343,3 @@ def get_contact(engine: Engine, email: str) -> ContactView | None:
         c = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
         return ContactView.of(c) if c else None
 
-
-def now_date() -> date:
-    return datetime.now().date()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
+from typing import TextIO
 
 from outreach.errors import InputError
 
@@ -52,7 +54,10 @@ def sniff_reader(text: str) -> csv.DictReader[str]:
     return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
-def write_csv(rows: list[list[object]] | object, out: io.TextIOBase) -> None:
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:  # type: ignore[union-attr]
+def write_csv(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[object]],
+              lineterminator: str = "\r\n") -> None:  # fmt: skip
+    """The header, then every row with each cell neutralised: the one way we write CSV for people."""
+    writer = csv.writer(out, lineterminator=lineterminator)
+    writer.writerow(header)
+    for row in rows:
         writer.writerow([neutralise(v) for v in row])

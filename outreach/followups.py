@@ -8,7 +8,6 @@ hand outcomes back, which close, re-queue or turn items into visits.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from outreach.config import Workspace
-from outreach.csvsafe import decode_spreadsheet_bytes, neutralise, sniff_reader, unneutralise
+from outreach.csvsafe import decode_spreadsheet_bytes, sniff_reader, unneutralise, write_csv
 from outreach.errors import InputError
 from outreach.spreadsheet import read_xlsx, write_xlsx
 from outreach.storage import transaction, utcnow
@@ -102,10 +101,7 @@ def export_xlsx(items: list[Item], out: Path, queue: str) -> None:
 def export_csv(items: list[Item], out: Path) -> None:
     """UTF-8 with BOM (spreadsheets then read Indonesian names right), formulas neutralised."""
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
-        for item in items:
-            writer.writerow([neutralise(v) for v in item.row()])
+        write_csv(fh, CSV_COLUMNS, (item.row() for item in items))
 
 
 def export_ics(items: list[Item], out: Path, ws: Workspace) -> int:
@@ -285,12 +281,3 @@ def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling
         item.state = "done"
         contact.needs_cleanup = f"wrong contact (follow-up {item.id}): {r.notes}"[:200]
     return True
-
-
-def items_csv_text(items: list[Item]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for item in items:
-        writer.writerow([neutralise(v) for v in item.row()])
-    return buf.getvalue()
