@@ -303,7 +303,7 @@ class CampaignSender:
             if limit == 0:
                 return
             claimed = outbox.claim(self.engine, self.campaign.id, self.options.worker, limit,
-                                   self.options.lease, self.options.now())
+                                   self.options.lease, self.options.now(), threads=bool(self.spec.file.steps))
             if not claimed:
                 if await self._wait_for_retries():
                     continue

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.storage import transaction
@@ -59,7 +59,7 @@ CONTACTS = Contact.__table__
 
 
 def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: timedelta,
-          now: datetime) -> list[Any]:  # fmt: skip
+          now: datetime, threads: bool = True) -> list[Any]:  # fmt: skip
     """Lease up to ``limit`` due rows to ``worker``.
 
     Returns plain Core rows (outbox columns, the contact's columns, ``company_name`` and
@@ -89,13 +89,16 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
         return []
     companies = Company.__table__
     first = OUTBOX.alias("first")
-    first_message_id = (
-        select(first.c.message_id)
-        .where(first.c.campaign_id == OUTBOX.c.campaign_id, first.c.contact_id == OUTBOX.c.contact_id,
-               first.c.step == 0)
-        .scalar_subquery()
-        .label("first_message_id")
-    )  # fmt: skip
+    first_message_id: Any = literal(None).label("first_message_id")
+    if threads:  # follow-up steps thread under the first email: fetch its Message-ID
+        first = OUTBOX.alias("first")
+        first_message_id = (
+            select(first.c.message_id)
+            .where(first.c.campaign_id == OUTBOX.c.campaign_id, first.c.contact_id == OUTBOX.c.contact_id,
+                   first.c.step == 0)
+            .scalar_subquery()
+            .label("first_message_id")
+        )  # fmt: skip
     query = (
         select(OUTBOX.c.id, OUTBOX.c.campaign_id, OUTBOX.c.contact_id, OUTBOX.c.email, OUTBOX.c.step,
                OUTBOX.c.message_id, OUTBOX.c.variant, OUTBOX.c.attempts, first_message_id,
