@@ -432,11 +432,11 @@ def track() -> None:
 def track_ingest(ws: Workspace, engine: Any, paths: tuple[Path, ...]) -> None:
     """Record inbound mail from .eml files, Maildir folders or mbox files."""
     from outreach.followups import promote
-    from outreach.tokens import Signer, workspace_secret
+    from outreach.tokens import workspace_signer
     from outreach.tracking.ingest import ingest, policy_of
     from outreach.tracking.sources import iter_messages
 
-    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+    signer = workspace_signer(engine, ws)
     report = ingest(engine, iter_messages(list(paths)), signer, policy_of(ws.settings))
     click.echo(report.summary())
     promoted = promote(engine, ws)

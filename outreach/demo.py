@@ -23,7 +23,7 @@ from outreach.followups import export_csv, list_items, promote
 from outreach.sending.engine import SendReport, send_campaign
 from outreach.sink import Sink, free_port
 from outreach.storage import open_engine, utcnow
-from outreach.tokens import Signer, workspace_secret
+from outreach.tokens import workspace_signer
 from outreach.tracking.ingest import IngestReport, ingest
 from outreach.tracking.sources import iter_messages
 from outreach.workspace import init_workspace
@@ -155,7 +155,7 @@ def run_demo(target: Path) -> DemoResult:
     if len(delivered) >= 2:
         (inbox / "reply.eml").write_bytes(_fill(REPLY, delivered[0]))
         (inbox / "bounce.eml").write_bytes(_fill(BOUNCE, delivered[1]))
-    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+    signer = workspace_signer(engine, ws)
     ingested = ingest(engine, iter_messages([inbox]), signer)
     promote(engine, ws)
     items = list_items(engine, queue="call")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from outreach.config import Workspace
 from outreach.storage import transaction
 from outreach.storage.models import Meta
 
@@ -40,6 +41,11 @@ def workspace_secret(engine: Engine, env_name: str) -> bytes:
         pass  # another process created it first
     with transaction(engine) as session:
         return session.get(Meta, SECRET_KEY).value.encode("ascii")  # type: ignore[union-attr]
+
+
+def workspace_signer(engine: Engine, ws: Workspace) -> Signer:
+    """The signer of a workspace's links (unsubscribe, clicks, VERP)."""
+    return Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.definition import CampaignSpec, load_campaign
-from outreach.campaigns.messages import MessageFactory, step_factories
+from outreach.campaigns.messages import MessageFactory, compile_file, step_factories
 from outreach.config import Workspace
 from outreach.contacts import ContactView
 from outreach.errors import StateError, TemplateError
-from outreach.rendering import Organization, load_compiled
 from outreach.segments import contacts_query, load_segment
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Outbox, Suppression
-from outreach.tokens import Signer, workspace_secret
+from outreach.tokens import workspace_signer
 
 BATCH = 500
 MAX_REPORTED = 10
@@ -74,10 +73,8 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
     spec = load_campaign(ws, name)
     segment = load_segment(ws, spec.file.segment)
     query = contacts_query(ws, segment, today)
-    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
-    content = load_compiled(spec.content_path, Organization(ws.settings.organization.name,
-                                                            ws.settings.organization.address),
-                            ws.settings.tracking.clicks)
+    signer = workspace_signer(engine, ws)  # before the transaction: it may write the secret
+    content = compile_file(ws, spec.content_path)
     with transaction(engine) as session:
         campaign = get_or_create_campaign(session, spec)
         if campaign.state == "cancelled":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from outreach.config import Workspace
 from outreach.contacts import ContactView
 from outreach.dkimsign import DkimSigner
 from outreach.rendering import CompiledContent, Organization, Rendered, load_compiled
-from outreach.tokens import Signer, workspace_secret
+from outreach.tokens import Signer, workspace_signer
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,21 @@ class Prepared:
     envelope_from: str
 
 
+def compile_file(ws: Workspace, path: Path) -> CompiledContent:
+    """A content file compiled with this workspace's footer and click-tracking setting."""
+    org = ws.settings.organization
+    return load_compiled(path, Organization(org.name, org.address), ws.settings.tracking.clicks)
+
+
 class MessageFactory:
     def __init__(self, ws: Workspace, spec: CampaignSpec, campaign_id: int, signer: Signer,
                  content: CompiledContent | None = None, dkim: DkimSigner | None = None) -> None:  # fmt: skip
-        org = ws.settings.organization
         self.ws = ws
         self.dkim = dkim
         self.spec = spec
         self.campaign_id = campaign_id
         self.signer = signer
-        self.content = content or load_compiled(spec.content_path, Organization(org.name, org.address),
-                                                ws.settings.tracking.clicks)
+        self.content = content or compile_file(ws, spec.content_path)
         self.click_base = ws.settings.unsubscribe.base_url + "/c/"
         self.campaign = CampaignInfo(spec.name)
         s = spec.sender
@@ -70,9 +75,8 @@ class MessageFactory:
 
     @classmethod
     def for_campaign(cls, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int) -> MessageFactory:
-        secret = workspace_secret(engine, ws.settings.unsubscribe.secret_env)
         dkim = DkimSigner.from_settings(ws.settings.dkim, ws.root) if ws.settings.dkim else None  # key read once
-        return cls(ws, spec, campaign_id, Signer(secret), dkim=dkim)
+        return cls(ws, spec, campaign_id, workspace_signer(engine, ws), dkim=dkim)
 
     @property
     def subject_count(self) -> int:
@@ -129,9 +133,8 @@ class MessageFactory:
 
 def step_factories(ws: Workspace, spec: CampaignSpec, base: MessageFactory) -> dict[int, MessageFactory]:
     """One compiled factory per step (0 = the first email), built once per run."""
-    org = Organization(ws.settings.organization.name, ws.settings.organization.address)
     factories = {0: base}
     for k, step in enumerate(spec.file.steps, 1):
-        content = load_compiled(ws.campaigns_dir / step.content, org, ws.settings.tracking.clicks)
+        content = compile_file(ws, ws.campaigns_dir / step.content)
         factories[k] = MessageFactory(ws, spec, base.campaign_id, base.signer, content, base.dkim)
     return factories

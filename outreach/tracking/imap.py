@@ -40,7 +40,7 @@ from outreach.config import Imap, Workspace
 from outreach.errors import ConfigError, MailboxError
 from outreach.storage import transaction
 from outreach.storage.models import Meta
-from outreach.tokens import Signer, workspace_secret
+from outreach.tokens import Signer, workspace_signer
 from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, policy_of, record_message
 
 log = logging.getLogger("outreach.imap")
@@ -362,6 +362,6 @@ def poll_and_promote(ws: Workspace, engine: Engine, *, rescan: bool = False) -> 
     """One poll and the follow-ups it creates: what ``track poll`` and the worker both do."""
     from outreach.followups import promote
 
-    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+    signer = workspace_signer(engine, ws)
     report = poll_mailbox(ws, engine, signer, rescan=rescan)
     return report, promote(engine, ws)

@@ -39,7 +39,7 @@ from outreach.errors import InputError
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Event, Outbox
-from outreach.tokens import Signer, workspace_secret
+from outreach.tokens import Signer, workspace_signer
 from outreach.tracking.clicks import record_click
 
 log = logging.getLogger("outreach.unsubscribe")
@@ -278,7 +278,7 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
 
 def make_server(ws: Workspace, engine: Engine, host: str = "127.0.0.1", port: int = 8025) -> UnsubscribeServer:
     """The server, bound and ready for ``serve_forever`` (port 0: any free port)."""
-    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+    signer = workspace_signer(engine, ws)
     try:
         return UnsubscribeServer((host, port), engine, signer, ws.settings.organization.name)
     except OSError as exc:
