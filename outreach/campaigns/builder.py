@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.definition import CampaignSpec, load_campaign
@@ -84,19 +84,16 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
             campaign.state, campaign.schedule_at = "scheduled", to_utc(spec.file.schedule, ws)
         factory = MessageFactory(ws, spec, campaign.id, signer, content)
         factories = step_factories(ws, spec, factory)
-        already = set(session.scalars(select(Outbox.contact_id).where(
-            Outbox.campaign_id == campaign.id, Outbox.step == 0)))  # fmt: skip
-        suppressed = set(session.scalars(select(Suppression.email)))
         today = today or utcnow().date()
+        in_outbox = exists().where(Outbox.campaign_id == campaign.id, Outbox.contact_id == Contact.id,
+                                   Outbox.step == 0)  # fmt: skip
+        blocked = or_(Contact.email.in_(select(Suppression.email)),
+                      and_(Contact.cooling_until.is_not(None), Contact.cooling_until > today))  # fmt: skip
+        existing = _count(session, query.where(in_outbox))
+        skipped = _count(session, query.where(~in_outbox, blocked))
         errors: list[str] = []
-        added = skipped = existing = 0
-        for contact in _stream(session, query):
-            if contact.id in already:
-                existing += 1
-                continue
-            if contact.email in suppressed or (contact.cooling_until and contact.cooling_until > today):
-                skipped += 1
-                continue
+        added = 0
+        for contact in _stream(session, query.where(~in_outbox, ~blocked)):  # filtered in SQL, streamed
             view = ContactView.of(contact)
             try:
                 for step_factory in factories.values():  # the first email and every follow-up step
@@ -114,6 +111,10 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
         campaign.preflight_ok = True
         campaign.updated_at = utcnow()
     return BuildResult(name, added, existing, skipped, added + existing)
+
+
+def _count(session: Session, query) -> int:  # type: ignore[no-untyped-def]
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
 def _stream(session: Session, query) -> Iterator[Contact]:  # type: ignore[no-untyped-def]
