@@ -52,6 +52,13 @@ def _source_id(cls: Classification, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def _addresses(cls: Classification) -> tuple[str, ...]:
+    """Whose message this is about: a bounce's or complaint's recipients, else the sender."""
+    if cls.kind in ("bounce", "complaint"):
+        return cls.recipients
+    return (cls.from_address,) if cls.from_address else ()
+
+
 def match_row(session: Session, cls: Classification, signer: Signer | None) -> Outbox | None:
     if signer is not None and cls.kind in ("bounce", "complaint", "auto_reply", "reply"):
         for address in cls.envelope_recipients:
@@ -67,10 +74,8 @@ def match_row(session: Session, cls: Classification, signer: Signer | None) -> O
         if ids:
             return session.scalar(select(Outbox).where(
                 Outbox.contact_id == ids[0], Outbox.campaign_id == ids[1]).order_by(Outbox.step))  # fmt: skip
-    addresses: Iterable[str] = cls.recipients if cls.kind in ("bounce", "complaint") else (
-        [cls.from_address] if cls.from_address else [])  # fmt: skip
     since = utcnow() - ADDRESS_MATCH_WINDOW
-    for address in addresses:
+    for address in _addresses(cls):
         row = session.scalar(
             select(Outbox)
             .where(Outbox.email == address.lower(), Outbox.state == "sent", Outbox.sent_at >= since)
@@ -119,8 +124,7 @@ def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: In
 
 
 def _contact_by_address(session: Session, cls: Classification) -> int | None:
-    candidates = cls.recipients if cls.kind in ("bounce", "complaint") else [cls.from_address or ""]
-    for address in candidates:
+    for address in _addresses(cls):
         cid = session.scalar(select(Contact.id).where(Contact.email == address.lower()))
         if cid is not None:
             return cid
