@@ -163,16 +163,22 @@ def _handled(session: Session, contact_id: int, campaign_id: int | None) -> bool
     )) != 0  # fmt: skip
 
 
-def _hold_for_out_of_office(session: Session) -> None:
-    """An out-of-office that says when the person is back moves their open item to that day."""
+def away_until(session: Session) -> dict[int, date]:
+    """Contacts whose out-of-office reply said when they are back: the latest such date."""
+    away: dict[int, date] = {}
     for contact_id, detail in session.execute(
         select(Event.contact_id, Event.detail).where(Event.kind == "auto_reply", Event.contact_id.is_not(None))
     ):
         back = (detail or {}).get("return_date")
-        if not back:
-            continue
-        back_date = date.fromisoformat(back)
+        if back:
+            away[contact_id] = max(away.get(contact_id, date.min), date.fromisoformat(back))
+    return away
+
+
+def _hold_for_out_of_office(session: Session) -> None:
+    """An out-of-office that says when the person is back moves their open item to that day."""
+    for contact_id, back in away_until(session).items():
         for item in session.scalars(select(FollowUp).where(FollowUp.contact_id == contact_id,
                                                            FollowUp.state == "open")):  # fmt: skip
-            if item.due_date is None or item.due_date < back_date:
-                item.due_date = back_date
+            if item.due_date is None or item.due_date < back:
+                item.due_date = back

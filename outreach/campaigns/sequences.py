@@ -11,7 +11,7 @@ shifts the due message into business hours like any other.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, exists, select
@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from outreach.campaigns.builder import new_message_id
 from outreach.campaigns.definition import CampaignSpec
 from outreach.config import Workspace
+from outreach.promotion import away_until
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Company, Contact, Event, Outbox, Suppression
 
@@ -82,7 +83,7 @@ def _schedule_step(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_i
                    delay: tuple[int, bool], now: datetime) -> tuple[int, int]:  # fmt: skip
     created = waiting = 0
     with transaction(engine) as session:
-        away = _away_until(session)
+        away = away_until(session)
         for row in session.execute(_candidates(campaign_id, k)).all():
             tz = _zone(row.timezone or row.company_tz, ws)
             due = add_delay(row.sent_at, delay[0], delay[1], tz)
@@ -96,18 +97,6 @@ def _schedule_step(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_i
             ))  # fmt: skip
             created += 1
     return created, waiting
-
-
-def _away_until(session) -> dict[int, date]:  # type: ignore[no-untyped-def]
-    """Contacts whose out-of-office reply said when they are back: the latest such date."""
-    away: dict[int, date] = {}
-    for contact_id, detail in session.execute(
-        select(Event.contact_id, Event.detail).where(Event.kind == "auto_reply", Event.contact_id.is_not(None))
-    ):
-        back = (detail or {}).get("return_date")
-        if back:
-            away[contact_id] = max(away.get(contact_id, date.min), date.fromisoformat(back))
-    return away
 
 
 def _zone(name: str | None, ws: Workspace) -> ZoneInfo:
