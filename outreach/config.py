@@ -255,6 +255,13 @@ class Workspace:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
 
+    def zone(self, name: str | None) -> ZoneInfo:
+        """A contact's (or company's) timezone by name; the workspace's when empty or unknown."""
+        try:
+            return ZoneInfo(name) if name else self.tz
+        except (ZoneInfoNotFoundError, ValueError):
+            return self.tz
+
     def sender(self, key: str) -> Sender:
         try:
             return self.settings.senders[key]

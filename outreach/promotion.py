@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -64,11 +63,7 @@ def strip_re(subject: str) -> str:
 
 
 def contact_today(contact: Contact, ws: Workspace) -> date:
-    name = contact.timezone or (contact.company.timezone if contact.company else "") or ""
-    try:
-        tz = ZoneInfo(name) if name else ws.tz
-    except (KeyError, ValueError):
-        tz = ws.tz
+    tz = ws.zone(contact.timezone or (contact.company.timezone if contact.company else ""))
     return datetime.now(tz).date()
 
 

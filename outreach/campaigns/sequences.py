@@ -85,7 +85,7 @@ def _schedule_step(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_i
     with transaction(engine) as session:
         away = away_until(session)
         for row in session.execute(_candidates(campaign_id, k)).all():
-            tz = _zone(row.timezone or row.company_tz, ws)
+            tz = ws.zone(row.timezone or row.company_tz)
             due = add_delay(row.sent_at, delay[0], delay[1], tz)
             back = away.get(row.contact_id)
             if due > now or (back is not None and back > now.date()):  # out of office: hold until back
@@ -97,10 +97,3 @@ def _schedule_step(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_i
             ))  # fmt: skip
             created += 1
     return created, waiting
-
-
-def _zone(name: str | None, ws: Workspace) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else ws.tz
-    except (KeyError, ValueError):
-        return ws.tz

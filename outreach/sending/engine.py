@@ -145,19 +145,13 @@ class CampaignSender:
         data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to).data
         return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
 
-    def _tz(self, view_tz: str) -> ZoneInfo:
-        try:
-            return ZoneInfo(view_tz) if view_tz else self.ws.tz
-        except (KeyError, ValueError):
-            return self.ws.tz
-
     def _defer(self, claimed: list[Any]) -> list[Any]:
         """Rows outside their window go back with the time their window opens."""
         if self.window is None:
             return claimed
         now, ready, later = self.options.now(), [], []
         for r in claimed:
-            opens = self.window.next_open(now, self._tz(r.timezone or r.company_tz or ""))
+            opens = self.window.next_open(now, self.ws.zone(r.timezone or r.company_tz or ""))
             if opens <= now:
                 ready.append(r)
             else:
