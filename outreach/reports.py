@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, distinct, func, select
 from sqlalchemy.orm import Session
 
+from outreach.campaigns.status import built_campaign
 from outreach.config import Workspace
-from outreach.errors import InputError, NotFoundError, OutreachError
+from outreach.errors import InputError, OutreachError
 from outreach.followups import OUTCOMES
 from outreach.storage.models import Campaign, Contact, Event, FollowUp, Outbox
 
@@ -93,9 +94,7 @@ class CampaignReport:
 def campaign_report(engine: Engine, name: str, ws: Workspace | None = None) -> CampaignReport:
     """Count the funnel of campaign ``name``; ``ws`` (optional) supplies the A/B subject texts."""
     with Session(engine) as session:
-        row = session.scalar(select(Campaign).where(Campaign.name == name))
-        if row is None:
-            raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
+        row = built_campaign(session, name)
         funnel = _outbox_counts(session, row.id)
         funnel.update(_event_counts(session, row.id))
         funnel["delivered"] = max(funnel["sent"] - funnel["bounced_hard"] - funnel["bounced_soft"], 0)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.builder import get_or_create_campaign, new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, Prepared
+from outreach.campaigns.status import built_campaign
 from outreach.config import Workspace
 from outreach.contacts import ContactView
 from outreach.errors import NotFoundError
@@ -62,9 +63,7 @@ def dry_run(ws: Workspace, engine: Engine, name: str, out: Path) -> Iterator[Pat
     """Write the .eml of every queued message; change nothing in the database."""
     spec = load_campaign(ws, name)
     with Session(engine) as session:
-        campaign = session.scalar(select(Campaign).where(Campaign.name == name))
-        if campaign is None:
-            raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
+        campaign = built_campaign(session, name)
         factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
         out.mkdir(parents=True, exist_ok=True)
         rows = session.execute(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, distinct, func, select, update
+from sqlalchemy.orm import Session
 
 from outreach.errors import NotFoundError, StateError
 from outreach.storage import outbox, transaction, utcnow
@@ -26,7 +27,8 @@ class Status:
         return {"campaign": self.campaign, "state": self.state, "reason": self.reason, **self.counts}
 
 
-def _campaign(session, name: str) -> Campaign:  # type: ignore[no-untyped-def]
+def built_campaign(session: Session, name: str) -> Campaign:
+    """The campaign's row; a clear error telling what to run when it was never built."""
     row = session.scalar(select(Campaign).where(Campaign.name == name))
     if row is None:
         raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
@@ -36,7 +38,7 @@ def _campaign(session, name: str) -> Campaign:  # type: ignore[no-untyped-def]
 def campaign_status(engine: Engine, name: str) -> Status:
     outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
     with transaction(engine) as session:
-        row = _campaign(session, name)
+        row = built_campaign(session, name)
         states = outbox.state_counts(session, row.id)
         events = dict(session.execute(
             select(Event.kind, func.count(distinct(Event.outbox_id)))
@@ -61,7 +63,7 @@ def campaign_status(engine: Engine, name: str) -> Status:
 def set_lifecycle(engine: Engine, name: str, action: str) -> str:
     """pause | resume | cancel. Running workers see the change before their next claim."""
     with transaction(engine) as session:
-        row = _campaign(session, name)
+        row = built_campaign(session, name)
         if row.state == "cancelled":
             raise StateError(f"campaign {name} is cancelled; it cannot be {action}d")
         if action == "pause":
@@ -82,7 +84,7 @@ def set_lifecycle(engine: Engine, name: str, action: str) -> str:
 def resend_uncertain(engine: Engine, name: str) -> int:
     """Put messages whose fate a crash left unknown back in the queue, on request only."""
     with transaction(engine) as session:
-        row = _campaign(session, name)
+        row = built_campaign(session, name)
         if row.state == "cancelled":
             raise StateError(f"campaign {name} is cancelled")
         res = session.execute(

@@ -35,9 +35,10 @@ from outreach.campaigns.builder import content_digest, preflight
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, step_factories
 from outreach.campaigns.sequences import StepsResult, schedule_steps
+from outreach.campaigns.status import built_campaign
 from outreach.config import Workspace
 from outreach.contacts import ContactView
-from outreach.errors import NotFoundError, StateError
+from outreach.errors import StateError
 from outreach.sending.recording import Committer, Health, backoff
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
@@ -401,10 +402,7 @@ def _set_state(engine: Engine, campaign_id: int, state: str, reason: str | None)
 
 def load_campaign_row(engine: Engine, name: str) -> Campaign:
     with transaction(engine) as session:
-        row = session.scalar(select(Campaign).where(Campaign.name == name))
-    if row is None:
-        raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
-    return row
+        return built_campaign(session, name)
 
 
 async def send_campaign(ws: Workspace, engine: Engine, name: str, *, options: SendOptions | None = None,
