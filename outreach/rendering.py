@@ -89,6 +89,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return attr in fields
         return super().is_safe_attribute(obj, attr, value)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``contact.first_name``: an allow-listed field is read directly (its value is
+        data, never a ``str.format`` to wrap); anything else takes the sandbox's path."""
+        fields = getattr(type(obj), "__template_fields__", None)
+        if fields is not None and attribute in fields:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
+
 
 def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
     return _Sandbox(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True)

@@ -439,3 +439,42 @@ def test_worker_processes_on_postgresql_start_a_due_campaign_once(tmp_path: Path
             assert proc.returncode == 0, err.decode()
     assert assert_exactly_once(engine, sink)["sent"] == n
     assert campaign_status(engine, "blast").state == "done"
+
+
+# -- the claim itself, on SQLite and on PostgreSQL -------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def claim_db(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    root = bulk_workspace(tmp_path / "ws", 10)
+    if request.param == "postgresql":
+        monkeypatch.setenv("OUTREACH_DATABASE_URL", request.getfixturevalue("pg_url"))
+    ws, engine = prepare(root, 2525, monkeypatch)
+    assert engine.dialect.name == request.param
+    return engine
+
+
+def test_claim_takes_due_retries_first_then_fresh_rows_and_never_what_is_not_due(claim_db) -> None:  # type: ignore[no-untyped-def]
+    engine, now, lease = claim_db, utcnow(), timedelta(seconds=45)
+    with transaction(engine) as session:
+        by_id = {r.id: r for r in session.scalars(select(Outbox).order_by(Outbox.id))}
+        ids = sorted(by_id)
+        for i, (state, due) in enumerate([("queued", None), ("retry", -60), ("retry", 60), ("queued", 3600),
+                                          ("retry", -5), ("queued", -1)]):  # fmt: skip
+            by_id[ids[i]].state = state
+            by_id[ids[i]].next_attempt_at = now + timedelta(seconds=due) if due is not None else None
+        session.add(Suppression(email=by_id[ids[6]].email, reason="unsubscribed", created_at=now))
+    first = outbox.claim(engine, by_id[ids[0]].campaign_id, "w1", 4, lease, now, threads=False)
+    claimed = {r.id for r in first}
+    # the retries whose backoff is over come first; a suppressed row may take a place and drop out
+    assert len(claimed) in (3, 4) and {ids[1], ids[4]} <= claimed
+    assert claimed - {ids[1], ids[4]} <= {ids[0], ids[5], ids[7], ids[8], ids[9]}
+    rest = outbox.claim(engine, by_id[ids[0]].campaign_id, "w2", 100, lease, now, threads=False)
+    assert not {r.id for r in rest} & claimed  # nothing is claimed twice
+    assert {ids[2], ids[3], ids[6]}.isdisjoint(r.id for r in [*first, *rest])  # not due, or suppressed
+    assert len(first) + len(rest) == 7
+    with transaction(engine) as session:
+        assert session.get(Outbox, ids[6]).state == "suppressed"  # type: ignore[union-attr]
+        leased = session.scalars(select(Outbox).where(Outbox.state == "claimed")).all()
+        assert {r.lease_owner for r in leased} == {"w1", "w2"}
+        assert all(r.lease_expires_at == now + lease for r in leased)  # stored as the ORM reads it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.header
 import email.policy
@@ -15,7 +16,7 @@ import pytest
 
 from outreach.campaigns.builder import new_message_id
 from outreach.errors import InputError
-from outreach.mime import Envelope, address, build, encode_words, header_text
+from outreach.mime import Envelope, address, b64, build, encode_words, header_text, wire_safe
 
 ENV = Envelope(
     from_name="Awang Prasetyo",
@@ -221,3 +222,43 @@ def test_header_text_and_encode_words() -> None:
     words = encode_words("é" * 100)
     assert all(len(w.strip()) <= 75 for w in words.split("\r\n"))
     assert str(email.header.make_header(email.header.decode_header(words))) == "é" * 100
+
+
+HOSTILE_BODIES = [
+    ".\n",  # alone on a line: would end DATA early
+    ".hidden line\n..two dots\n. space\n",
+    "first\r\n.second\rthird\r.fourth\n",  # CRLF, bare CR, a dot after a bare CR
+    "\r\n.\r\n",
+    "tail without newline .",
+    "é.\n.é\n" * 50,
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES)
+def test_bytes_are_wire_safe_whatever_the_bodies(body: str) -> None:
+    """build()'s bytes go after DATA as they are, so no line may start with a dot and
+    every line must end in CRLF; the bodies must still read back as written."""
+    data = build(ENV, body, body)
+    assert wire_safe(data)
+    crlf_lines(data)
+    parts = list(parse(data).iter_parts())
+    expected = body.replace("\r\n", "\n").replace("\r", "\n")
+    assert [p.get_content().replace("\r\n", "\n") for p in parts] == [expected, expected]
+
+
+@pytest.mark.parametrize("data, safe", [
+    (b"a\r\nb\r\n", True),
+    (b"a\nb\r\n", False),  # bare LF
+    (b"a\rb\r\n", False),  # bare CR
+    (b"a\r\n.b\r\n", False),  # would need dot-stuffing
+    (b".a\r\n", False),
+    (b"a.\r\nb.c\r\n", True),
+])  # fmt: skip
+def test_wire_safe(data: bytes, safe: bool) -> None:
+    assert wire_safe(data) is safe
+
+
+def test_html_base64_is_the_standard_encoding() -> None:
+    html = "<p>é</p>\n" * 400 + "tail"
+    expected = base64.encodebytes(html.replace("\n", "\r\n").encode()).replace(b"\n", b"\r\n")
+    assert b64(html) == expected

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, literal, or_, select, update
+from sqlalchemy import DateTime, Engine, and_, func, literal, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from outreach.storage import transaction
@@ -39,23 +40,68 @@ class Result:
     suppress_reason: str | None = None  # set when the relay says the address is dead
 
 
-def suppress_queued(session: Session, campaign_id: int) -> int:
-    """Rows whose contact was suppressed after build never leave."""
-    res = session.execute(
-        update(Outbox)
-        .where(
-            Outbox.campaign_id == campaign_id,
-            Outbox.state.in_(("queued", "retry")),
-            Outbox.email.in_(select(Suppression.email)),
-        )
-        .values(state="suppressed")
-        .execution_options(synchronize_session=False)
-    )
-    return res.rowcount or 0
-
-
 OUTBOX = Outbox.__table__
 CONTACTS = Contact.__table__
+
+
+class _Driver:
+    """The engine's per-batch statements (claim, mark, record), written for the DB-API driver.
+
+    These run a few times per hundred messages on the loop that also drives the SMTP
+    sessions; through the ORM each cost ~3× more (compiling the expanding IN, building
+    the result), and the relay waits meanwhile. Plain SQL with ``?`` placeholders
+    (``%s`` for drivers that want them), timestamps stored exactly as SQLAlchemy stores them.
+    """
+
+    _DT = DateTime()
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        dialect = conn.dialect
+        self.qmark = dialect.paramstyle == "qmark"
+        self.locking = dialect.name != "sqlite"  # SQLite has one writer; others lock and skip rows
+        self._ts = self._DT.dialect_impl(dialect).bind_processor(dialect)
+
+    def ts(self, value: datetime | None) -> Any:
+        return self._ts(value) if self._ts is not None and value is not None else value
+
+    def run(self, sql: str, params: Sequence[Any] | list[tuple[Any, ...]]) -> Any:
+        return self.conn.exec_driver_sql(sql if self.qmark else sql.replace("?", "%s"), params)
+
+    def ids(self, sql: str, params: Sequence[Any]) -> list[int]:
+        return [row[0] for row in self.run(sql, tuple(params))]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _lease(db: _Driver, campaign_id: int, state: str, limit: int, worker: str, lease: timedelta,
+           now: datetime) -> list[int]:  # fmt: skip
+    """Lease due rows of one state, without ORDER BY: the rows come in the order of
+    ``ix_outbox_claim`` (due time, then id on SQLite), so the database reads ``limit``
+    index entries instead of sorting the whole campaign."""
+    fresh = "next_attempt_at IS NULL OR " if state == "queued" else ""  # held for a window: has a time
+    lock = " FOR UPDATE SKIP LOCKED" if db.locking else ""
+    return db.ids(
+        "UPDATE outbox SET state = 'claimed', lease_owner = ?, lease_expires_at = ?, updated_at = ? "
+        "WHERE id IN (SELECT id FROM outbox WHERE campaign_id = ? AND state = ? "
+        f"AND ({fresh}next_attempt_at <= ?) LIMIT ?{lock}) RETURNING id",
+        (worker, db.ts(now + lease), db.ts(now), campaign_id, state, db.ts(now), limit),
+    )
+
+
+def _drop_suppressed(db: _Driver, ids: list[int], now: datetime) -> list[int]:
+    """Claimed rows whose address was suppressed after the build (an unsubscribe, a bounce
+    from another campaign) never leave: they become ``suppressed`` in the same transaction."""
+    if not ids:
+        return ids
+    gone = set(db.ids(
+        "UPDATE outbox SET state = 'suppressed', lease_owner = NULL, lease_expires_at = NULL, updated_at = ? "
+        f"WHERE id IN ({_marks(len(ids))}) AND email IN (SELECT email FROM suppressions) RETURNING id",
+        (db.ts(now), *ids),
+    ))  # fmt: skip
+    return [i for i in ids if i not in gone]
 
 
 def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: timedelta,
@@ -65,26 +111,14 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
     Returns plain Core rows (outbox columns, the contact's columns, ``company_name`` and
     ``company_tz``): no ORM objects on the per-message path.
     """
-    with transaction(engine) as session:
-        suppress_queued(session, campaign_id)
-        due = (
-            select(Outbox.id)
-            .where(
-                Outbox.campaign_id == campaign_id,
-                Outbox.state.in_(("queued", "retry")),
-                or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now),
-            )
-            .order_by(Outbox.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        ids = list(session.scalars(
-            update(Outbox)
-            .where(Outbox.id.in_(due.scalar_subquery()))
-            .values(state="claimed", lease_owner=worker, lease_expires_at=now + lease, updated_at=now)
-            .returning(Outbox.id)
-            .execution_options(synchronize_session=False)
-        ))  # fmt: skip
+    with engine.begin() as conn:
+        db = _Driver(conn)
+        # due retries first (their backoff is over), then fresh rows; each an index range
+        # read up to ``limit`` rows, so a claim costs the batch, not the campaign
+        ids = _lease(db, campaign_id, "retry", limit, worker, lease, now)
+        if len(ids) < limit:
+            ids += _lease(db, campaign_id, "queued", limit - len(ids), worker, lease, now)
+        ids = _drop_suppressed(db, ids, now)
     if not ids:
         return []
     companies = Company.__table__
@@ -121,31 +155,19 @@ def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetim
     """claimed -> sending (attempts + 1), committed before any of them is handed to SMTP."""
     if not ids:
         return set()
-    res = session.execute(
-        update(OUTBOX)
-        .where(OUTBOX.c.id.in_(ids), OUTBOX.c.state == "claimed", OUTBOX.c.lease_owner == worker)
-        .values(state="sending", attempts=OUTBOX.c.attempts + 1, lease_expires_at=now + lease,
-                updated_at=now)
-        .returning(OUTBOX.c.id)
-    )  # fmt: skip
-    return set(res.scalars())
+    db = _Driver(session.connection())
+    return set(db.ids(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_expires_at = ?, updated_at = ? "
+        f"WHERE id IN ({_marks(len(ids))}) AND state = 'claimed' AND lease_owner = ? RETURNING id",
+        (db.ts(now + lease), db.ts(now), *ids, worker),
+    ))  # fmt: skip
 
 
 _RECORD = (
-    update(OUTBOX)
-    .where(
-        OUTBOX.c.id == bindparam("rid"),
-        or_(
-            and_(OUTBOX.c.lease_owner == bindparam("worker"),
-                 or_(OUTBOX.c.state == "claimed", OUTBOX.c.state == "sending")),
-            OUTBOX.c.state == "uncertain",  # we know better than the reaper: we have the answer
-        ),
-    )
-    .values(
-        state=bindparam("st"), updated_at=bindparam("now"), lease_owner=None, lease_expires_at=None,
-        last_code=bindparam("code"), last_error=bindparam("err"), sent_at=bindparam("sent_at"),
-        next_attempt_at=bindparam("next_at"),
-    )  # fmt: skip
+    "UPDATE outbox SET state = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL, "
+    "last_code = ?, last_error = ?, sent_at = ?, next_attempt_at = ? "
+    "WHERE id = ? AND ((lease_owner = ? AND state IN ('claimed', 'sending')) "
+    "OR state = 'uncertain')"  # we know better than the reaper: we have the answer
 )
 
 
@@ -153,15 +175,13 @@ def record(session: Session, results: Sequence[Result], worker: str, now: dateti
     """Write outcomes of attempts (or releases) by ``worker`` in one executemany."""
     if not results:
         return
-    params = [
-        {
-            "rid": r.outbox_id, "worker": worker, "st": r.state, "now": now, "code": r.code,
-            "err": r.error[:2000] if r.error else None, "sent_at": now if r.state == "sent" else None,
-            "next_at": r.next_attempt_at,
-        }  # fmt: skip
+    db = _Driver(session.connection())
+    at = db.ts(now)
+    db.run(_RECORD, [
+        (r.state, at, r.code, r.error[:2000] if r.error else None, at if r.state == "sent" else None,
+         db.ts(r.next_attempt_at), r.outbox_id, worker)
         for r in results
-    ]
-    session.execute(_RECORD, params)
+    ])  # fmt: skip
     failed = [r for r in results if r.state == "failed"]
     for r in failed:
         row = session.execute(
