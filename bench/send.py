@@ -19,6 +19,7 @@ import csv
 import multiprocessing as mp
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -216,7 +217,9 @@ def main() -> None:
     print(f"engine end to end:     {rate:,.0f} msg/s ({engine['sent']:.0f} sent in {engine['wall']:.1f} s, "
           f"{engine['cpu'] / max(engine['sent'], 1) * 1e6:.0f} us CPU/msg)")
     print(f"raw aiosmtplib ceiling:{raw:,.0f} msg/s ({min(RAW_CPU):.0f} us CPU/msg in the client)")
-    print(f"ratio engine / raw:    {rate / raw:.2f}")
+    pairs = sorted(e["sent"] / e["wall"] / r for e, r in zip(engines, raws, strict=True))
+    print(f"ratio engine / raw:    {rate / raw:.2f} (best / best); run by run, back to back: "
+          f"{', '.join(f'{p:.2f}' for p in pairs)} (median {statistics.median(pairs):.2f})")
     print(f"preparation CPU:       {prep:.0f} us per recipient (render + MIME)")
     print(f"peak memory (sender):  {engine['maxrss_mb']:.0f} MB")
     if args.memory:

@@ -6,9 +6,10 @@ queued ──claim──► claimed ──attempt──► sending ──► sen
 
 Every transition is committed before the action it guards: a row is
 ``sending`` on disk before its SMTP transaction starts, so a crash can only
-leave it ``uncertain``, never silently resend it. Claims are one UPDATE over a
-``SELECT ... FOR UPDATE SKIP LOCKED`` sub-select: atomic on PostgreSQL with
-many workers, and on SQLite, where one writer holds the lock.
+leave it ``uncertain``, never silently resend it. Claims are an UPDATE over a
+``SELECT ... FOR UPDATE SKIP LOCKED`` sub-select (due retries, then fresh rows):
+atomic on PostgreSQL with many workers, and on SQLite, where one writer holds
+the lock.
 """
 
 from __future__ import annotations
