@@ -84,7 +84,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     """
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        fields = getattr(type(obj), "__template_fields__", None)
+        fields = _template_fields(obj)
         if fields is not None:
             return attr in fields
         return super().is_safe_attribute(obj, attr, value)
@@ -92,10 +92,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``contact.first_name``: an allow-listed field is read directly (its value is
         data, never a ``str.format`` to wrap); anything else takes the sandbox's path."""
-        fields = getattr(type(obj), "__template_fields__", None)
+        fields = _template_fields(obj)
         if fields is not None and attribute in fields:
             return getattr(obj, attribute)
         return super().getattr(obj, attribute)
+
+
+def _template_fields(obj: Any) -> frozenset[str] | None:
+    """The allow-list a data view declares, or None for any other object."""
+    return getattr(type(obj), "__template_fields__", None)
 
 
 def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
