@@ -138,6 +138,12 @@ def _unique(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _report_ids(msg: Message) -> tuple[str, ...]:
+    """Message-IDs a machine report (bounce, complaint) points at: those of the returned
+    original first, then the report's own threading headers."""
+    return _unique(original_message_ids(msg, all_text(msg)) + _thread_ids(msg))
+
+
 # --------------------------------------------------------------------------- decision
 
 
@@ -167,13 +173,12 @@ def _report(
     """Complaints, bounces and delay notices: machine reports about our mail."""
     complaint = find_complaint(msg)
     if complaint is not None:
-        related = original_message_ids(msg, all_text(msg)) + _thread_ids(msg)
         return _with(
             base,
             kind="complaint" if complaint.is_complaint else "other",
             reason=complaint.feedback_type,
             recipients=complaint.recipients,
-            related_ids=_unique(related),
+            related_ids=_report_ids(msg),
         )
     original = returned_headers(msg)
     fallback = address_list(original.get_all("To") or []) if original is not None else []
@@ -182,7 +187,6 @@ def _report(
     verdict = detect_bounce(msg, raw, from_header, base.subject or "", fallback)
     if verdict is None:
         return None
-    related = original_message_ids(msg, all_text(msg)) + _thread_ids(msg)
     return _with(
         base,
         kind="other" if verdict.delayed else "bounce",
@@ -190,7 +194,7 @@ def _report(
         reason=verdict.reason,
         status=verdict.status,
         recipients=verdict.recipients,
-        related_ids=_unique(related),
+        related_ids=_report_ids(msg),
     )
 
 

@@ -137,8 +137,13 @@ def _page(title: str, body: str, org: str) -> bytes:
     ).encode()
 
 
+def _masked_address(target: Target) -> str:
+    """The address the page is about, masked, so a forwarded link does not reveal it whole."""
+    return f'<p class="addr">{html.escape(mask(target.email))}</p>' if target.email else ""
+
+
 def confirm_page(target: Target, org: str) -> bytes:
-    addr = f'<p class="addr">{html.escape(mask(target.email))}</p>' if target.email else ""
+    addr = _masked_address(target)
     body = (
         "<h1>Berhenti berlangganan?</h1>"
         f"<p>Anda tidak akan menerima email lagi dari {html.escape(org)}.</p>"
@@ -151,7 +156,7 @@ def confirm_page(target: Target, org: str) -> bytes:
 
 
 def done_page(target: Target, org: str) -> bytes:
-    addr = f'<p class="addr">{html.escape(mask(target.email))}</p>' if target.email else ""
+    addr = _masked_address(target)
     body = (
         "<h1>Anda telah berhenti berlangganan.</h1>"
         f"<p>Kami tidak akan mengirim email lagi dari {html.escape(org)} ke alamat ini.</p>"
