@@ -51,7 +51,7 @@ def _sink_main(port: int, ready: mp.Event, stop: mp.Event) -> None:  # type: ign
 
 
 def make_workspace(n: int, connections: int) -> Path:
-    from outreach.workspace import init_workspace
+    from outreach.settings.workspace import init_workspace
 
     ws = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
     init_workspace(ws)
@@ -73,9 +73,9 @@ _SETUP = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from outreach.config import load_workspace
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
-from outreach.contacts import import_contacts
+from outreach.audience.contacts import import_contacts
 from outreach.campaigns.builder import build_campaign
 ws = load_workspace(Path({ws!r}))
 engine = open_engine(ws.database_url)
@@ -89,7 +89,7 @@ import asyncio, json, os, sys, time
 sys.path.insert(0, {root!r})
 os.environ['OUTREACH_SMTP_PORT'] = '{port}'
 from pathlib import Path
-from outreach.config import load_workspace
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.sending.engine import send_campaign
 ws = load_workspace(Path({ws!r}))
@@ -130,11 +130,11 @@ def run_engine(ws: Path, port: int, n: int, processes: int = 1) -> dict[str, flo
 
 
 def prepared_messages(ws: Path, count: int) -> list[tuple[str, bytes]]:
+    from outreach.audience.contacts import ContactView
     from outreach.campaigns.definition import load_campaign
     from outreach.campaigns.messages import MessageFactory
-    from outreach.config import load_workspace
-    from outreach.contacts import ContactView
-    from outreach.tokens import Signer
+    from outreach.settings.config import load_workspace
+    from outreach.settings.tokens import Signer
 
     w = load_workspace(ws)
     factory = MessageFactory(w, load_campaign(w, "bench"), 1, Signer(b"bench"))
@@ -175,7 +175,7 @@ async def _raw(port: int, msgs: list[tuple[str, bytes]], connections: int) -> fl
 
 
 def with_sink(fn):  # type: ignore[no-untyped-def]
-    from outreach.sink import free_port
+    from outreach.devtools.sink import free_port
 
     port = free_port()
     ready, stop = mp.Event(), mp.Event()

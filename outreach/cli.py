@@ -18,8 +18,8 @@ from typing import Any
 import click
 
 from outreach import __version__
-from outreach.config import Workspace, load_workspace
 from outreach.errors import OutreachError
+from outreach.settings.workspace import WorkspaceConfig, load_workspace
 
 WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current directory)."
 
@@ -44,7 +44,7 @@ def ws_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         callback=_remember_ws, expose_value=False, is_eager=True, help=WS_HELP)(f)  # fmt: skip
 
 
-def _workspace() -> Workspace:
+def _workspace() -> WorkspaceConfig:
     ctx = click.get_current_context()
     root = ctx.find_object(dict) or {}
     return load_workspace(root.get("workspace"))
@@ -81,7 +81,7 @@ def init(directory: Path | None) -> None:
     """Create an example workspace in DIRECTORY (or the -w folder)."""
     import os
 
-    from outreach.workspace import init_workspace
+    from outreach.settings.workspace import init_workspace
 
     given = (click.get_current_context().find_object(dict) or {}).get("workspace") or os.environ.get(
         "OUTREACH_WORKSPACE")  # fmt: skip
@@ -106,9 +106,9 @@ def contacts() -> None:
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="Write rejected rows, with row number and reason, to this CSV.")  # fmt: skip
 @with_engine
-def contacts_import(ws: Workspace, engine: Any, file: Path, rejects: Path | None) -> None:
+def contacts_import(ws: WorkspaceConfig, engine: Any, file: Path, rejects: Path | None) -> None:
     """Import contacts from a CSV FILE (re-importing updates by email)."""
-    from outreach.contacts import import_contacts, write_rejects
+    from outreach.audience.contacts import import_contacts, write_rejects
 
     result = import_contacts(engine, file)
     click.echo(f"Contacts: {result.summary()}")
@@ -126,10 +126,10 @@ def contacts_import(ws: Workspace, engine: Any, file: Path, rejects: Path | None
 @click.option("--segment", help="Only contacts of this segment.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
 @with_engine
-def contacts_list(ws: Workspace, engine: Any, segment: str | None, fmt: str) -> None:
+def contacts_list(ws: WorkspaceConfig, engine: Any, segment: str | None, fmt: str) -> None:
     """List contacts."""
-    from outreach.contacts import contacts_csv, iter_contacts
-    from outreach.segments import contacts_query, load_segment
+    from outreach.audience.contacts import contacts_csv, iter_contacts
+    from outreach.audience.segments import contacts_query, load_segment
 
     query = contacts_query(ws, load_segment(ws, segment)) if segment else None
     views = iter_contacts(engine, query)
@@ -164,9 +164,9 @@ def segments() -> None:
 
 @segments.command("list")
 @with_engine
-def segments_list(ws: Workspace, engine: Any) -> None:
+def segments_list(ws: WorkspaceConfig, engine: Any) -> None:
     """List segments with their contact counts."""
-    from outreach.segments import count_segment, list_segments, load_segment
+    from outreach.audience.segments import count_segment, list_segments, load_segment
 
     for name in list_segments(ws):
         seg = load_segment(ws, name)
@@ -177,10 +177,10 @@ def segments_list(ws: Workspace, engine: Any) -> None:
 @click.argument("name")
 @click.option("--sample", default=10, show_default=True, help="How many contacts to show.")
 @with_engine
-def segments_show(ws: Workspace, engine: Any, name: str, sample: int) -> None:
+def segments_show(ws: WorkspaceConfig, engine: Any, name: str, sample: int) -> None:
     """Show a segment's size and a sample of its contacts."""
-    from outreach.contacts import iter_contacts
-    from outreach.segments import contacts_query, count_segment, load_segment
+    from outreach.audience.contacts import iter_contacts
+    from outreach.audience.segments import contacts_query, count_segment, load_segment
 
     seg = load_segment(ws, name)
     count = count_segment(engine, ws, seg)
@@ -207,10 +207,10 @@ def content() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
 @click.option("--port", type=int, default=8026, show_default=True, help="With --serve: port (0: any free port).")
 @with_engine
-def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, out: Path | None,
+def content_preview(ws: WorkspaceConfig, engine: Any, name: str, email: str | None, out: Path | None,
                     serve: bool, host: str, port: int) -> None:  # fmt: skip
     """Render campaign NAME as one recipient would get it."""
-    from outreach.campaigns.preview import render_preview
+    from outreach.studio.preview import render_preview
 
     if serve:
         if out is not None:
@@ -231,8 +231,8 @@ def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, ou
     click.echo(f"Wrote {out}")
 
 
-def _serve_preview(ws: Workspace, engine: Any, name: str, email: str | None, host: str, port: int) -> None:
-    from outreach.campaigns.preview_server import make_server, serve_forever
+def _serve_preview(ws: WorkspaceConfig, engine: Any, name: str, email: str | None, host: str, port: int) -> None:
+    from outreach.web.preview_server import make_server, serve_forever
 
     server = make_server(ws, engine, name, host, port, contact=email)
     click.echo(f"Previewing {name} at {server.url} (Ctrl-C to stop)")
@@ -242,13 +242,13 @@ def _serve_preview(ws: Workspace, engine: Any, name: str, email: str | None, hos
 @content.command("lint")
 @click.argument("name", required=False)
 @with_engine
-def content_lint(ws: Workspace, engine: Any, name: str | None) -> None:
+def content_lint(ws: WorkspaceConfig, engine: Any, name: str | None) -> None:
     """Check campaign NAME's content (every campaign without NAME); exit 1 on errors.
 
     Prints FILE:LINE: error|warning: message for each finding, then a summary.
     """
-    from outreach.campaigns.lint import lint_workspace
     from outreach.errors import TemplateError
+    from outreach.studio.lint import lint_workspace
 
     result = lint_workspace(ws, engine, [name] if name else None)
     for finding in result.findings:
@@ -271,7 +271,7 @@ def campaign() -> None:
 @campaign.command("build")
 @click.argument("name")
 @with_engine
-def campaign_build(ws: Workspace, engine: Any, name: str) -> None:
+def campaign_build(ws: WorkspaceConfig, engine: Any, name: str) -> None:
     """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
     from outreach.campaigns.builder import build_campaign
 
@@ -287,13 +287,13 @@ def campaign_build(ws: Workspace, engine: Any, name: str) -> None:
 @click.option("--contact", "email", help="With --test-to: render for this contact.")
 @click.option("--now", "start_now", is_flag=True, help="Ignore the campaign's schedule and start now.")
 @with_engine
-def campaign_send(ws: Workspace, engine: Any, name: str, yes: bool, dry_run: bool, out: Path | None,
+def campaign_send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, dry_run: bool, out: Path | None,
                   test_to: str | None, email: str | None, start_now: bool) -> None:  # fmt: skip
     """Send what is queued for campaign NAME."""
     if dry_run:
         if out is None:
             raise click.UsageError("--dry-run needs --out DIR")
-        from outreach.campaigns.preview import dry_run as write_dry_run
+        from outreach.studio.preview import dry_run as write_dry_run
 
         n = sum(1 for _ in write_dry_run(ws, engine, name, out))
         click.echo(f"Dry run: wrote {n} message(s) to {out}; nothing was sent")
@@ -304,11 +304,11 @@ def campaign_send(ws: Workspace, engine: Any, name: str, yes: bool, dry_run: boo
     _send(ws, engine, name, yes, start_now)
 
 
-def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None) -> None:
-    from outreach.campaigns.preview import render_preview
-    from outreach.contacts import RowError, normalise_email
+def _send_test(ws: WorkspaceConfig, engine: Any, name: str, to: str, email: str | None) -> None:
+    from outreach.audience.contacts import RowError, normalise_email
     from outreach.errors import InputError
     from outreach.sending.single import send_one
+    from outreach.studio.preview import render_preview
 
     try:
         to = normalise_email(to)
@@ -319,7 +319,7 @@ def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None
     click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
 
 
-def _send(ws: Workspace, engine: Any, name: str, yes: bool, start_now: bool) -> None:
+def _send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, start_now: bool) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -365,7 +365,7 @@ def _send(ws: Workspace, engine: Any, name: str, yes: bool, start_now: bool) -> 
         raise DeliveryError(f"{report.fatal}; unsent messages stay queued")
 
 
-async def _send_with_signals(ws: Workspace, engine: Any, name: str, progress: Any, start_now: bool) -> Any:
+async def _send_with_signals(ws: WorkspaceConfig, engine: Any, name: str, progress: Any, start_now: bool) -> Any:
     """Ctrl-C / SIGTERM: messages in flight finish, the rest goes back to the queue."""
     from outreach.sending.engine import SendOptions, send_campaign
     from outreach.worker import stop_on_signals
@@ -379,7 +379,7 @@ async def _send_with_signals(ws: Workspace, engine: Any, name: str, progress: An
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_engine
-def campaign_status_cmd(ws: Workspace, engine: Any, name: str, as_json: bool) -> None:
+def campaign_status_cmd(ws: WorkspaceConfig, engine: Any, name: str, as_json: bool) -> None:
     """Progress and results of campaign NAME."""
     from outreach.campaigns.status import campaign_status
 
@@ -396,7 +396,7 @@ def _lifecycle(action: str) -> None:
     @campaign.command(action, help=f"{action.capitalize()} campaign NAME.")
     @click.argument("name")
     @with_engine
-    def command(ws: Workspace, engine: Any, name: str) -> None:
+    def command(ws: WorkspaceConfig, engine: Any, name: str) -> None:
         from outreach.campaigns.status import set_lifecycle
 
         state = set_lifecycle(engine, name, action)
@@ -410,7 +410,7 @@ for _action in ("pause", "resume", "cancel"):
 @campaign.command("resend-uncertain")
 @click.argument("name")
 @with_engine
-def campaign_resend_uncertain(ws: Workspace, engine: Any, name: str) -> None:
+def campaign_resend_uncertain(ws: WorkspaceConfig, engine: Any, name: str) -> None:
     """Queue again the messages a crash left uncertain (they may arrive twice)."""
     from outreach.campaigns.status import resend_uncertain
 
@@ -429,10 +429,10 @@ def track() -> None:
 @track.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @with_engine
-def track_ingest(ws: Workspace, engine: Any, paths: tuple[Path, ...]) -> None:
+def track_ingest(ws: WorkspaceConfig, engine: Any, paths: tuple[Path, ...]) -> None:
     """Record inbound mail from .eml files, Maildir folders or mbox files."""
-    from outreach.followups import promote
-    from outreach.tokens import workspace_signer
+    from outreach.followups.queue import promote
+    from outreach.settings.tokens import workspace_signer
     from outreach.tracking.ingest import ingest, policy_of
     from outreach.tracking.sources import iter_messages
 
@@ -447,7 +447,7 @@ def track_ingest(ws: Workspace, engine: Any, paths: tuple[Path, ...]) -> None:
 @track.command("poll")
 @click.option("--rescan", is_flag=True, help="Read the whole folder again (nothing is recorded twice).")
 @with_engine
-def track_poll(ws: Workspace, engine: Any, rescan: bool) -> None:
+def track_poll(ws: WorkspaceConfig, engine: Any, rescan: bool) -> None:
     """Record new mail from the IMAP mailbox in outreach.yaml, then move it to the processed folder."""
     from outreach.tracking.imap import poll_and_promote
 
@@ -489,12 +489,12 @@ def followups() -> None:
 @click.option("--queue", type=click.Choice(["call", "visit"]))
 @click.option("--owner", help="Only items of this sales executive.")
 @with_engine
-def followups_list(ws: Workspace, engine: Any, queue: str | None, owner: str | None) -> None:
+def followups_list(ws: WorkspaceConfig, engine: Any, queue: str | None, owner: str | None) -> None:
     """List open follow-ups, most urgent first."""
     from rich.console import Console
     from rich.table import Table
 
-    from outreach.followups import list_items
+    from outreach.followups.queue import list_items
 
     items = list_items(engine, queue, owner)
     table = Table(box=None, header_style="bold")
@@ -514,9 +514,9 @@ def followups_list(ws: Workspace, engine: Any, queue: str | None, owner: str | N
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]), default="csv", show_default=True)
 @click.option("--owner", help="Only items of this sales executive.")
 @with_engine
-def followups_export(ws: Workspace, engine: Any, queue: str, out: Path, fmt: str, owner: str | None) -> None:
+def followups_export(ws: WorkspaceConfig, engine: Any, queue: str, out: Path, fmt: str, owner: str | None) -> None:
     """Write the list for callers (CSV or an Excel workbook) or the visits as calendar events (ICS)."""
-    from outreach.followups import export_csv, export_ics, export_xlsx, list_items
+    from outreach.followups.queue import export_csv, export_ics, export_xlsx, list_items
 
     items = list_items(engine, queue, owner)
     if fmt == "ics":
@@ -533,9 +533,9 @@ def followups_export(ws: Workspace, engine: Any, queue: str, out: Path, fmt: str
 @followups.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @with_engine
-def followups_import(ws: Workspace, engine: Any, file: Path) -> None:
+def followups_import(ws: WorkspaceConfig, engine: Any, file: Path) -> None:
     """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
-    from outreach.followups import import_outcomes
+    from outreach.followups.queue import import_outcomes
 
     counts = import_outcomes(engine, ws, file)
     click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
@@ -564,7 +564,7 @@ class CampaignReportCommand(click.Command):
 
 
 def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    from outreach.reports import parse_month
+    from outreach.reports.campaign import parse_month
 
     if value is None:
         return None
@@ -590,16 +590,16 @@ def report() -> None:
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained, printable HTML page with charts to FILE.")  # fmt: skip
 @with_engine
-def report_campaign(ws: Workspace, engine: Any, name: str, html_out: Path | None) -> None:
+def report_campaign(ws: WorkspaceConfig, engine: Any, name: str, html_out: Path | None) -> None:
     """The funnel of CAMPAIGN: sent, delivered, bounced, replied, promoted, outcomes, A/B."""
     from datetime import datetime
 
-    from outreach.reports import campaign_report, campaign_text
+    from outreach.reports.campaign import campaign_report, campaign_text
 
     result = campaign_report(engine, name, ws)
     click.echo(campaign_text(result), nl=False)
     if html_out is not None:
-        from outreach.report_html import campaign_html
+        from outreach.reports.html import campaign_html
 
         page = campaign_html(result, ws.settings.organization.name, datetime.now(ws.tz))
         html_out.write_text(page, encoding="utf-8")
@@ -610,11 +610,11 @@ def report_campaign(ws: Workspace, engine: Any, name: str, html_out: Path | None
 @click.option("--month", callback=_month, metavar="YYYY-MM",
               help="The month, in the workspace timezone (default: the current month).")  # fmt: skip
 @with_engine
-def report_monthly(ws: Workspace, engine: Any, month: str | None) -> None:
+def report_monthly(ws: WorkspaceConfig, engine: Any, month: str | None) -> None:
     """Each sales executive's month: approached, replies, calls, visits, new prospects vs target."""
     from datetime import datetime
 
-    from outreach.reports import monthly_report, monthly_text
+    from outreach.reports.campaign import monthly_report, monthly_text
 
     month = month or datetime.now(ws.tz).strftime("%Y-%m")
     click.echo(monthly_text(monthly_report(ws, engine, month)), nl=False)
@@ -624,7 +624,7 @@ def report_monthly(ws: Workspace, engine: Any, month: str | None) -> None:
 @click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, then exit.")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
 @with_engine
-def worker(ws: Workspace, engine: Any, once: bool, interval: float) -> None:
+def worker(ws: WorkspaceConfig, engine: Any, once: bool, interval: float) -> None:
     """Run the scheduler: start due campaigns and keep sending (Ctrl-C stops cleanly)."""
     from outreach.worker import run_worker
 
@@ -645,7 +645,7 @@ def worker(ws: Workspace, engine: Any, once: bool, interval: float) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8025, show_default=True, type=int)
 @with_engine
-def serve(ws: Workspace, engine: Any, host: str, port: int) -> None:
+def serve(ws: WorkspaceConfig, engine: Any, host: str, port: int) -> None:
     """Serve the unsubscribe links: a confirmation page on GET, RFC 8058 one-click POST."""
     from outreach.tracking.unsubscribe import make_server
 
@@ -665,7 +665,7 @@ def sink(maildir: Path, host: str, port: int) -> None:
     """Run a local SMTP server that stores every message in a Maildir."""
     import threading
 
-    from outreach.sink import Sink
+    from outreach.devtools.sink import Sink
 
     with Sink(maildir, host, port):
         click.echo(f"Sink listening on {host}:{port}, storing into {maildir} (Ctrl-C to stop)")
@@ -679,7 +679,7 @@ def sink(maildir: Path, host: str, port: int) -> None:
 @ws_option
 def demo(directory: Path | None) -> None:
     """Run the whole flow on the embedded example: nothing to configure."""
-    from outreach.demo import run_demo
+    from outreach.devtools.demo import run_demo
 
     target = directory or Path(tempfile.mkdtemp(prefix="outreach-demo-"))
     r = run_demo(target)

@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from helpers import OVERRIDES, SendWorkspace, SmtpServer, free_port, invoke, make_workspace
 
-from outreach.workspace import init_workspace
+from outreach.settings.workspace import init_workspace
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from outreach.sink import free_port
-from outreach.workspace import init_workspace
+from outreach.devtools.sink import free_port
+from outreach.settings.workspace import init_workspace
 
 
 @dataclass

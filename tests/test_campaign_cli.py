@@ -14,7 +14,7 @@ from helpers import PROMO_SUBJECT, SendWorkspace, invoke, make_workspace, write
 
 from outreach import __version__
 from outreach.cli import cli
-from outreach.workspace import example_dir
+from outreach.settings.workspace import example_dir
 
 
 def command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -18,12 +18,12 @@ from test_engine import prepare
 from test_promotion import TODAY, contact, reply
 
 from outreach.campaigns.status import campaign_status
-from outreach.followups import list_items
-from outreach.promotion import promote
+from outreach.followups.promotion import promote
+from outreach.followups.queue import list_items
 from outreach.sending.engine import send_campaign
+from outreach.settings.tokens import Signer, workspace_secret
 from outreach.storage import transaction
 from outreach.storage.models import Outbox
-from outreach.tokens import Signer, workspace_secret
 from outreach.tracking.ingest import ingest
 from outreach.tracking.unsubscribe import make_server
 

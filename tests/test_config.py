@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from helpers import invoke
 
-from outreach.config import load_workspace, resolve_database_url
 from outreach.errors import ConfigError
+from outreach.settings.workspace import load_workspace, resolve_database_url
 
 SETTINGS = """\
 database_url: sqlite:///outreach.db

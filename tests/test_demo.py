@@ -13,9 +13,9 @@ from helpers import OVERRIDES, invoke
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.config import load_workspace
-from outreach.demo import run_demo
-from outreach.followups import CSV_COLUMNS
+from outreach.devtools.demo import run_demo
+from outreach.followups.queue import CSV_COLUMNS
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.storage.models import Outbox, Suppression
 

@@ -21,10 +21,10 @@ import pytest
 from helpers import PROSPECTS, SendWorkspace
 from sqlalchemy import select
 
+from outreach.audience.contacts import ContactView
 from outreach.campaigns.definition import load_campaign
 from outreach.campaigns.messages import MessageFactory
-from outreach.contacts import ContactView
-from outreach.dkimsign import DkimSigner
+from outreach.content.dkim import DkimSigner
 from outreach.errors import ConfigError
 from outreach.storage import transaction
 from outreach.storage.models import Campaign, Contact

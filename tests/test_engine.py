@@ -18,16 +18,16 @@ import pytest
 from engine_support import Faults, FaultySink, bulk_workspace, running
 from sqlalchemy import select
 
+from outreach.audience.contacts import import_contacts
 from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.status import campaign_status, set_lifecycle
-from outreach.config import load_workspace
-from outreach.contacts import import_contacts
 from outreach.sending.engine import SendOptions, backoff, send_campaign
 from outreach.sending.throttle import TokenBucket
+from outreach.settings.tokens import Signer, parse_verp, workspace_secret
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine, outbox, transaction, utcnow
 from outreach.storage.models import Outbox, Suppression
-from outreach.tokens import Signer, parse_verp, workspace_secret
-from outreach.windows import SendingWindow
+from outreach.workdays import SendingWindow
 
 FAST_RETRY = "retry: {attempts: 6, backoff: 0.01s, max_backoff: 0.05s}\n"
 FAST = "throttle: {rate: 2000/s, connections: 3}\n"
@@ -290,7 +290,7 @@ def test_per_domain_rate_spreads_one_domain(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_relay_down_releases_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from outreach.sink import free_port
+    from outreach.devtools.sink import free_port
 
     root = bulk_workspace(tmp_path / "ws", 8, FAST)
     ws, engine = prepare(root, free_port(), monkeypatch)

@@ -28,8 +28,8 @@ from helpers import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.config import load_workspace
-from outreach.followups import CSV_COLUMNS, add_business_days, import_outcomes, list_items
+from outreach.followups.queue import CSV_COLUMNS, add_business_days, import_outcomes, list_items
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.storage.models import Contact, FollowUp
 

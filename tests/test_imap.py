@@ -18,10 +18,10 @@ from helpers import PROSPECTS, Received, SendWorkspace, invoke
 from imap_server import PASSWORD, Dovecot, dovecot_binary, self_signed, start_dovecot
 from sqlalchemy import func, select
 
-from outreach.config import load_workspace
+from outreach.settings.tokens import Signer, workspace_secret
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine, transaction
 from outreach.storage.models import Event, FollowUp, Suppression
-from outreach.tokens import Signer, workspace_secret
 from outreach.tracking import imap
 
 DATA = Path(__file__).parent / "data" / "inbound"
@@ -392,7 +392,7 @@ def test_quote_folder_names() -> None:
 
 
 def test_imap_settings_defaults() -> None:
-    from outreach.config import Imap
+    from outreach.settings.config import Imap
 
     assert Imap(username="u").effective_port == 993
     assert Imap(username="u", security="starttls").effective_port == 143

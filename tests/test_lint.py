@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, write, write_csv
 
-from outreach import rendering
-from outreach.campaigns.lint import all_caps, has_link, spam_hits, url_problem
-from outreach.workspace import init_workspace
+from outreach.content import rendering
+from outreach.settings.workspace import init_workspace
+from outreach.studio.lint import all_caps, has_link, spam_hits, url_problem
 
 PROSPECTS = "ani@alpha.example.com, budi@beta.example.com, citra@gamma.example.com"
 CLEAN = "Checked 1 campaign: 0 errors, 0 warnings\n"
@@ -96,8 +96,9 @@ def test_undefined_variable_is_tried_against_every_contact(root: Path, tmp_path:
         "attribute 'employees') for 3 of 4 contacts: budi@beta.example.com, citra@gamma.example.com, "
         "fajar@zeta.example.com",
         # rendering stops at a contact's first problem: the others were reported for employees
-        "campaigns/promo.md:7: error: undefined variable contact.nickname ('outreach.contacts.ContactView object' "
-        "has no attribute 'nickname') for 1 of 4 contacts: ani@alpha.example.com",
+        "campaigns/promo.md:7: error: undefined variable contact.nickname "
+        "('outreach.audience.contacts.ContactView object' has no attribute 'nickname') "
+        "for 1 of 4 contacts: ani@alpha.example.com",
         "Checked 1 campaign: 2 errors, 0 warnings",
     ]
 
@@ -108,7 +109,7 @@ def test_undefined_variable_in_a_subject_variant(root: Path) -> None:
     code, out, _ = lint(root, "promo")
     assert code == 1
     assert out[0] == (
-        "campaigns/promo.md:4: error: undefined variable contact.frist_name ('outreach.contacts.ContactView "
+        "campaigns/promo.md:4: error: undefined variable contact.frist_name ('outreach.audience.contacts.ContactView "
         f"object' has no attribute 'frist_name') for 4 of 4 contacts: {PROSPECTS} and 1 more"
     )
 

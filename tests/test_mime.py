@@ -1,4 +1,4 @@
-"""outreach.mime.build, held to the standard by parsing its bytes back with the stdlib."""
+"""outreach.content.mime.build, held to the standard by parsing its bytes back with the stdlib."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from email.message import EmailMessage
 import pytest
 
 from outreach.campaigns.builder import new_message_id
+from outreach.content.mime import Envelope, address, b64, build, encode_words, header_text, wire_safe
 from outreach.errors import InputError
-from outreach.mime import Envelope, address, b64, build, encode_words, header_text, wire_safe
 
 ENV = Envelope(
     from_name="Awang Prasetyo",

@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 from helpers import invoke, write_csv
 
-from outreach.campaigns.preview_server import PreviewServer, make_server, serve_forever
-from outreach.config import load_workspace
 from outreach.errors import InputError
+from outreach.settings.workspace import init_workspace, load_workspace
 from outreach.storage import open_engine
-from outreach.workspace import init_workspace
+from outreach.web.preview_server import PreviewServer, make_server, serve_forever
 
 NAME = "solusi-jaringan"
 FIRST = "budi.santoso@majujaya.example.co.id"  # the segment's first contact

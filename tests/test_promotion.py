@@ -12,13 +12,13 @@ from engine_support import FaultySink, bulk_workspace, running
 from sqlalchemy import select
 from test_engine import prepare
 
-from outreach.config import load_workspace
-from outreach.followups import import_outcomes, list_items, visit_from_notes
-from outreach.promotion import promote
+from outreach.followups.promotion import promote
+from outreach.followups.queue import import_outcomes, list_items, visit_from_notes
 from outreach.sending.engine import send_campaign
+from outreach.settings.tokens import Signer, workspace_secret
+from outreach.settings.workspace import load_workspace
 from outreach.storage import transaction
 from outreach.storage.models import Contact, Outbox, Suppression
-from outreach.tokens import Signer, workspace_secret
 from outreach.tracking.ingest import SoftBouncePolicy, ingest
 
 TODAY = date(2026, 11, 30)  # a Monday

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from helpers import SmtpServer
 
-from outreach.config import Smtp
-from outreach.mime import wire_safe
+from outreach.content.mime import wire_safe
 from outreach.sending.smtp import Relay
+from outreach.settings.config import Smtp
 
 SAFE = b"Subject: x\r\n\r\nline one\r\n=2E not a dot\r\nlast line without CRLF"
 UNSAFE = [

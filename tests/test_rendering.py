@@ -11,12 +11,13 @@ import premailer
 import pytest
 from helpers import write, write_csv
 
+from outreach.audience.contacts import ContactView, import_contacts
 from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.messages import CampaignInfo
-from outreach.config import Sender, load_workspace
-from outreach.contacts import ContactView, import_contacts
+from outreach.content.rendering import Organization, compile_content, load_compiled, read_content
 from outreach.errors import TemplateError
-from outreach.rendering import Organization, compile_content, load_compiled, read_content
+from outreach.settings.config import Sender
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 
 ORG = Organization("PT Contoh & Rekan", "Jl. Sudirman No. 1, Jakarta")

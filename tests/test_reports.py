@@ -22,12 +22,11 @@ import pytest
 from helpers import invoke, write
 from sqlalchemy import Engine
 
-from outreach.config import load_workspace
-from outreach.report_html import campaign_html
-from outreach.reports import campaign_report, month_bounds, monthly_report, monthly_text
+from outreach.reports.campaign import campaign_report, month_bounds, monthly_report, monthly_text
+from outreach.reports.html import campaign_html
+from outreach.settings.workspace import init_workspace, load_workspace
 from outreach.storage import open_engine, transaction
 from outreach.storage.models import Campaign, Contact, Event, FollowUp, Outbox
-from outreach.workspace import init_workspace
 
 CREATED = datetime(2026, 9, 1)
 PROMO_MD = """\

@@ -9,35 +9,35 @@ import pytest
 from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, write, write_csv
 from sqlalchemy import Engine, event
 
-from outreach.config import Workspace, load_workspace
-from outreach.contacts import import_contacts, iter_contacts
-from outreach.errors import ConfigError, NotFoundError
-from outreach.segments import (
+from outreach.audience.contacts import import_contacts, iter_contacts
+from outreach.audience.segments import (
     contacts_query,
     count_segment,
     list_segments,
     load_segment,
     segment_query,
 )
+from outreach.errors import ConfigError, NotFoundError
+from outreach.settings.workspace import WorkspaceConfig, load_workspace
 from outreach.storage import open_engine
 
 TODAY = date(2026, 6, 30)  # 90 days before is 2026-04-01; 30 days before is 2026-05-31
 
 
 @pytest.fixture
-def seg_ws(tmp_path: Path, example_ws: Path) -> tuple[Workspace, Engine]:
+def seg_ws(tmp_path: Path, example_ws: Path) -> tuple[WorkspaceConfig, Engine]:
     ws = load_workspace(example_ws)
     engine = open_engine(ws.database_url)
     import_contacts(engine, write_csv(tmp_path / "small.csv", CONTACT_HEADER, CONTACT_ROWS))
     return ws, engine
 
 
-def members(ws: Workspace, engine: Engine, name: str, today: date = TODAY) -> list[str]:
+def members(ws: WorkspaceConfig, engine: Engine, name: str, today: date = TODAY) -> list[str]:
     query = contacts_query(ws, load_segment(ws, name), today)
     return [c.first_name for c in iter_contacts(engine, query)]
 
 
-def segment(ws: Workspace, name: str, text: str) -> Path:
+def segment(ws: WorkspaceConfig, name: str, text: str) -> Path:
     return write(ws.segments_dir / f"{name}.yaml", text)
 
 
@@ -92,20 +92,20 @@ def segment(ws: Workspace, name: str, text: str) -> Path:
         ("status: prospect\n  city: Jakarta\n  transactions: {lte: 0}", ["Ani", "Fajar"]),
     ],
 )
-def test_operator(seg_ws: tuple[Workspace, Engine], where: str, expected: list[str]) -> None:
+def test_operator(seg_ws: tuple[WorkspaceConfig, Engine], where: str, expected: list[str]) -> None:
     ws, engine = seg_ws
     segment(ws, "t", f"where:\n  {where}\n")
     assert members(ws, engine, "t") == expected
 
 
-def test_age_moves_with_today(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_age_moves_with_today(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, engine = seg_ws
     segment(ws, "t", "where:\n  last_contacted_at: {older_than: 90d}\n")
     assert members(ws, engine, "t", date(2026, 6, 29)) == ["Ani", "Eka"]  # cutoff 2026-03-31
     assert members(ws, engine, "t", date(2026, 9, 30)) == ["Ani", "Budi", "Dedi", "Eka", "Fajar"]
 
 
-def test_exclude(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_exclude(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, engine = seg_ws
     segment(ws, "jakarta", "where:\n  city: Jakarta\nexclude: [existing-customers]\n")
     assert members(ws, engine, "jakarta") == ["Ani", "Fajar"]
@@ -114,7 +114,7 @@ def test_exclude(seg_ws: tuple[Workspace, Engine]) -> None:
     assert members(ws, engine, "rest") == ["Budi", "Citra", "Dedi", "Eka"]
 
 
-def test_limit_takes_never_contacted_then_oldest(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_limit_takes_never_contacted_then_oldest(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, engine = seg_ws
     segment(ws, "two", "where:\n  status: prospect\nlimit: 2\n")
     assert members(ws, engine, "two") == ["Ani", "Citra"]  # Citra never, Ani oldest; id order
@@ -122,7 +122,7 @@ def test_limit_takes_never_contacted_then_oldest(seg_ws: tuple[Workspace, Engine
     assert members(ws, engine, "three") == ["Ani", "Citra", "Fajar"]
 
 
-def test_limit_applies_before_an_outer_exclude(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_limit_applies_before_an_outer_exclude(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, engine = seg_ws
     segment(ws, "oldest", "limit: 1\n")  # Citra: never contacted
     segment(ws, "others", "where:\n  status: prospect\nexclude: [oldest]\n")
@@ -139,7 +139,7 @@ def count_statements(engine: Engine) -> list[str]:
     return statements
 
 
-def test_a_segment_is_one_sql_statement(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_a_segment_is_one_sql_statement(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, engine = seg_ws
     segment(ws, "others", "where:\n  status: prospect\nexclude: [existing-customers]\nlimit: 1\n")
     segment(ws, "big", (
@@ -159,19 +159,19 @@ def test_a_segment_is_one_sql_statement(seg_ws: tuple[Workspace, Engine]) -> Non
     assert "NOT IN" in statements[0] and "LIMIT" in statements[0]
 
 
-def test_segment_query_compiles_without_database(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_segment_query_compiles_without_database(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     sql = str(segment_query(ws, load_segment(ws, "jakarta-prospects"), TODAY))
     assert sql.count("SELECT") == 2  # the segment and its exclude, nested in it
 
 
-def error(ws: Workspace, name: str) -> str:
+def error(ws: WorkspaceConfig, name: str) -> str:
     with pytest.raises(ConfigError) as exc:
         segment_query(ws, load_segment(ws, name), TODAY)
     return str(exc.value)
 
 
-def test_unknown_field_names_file_and_line(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_unknown_field_names_file_and_line(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     path = segment(ws, "bad", "description: x\nwhere:\n  status: prospect\n  colour: red\n")
     assert error(ws, "bad").startswith(f"{path}, line 4: unknown field 'colour' (fields: email, ")
@@ -181,7 +181,7 @@ def test_unknown_field_names_file_and_line(seg_ws: tuple[Workspace, Engine]) -> 
     assert result.stderr.startswith(f"Error: {path}, line 4: unknown field 'colour'")
 
 
-def test_unknown_operator_names_file_and_line(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_unknown_operator_names_file_and_line(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     path = segment(ws, "bad", "where:\n  status: prospect\n  transactions:\n    between: [1, 2]\n")
     assert error(ws, "bad") == (
@@ -191,7 +191,7 @@ def test_unknown_operator_names_file_and_line(seg_ws: tuple[Workspace, Engine]) 
     assert error(ws, "bad2").startswith(f"{path}, line 2: unknown operator 'contains' for tags")
 
 
-def test_yaml_syntax_error_names_file_and_line(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_yaml_syntax_error_names_file_and_line(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     path = segment(ws, "bad", "where:\n  status: prospect\n  city: [Jakarta, Bekasi\n")
     assert error(ws, "bad").startswith(f"{path}, line 4: YAML syntax error")
@@ -216,13 +216,13 @@ def test_yaml_syntax_error_names_file_and_line(seg_ws: tuple[Workspace, Engine])
         ("- status\n", "line 1: a segment is a mapping"),
     ],
 )  # fmt: skip
-def test_bad_segment_files(seg_ws: tuple[Workspace, Engine], text: str, message: str) -> None:
+def test_bad_segment_files(seg_ws: tuple[WorkspaceConfig, Engine], text: str, message: str) -> None:
     ws, _ = seg_ws
     path = segment(ws, "bad", text)
     assert error(ws, "bad").startswith(f"{path}, {message}")
 
 
-def test_exclude_cycle_is_an_error(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_exclude_cycle_is_an_error(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     segment(ws, "a", "exclude: [b]\n")
     segment(ws, "b", "where:\n  status: prospect\nexclude: [a]\n")
@@ -231,7 +231,7 @@ def test_exclude_cycle_is_an_error(seg_ws: tuple[Workspace, Engine]) -> None:
     assert error(ws, "self").endswith("in a cycle: self -> self")
 
 
-def test_unknown_segment(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_unknown_segment(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     with pytest.raises(NotFoundError, match=r"segment 'nope' not found: no .*nope.yaml \(segments: "):
         load_segment(ws, "nope")
@@ -240,7 +240,7 @@ def test_unknown_segment(seg_ws: tuple[Workspace, Engine]) -> None:
         segment_query(ws, load_segment(ws, "x"), TODAY)
 
 
-def test_segments_list(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_segments_list(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     segment(ws, "prospects", "description: All prospects\nwhere:\n  status: prospect\n")
     assert list_segments(ws) == [
@@ -259,7 +259,7 @@ def test_segments_list(seg_ws: tuple[Workspace, Engine]) -> None:
     assert out[3] == "security-interest\t4\tAnyone interested in security or network products"
 
 
-def test_segments_show_prints_count_and_sample(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_segments_show_prints_count_and_sample(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     segment(ws, "prospects", "description: All prospects\nwhere:\n  status: prospect\n")
     result = invoke("segments", "show", "prospects", "--sample", "2", ws=ws.root)
@@ -282,7 +282,7 @@ def test_segments_show_prints_count_and_sample(seg_ws: tuple[Workspace, Engine])
     assert len(out) == 5
 
 
-def test_segments_show_empty_and_unknown(seg_ws: tuple[Workspace, Engine]) -> None:
+def test_segments_show_empty_and_unknown(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     segment(ws, "nobody", "where:\n  city: Atlantis\n")
     result = invoke("segments", "show", "nobody", ws=ws.root)

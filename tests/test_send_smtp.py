@@ -13,9 +13,9 @@ from helpers import PROMO_SUBJECT, PROSPECTS, TRY_LATER, USER_UNKNOWN, SendWorks
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from outreach.settings.tokens import Signer, parse_verp, workspace_secret
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Outbox, Suppression
-from outreach.tokens import Signer, parse_verp, workspace_secret
 
 SENT_LINE = re.compile(
     r"^Campaign (?P<name>\S+): (?P<sent>\d+) sent, (?P<failed>\d+) failed, (?P<retry>\d+) to retry "

@@ -18,9 +18,9 @@ from outreach.campaigns.definition import load_campaign
 from outreach.campaigns.sequences import add_delay, schedule_steps
 from outreach.campaigns.status import campaign_status
 from outreach.sending.engine import SendOptions, send_campaign
+from outreach.settings.tokens import Signer, workspace_secret
 from outreach.storage import transaction
 from outreach.storage.models import Campaign, Outbox
-from outreach.tokens import Signer, workspace_secret
 from outreach.tracking.ingest import ingest
 
 STEPS = (

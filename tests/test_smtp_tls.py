@@ -12,7 +12,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from engine_support import FaultySink, bulk_workspace
 from helpers import invoke
 
-from outreach.sink import free_port
+from outreach.devtools.sink import free_port
 
 PASSWORD = "rahasia-123"
 

@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from test_promotion import TODAY, contact, reply, sent  # noqa: F401 - the fixture
 
-from outreach.followups import CSV_COLUMNS, list_items
-from outreach.promotion import promote
+from outreach.followups.promotion import promote
+from outreach.followups.queue import CSV_COLUMNS, list_items
 from outreach.storage import transaction
 from outreach.storage.models import Contact
 from outreach.tracking.ingest import ingest

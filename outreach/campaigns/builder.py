@@ -17,15 +17,15 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from outreach.audience.contacts import ContactView
+from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, compile_file, step_factories
-from outreach.config import Workspace
-from outreach.contacts import ContactView
 from outreach.errors import StateError, TemplateError
-from outreach.segments import contacts_query, load_segment
+from outreach.settings.tokens import workspace_signer
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Outbox, Suppression
-from outreach.tokens import workspace_signer
 
 BATCH = 500
 MAX_REPORTED = 10
@@ -46,7 +46,7 @@ class BuildResult:
         )
 
 
-def to_utc(moment: datetime, ws: Workspace) -> datetime:
+def to_utc(moment: datetime, ws: WorkspaceConfig) -> datetime:
     """A schedule written in the workspace timezone (unless it names one), as naive UTC."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=ws.tz)
     return aware.astimezone(UTC).replace(tzinfo=None)
@@ -69,7 +69,7 @@ def get_or_create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     return row
 
 
-def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None = None) -> BuildResult:
+def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date | None = None) -> BuildResult:
     spec = load_campaign(ws, name)
     segment = load_segment(ws, spec.file.segment)
     query = contacts_query(ws, segment, today)

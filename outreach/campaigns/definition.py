@@ -9,9 +9,10 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from outreach.config import Frozen, Retry, Sender, Throttle, Workspace
 from outreach.errors import ConfigError, NotFoundError
-from outreach.yamlfile import load_yaml, pydantic_error
+from outreach.settings.config import Frozen, Retry, Sender, Throttle
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.settings.yamlfile import load_yaml, pydantic_error
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
 
@@ -22,7 +23,7 @@ class Window(Frozen):
 
     @model_validator(mode="after")
     def _valid(self) -> Window:
-        from outreach.windows import SendingWindow
+        from outreach.workdays import SendingWindow
 
         SendingWindow.parse(self.days, self.hours)
         return self
@@ -88,13 +89,13 @@ class CampaignSpec:
     retry: Retry
 
 
-def campaign_names(ws: Workspace) -> list[str]:
+def campaign_names(ws: WorkspaceConfig) -> list[str]:
     if not ws.campaigns_dir.is_dir():
         return []
     return sorted(p.stem for p in ws.campaigns_dir.glob("*.yaml"))
 
 
-def load_campaign(ws: Workspace, name: str) -> CampaignSpec:
+def load_campaign(ws: WorkspaceConfig, name: str) -> CampaignSpec:
     if not NAME.match(name):
         raise NotFoundError(f"{name!r} is not a campaign name (letters, digits, - _ .)")
     path = ws.campaigns_dir / f"{name}.yaml"

@@ -19,8 +19,8 @@ from sqlalchemy.orm import aliased
 
 from outreach.campaigns.builder import new_message_id
 from outreach.campaigns.definition import CampaignSpec
-from outreach.config import Workspace
-from outreach.promotion import away_until
+from outreach.followups.promotion import away_until
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Company, Contact, Event, Outbox, Suppression
 
@@ -47,7 +47,7 @@ def add_delay(sent_at: datetime, days: int, business: bool, tz: ZoneInfo) -> dat
     return due.astimezone(UTC).replace(tzinfo=None)
 
 
-def schedule_steps(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int,
+def schedule_steps(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign_id: int,
                    now: datetime | None = None) -> StepsResult:  # fmt: skip
     now = now or utcnow()
     created = waiting = 0
@@ -79,7 +79,7 @@ def _candidates(campaign_id: int, k: int):  # type: ignore[no-untyped-def]
     )
 
 
-def _schedule_step(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int, k: int,
+def _schedule_step(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign_id: int, k: int,
                    delay: tuple[int, bool], now: datetime) -> tuple[int, int]:  # fmt: skip
     created = waiting = 0
     with transaction(engine) as session:

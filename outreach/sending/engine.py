@@ -31,21 +31,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from outreach.audience.contacts import ContactView
 from outreach.campaigns.builder import content_digest, preflight
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, step_factories
 from outreach.campaigns.sequences import StepsResult, schedule_steps
 from outreach.campaigns.status import built_campaign
-from outreach.config import Workspace
-from outreach.contacts import ContactView
 from outreach.errors import StateError
 from outreach.sending.recording import Committer, Health, backoff
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
+from outreach.settings.tokens import verp_address
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import outbox, transaction, utcnow
 from outreach.storage.models import Campaign, Outbox
-from outreach.tokens import verp_address
-from outreach.windows import SendingWindow
+from outreach.workdays import SendingWindow
 
 Progress = Callable[["SendReport"], None]
 
@@ -97,7 +97,7 @@ class _Job:
 
 
 class CampaignSender:
-    def __init__(self, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign: Campaign,
+    def __init__(self, ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign: Campaign,
                  options: SendOptions, progress: Progress | None) -> None:  # fmt: skip
         self.ws, self.engine, self.spec, self.campaign = ws, engine, spec, campaign
         self.options, self.progress = options, progress
@@ -377,7 +377,7 @@ class CampaignSender:
             self.report.total = sum(counts.values())
 
 
-def sent_today(engine: Engine, ws: Workspace, sender_key: str, now: datetime) -> int:
+def sent_today(engine: Engine, ws: WorkspaceConfig, sender_key: str, now: datetime) -> int:
     """Messages sent (or in flight) today, in the workspace timezone, by one sender identity."""
     local_midnight = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ws.tz).replace(
         hour=0, minute=0, second=0, microsecond=0)  # fmt: skip
@@ -405,7 +405,7 @@ def load_campaign_row(engine: Engine, name: str) -> Campaign:
         return built_campaign(session, name)
 
 
-async def send_campaign(ws: Workspace, engine: Engine, name: str, *, options: SendOptions | None = None,
+async def send_campaign(ws: WorkspaceConfig, engine: Engine, name: str, *, options: SendOptions | None = None,
                         progress: Progress | None = None, start_now: bool = False) -> SendReport:  # fmt: skip
     """Send what is due; a campaign scheduled for later is only marked ``scheduled``."""
     spec = load_campaign(ws, name)

@@ -23,7 +23,9 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from outreach.tracking.arf import (
+from outreach.tracking.autoreply import is_auto_reply, return_date
+from outreach.tracking.bounces import detect_bounce
+from outreach.tracking.complaints import (
     address_list,
     clean_address,
     find_complaint,
@@ -31,8 +33,6 @@ from outreach.tracking.arf import (
     original_message_ids,
     returned_headers,
 )
-from outreach.tracking.autoreply import is_auto_reply, return_date
-from outreach.tracking.bounces import detect_bounce
 from outreach.tracking.replies import all_text, body_text, decode_bytes, trim_reply
 
 log = logging.getLogger(__name__)

@@ -36,11 +36,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from outreach.config import Imap, Workspace
 from outreach.errors import ConfigError, MailboxError
+from outreach.settings.config import Imap
+from outreach.settings.tokens import Signer, workspace_signer
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction
 from outreach.storage.models import Meta
-from outreach.tokens import Signer, workspace_signer
 from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, policy_of, record_message
 
 log = logging.getLogger("outreach.imap")
@@ -280,7 +281,7 @@ def move(client: imaplib.IMAP4, uid: int, cfg: Imap, caps: set[str]) -> bool:
 # -- the poll ----------------------------------------------------------------------------
 
 
-def poll_mailbox(ws: Workspace, engine: Engine, signer: Signer | None, *, rescan: bool = False) -> PollReport:
+def poll_mailbox(ws: WorkspaceConfig, engine: Engine, signer: Signer | None, *, rescan: bool = False) -> PollReport:
     """Record every new message of the configured folder, then move it to the processed folder."""
     cfg = ws.settings.imap
     if cfg is None:
@@ -358,9 +359,9 @@ def _leave(cfg: Imap, report: PollReport, uid: int, why: object) -> None:
                 and log.isEnabledFor(logging.DEBUG))  # fmt: skip
 
 
-def poll_and_promote(ws: Workspace, engine: Engine, *, rescan: bool = False) -> tuple[PollReport, int]:
+def poll_and_promote(ws: WorkspaceConfig, engine: Engine, *, rescan: bool = False) -> tuple[PollReport, int]:
     """One poll and the follow-ups it creates: what ``track poll`` and the worker both do."""
-    from outreach.followups import promote
+    from outreach.followups.queue import promote
 
     signer = workspace_signer(engine, ws)
     report = poll_mailbox(ws, engine, signer, rescan=rescan)

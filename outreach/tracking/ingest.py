@@ -19,11 +19,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from outreach.config import Settings
+from outreach.settings.config import Settings
+from outreach.settings.tokens import Signer, parse_verp
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, Outbox
-from outreach.tokens import Signer, parse_verp
 from outreach.tracking.classify import Classification, classify_message
 
 EVENT_KIND = {"bounce": "bounced", "complaint": "complained", "reply": "replied",

@@ -34,12 +34,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from outreach.config import Workspace
 from outreach.errors import InputError
+from outreach.settings.tokens import Signer, workspace_signer
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Event, Outbox
-from outreach.tokens import Signer, workspace_signer
 from outreach.tracking.clicks import record_click
 
 log = logging.getLogger("outreach.unsubscribe")
@@ -281,7 +281,7 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), _TOKEN_IN_TEXT.sub("/…", format % args))
 
 
-def make_server(ws: Workspace, engine: Engine, host: str = "127.0.0.1", port: int = 8025) -> UnsubscribeServer:
+def make_server(ws: WorkspaceConfig, engine: Engine, host: str = "127.0.0.1", port: int = 8025) -> UnsubscribeServer:
     """The server, bound and ready for ``serve_forever`` (port 0: any free port)."""
     signer = workspace_signer(engine, ws)
     try:

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from outreach.config import Workspace
 from outreach.errors import ConfigError, NotFoundError
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.settings.yamlfile import YamlDoc, load_yaml
 from outreach.storage.models import Company, Contact
-from outreach.yamlfile import YamlDoc, load_yaml
 
 TEXT = ("email", "first_name", "last_name", "title", "phone", "industry", "city", "timezone",
         "status", "owner", "company")  # fmt: skip
@@ -46,17 +46,17 @@ class Segment:
     limit: int | None
 
 
-def segment_path(ws: Workspace, name: str) -> Path:
+def segment_path(ws: WorkspaceConfig, name: str) -> Path:
     return ws.segments_dir / f"{name}.yaml"
 
 
-def list_segments(ws: Workspace) -> list[str]:
+def list_segments(ws: WorkspaceConfig) -> list[str]:
     if not ws.segments_dir.is_dir():
         return []
     return sorted(p.stem for p in ws.segments_dir.glob("*.yaml"))
 
 
-def load_segment(ws: Workspace, name: str) -> Segment:
+def load_segment(ws: WorkspaceConfig, name: str) -> Segment:
     path = segment_path(ws, name)
     if not path.is_file():
         known = ", ".join(list_segments(ws)) or "none"
@@ -220,7 +220,7 @@ def _clause(fld: str, op: str, value: Any, today: date) -> ColumnElement[bool]:
     return _compare(col, op, value)
 
 
-def segment_query(ws: Workspace, segment: Segment, today: date | None = None,
+def segment_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None,
                   _seen: tuple[str, ...] = ()) -> Select[Any]:  # fmt: skip
     """SELECT contacts.id of the segment: one statement, excludes as sub-selects."""
     today = today or datetime.now(ws.tz).date()
@@ -240,13 +240,13 @@ def segment_query(ws: Workspace, segment: Segment, today: date | None = None,
     return query
 
 
-def contacts_query(ws: Workspace, segment: Segment, today: date | None = None) -> Select[Any]:
+def contacts_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None) -> Select[Any]:
     """Full contact rows of a segment, in id order, for streaming."""
     ids = segment_query(ws, segment, today).subquery()
     return select(Contact).where(Contact.id.in_(select(ids.c.id))).order_by(Contact.id)
 
 
-def count_segment(engine: Engine, ws: Workspace, segment: Segment) -> int:
+def count_segment(engine: Engine, ws: WorkspaceConfig, segment: Segment) -> int:
     ids = segment_query(ws, segment).subquery()
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(ids)) or 0

@@ -43,14 +43,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from outreach.audience.contacts import ContactView, get_contact
+from outreach.audience.segments import contacts_query, load_segment, segment_path
 from outreach.campaigns.builder import new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, Prepared, step_factories
-from outreach.campaigns.preview import _campaign_id
-from outreach.config import SETTINGS_FILE, Workspace, load_workspace
-from outreach.contacts import ContactView, get_contact
 from outreach.errors import InputError, NotFoundError, OutreachError
-from outreach.segments import contacts_query, load_segment, segment_path
+from outreach.settings.config import SETTINGS_FILE
+from outreach.settings.workspace import WorkspaceConfig, load_workspace
+from outreach.studio.preview import _campaign_id
 
 log = logging.getLogger("outreach.preview")
 
@@ -82,7 +83,7 @@ class Compiled:
 
     version: str
     files: tuple[Path, ...]
-    ws: Workspace | None = None
+    ws: WorkspaceConfig | None = None
     spec: CampaignSpec | None = None
     factories: dict[int, MessageFactory] = field(default_factory=dict)
     error: str | None = None
@@ -112,7 +113,7 @@ class View:
 class Previewer:
     """The campaign being previewed: watches its files and keeps the latest compiled version."""
 
-    def __init__(self, ws: Workspace, engine: Engine, name: str, default_email: str | None = None) -> None:
+    def __init__(self, ws: WorkspaceConfig, engine: Engine, name: str, default_email: str | None = None) -> None:
         self.root, self.engine, self.name, self.default_email = ws.root, engine, name, default_email
         self._lock = threading.Lock()
         self._compiled = self._compile(ws, self._base_files())
@@ -141,7 +142,7 @@ class Previewer:
             return Compiled(before, files, error=str(exc))
         return self._compile(ws, files, before)
 
-    def _compile(self, ws: Workspace, files: tuple[Path, ...], before: str | None = None) -> Compiled:
+    def _compile(self, ws: WorkspaceConfig, files: tuple[Path, ...], before: str | None = None) -> Compiled:
         """Keyed by the version taken before reading, so a save during the compile triggers another."""
         before = before or file_version(files)
         spec = None
@@ -155,7 +156,7 @@ class Previewer:
         version = before if watched == files else file_version(watched)
         return Compiled(version, watched, ws=ws, spec=spec, factories=factories)
 
-    def _watched(self, ws: Workspace, spec: CampaignSpec) -> tuple[Path, ...]:
+    def _watched(self, ws: WorkspaceConfig, spec: CampaignSpec) -> tuple[Path, ...]:
         steps = tuple(ws.campaigns_dir / step.content for step in spec.file.steps)
         segment = segment_path(ws, spec.file.segment)
         return tuple(dict.fromkeys((*self._base_files(), spec.path, spec.content_path, *steps, segment)))
@@ -179,7 +180,7 @@ class Previewer:
             return replace(view, error=compiled.error or str(exc))
         return replace(view, prepared=prepared)
 
-    def _contacts(self, ws: Workspace, spec: CampaignSpec) -> tuple[ContactView, ...]:
+    def _contacts(self, ws: WorkspaceConfig, spec: CampaignSpec) -> tuple[ContactView, ...]:
         """The segment's first contacts, read per request: an import shows without a restart."""
         query = contacts_query(ws, load_segment(ws, spec.file.segment)).limit(MAX_CONTACTS)
         with Session(self.engine) as session:
@@ -424,7 +425,7 @@ def _step(params: dict[str, list[str]]) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 4 else -1
 
 
-def make_server(ws: Workspace, engine: Engine, name: str, host: str = "127.0.0.1", port: int = 8026,
+def make_server(ws: WorkspaceConfig, engine: Engine, name: str, host: str = "127.0.0.1", port: int = 8026,
                 contact: str | None = None) -> PreviewServer:  # fmt: skip
     """The server, bound and ready for ``serve_forever`` (port 0: any free port).
 

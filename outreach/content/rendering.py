@@ -31,10 +31,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from premailer import Premailer
 
+from outreach.content.links import rewrite_links
+from outreach.content.text import html_to_text
 from outreach.errors import TemplateError
-from outreach.htmltext import html_to_text
-from outreach.links import rewrite_links
-from outreach.yamlfile import load_yaml
+from outreach.settings.yamlfile import load_yaml
 
 FRONT_KEYS = ("subject", "preheader", "lang", "variants")
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)

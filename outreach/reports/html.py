@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 
 from outreach import __version__
-from outreach.reports import FUNNEL, OUTCOME_LABELS, CampaignReport, fmt_percent
+from outreach.reports.campaign import FUNNEL, OUTCOME_LABELS, CampaignReport, fmt_percent
 
 STAGES = ("targeted", "sent", "delivered", "replied", "call", "visit")  # the way to a sale, in blue
 LOSSES = ("bounced_hard", "bounced_soft", "failed", "unsubscribed", "complained")  # drawn in red

@@ -22,8 +22,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from outreach.csvsafe import decode_spreadsheet_bytes, sniff_reader, unneutralise, write_csv
 from outreach.errors import InputError
+from outreach.sheets import decode_spreadsheet_bytes, sniff_reader, unneutralise, write_csv
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Company, Contact
 

@@ -15,18 +15,17 @@ from dataclasses import dataclass
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
+from outreach.audience.contacts import import_contacts
 from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.status import Status, campaign_status
-from outreach.config import Workspace, load_workspace
-from outreach.contacts import import_contacts
-from outreach.followups import export_csv, list_items, promote
+from outreach.devtools.sink import Sink, free_port
+from outreach.followups.queue import export_csv, list_items, promote
 from outreach.sending.engine import SendReport, send_campaign
-from outreach.sink import Sink, free_port
+from outreach.settings.tokens import workspace_signer
+from outreach.settings.workspace import WorkspaceConfig, init_workspace, load_workspace
 from outreach.storage import open_engine, utcnow
-from outreach.tokens import workspace_signer
 from outreach.tracking.ingest import IngestReport, ingest
 from outreach.tracking.sources import iter_messages
-from outreach.workspace import init_workspace
 
 CAMPAIGN = "solusi-jaringan"
 
@@ -133,7 +132,7 @@ def run_demo(target: Path) -> DemoResult:
     maildir = target / "sink-maildir"
     port = free_port()
     base = load_workspace(target)
-    ws = Workspace(target, base.settings.model_copy(
+    ws = WorkspaceConfig(target, base.settings.model_copy(
         update={"smtp": base.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port,
                                                               "security": "none"}),
                 "database_url": "sqlite:///outreach.db"}))  # fmt: skip

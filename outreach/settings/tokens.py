@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from outreach.config import Workspace
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction
 from outreach.storage.models import Meta
 
@@ -43,7 +43,7 @@ def workspace_secret(engine: Engine, env_name: str) -> bytes:
         return session.get(Meta, SECRET_KEY).value.encode("ascii")  # type: ignore[union-attr]
 
 
-def workspace_signer(engine: Engine, ws: Workspace) -> Signer:
+def workspace_signer(engine: Engine, ws: WorkspaceConfig) -> Signer:
     """The signer of a workspace's links (unsubscribe, clicks, VERP)."""
     return Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
 

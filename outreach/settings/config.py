@@ -7,8 +7,6 @@ Secrets never live in the file: it names environment variables
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,8 +21,8 @@ from pydantic import (
 )
 
 from outreach.errors import ConfigError
-from outreach.units import parse_duration, parse_rate
-from outreach.yamlfile import YamlDoc, load_yaml, pydantic_error
+from outreach.settings.units import parse_duration, parse_rate
+from outreach.settings.yamlfile import YamlDoc, pydantic_error
 
 SETTINGS_FILE = "outreach.yaml"
 
@@ -230,69 +228,6 @@ ENV_OVERRIDES = {
     "OUTREACH_SMTP_PORT": ("smtp", "port"),
     "OUTREACH_SMTP_SECURITY": ("smtp", "security"),
 }
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """A loaded workspace: its folder and its validated settings."""
-
-    root: Path
-    settings: Settings
-
-    @property
-    def segments_dir(self) -> Path:
-        return self.root / "segments"
-
-    @property
-    def campaigns_dir(self) -> Path:
-        return self.root / "campaigns"
-
-    @property
-    def database_url(self) -> str:
-        return resolve_database_url(self.settings.database_url, self.root)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
-
-    def zone(self, name: str | None) -> ZoneInfo:
-        """A contact's (or company's) timezone by name; the workspace's when empty or unknown."""
-        try:
-            return ZoneInfo(name) if name else self.tz
-        except (ZoneInfoNotFoundError, ValueError):
-            return self.tz
-
-    def sender(self, key: str) -> Sender:
-        try:
-            return self.settings.senders[key]
-        except KeyError:
-            known = ", ".join(sorted(self.settings.senders))
-            raise ConfigError(
-                f"unknown sender {key!r}; senders in {self.root / SETTINGS_FILE}: {known}"
-            ) from None
-
-
-def resolve_database_url(url: str, root: Path) -> str:
-    """Make ``sqlite:///relative.db`` relative to the workspace, not the cwd."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/"):
-        rest = url[len(prefix) :]
-        if rest and not rest.startswith(":memory:"):
-            return prefix + str((root / rest).resolve())
-    return url
-
-
-def load_workspace(root: Path | str | None = None) -> Workspace:
-    """Load ``outreach.yaml`` from ``root`` (or $OUTREACH_WORKSPACE, else cwd)."""
-    root = Path(root or os.environ.get("OUTREACH_WORKSPACE") or ".").resolve()
-    path = root / SETTINGS_FILE
-    if not path.is_file():
-        raise ConfigError(
-            f"{path}: not found; is {root} a workspace? Create one with `outreach init DIR` "
-            "or pass -w DIR"
-        )
-    doc = load_yaml(path)
-    return Workspace(root=root, settings=parse_settings(doc))
 
 
 def parse_settings(doc: YamlDoc) -> Settings:

@@ -25,16 +25,16 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from outreach.audience.contacts import ContactView, iter_contacts
+from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.definition import CampaignSpec, campaign_names, load_campaign
 from outreach.campaigns.messages import MessageFactory
-from outreach.config import Workspace
-from outreach.contacts import ContactView, iter_contacts
+from outreach.content.rendering import ContentSource, Organization, compile_content, read_content
 from outreach.errors import NotFoundError, OutreachError, TemplateError
-from outreach.rendering import ContentSource, Organization, compile_content, read_content
-from outreach.segments import contacts_query, load_segment
+from outreach.settings.tokens import Signer
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.settings.yamlfile import load_yaml
 from outreach.storage.models import Campaign
-from outreach.tokens import Signer
-from outreach.yamlfile import load_yaml
 
 MAX_SUBJECT = 78  # RFC 5322's recommended line length; longer subjects get cut off in inbox lists
 MAX_BYTES = 100 * 1024  # Gmail clips bigger messages, hiding the footer and its unsubscribe link
@@ -105,7 +105,7 @@ def _plural(n: int, word: str) -> str:
 class _Report:
     """Collects findings of one campaign, naming files relative to the workspace."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: WorkspaceConfig) -> None:
         self.ws = ws
         self.findings: list[Finding] = []
 
@@ -134,7 +134,7 @@ class _Report:
 # -- entry points -------------------------------------------------------------------
 
 
-def lint_workspace(ws: Workspace, engine: Engine, names: Sequence[str] | None = None) -> LintResult:
+def lint_workspace(ws: WorkspaceConfig, engine: Engine, names: Sequence[str] | None = None) -> LintResult:
     """Lint the named campaigns, or every campaign of the workspace; a missing name is an error."""
     names = list(names) if names else campaign_names(ws)
     result = LintResult(campaigns=names)
@@ -147,7 +147,7 @@ def lint_workspace(ws: Workspace, engine: Engine, names: Sequence[str] | None = 
     return result
 
 
-def lint_campaign(ws: Workspace, engine: Engine, name: str) -> list[Finding]:
+def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str) -> list[Finding]:
     """One campaign's findings, by file and line. Only a campaign that does not exist raises:
     a broken one is itself a finding, so linting every campaign never stops at the first."""
     report = _Report(ws)
@@ -179,7 +179,7 @@ def _content_files(spec: CampaignSpec, report: _Report) -> Iterator[Path]:
             report.add("error", spec.path, line, f"step {i + 1}: content file {step.content} not found")
 
 
-def _lint_content(ws: Workspace, engine: Engine, spec: CampaignSpec, path: Path, report: _Report) -> None:
+def _lint_content(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, path: Path, report: _Report) -> None:
     try:
         source = read_content(path)
     except OutreachError as exc:
@@ -211,7 +211,7 @@ def _campaign_id(engine: Engine, name: str) -> int:
         return session.scalar(select(Campaign.id).where(Campaign.name == name)) or 0
 
 
-def _segment_contacts(ws: Workspace, engine: Engine, spec: CampaignSpec,
+def _segment_contacts(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec,
                       report: _Report) -> Iterable[ContactView] | None:  # fmt: skip
     """The segment's contacts, streamed; a placeholder contact when the segment is empty."""
     segment_file = ws.segments_dir / f"{spec.file.segment}.yaml"
@@ -223,7 +223,7 @@ def _segment_contacts(ws: Workspace, engine: Engine, spec: CampaignSpec,
     return _or_placeholder(iter_contacts(engine, query), ws, spec, report)
 
 
-def _or_placeholder(views: Iterator[ContactView], ws: Workspace, spec: CampaignSpec,
+def _or_placeholder(views: Iterator[ContactView], ws: WorkspaceConfig, spec: CampaignSpec,
                     report: _Report) -> Iterator[ContactView]:  # fmt: skip
     first = next(views, None)
     if first is None:
@@ -243,7 +243,7 @@ class _AnyCustom(dict[str, str]):
         return f"Sample {key}"
 
 
-def placeholder_contact(ws: Workspace, spec: CampaignSpec) -> ContactView:
+def placeholder_contact(ws: WorkspaceConfig, spec: CampaignSpec) -> ContactView:
     return ContactView(
         id=0, email="sample.contact@example.com", first_name="Sample", last_name="Contact",
         title="Manager", phone="+62 21 0000 0000", company="PT Sample", industry="Industry",

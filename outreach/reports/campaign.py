@@ -22,9 +22,9 @@ from sqlalchemy import Engine, distinct, func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.status import built_campaign
-from outreach.config import Workspace
 from outreach.errors import InputError, OutreachError
-from outreach.followups import OUTCOMES
+from outreach.followups.queue import OUTCOMES
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.models import Campaign, Contact, Event, FollowUp, Outbox
 
 FUNNEL = (
@@ -91,7 +91,7 @@ class CampaignReport:
         return None if key in NO_RATE else percent(self.funnel[key], self.funnel["sent"])
 
 
-def campaign_report(engine: Engine, name: str, ws: Workspace | None = None) -> CampaignReport:
+def campaign_report(engine: Engine, name: str, ws: WorkspaceConfig | None = None) -> CampaignReport:
     """Count the funnel of campaign ``name``; ``ws`` (optional) supplies the A/B subject texts."""
     with Session(engine) as session:
         row = built_campaign(session, name)
@@ -190,12 +190,12 @@ def _variant_subject(variant: str, subjects: tuple[str, ...]) -> str:
     return subjects[int(variant)] if variant.isdigit() and int(variant) < len(subjects) else ""
 
 
-def _subjects(ws: Workspace | None, name: str) -> tuple[str, ...]:
+def _subjects(ws: WorkspaceConfig | None, name: str) -> tuple[str, ...]:
     """The subject templates of the campaign's content, when its files are still there to read."""
     if ws is None:
         return ()
     from outreach.campaigns.definition import load_campaign
-    from outreach.rendering import read_content
+    from outreach.content.rendering import read_content
 
     try:
         source = read_content(load_campaign(ws, name).content_path)
@@ -276,7 +276,7 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return utc(year, mon), utc(*nxt)
 
 
-def monthly_report(ws: Workspace, engine: Engine, month: str) -> MonthlyReport:
+def monthly_report(ws: WorkspaceConfig, engine: Engine, month: str) -> MonthlyReport:
     start, end = month_bounds(month, ws.tz)
     with Session(engine) as session:
         figures = {
@@ -296,14 +296,14 @@ def monthly_report(ws: Workspace, engine: Engine, month: str) -> MonthlyReport:
     return MonthlyReport(month=f"{year:04d}-{mon:02d}", timezone=ws.settings.timezone, rows=rows)
 
 
-def _executives(ws: Workspace, figures: Iterable[Counter[str]]) -> list[str]:
+def _executives(ws: WorkspaceConfig, figures: Iterable[Counter[str]]) -> list[str]:
     """The configured senders (in outreach.yaml's order), then anyone else who had activity."""
     known = list(ws.settings.senders)
     others = {key for counts in figures for key, n in counts.items() if n and key not in known}
     return known + sorted(others)
 
 
-def _exec_name(ws: Workspace, key: str) -> str:
+def _exec_name(ws: WorkspaceConfig, key: str) -> str:
     sender = ws.settings.senders.get(key)
     if sender is not None:
         return sender.name

@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from outreach.config import FollowupRules, Workspace
+from outreach.settings.config import FollowupRules
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, FollowUp
-from outreach.windows import add_business_days
+from outreach.workdays import add_business_days
 
 EXCERPT = 300
 
@@ -46,7 +47,7 @@ def priority(contact: Contact, wants_meeting: bool, rules: FollowupRules) -> int
     return min(score, 100)
 
 
-def owner_for(session: Session, ws: Workspace, contact: Contact) -> str:
+def owner_for(session: Session, ws: WorkspaceConfig, contact: Contact) -> str:
     if contact.owner:
         return contact.owner
     load = dict(session.execute(
@@ -62,12 +63,12 @@ def strip_re(subject: str) -> str:
     return s
 
 
-def contact_today(contact: Contact, ws: Workspace) -> date:
+def contact_today(contact: Contact, ws: WorkspaceConfig) -> date:
     tz = ws.zone(contact.timezone or (contact.company.timezone if contact.company else ""))
     return datetime.now(tz).date()
 
 
-def promote(engine: Engine, ws: Workspace, today: date | None = None) -> int:
+def promote(engine: Engine, ws: WorkspaceConfig, today: date | None = None) -> int:
     """Turn genuine replies not yet handled into follow-up items; apply out-of-office holds."""
     rules = ws.settings.followups
     created = 0
@@ -84,7 +85,7 @@ def promote(engine: Engine, ws: Workspace, today: date | None = None) -> int:
     return created
 
 
-def _promote_one(session: Session, ws: Workspace, rules: FollowupRules, event: Event, today: date | None) -> int:
+def _promote_one(session: Session, ws: WorkspaceConfig, rules: FollowupRules, event: Event, today: date | None) -> int:
     contact = session.get(Contact, event.contact_id)
     if contact is None:
         return 0
@@ -114,7 +115,7 @@ def _promote_one(session: Session, ws: Workspace, rules: FollowupRules, event: E
     return 1
 
 
-def _open(session: Session, ws: Workspace, rules: FollowupRules, contact: Contact, today: date | None,
+def _open(session: Session, ws: WorkspaceConfig, rules: FollowupRules, contact: Contact, today: date | None,
           fields: dict[str, object]) -> None:  # fmt: skip
     session.add(FollowUp(
         contact_id=contact.id, state="open", owner=owner_for(session, ws, contact),
@@ -124,7 +125,7 @@ def _open(session: Session, ws: Workspace, rules: FollowupRules, contact: Contac
     session.flush()
 
 
-def _promote_clicks(session: Session, ws: Workspace, rules: FollowupRules, today: date | None) -> int:
+def _promote_clicks(session: Session, ws: WorkspaceConfig, rules: FollowupRules, today: date | None) -> int:
     """Clickers nobody has answered for: one call per contact and campaign (replied > several clicks > one)."""
     if rules.promote_clicks <= 0:
         return 0

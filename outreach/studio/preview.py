@@ -9,14 +9,14 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from outreach.audience.contacts import ContactView
+from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.builder import get_or_create_campaign, new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, Prepared
 from outreach.campaigns.status import built_campaign
-from outreach.config import Workspace
-from outreach.contacts import ContactView
 from outreach.errors import NotFoundError
-from outreach.segments import contacts_query, load_segment
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction
 from outreach.storage.models import Campaign, Contact, Outbox, Suppression
 
@@ -30,7 +30,7 @@ def _campaign_id(engine: Engine, spec: CampaignSpec) -> int:
         return get_or_create_campaign(session, spec).id
 
 
-def preview_contact(ws: Workspace, engine: Engine, spec: CampaignSpec, email: str | None) -> ContactView:
+def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, email: str | None) -> ContactView:
     with Session(engine) as session:
         if email:
             contact = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
@@ -47,7 +47,7 @@ def preview_contact(ws: Workspace, engine: Engine, spec: CampaignSpec, email: st
         return ContactView.of(contact)
 
 
-def render_preview(ws: Workspace, engine: Engine, name: str, email: str | None,
+def render_preview(ws: WorkspaceConfig, engine: Engine, name: str, email: str | None,
                    to: str | None = None) -> Prepared:  # fmt: skip
     spec = load_campaign(ws, name)
     factory = MessageFactory.for_campaign(ws, engine, spec, _campaign_id(engine, spec))
@@ -59,7 +59,7 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9@._-]+", "_", text)[:120]
 
 
-def dry_run(ws: Workspace, engine: Engine, name: str, out: Path) -> Iterator[Path]:
+def dry_run(ws: WorkspaceConfig, engine: Engine, name: str, out: Path) -> Iterator[Path]:
     """Write the .eml of every queued message; change nothing in the database."""
     spec = load_campaign(ws, name)
     with Session(engine) as session:

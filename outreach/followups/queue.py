@@ -18,13 +18,12 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from outreach.config import Workspace
-from outreach.csvsafe import decode_spreadsheet_bytes, sniff_reader, unneutralise, write_csv
 from outreach.errors import InputError
-from outreach.spreadsheet import read_xlsx, write_xlsx
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.sheets import decode_spreadsheet_bytes, read_xlsx, sniff_reader, unneutralise, write_csv, write_xlsx
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, FollowUp
-from outreach.windows import add_business_days
+from outreach.workdays import add_business_days
 
 CSV_COLUMNS = (
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
@@ -35,7 +34,7 @@ QUEUES = ("call", "visit")
 EXCERPT = 300
 
 
-from outreach.promotion import promote  # noqa: E402  (the flow's entry point lives beside its rules)
+from outreach.followups.promotion import promote  # noqa: E402  (the flow's entry point lives beside its rules)
 
 __all__ = ["promote"]
 
@@ -104,7 +103,7 @@ def export_csv(items: list[Item], out: Path) -> None:
         write_csv(fh, CSV_COLUMNS, (item.row() for item in items))
 
 
-def export_ics(items: list[Item], out: Path, ws: Workspace) -> int:
+def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:
     from icalendar import Calendar
     from icalendar import Event as IcsEvent
 
@@ -156,7 +155,7 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str
     return header, _numbered(path, reader)
 
 
-def _parse_import(path: Path, ws: Workspace) -> list[OutcomeRow]:
+def _parse_import(path: Path, ws: WorkspaceConfig) -> list[OutcomeRow]:
     header, numbered = _read_rows(path)
     for need in ("id", "outcome"):
         if need not in header:
@@ -224,7 +223,7 @@ def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
         raise InputError(f"{path}, row {line}: visit_at {text!r} is not an ISO date-time") from None
 
 
-def import_outcomes(engine: Engine, ws: Workspace, path: Path, today: date | None = None) -> dict[str, int]:
+def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date | None = None) -> dict[str, int]:
     """Apply callers' outcomes; any bad row rejects the whole file and changes nothing."""
     rows = _parse_import(path, ws)
     today = today or datetime.now(ws.tz).date()

@@ -19,8 +19,8 @@ from pathlib import Path
 import dkim
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
-from outreach.config import Dkim
 from outreach.errors import ConfigError
+from outreach.settings.config import Dkim
 
 SIGNED_HEADERS = (
     b"from", b"subject", b"date", b"message-id", b"list-unsubscribe", b"list-unsubscribe-post",
