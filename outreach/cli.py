@@ -647,7 +647,7 @@ def worker(ws: WorkspaceConfig, engine: Any, once: bool, interval: float) -> Non
 @with_engine
 def serve(ws: WorkspaceConfig, engine: Any, host: str, port: int) -> None:
     """Serve the unsubscribe links: a confirmation page on GET, RFC 8058 one-click POST."""
-    from outreach.tracking.unsubscribe import make_server
+    from outreach.web.public import make_server
 
     server = make_server(ws, engine, host, port)
     click.echo(f"Unsubscribe endpoint on http://{host}:{server.server_port}/u/TOKEN "

@@ -16,7 +16,8 @@ import pytest
 from outreach.tracking.autoreply import return_date
 from outreach.tracking.bounces import explain, find_status
 from outreach.tracking.classify import Classification, classify_message
-from outreach.tracking.replies import html_to_text, trim_reply
+from outreach.tracking.message import readable_text
+from outreach.tracking.replies import trim_reply
 
 INBOUND = Path(__file__).parent / "data" / "inbound"
 ANDI = ("andi@contoh-solusi.co.id",)
@@ -607,7 +608,7 @@ def test_trim_reply(text: str, expected: str) -> None:
 
 def test_html_blockquote_becomes_quote_lines() -> None:
     html = "<p>Hi &amp; bye</p><blockquote><p>old</p><blockquote>older</blockquote></blockquote>"
-    assert html_to_text(html) == "Hi & bye\n\n> old\n>\n> > older"
+    assert readable_text(html) == "Hi & bye\n\n> old\n>\n> > older"
 
 
 # --------------------------------------------------------------------------- return dates

@@ -25,7 +25,7 @@ from outreach.settings.tokens import Signer, workspace_secret
 from outreach.storage import transaction
 from outreach.storage.models import Outbox
 from outreach.tracking.ingest import ingest
-from outreach.tracking.unsubscribe import make_server
+from outreach.web.public import make_server
 
 PRODUCT = "https://www.example.com/promo/lisensi-2027?utm_source=outreach&utm_campaign=blast"
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from outreach.storage import open_engine, transaction
 from outreach.storage.models import Contact, Event, Outbox, Suppression
-from outreach.tracking.unsubscribe import make_server
+from outreach.web.public import make_server
 
 ANI, BUDI = PROSPECTS[0], PROSPECTS[1]
 ONE_CLICK = b"List-Unsubscribe=One-Click"

@@ -32,7 +32,7 @@ from markupsafe import Markup
 from premailer import Premailer
 
 from outreach.content.links import rewrite_links
-from outreach.content.text import html_to_text
+from outreach.content.text import text_alternative
 from outreach.errors import TemplateError
 from outreach.settings.yamlfile import load_yaml
 
@@ -302,7 +302,7 @@ def compile_content(source: ContentSource, organization: Organization, track_cli
     )
     html = _inline_css(html)
     text = _env(False).from_string(_package_text("layout.txt")).render(
-        body=html_to_text(fragment).rstrip(), **common
+        body=text_alternative(fragment).rstrip(), **common
     )
     html_source, text_source = tokens.restore(html), tokens.restore(tokens.join_block_lines(text))
     try:

@@ -1,4 +1,4 @@
-"""A readable text/plain rendering of the HTML that Markdown produces.
+"""The text/plain alternative of an outgoing message, from the HTML that Markdown produces.
 
 Markdown HTML is a small, regular subset, so a tiny HTMLParser does better
 than a general converter: links become ``text (url)``, list items get
@@ -95,7 +95,7 @@ class _TextWriter(HTMLParser):
         self.out.append("\n" if tail.endswith("\n") else "\n\n")
 
 
-def html_to_text(html: str) -> str:
+def text_alternative(html: str) -> str:
     writer = _TextWriter()
     writer.feed(html)
     writer.close()

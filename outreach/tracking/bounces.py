@@ -28,8 +28,7 @@ try:  # the detector list is private; without it we fall back to all_failures
 except ImportError:  # pragma: no cover - a future flufl.bounce
     _DETECTORS = None  # type: ignore[assignment]
 
-from outreach.tracking.complaints import clean_address, iter_parts, parse_headers
-from outreach.tracking.replies import body_text, part_text, subparts
+from outreach.tracking.message import body_text, clean_address, iter_parts, parse_headers, part_text, subparts
 
 log = logging.getLogger(__name__)
 

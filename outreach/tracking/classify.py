@@ -25,15 +25,17 @@ from email.utils import parsedate_to_datetime
 
 from outreach.tracking.autoreply import is_auto_reply, return_date
 from outreach.tracking.bounces import detect_bounce
-from outreach.tracking.complaints import (
+from outreach.tracking.complaints import find_complaint, original_message_ids
+from outreach.tracking.message import (
     address_list,
+    all_text,
+    body_text,
     clean_address,
-    find_complaint,
+    decode_bytes,
     message_ids,
-    original_message_ids,
     returned_headers,
 )
-from outreach.tracking.replies import all_text, body_text, decode_bytes, trim_reply
+from outreach.tracking.replies import trim_reply
 
 log = logging.getLogger(__name__)
 

@@ -52,6 +52,7 @@ from outreach.errors import InputError, NotFoundError, OutreachError
 from outreach.settings.config import SETTINGS_FILE
 from outreach.settings.workspace import WorkspaceConfig, load_workspace
 from outreach.studio.preview import _campaign_id
+from outreach.web.headers import security_headers
 
 log = logging.getLogger("outreach.preview")
 
@@ -396,15 +397,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
     def _send(self, status: HTTPStatus, body: bytes, ctype: str = "text/html", csp: str | None = None,
               **extra: str) -> None:  # fmt: skip
         self.send_response(status)
-        headers = {
-            "Content-Type": f"{ctype}; charset=utf-8",
-            "Content-Length": str(len(body)),
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": csp or "default-src 'none'; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            **{k.capitalize(): v for k, v in extra.items()},
-        }
+        headers = security_headers(ctype, len(body), csp, **extra)
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
