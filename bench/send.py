@@ -75,7 +75,7 @@ sys.path.insert(0, {root!r})
 from pathlib import Path
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
-from outreach.audience.contacts import import_contacts
+from outreach.audience.importer import import_contacts
 from outreach.campaigns.builder import build_campaign
 ws = load_workspace(Path({ws!r}))
 engine = open_engine(ws.database_url)

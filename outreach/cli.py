@@ -108,7 +108,7 @@ def contacts() -> None:
 @with_engine
 def contacts_import(ws: WorkspaceConfig, engine: Any, file: Path, rejects: Path | None) -> None:
     """Import contacts from a CSV FILE (re-importing updates by email)."""
-    from outreach.audience.contacts import import_contacts, write_rejects
+    from outreach.audience.importer import import_contacts, write_rejects
 
     result = import_contacts(engine, file)
     click.echo(f"Contacts: {result.summary()}")
@@ -305,7 +305,7 @@ def campaign_send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, dry_ru
 
 
 def _send_test(ws: WorkspaceConfig, engine: Any, name: str, to: str, email: str | None) -> None:
-    from outreach.audience.contacts import RowError, normalise_email
+    from outreach.audience.importer import RowError, normalise_email
     from outreach.errors import InputError
     from outreach.sending.single import send_one
     from outreach.studio.preview import render_preview
@@ -431,7 +431,7 @@ def track() -> None:
 @with_engine
 def track_ingest(ws: WorkspaceConfig, engine: Any, paths: tuple[Path, ...]) -> None:
     """Record inbound mail from .eml files, Maildir folders or mbox files."""
-    from outreach.followups.queue import promote
+    from outreach.followups.promotion import promote
     from outreach.settings.tokens import workspace_signer
     from outreach.tracking.ingest import ingest, policy_of
     from outreach.tracking.sources import iter_messages
@@ -516,7 +516,8 @@ def followups_list(ws: WorkspaceConfig, engine: Any, queue: str | None, owner: s
 @with_engine
 def followups_export(ws: WorkspaceConfig, engine: Any, queue: str, out: Path, fmt: str, owner: str | None) -> None:
     """Write the list for callers (CSV or an Excel workbook) or the visits as calendar events (ICS)."""
-    from outreach.followups.queue import export_csv, export_ics, export_xlsx, list_items
+    from outreach.followups.exports import export_csv, export_ics, export_xlsx
+    from outreach.followups.queue import list_items
 
     items = list_items(engine, queue, owner)
     if fmt == "ics":
@@ -535,7 +536,7 @@ def followups_export(ws: WorkspaceConfig, engine: Any, queue: str, out: Path, fm
 @with_engine
 def followups_import(ws: WorkspaceConfig, engine: Any, file: Path) -> None:
     """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
-    from outreach.followups.queue import import_outcomes
+    from outreach.followups.outcomes import import_outcomes
 
     counts = import_outcomes(engine, ws, file)
     click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
@@ -564,7 +565,7 @@ class CampaignReportCommand(click.Command):
 
 
 def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    from outreach.reports.campaign import parse_month
+    from outreach.reports.monthly import parse_month
 
     if value is None:
         return None
@@ -614,7 +615,7 @@ def report_monthly(ws: WorkspaceConfig, engine: Any, month: str | None) -> None:
     """Each sales executive's month: approached, replies, calls, visits, new prospects vs target."""
     from datetime import datetime
 
-    from outreach.reports.campaign import monthly_report, monthly_text
+    from outreach.reports.monthly import monthly_report, monthly_text
 
     month = month or datetime.now(ws.tz).strftime("%Y-%m")
     click.echo(monthly_text(monthly_report(ws, engine, month)), nl=False)

@@ -13,7 +13,8 @@ from helpers import CONTACT_HEADER, CONTACT_ROWS, DATA, invoke, write, write_csv
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.audience.contacts import count_contacts, get_contact, import_contacts
+from outreach.audience.contacts import count_contacts, get_contact
+from outreach.audience.importer import import_contacts
 from outreach.errors import InputError
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine

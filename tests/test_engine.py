@@ -18,7 +18,7 @@ import pytest
 from engine_support import Faults, FaultySink, bulk_workspace, running
 from sqlalchemy import select
 
-from outreach.audience.contacts import import_contacts
+from outreach.audience.importer import import_contacts
 from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.status import campaign_status, set_lifecycle
 from outreach.sending.engine import SendOptions, backoff, send_campaign

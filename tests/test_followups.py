@@ -28,10 +28,12 @@ from helpers import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.followups.queue import CSV_COLUMNS, add_business_days, import_outcomes, list_items
+from outreach.followups.outcomes import import_outcomes
+from outreach.followups.queue import CSV_COLUMNS, list_items
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.storage.models import Contact, FollowUp
+from outreach.workdays import add_business_days
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 CONTRACT_COLUMNS = [

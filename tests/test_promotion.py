@@ -12,8 +12,9 @@ from engine_support import FaultySink, bulk_workspace, running
 from sqlalchemy import select
 from test_engine import prepare
 
+from outreach.followups.outcomes import import_outcomes, visit_from_notes
 from outreach.followups.promotion import promote
-from outreach.followups.queue import import_outcomes, list_items, visit_from_notes
+from outreach.followups.queue import list_items
 from outreach.sending.engine import send_campaign
 from outreach.settings.tokens import Signer, workspace_secret
 from outreach.settings.workspace import load_workspace

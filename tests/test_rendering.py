@@ -11,7 +11,8 @@ import premailer
 import pytest
 from helpers import write, write_csv
 
-from outreach.audience.contacts import ContactView, import_contacts
+from outreach.audience.contacts import ContactView
+from outreach.audience.importer import import_contacts
 from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.messages import CampaignInfo
 from outreach.content.rendering import Organization, compile_content, load_compiled, read_content

@@ -22,8 +22,9 @@ import pytest
 from helpers import invoke, write
 from sqlalchemy import Engine
 
-from outreach.reports.campaign import campaign_report, month_bounds, monthly_report, monthly_text
+from outreach.reports.campaign import campaign_report
 from outreach.reports.html import campaign_html
+from outreach.reports.monthly import month_bounds, monthly_report, monthly_text
 from outreach.settings.workspace import init_workspace, load_workspace
 from outreach.storage import open_engine, transaction
 from outreach.storage.models import Campaign, Contact, Event, FollowUp, Outbox

@@ -9,7 +9,8 @@ import pytest
 from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, write, write_csv
 from sqlalchemy import Engine, event
 
-from outreach.audience.contacts import import_contacts, iter_contacts
+from outreach.audience.contacts import iter_contacts
+from outreach.audience.importer import import_contacts
 from outreach.audience.segments import (
     contacts_query,
     count_segment,

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
-from outreach.audience.contacts import import_contacts
+from outreach.audience.importer import import_contacts
 from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.status import Status, campaign_status
 from outreach.devtools.sink import Sink, free_port
-from outreach.followups.queue import export_csv, list_items, promote
+from outreach.followups.exports import export_csv
+from outreach.followups.promotion import promote
+from outreach.followups.queue import list_items
 from outreach.sending.engine import SendReport, send_campaign
 from outreach.settings.tokens import workspace_signer
 from outreach.settings.workspace import WorkspaceConfig, init_workspace, load_workspace

@@ -361,7 +361,7 @@ def _leave(cfg: Imap, report: PollReport, uid: int, why: object) -> None:
 
 def poll_and_promote(ws: WorkspaceConfig, engine: Engine, *, rescan: bool = False) -> tuple[PollReport, int]:
     """One poll and the follow-ups it creates: what ``track poll`` and the worker both do."""
-    from outreach.followups.queue import promote
+    from outreach.followups.promotion import promote
 
     signer = workspace_signer(engine, ws)
     report = poll_mailbox(ws, engine, signer, rescan=rescan)
