@@ -100,9 +100,9 @@ def read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError("file not found", path=path) from None
     except Exception as exc:  # noqa: BLE001 - zipfile/openpyxl raise many kinds for a broken file
-        raise InputError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+        raise InputError(f"not a readable .xlsx workbook ({type(exc).__name__})", path=path) from None
     rows = book.worksheets[0].iter_rows(values_only=True)
     header = [_text(v).strip().lower() for v in next(rows, ())]
 

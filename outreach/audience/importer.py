@@ -130,15 +130,15 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError("file not found", path=path) from None
     reader = sniff_reader(decode_spreadsheet_bytes(data, str(path)))
     raw_header = reader.fieldnames or []
     header = [(h or "").strip().lower() for h in raw_header]
     if "email" not in header:
-        raise InputError(f"{path}, line 1: no 'email' column in the header ({', '.join(header)})")
+        raise InputError(f"no 'email' column in the header ({', '.join(header)})", path=path, line=1)
     dupes = sorted({h for h in header if header.count(h) > 1 and h})
     if dupes:
-        raise InputError(f"{path}, line 1: duplicate column(s): {', '.join(dupes)}")
+        raise InputError(f"duplicate column(s): {', '.join(dupes)}", path=path, line=1)
     reader.fieldnames = header
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
@@ -156,7 +156,7 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
                 yield line, {k: v or "" for k, v in row.items() if k}
         except csv.Error as exc:
             # DictReader.line_num only moves on success; the csv reader's is where it failed
-            raise InputError(f"{path}, line {reader.reader.line_num}: {exc}") from None
+            raise InputError(str(exc), path=path, line=reader.reader.line_num) from None
 
     return header, rows()
 

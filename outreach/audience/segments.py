@@ -67,16 +67,14 @@ def load_segment(ws: WorkspaceConfig, name: str) -> Segment:
 def parse_segment(name: str, doc: YamlDoc) -> Segment:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{doc.where()}: a segment is a mapping with keys {', '.join(SEGMENT_KEYS)}")
+        raise ConfigError(f"a segment is a mapping with keys {', '.join(SEGMENT_KEYS)}", **doc.at())
     for key in data:
         if key not in SEGMENT_KEYS:
-            raise ConfigError(
-                f"{doc.path}, line {doc.key_line((key,))}: unknown key {key!r} "
-                f"(expected {', '.join(SEGMENT_KEYS)})"
-            )
+            raise ConfigError(f"unknown key {key!r} (expected {', '.join(SEGMENT_KEYS)})",
+                              path=doc.path, line=doc.key_line((key,)))
     where = data.get("where") or {}
     if not isinstance(where, dict):
-        raise ConfigError(f"{doc.where(('where',))}: 'where' must be a mapping of field: condition")
+        raise ConfigError("'where' must be a mapping of field: condition", **doc.at(('where',)))
     conditions: list[tuple[str, str, Any]] = []
     for fld, cond in where.items():
         conditions.extend(_parse_condition(doc, str(fld), cond))
@@ -84,10 +82,10 @@ def parse_segment(name: str, doc: YamlDoc) -> Segment:
     if isinstance(exclude, str):
         exclude = [exclude]
     if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
-        raise ConfigError(f"{doc.where(('exclude',))}: 'exclude' must be a list of segment names")
+        raise ConfigError("'exclude' must be a list of segment names", **doc.at(('exclude',)))
     limit = data.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise ConfigError(f"{doc.where(('limit',))}: 'limit' must be a positive whole number")
+        raise ConfigError("'limit' must be a positive whole number", **doc.at(('limit',)))
     return Segment(
         name=name, path=doc.path, description=str(data.get("description") or ""),
         where=tuple(conditions), exclude=tuple(exclude), limit=limit,
@@ -107,11 +105,11 @@ def _kind(fld: str) -> str | None:
 
 
 def _parse_condition(doc: YamlDoc, fld: str, cond: Any) -> list[tuple[str, str, Any]]:
-    where = doc.where(("where", fld))
+    at = doc.at(("where", fld))
     kind = _kind(fld)
     if kind is None or fld == "custom.":
         fields = ", ".join((*TEXT, *NUMBER, *DATES, "tags", "custom.COLUMN"))
-        raise ConfigError(f"{where}: unknown field {fld!r} (fields: {fields})")
+        raise ConfigError(f"unknown field {fld!r} (fields: {fields})", **at)
     if not isinstance(cond, dict):
         cond = {"in": cond} if isinstance(cond, list) else {"eq": cond}
         if kind == "tags":
@@ -119,35 +117,33 @@ def _parse_condition(doc: YamlDoc, fld: str, cond: Any) -> list[tuple[str, str, 
     out = []
     for op, value in cond.items():
         if op not in OPERATORS[kind]:
-            raise ConfigError(
-                f"{doc.where(('where', fld, op))}: unknown operator {op!r} for {fld} "
-                f"(operators: {', '.join(OPERATORS[kind])})"
-            )
-        out.append((fld, op, _check_value(doc.where(("where", fld, op)), kind, op, value)))
+            raise ConfigError(f"unknown operator {op!r} for {fld} (operators: {', '.join(OPERATORS[kind])})",
+                              **doc.at(("where", fld, op)))
+        out.append((fld, op, _check_value(doc.at(("where", fld, op)), kind, op, value)))
     return out
 
 
-def _check_value(where: str, kind: str, op: str, value: Any) -> Any:
+def _check_value(at: dict[str, Any], kind: str, op: str, value: Any) -> Any:
     if op in ("in", "not_in", "any", "all", "none"):
         values = value if isinstance(value, list) else [value]
-        return tuple(_scalar(where, kind, v) for v in values)
+        return tuple(_scalar(at, kind, v) for v in values)
     if op in ("older_than", "newer_than"):
         m = _AGE.match(str(value))
         if not m:
-            raise ConfigError(f"{where}: {op} needs an age like 90d, 6w, 3m or 1y, not {value!r}")
+            raise ConfigError(f"{op} needs an age like 90d, 6w, 3m or 1y, not {value!r}", **at)
         n, unit = int(m.group(1)), m.group(2)
         return timedelta(days=n * {"d": 1, "w": 7, "m": 30, "y": 365}[unit])
     if op in ("never", "empty"):
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: {op} takes true or false")
+            raise ConfigError(f"{op} takes true or false", **at)
         return value
-    return _scalar(where, kind, value)
+    return _scalar(at, kind, value)
 
 
-def _scalar(where: str, kind: str, value: Any) -> Any:
+def _scalar(at: dict[str, Any], kind: str, value: Any) -> Any:
     if kind == "number":
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, not {value!r}")
+            raise ConfigError(f"expected a number, not {value!r}", **at)
         return value
     if kind == "date":
         if isinstance(value, datetime):
@@ -157,9 +153,9 @@ def _scalar(where: str, kind: str, value: Any) -> Any:
         try:
             return date.fromisoformat(str(value))
         except ValueError:
-            raise ConfigError(f"{where}: expected an ISO date (YYYY-MM-DD), not {value!r}") from None
+            raise ConfigError(f"expected an ISO date (YYYY-MM-DD), not {value!r}", **at) from None
     if value is None or isinstance(value, dict | list):
-        raise ConfigError(f"{where}: expected a value, not {value!r}")
+        raise ConfigError(f"expected a value, not {value!r}", **at)
     return str(value)
 
 

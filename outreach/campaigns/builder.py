@@ -69,6 +69,19 @@ def get_or_create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     return row
 
 
+def campaign_id(engine: Engine, spec: CampaignSpec, *, create: bool) -> int:
+    """The campaign's id; when it was never built, 0, or with ``create`` a new row (state ``built``).
+
+    Previews need a stable id for the unsubscribe link; lint never writes to the database.
+    """
+    with Session(engine) as session:
+        found = session.scalar(select(Campaign.id).where(Campaign.name == spec.name))
+    if found is not None or not create:
+        return found or 0
+    with transaction(engine) as session:
+        return get_or_create_campaign(session, spec).id
+
+
 def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date | None = None) -> BuildResult:
     spec = load_campaign(ws, name)
     segment = load_segment(ws, spec.file.segment)

@@ -104,21 +104,21 @@ def load_campaign(ws: WorkspaceConfig, name: str) -> CampaignSpec:
         raise NotFoundError(f"campaign {name!r} not found: no {path} (campaigns: {known})")
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise ConfigError(f"{doc.where()}: a campaign is a mapping with segment, content and sender")
+        raise ConfigError("a campaign is a mapping with segment, content and sender", **doc.at())
     try:
         spec = CampaignFile.model_validate(doc.data)
     except ValidationError as exc:
         raise pydantic_error(doc, exc) from None
     if spec.sender not in ws.settings.senders:
         known = ", ".join(sorted(ws.settings.senders))
-        raise ConfigError(f"{doc.where(('sender',))}: unknown sender {spec.sender!r} (senders: {known})")
+        raise ConfigError(f"unknown sender {spec.sender!r} (senders: {known})", **doc.at(('sender',)))
     content = ws.campaigns_dir / spec.content
     if not content.is_file():
-        raise ConfigError(f"{doc.where(('content',))}: content file {content} not found")
+        raise ConfigError(f"content file {content} not found", **doc.at(('content',)))
     for i, step in enumerate(spec.steps):
         if not (ws.campaigns_dir / step.content).is_file():
-            raise ConfigError(f"{doc.where(('steps', i, 'content'))}: step {i + 1}: content file "
-                              f"{step.content} not found")  # fmt: skip
+            raise ConfigError(f"step {i + 1}: content file "
+                              f"{step.content} not found", **doc.at(('steps', i, 'content')))  # fmt: skip
     return CampaignSpec(
         name=name, path=path, file=spec, content_path=content, sender_key=spec.sender,
         sender=ws.settings.senders[spec.sender],

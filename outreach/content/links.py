@@ -15,8 +15,9 @@ import html
 import re
 from collections.abc import Callable
 
+from outreach.content.tags import TOKEN, TOKEN_PREFIX
+
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")', re.I)
-_TOKEN = re.compile(r"QJTK(\d{5})Q")
 _EXPR = re.compile(r"^\{\{-?\s*(.*?)\s*-?\}\}$", re.S)
 
 
@@ -40,7 +41,7 @@ def _url_expression(value: str, tags: list[str]) -> str | None:
     """The href as one jinja string expression, or None when it should not be tracked."""
     parts: list[str] = []
     pos = 0
-    for m in _TOKEN.finditer(value):
+    for m in TOKEN.finditer(value):
         parts.append(repr(html.unescape(value[pos : m.start()])))
         inner = _EXPR.match(tags[int(m.group(1))])
         if inner is None:  # a {% block %} inside a URL: leave that link as written
@@ -48,7 +49,7 @@ def _url_expression(value: str, tags: list[str]) -> str | None:
         parts.append(f"({inner.group(1)})|string")
         pos = m.end()
     parts.append(repr(html.unescape(value[pos:])))
-    literal_start = html.unescape(value[: value.find("QJTK")] if "QJTK" in value else value).lower()
+    literal_start = html.unescape(value[: value.find(TOKEN_PREFIX)] if TOKEN_PREFIX in value else value).lower()
     if not literal_start.startswith(("http://", "https://")):
         return None  # mailto:, tel:, #anchors, or a URL that starts with a variable
     return " ~ ".join(p for p in parts if p != "''")

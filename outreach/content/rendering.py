@@ -32,13 +32,12 @@ from markupsafe import Markup
 from premailer import Premailer
 
 from outreach.content.links import rewrite_links
+from outreach.content.tags import TAG, TOKEN, TOKEN_PATTERN, token, token_index
 from outreach.content.text import text_alternative
 from outreach.errors import TemplateError
 from outreach.settings.yamlfile import load_yaml
 
 FRONT_KEYS = ("subject", "preheader", "lang", "variants")
-_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
-_TOKEN = re.compile(r"QJTK(\d{5})Q")
 LABELS = {
     "en": ("Unsubscribe", "You receive this email because we believe it is relevant to your work."),
     "id": (
@@ -59,6 +58,16 @@ class ContentSource:
     body: str
     body_line: int  # 1-based line of the body's first line in the file
     variants: tuple[str, ...] = ()
+    # 1-based file lines of the front matter values, for errors that point at them
+    subject_line: int = 1
+    preheader_line: int = 1
+    variant_lines: tuple[int, ...] = ()
+
+    def line_of(self, what: str, index: int = 0) -> int:
+        """The file line of ``subject``, ``preheader`` or ``variant`` number ``index``."""
+        if what == "variant":
+            return self.variant_lines[index] if index < len(self.variant_lines) else 1
+        return self.preheader_line if what == "preheader" else self.subject_line
 
 
 @dataclass(frozen=True)
@@ -117,66 +126,62 @@ def read_content(path: Path) -> ContentSource:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise TemplateError(f"{path}: content file not found") from None
+        raise TemplateError("content file not found", path=path) from None
     except UnicodeDecodeError as exc:
-        raise TemplateError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise TemplateError(f"not UTF-8 text ({exc.reason})", path=path) from None
     text = text.replace("\r\n", "\n")
     front: dict[str, Any] = {}
-    front_lines: dict[str, int] = {}  # file line of each front matter value, for errors
+    lines: dict[str, Any] = {}  # file line of each front matter value, for errors
     body, body_line = text, 1
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end < 0:
-            raise TemplateError(f"{path}, line 1: front matter opened with --- is never closed")
+            raise TemplateError("front matter opened with --- is never closed", path=path, line=1)
         doc = load_yaml(path, text[4 : end + 1])
         front = doc.data or {}
         if not isinstance(front, dict):
-            raise TemplateError(f"{path}, line 2: front matter must be key: value lines")
+            raise TemplateError("front matter must be key: value lines", path=path, line=2)
         rest = text[end + 4 :]
         body_line = text[: end + 4].count("\n") + 1 + (1 if rest.startswith("\n") else 0)
         body = rest[1:] if rest.startswith("\n") else rest
-        front_lines = {"subject": 1 + doc.line(("subject",)), "preheader": 1 + doc.line(("preheader",))}
+        lines = {"subject_line": 1 + doc.line(("subject",)), "preheader_line": 1 + doc.line(("preheader",))}
         if isinstance(front.get("variants"), list):
-            for i in range(len(front["variants"])):
-                front_lines[f"variant{i}"] = 1 + doc.line(("variants", i))
+            lines["variant_lines"] = tuple(1 + doc.line(("variants", i)) for i in range(len(front["variants"])))
         for key in front:
             if key not in FRONT_KEYS:
                 line = 1 + doc.line((key,))
-                raise TemplateError(
-                    f"{path}, line {line}: unknown front matter key {key!r} "
-                    f"(expected {', '.join(FRONT_KEYS)})"
-                )
+                raise TemplateError(f"unknown front matter key {key!r} (expected {', '.join(FRONT_KEYS)})",
+                                    path=path, line=line)
     subject = front.get("subject")
     if not isinstance(subject, str) or not subject.strip():
-        raise TemplateError(f"{path}, line 1: front matter needs a subject: line")
+        raise TemplateError("front matter needs a subject: line", path=path, line=1)
     lang = str(front.get("lang") or "en")
     if lang not in LABELS:
-        raise TemplateError(f"{path}: lang {lang!r} is not one of {', '.join(LABELS)}")
+        raise TemplateError(f"lang {lang!r} is not one of {', '.join(LABELS)}", path=path)
     variants = front.get("variants") or ()
     if not isinstance(variants, list | tuple) or not all(isinstance(v, str) for v in variants):
-        raise TemplateError(f"{path}: variants must be a list of subject lines")
+        raise TemplateError("variants must be a list of subject lines", path=path)
     source = ContentSource(
         path=path, subject=subject.strip(), preheader=str(front.get("preheader") or "").strip(),
-        lang=lang, body=body, body_line=body_line, variants=tuple(variants),
+        lang=lang, body=body, body_line=body_line, variants=tuple(variants), **lines,
     )  # fmt: skip
-    _check_syntax(source, front_lines)
+    _check_syntax(source)
     return source
 
 
-def _check_syntax(src: ContentSource, lines: dict[str, int] | None = None) -> None:
+def _check_syntax(src: ContentSource) -> None:
     env = _env(False)
-    lines = lines or {}
     for what, text, line0 in (
-        ("subject", src.subject, lines.get("subject", 1)),
-        ("preheader", src.preheader, lines.get("preheader", 1)),
+        ("subject", src.subject, src.subject_line),
+        ("preheader", src.preheader, src.preheader_line),
         ("body", src.body, src.body_line),
-        *(("variant", v, lines.get(f"variant{i}", 1)) for i, v in enumerate(src.variants)),
+        *(("variant", v, src.line_of("variant", i)) for i, v in enumerate(src.variants)),
     ):  # fmt: skip
         try:
             env.parse(text)
         except TemplateSyntaxError as exc:
             line = line0 + (exc.lineno or 1) - 1
-            raise TemplateError(f"{src.path}, line {line}: template syntax error in {what}: {exc.message}") from None
+            raise TemplateError(f"template syntax error in {what}: {exc.message}", path=src.path, line=line) from None
 
 
 class _Tokens:
@@ -187,13 +192,13 @@ class _Tokens:
 
     def token(self, tag: str) -> str:
         self.tags.append(tag)
-        return f"QJTK{len(self.tags) - 1:05d}Q"
+        return token(len(self.tags) - 1)
 
     def protect(self, text: str) -> str:
-        return _TAG.sub(lambda m: self.token(m.group(0)), text)
+        return TAG.sub(lambda m: self.token(m.group(0)), text)
 
     def restore(self, text: str) -> str:
-        return _TOKEN.sub(lambda m: self.tags[int(m.group(1))], text)
+        return TOKEN.sub(lambda m: self.tags[int(m.group(1))], text)
 
     def unwrap_blocks(self, fragment: str) -> str:
         """Move block tags out of the paragraphs Markdown put them in (before CSS inlining).
@@ -209,9 +214,9 @@ class _Tokens:
         def wrapped(m: re.Match[str]) -> str:
             first, inner, last = m.group(1), m.group(2), m.group(3)
             if (
-                _IF.match(self.tags[int(first[4:9])])
-                and _ENDIF.match(self.tags[int(last[4:9])])
-                and not any(self._is_block(t) for t in _TOKEN.findall(inner))
+                _IF.match(self.tags[token_index(first)])
+                and _ENDIF.match(self.tags[token_index(last)])
+                and not any(self._is_block(t) for t in TOKEN.findall(inner))
             ):
                 return f"{first}<p>{inner}</p>{last}"
             return m.group(0)
@@ -226,15 +231,15 @@ class _Tokens:
         )
 
     def _all_block(self, text: str) -> bool:
-        return all(self._is_block(t) for t in _TOKEN.findall(text))
+        return all(self._is_block(t) for t in TOKEN.findall(text))
 
     def _is_block(self, index: str) -> bool:
         return not self.tags[int(index)].startswith("{{")
 
 
-_ONLY_TOKENS = re.compile(r"<p>\s*((?:QJTK\d{5}Q\s*)+)</p>")
-_WRAPPED = re.compile(r"<p>\s*(QJTK\d{5}Q)\s*((?:(?!</?p[\s>]).)*?)\s*(QJTK\d{5}Q)\s*</p>", re.S)
-_TOKEN_LINE = re.compile(r"(?m)^((?:QJTK\d{5}Q[ \t]*)+)\n\n")
+_ONLY_TOKENS = re.compile(rf"<p>\s*((?:{TOKEN_PATTERN}\s*)+)</p>")
+_WRAPPED = re.compile(rf"<p>\s*({TOKEN_PATTERN})\s*((?:(?!</?p[\s>]).)*?)\s*({TOKEN_PATTERN})\s*</p>", re.S)
+_TOKEN_LINE = re.compile(rf"(?m)^((?:{TOKEN_PATTERN}[ \t]*)+)\n\n")
 _IF = re.compile(r"^\{%-?\s*if\b")
 _ENDIF = re.compile(r"^\{%-?\s*endif\b")
 

@@ -41,7 +41,7 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str
     try:
         text = decode_spreadsheet_bytes(path.read_bytes(), str(path))
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError("file not found", path=path) from None
     reader = sniff_reader(text)
     header = [(h or "").strip().lower() for h in reader.fieldnames or []]
     reader.fieldnames = header
@@ -52,7 +52,7 @@ def _parse_import(path: Path, ws: WorkspaceConfig) -> list[OutcomeRow]:
     header, numbered = _read_rows(path)
     for need in ("id", "outcome"):
         if need not in header:
-            raise InputError(f"{path}, line 1: no {need!r} column (columns: {', '.join(header)})")
+            raise InputError(f"no {need!r} column (columns: {', '.join(header)})", path=path, line=1)
     rows: list[OutcomeRow] = []
     for line, raw in numbered:
         ident = unneutralise((raw.get("id") or "").strip())
@@ -60,15 +60,15 @@ def _parse_import(path: Path, ws: WorkspaceConfig) -> list[OutcomeRow]:
         if not ident and not outcome:
             continue
         if not ident.isdigit():
-            raise InputError(f"{path}, row {line}: id {ident!r} is not a follow-up id")
+            raise InputError(f"id {ident!r} is not a follow-up id", path=path, row=line)
         if outcome and outcome not in OUTCOMES:
-            raise InputError(f"{path}, row {line}: outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+            raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}", path=path, row=line)
         visit_at = _parse_visit(path, line, (raw.get("visit_at") or "").strip())
         if outcome == "visit_scheduled" and visit_at is None:
             visit_at = visit_from_notes(unneutralise(raw.get("notes") or ""))
         if outcome == "visit_scheduled" and visit_at is None:
-            raise InputError(f"{path}, row {line}: visit_scheduled needs a date: a visit_at column "
-                             "(YYYY-MM-DD HH:MM) or a date in the notes (2026-12-07 10:00 or 7/12/2026 10.00)")
+            raise InputError("visit_scheduled needs a date: a visit_at column (YYYY-MM-DD HH:MM) or a date "
+                             "in the notes (2026-12-07 10:00 or 7/12/2026 10.00)", path=path, row=line)
         if outcome:
             rows.append(OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at))
     return rows
@@ -81,7 +81,7 @@ def _numbered(path: Path, reader: csv.DictReader[str]) -> Iterator[tuple[int, di
             cells = [v for v in raw.values() if isinstance(v, str)]
             yield reader.line_num - sum(len(re.findall(r"\r\n|\r|\n", v)) for v in cells), raw
     except csv.Error as exc:
-        raise InputError(f"{path}, line {reader.reader.line_num}: {exc}") from None
+        raise InputError(str(exc), path=path, line=reader.reader.line_num) from None
 
 
 _ISO_IN_TEXT = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(?:jam |pukul |at )?(\d{1,2})[:.](\d{2}))?")
@@ -113,7 +113,7 @@ def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("T", " "))
     except ValueError:
-        raise InputError(f"{path}, row {line}: visit_at {text!r} is not an ISO date-time") from None
+        raise InputError(f"visit_at {text!r} is not an ISO date-time", path=path, row=line) from None
 
 
 def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date | None = None) -> dict[str, int]:
@@ -125,7 +125,7 @@ def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date
         for r in rows:
             item = session.get(FollowUp, r.id)
             if item is None:
-                raise InputError(f"{path}, row {r.line}: no follow-up with id {r.id}")
+                raise InputError(f"no follow-up with id {r.id}", path=path, row=r.line)
         for r in rows:
             item = session.get(FollowUp, r.id)
             assert item is not None

@@ -233,7 +233,7 @@ ENV_OVERRIDES = {
 def parse_settings(doc: YamlDoc) -> Settings:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{doc.where()}: expected a mapping of settings")
+        raise ConfigError("expected a mapping of settings", **doc.at())
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

@@ -71,10 +71,8 @@ def load_workspace(root: Path | str | None = None) -> WorkspaceConfig:
     root = Path(root or os.environ.get("OUTREACH_WORKSPACE") or ".").resolve()
     path = root / SETTINGS_FILE
     if not path.is_file():
-        raise ConfigError(
-            f"{path}: not found; is {root} a workspace? Create one with `outreach init DIR` "
-            "or pass -w DIR"
-        )
+        raise ConfigError(f"not found; is {root} a workspace? Create one with `outreach init DIR` or pass -w DIR",
+                          path=path)
     doc = load_yaml(path)
     return WorkspaceConfig(root=root, settings=parse_settings(doc))
 

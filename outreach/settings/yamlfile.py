@@ -38,6 +38,10 @@ class YamlDoc:
     def where(self, loc: Sequence[Any] = ()) -> str:
         return f"{self.path}, line {self.line(loc)}"
 
+    def at(self, loc: Sequence[Any] = ()) -> dict[str, Any]:
+        """The place of ``loc`` as an error's fields: ``raise ConfigError("...", **doc.at(("key",)))``."""
+        return {"path": self.path, "line": self.line(loc)}
+
     def key_line(self, loc: Sequence[Any]) -> int:
         """1-based line of the key at ``loc`` itself, even when its value starts on a later line."""
         if not loc:
@@ -77,9 +81,9 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         try:
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
-            raise ConfigError(f"{path}: file not found") from None
+            raise ConfigError("file not found", path=path) from None
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+            raise ConfigError(f"not UTF-8 text ({exc.reason})", path=path) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -87,15 +91,15 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or str(exc)
-        raise ConfigError(f"{path}, line {line}: YAML syntax error: {problem}") from None
+        raise ConfigError(f"YAML syntax error: {problem}", path=path, line=line) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML syntax error: {exc}") from None
+        raise ConfigError(f"YAML syntax error: {exc}", path=path) from None
     return YamlDoc(path=path, data=data, root=root)
 
 
 def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
     """Turn a pydantic ValidationError into one readable ConfigError."""
-    parts = []
+    parts, first_line = [], None
     for err in exc.errors()[:5]:
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
         dotted = ".".join(str(p) for p in loc) or "(top level)"
@@ -104,5 +108,6 @@ def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
             line = doc.key_line(loc)  # the key, not its (maybe multi-line) value
-        parts.append(f"{doc.path}, line {line}: {dotted}: {msg}")
-    return ConfigError("; ".join(parts))
+        first_line = line if first_line is None else first_line
+        parts.append(f"{dotted}: {msg}" if not parts else f"{doc.path}, line {line}: {dotted}: {msg}")
+    return ConfigError("; ".join(parts), path=doc.path, line=first_line)

@@ -22,19 +22,19 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from outreach.audience.contacts import ContactView, iter_contacts
 from outreach.audience.segments import contacts_query, load_segment
+from outreach.campaigns.builder import campaign_id
 from outreach.campaigns.definition import CampaignSpec, campaign_names, load_campaign
 from outreach.campaigns.messages import MessageFactory
 from outreach.content.rendering import ContentSource, Organization, compile_content, read_content
+from outreach.content.tags import TAG
 from outreach.errors import NotFoundError, OutreachError, TemplateError
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import load_yaml
-from outreach.storage.models import Campaign
 
 MAX_SUBJECT = 78  # RFC 5322's recommended line length; longer subjects get cut off in inbox lists
 MAX_BYTES = 100 * 1024  # Gmail clips bigger messages, hiding the footer and its unsubscribe link
@@ -49,7 +49,6 @@ SPAM_PHRASES = (
     "gratis 100%", "klik di sini", "segera", "dijamin", "tanpa risiko", "hadiah", "pemenang",
     "penawaran terbatas", "selamat anda", "untung besar", "uang tunai",
 )  # fmt: skip
-_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _JINJA = "\x1a"  # what a masked jinja tag is made of: no space, bracket or parenthesis
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~).*?^[ \t]{0,3}\1[^\n]*$", re.S | re.M)
 _CODE_SPAN = re.compile(r"(`+)[^`].*?\1", re.S)
@@ -118,17 +117,12 @@ class _Report:
     def add(self, level: str, path: Path, line: int | None, message: str) -> None:
         self.findings.append(Finding(level, self.rel(path), line, message))
 
-    def error_from(self, exc: OutreachError, default: Path, candidates: Sequence[Path] = ()) -> None:
-        """An exception message ``PATH, line N: msg`` becomes a finding at PATH:N."""
-        text = str(exc)
-        for path in (*candidates, default):
-            prefix = str(path)
-            if text.startswith(prefix):
-                m = re.match(r"(?:, line (\d+))?: (.*)", text[len(prefix) :], re.S)
-                if m:
-                    self.add("error", path, int(m.group(1)) if m.group(1) else None, m.group(2))
-                    return
-        self.add("error", default, None, text)
+    def error_from(self, exc: OutreachError, default: Path) -> None:
+        """A finding at the error's own file and line; at ``default`` when it names no file."""
+        if exc.path is None:
+            self.add("error", default, None, exc.message)
+        else:
+            self.add("error", Path(exc.path), exc.line, exc.detail)
 
 
 # -- entry points -------------------------------------------------------------------
@@ -194,7 +188,7 @@ def _lint_content(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, path:
     except TemplateError as exc:
         report.error_from(exc, path)
         return
-    factory = MessageFactory(ws, spec, _campaign_id(engine, spec.name), Signer(b"lint"), compiled)
+    factory = MessageFactory(ws, spec, campaign_id(engine, spec, create=False), Signer(b"lint"), compiled)
     contacts = _segment_contacts(ws, engine, spec, report)
     if contacts is None:
         return
@@ -205,12 +199,6 @@ def _lint_content(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, path:
         check_size(factory, samples[0], report)
 
 
-def _campaign_id(engine: Engine, name: str) -> int:
-    """The built campaign's id when there is one: lint never writes to the database."""
-    with Session(engine) as session:
-        return session.scalar(select(Campaign.id).where(Campaign.name == name)) or 0
-
-
 def _segment_contacts(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec,
                       report: _Report) -> Iterable[ContactView] | None:  # fmt: skip
     """The segment's contacts, streamed; a placeholder contact when the segment is empty."""
@@ -218,7 +206,7 @@ def _segment_contacts(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec,
     try:
         query = contacts_query(ws, load_segment(ws, spec.file.segment))
     except OutreachError as exc:
-        report.error_from(exc, segment_file if segment_file.is_file() else spec.path, [segment_file])
+        report.error_from(exc, segment_file if segment_file.is_file() else spec.path)
         return None
     return _or_placeholder(iter_contacts(engine, query), ws, spec, report)
 
@@ -264,13 +252,8 @@ class FrontLines:
 
 
 def front_matter_lines(source: ContentSource) -> FrontLines:
-    text = _file_text(source.path)
-    end = text.find("\n---", 4) if text.startswith("---\n") else -1
-    if end < 0:
-        return FrontLines((1,) * (1 + len(source.variants)), 1)
-    doc = load_yaml(source.path, text[4 : end + 1])
-    variants = tuple(1 + doc.line(("variants", i)) for i in range(len(source.variants)))
-    return FrontLines((1 + doc.line(("subject",)), *variants), 1 + doc.line(("preheader",)))
+    variants = tuple(source.line_of("variant", i) for i in range(len(source.variants)))
+    return FrontLines((source.subject_line, *variants), source.preheader_line)
 
 
 def _file_text(path: Path) -> str:
@@ -284,7 +267,7 @@ def _blank(text: str, pattern: re.Pattern[str], fill: str) -> str:
 
 def masked_body(body: str) -> str:
     """The body with jinja tags masked and code blanked: what Markdown will read as links."""
-    text = _blank(body, _TAG, _JINJA)
+    text = _blank(body, TAG, _JINJA)
     text = _blank(text, _FENCE, " ")
     return _blank(text, _CODE_SPAN, " ")
 
@@ -402,7 +385,7 @@ def spam_hits(text: str) -> list[str]:
 
 
 def all_caps(subject: str) -> bool:
-    letters = [c for c in _TAG.sub("", subject) if c.isalpha()]
+    letters = [c for c in TAG.sub("", subject) if c.isalpha()]
     return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
@@ -411,13 +394,13 @@ def check_spam(source: ContentSource, lines: FrontLines, report: _Report) -> Non
     subjects = (source.subject, *source.variants)
     for i, subject in enumerate(subjects):
         what = "subject" if i == 0 else f"subject variant {i + 1}"
-        _spam_line(report, source.path, lines.subjects[i], what, _blank(subject, _TAG, " "))
+        _spam_line(report, source.path, lines.subjects[i], what, _blank(subject, TAG, " "))
         if all_caps(subject):
             report.add("warning", source.path, lines.subjects[i],
                        f"{what} is in capitals, which reads as shouting and spam filters score")  # fmt: skip
     if source.preheader:
-        _spam_line(report, source.path, lines.preheader, "preheader", _blank(source.preheader, _TAG, " "))
-    text = _blank(source.body, _TAG, " ")
+        _spam_line(report, source.path, lines.preheader, "preheader", _blank(source.preheader, TAG, " "))
+    text = _blank(source.body, TAG, " ")
     for n, line in enumerate(text.split("\n")):
         _spam_line(report, source.path, source.body_line + n, "body", line)
 
@@ -494,7 +477,7 @@ def _line_naming(path: Path, name: str) -> tuple[int | None, str]:
     """Where a jinja tag first names ``name`` (where the writer has to look), and its dotted form."""
     text = _file_text(path)
     word = re.compile(rf"(?:\b[A-Za-z_]\w*\.)*\b{re.escape(name)}\b")
-    for m in _TAG.finditer(text):
+    for m in TAG.finditer(text):
         hit = word.search(m.group(0))
         if hit:
             return 1 + text.count("\n", 0, m.start() + hit.start()), hit.group(0)

@@ -11,23 +11,13 @@ from sqlalchemy.orm import Session
 
 from outreach.audience.contacts import ContactView
 from outreach.audience.segments import contacts_query, load_segment
-from outreach.campaigns.builder import get_or_create_campaign, new_message_id
+from outreach.campaigns.builder import campaign_id, new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, Prepared
 from outreach.campaigns.status import built_campaign
 from outreach.errors import NotFoundError
 from outreach.settings.workspace import WorkspaceConfig
-from outreach.storage import transaction
-from outreach.storage.models import Campaign, Contact, Outbox, Suppression
-
-
-def _campaign_id(engine: Engine, spec: CampaignSpec) -> int:
-    with Session(engine) as session:
-        cid = session.scalar(select(Campaign.id).where(Campaign.name == spec.name))
-    if cid is not None:
-        return cid
-    with transaction(engine) as session:  # previews need a stable id for the unsubscribe link
-        return get_or_create_campaign(session, spec).id
+from outreach.storage.models import Contact, Outbox, Suppression
 
 
 def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, email: str | None) -> ContactView:
@@ -50,7 +40,7 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
 def render_preview(ws: WorkspaceConfig, engine: Engine, name: str, email: str | None,
                    to: str | None = None) -> Prepared:  # fmt: skip
     spec = load_campaign(ws, name)
-    factory = MessageFactory.for_campaign(ws, engine, spec, _campaign_id(engine, spec))
+    factory = MessageFactory.for_campaign(ws, engine, spec, campaign_id(engine, spec, create=True))
     contact = preview_contact(ws, engine, spec, email)
     return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to)
 

@@ -27,7 +27,7 @@ def is_mbox(path: Path) -> bool:
 def iter_messages(paths: list[Path]) -> Iterator[tuple[str, bytes]]:
     for path in paths:
         if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError("no such file or folder", path=path)
     for path in paths:
         if is_maildir(path):
             box = mailbox.Maildir(path, factory=None, create=False)

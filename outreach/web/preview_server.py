@@ -45,13 +45,12 @@ from sqlalchemy.orm import Session
 
 from outreach.audience.contacts import ContactView, get_contact
 from outreach.audience.segments import contacts_query, load_segment, segment_path
-from outreach.campaigns.builder import new_message_id
+from outreach.campaigns.builder import campaign_id, new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, Prepared, step_factories
 from outreach.errors import InputError, NotFoundError, OutreachError
 from outreach.settings.config import SETTINGS_FILE
 from outreach.settings.workspace import WorkspaceConfig, load_workspace
-from outreach.studio.preview import _campaign_id
 from outreach.web.headers import security_headers
 
 log = logging.getLogger("outreach.preview")
@@ -150,7 +149,7 @@ class Previewer:
         try:
             spec = load_campaign(ws, self.name)
             watched = self._watched(ws, spec)
-            base = MessageFactory.for_campaign(ws, self.engine, spec, _campaign_id(self.engine, spec))
+            base = MessageFactory.for_campaign(ws, self.engine, spec, campaign_id(self.engine, spec, create=True))
             factories = step_factories(ws, spec, base)
         except OutreachError as exc:  # spec kept when only the content failed: the contact list still shows
             return Compiled(before, files, ws=ws, spec=spec, error=str(exc))
