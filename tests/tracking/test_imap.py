@@ -24,7 +24,7 @@ from outreach.storage import open_engine, transaction
 from outreach.storage.models import Event, FollowUp, Suppression
 from outreach.tracking import imap
 
-DATA = Path(__file__).parent / "data" / "inbound"
+DATA = Path(__file__).parents[1] / "data" / "inbound"
 ANI, BUDI, CITRA, FAJAR = PROSPECTS
 
 

@@ -19,7 +19,7 @@ from outreach.tracking.classify import Classification, classify_message
 from outreach.tracking.message import readable_text
 from outreach.tracking.replies import trim_reply
 
-INBOUND = Path(__file__).parent / "data" / "inbound"
+INBOUND = Path(__file__).parents[1] / "data" / "inbound"
 ANDI = ("andi@contoh-solusi.co.id",)
 
 

@@ -2,66 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from engine_support import FaultySink, bulk_workspace, running
+from engine_support import TODAY, contact, reply, soft_bounce
 from sqlalchemy import select
-from test_engine import prepare
 
 from outreach.followups.outcomes import import_outcomes, visit_from_notes
 from outreach.followups.promotion import promote
 from outreach.followups.queue import list_items
-from outreach.sending.engine import send_campaign
-from outreach.settings.tokens import Signer, workspace_secret
 from outreach.settings.workspace import load_workspace
 from outreach.storage import transaction
-from outreach.storage.models import Contact, Outbox, Suppression
+from outreach.storage.models import Contact, Suppression
 from outreach.tracking.ingest import SoftBouncePolicy, ingest
-
-TODAY = date(2026, 11, 30)  # a Monday
-
-
-@pytest.fixture
-def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    root = bulk_workspace(tmp_path / "ws", 6, "throttle: {rate: 2000/s}\n")
-    with running(FaultySink()) as sink:
-        ws, engine = prepare(root, sink.port, monkeypatch)
-        asyncio.run(send_campaign(ws, engine, "blast"))
-    with transaction(engine) as session:
-        rows = {r.email: r for r in session.scalars(select(Outbox))}
-    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
-    return ws, engine, rows, signer
-
-
-def contact(n: int) -> str:
-    return f"user{n:05d}@co{n % 7}.example.com"
-
-
-def reply(row: Outbox, text: str, n: int, extra: str = "") -> tuple[str, bytes]:
-    raw = (
-        f"From: <{row.email}>\r\nTo: sari@contoh-solusi.co.id\r\nSubject: Re: licensing\r\n{extra}"
-        f"Message-ID: <r{n}@customer.example.com>\r\nIn-Reply-To: <{row.message_id}>\r\n"
-        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
-    )
-    return (f"r{n}", raw.encode())
-
-
-def soft_bounce(row: Outbox, n: int) -> tuple[str, bytes]:
-    raw = (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: sari@contoh-solusi.co.id\r\n"
-        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b{n}@mx.example.com>\r\n"
-        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-        "--B\r\nContent-Type: text/plain\r\n\r\nMailbox full.\r\n"
-        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n"
-        f"Final-Recipient: rfc822; {row.email}\r\nAction: failed\r\nStatus: 5.2.2\r\n"
-        "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full, quota exceeded\r\n"
-        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{row.message_id}>\r\n--B--\r\n"
-    )
-    return (f"b{n}", raw.encode())
 
 
 def test_replies_are_promoted_by_the_rules(sent) -> None:  # type: ignore[no-untyped-def]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from engine_support import TODAY, contact, reply
 from helpers import invoke
 from openpyxl import load_workbook
 from sqlalchemy import select
-from test_promotion import TODAY, contact, reply, sent  # noqa: F401 - the fixture
 
 from outreach.followups.promotion import promote
 from outreach.followups.queue import CSV_COLUMNS, list_items

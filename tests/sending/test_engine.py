@@ -15,31 +15,20 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from engine_support import Faults, FaultySink, bulk_workspace, running
+from engine_support import Faults, FaultySink, bulk_workspace, prepare, running
 from sqlalchemy import select
 
-from outreach.audience.importer import import_contacts
-from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.status import campaign_status, set_lifecycle
 from outreach.sending.engine import SendOptions, backoff, send_campaign
 from outreach.sending.throttle import TokenBucket
 from outreach.settings.tokens import Signer, parse_verp, workspace_secret
 from outreach.settings.workspace import load_workspace
-from outreach.storage import open_engine, outbox, transaction, utcnow
+from outreach.storage import outbox, transaction, utcnow
 from outreach.storage.models import Outbox, Suppression
 from outreach.workdays import SendingWindow
 
 FAST_RETRY = "retry: {attempts: 6, backoff: 0.01s, max_backoff: 0.05s}\n"
 FAST = "throttle: {rate: 2000/s, connections: 3}\n"
-
-
-def prepare(root: Path, port: int, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("OUTREACH_SMTP_PORT", str(port))
-    ws = load_workspace(root)
-    engine = open_engine(ws.database_url)
-    import_contacts(engine, root / "bulk.csv")
-    build_campaign(ws, engine, "blast")
-    return ws, engine
 
 
 def rows(engine) -> list[Outbox]:  # type: ignore[no-untyped-def]

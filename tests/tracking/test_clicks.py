@@ -12,10 +12,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from engine_support import FaultySink, bulk_workspace, running
+from engine_support import TODAY, FaultySink, bulk_workspace, contact, prepare, reply, running
 from sqlalchemy import select
-from test_engine import prepare
-from test_promotion import TODAY, contact, reply
 
 from outreach.campaigns.status import campaign_status
 from outreach.followups.promotion import promote

@@ -22,7 +22,7 @@ import pytest
 from outreach.tracking.classify import Classification, classify_message
 from outreach.tracking.replies import trim_reply
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 BOUNCES = DATA / "bounces"
 REPLIES = DATA / "replies"
 

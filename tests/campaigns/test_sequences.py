@@ -10,9 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from engine_support import FaultySink, bulk_workspace, running
+from engine_support import FaultySink, bulk_workspace, prepare, running
 from sqlalchemy import select
-from test_engine import prepare
 
 from outreach.campaigns.definition import load_campaign
 from outreach.campaigns.sequences import add_delay, schedule_steps
