@@ -20,6 +20,7 @@ import click
 from outreach import __version__
 from outreach.errors import OutreachError
 from outreach.settings.workspace import WorkspaceConfig, load_workspace
+from outreach.workspace import Workspace
 
 WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current directory)."
 
@@ -50,19 +51,18 @@ def _workspace() -> WorkspaceConfig:
     return load_workspace(root.get("workspace"))
 
 
-def with_engine(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Load the workspace and open its database for the command."""
+def with_workspace(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Open the workspace (the library face) and its database for the command.
+
+    The database is opened up front so that a wrong URL or an unreachable server is the
+    command's first and only error, before it prints anything.
+    """
 
     @wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from outreach.storage import open_engine
-
-        ws = _workspace()
-        engine = open_engine(ws.database_url)
-        try:
-            return f(ws, engine, *args, **kwargs)
-        finally:
-            engine.dispose()
+        with Workspace(_workspace()) as ws:
+            _ = ws.engine
+            return f(ws, *args, **kwargs)
 
     return ws_option(wrapper)
 
@@ -87,7 +87,7 @@ def init(directory: Path | None) -> None:
         "OUTREACH_WORKSPACE")  # fmt: skip
     if directory is None and not given:
         raise click.UsageError("say where: outreach init DIR")
-    directory = directory or Path(given)
+    directory = directory or Path(str(given))
     written = init_workspace(directory)
     click.echo(f"Created workspace {directory} ({len(written)} files). Next:")
     click.echo(f"  cd {directory} && outreach contacts import contacts.csv")
@@ -105,12 +105,12 @@ def contacts() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="Write rejected rows, with row number and reason, to this CSV.")  # fmt: skip
-@with_engine
-def contacts_import(ws: WorkspaceConfig, engine: Any, file: Path, rejects: Path | None) -> None:
+@with_workspace
+def contacts_import(ws: Workspace, file: Path, rejects: Path | None) -> None:
     """Import contacts from a CSV FILE (re-importing updates by email)."""
-    from outreach.audience.importer import import_contacts, write_rejects
+    from outreach.audience.importer import write_rejects
 
-    result = import_contacts(engine, file)
+    result = ws.import_contacts(file)
     click.echo(f"Contacts: {result.summary()}")
     if result.rejected:
         for line, reason, _row in result.rejected[:5]:
@@ -125,16 +125,14 @@ def contacts_import(ws: WorkspaceConfig, engine: Any, file: Path, rejects: Path 
 @contacts.command("list")
 @click.option("--segment", help="Only contacts of this segment.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
-@with_engine
-def contacts_list(ws: WorkspaceConfig, engine: Any, segment: str | None, fmt: str) -> None:
+@with_workspace
+def contacts_list(ws: Workspace, segment: str | None, fmt: str) -> None:
     """List contacts."""
-    from outreach.audience.contacts import contacts_csv, iter_contacts
-    from outreach.audience.segments import contacts_query, load_segment
+    from outreach.audience.contacts import contacts_csv
 
-    query = contacts_query(ws, load_segment(ws, segment)) if segment else None
-    views = iter_contacts(engine, query)
+    views = ws.contacts(segment)
     if fmt == "csv":
-        contacts_csv(engine, views, sys.stdout)  # type: ignore[arg-type]
+        contacts_csv(ws.engine, views, sys.stdout)
         return
     _contacts_table(list(views))
 
@@ -163,29 +161,29 @@ def segments() -> None:
 
 
 @segments.command("list")
-@with_engine
-def segments_list(ws: WorkspaceConfig, engine: Any) -> None:
+@with_workspace
+def segments_list(ws: Workspace) -> None:
     """List segments with their contact counts."""
     from outreach.audience.segments import count_segment, list_segments, load_segment
 
-    for name in list_segments(ws):
-        seg = load_segment(ws, name)
-        click.echo(f"{name}\t{count_segment(engine, ws, seg)}\t{seg.description}")
+    for name in list_segments(ws.config):
+        seg = load_segment(ws.config, name)
+        click.echo(f"{name}\t{count_segment(ws.engine, ws.config, seg)}\t{seg.description}")
 
 
 @segments.command("show")
 @click.argument("name")
 @click.option("--sample", default=10, show_default=True, help="How many contacts to show.")
-@with_engine
-def segments_show(ws: WorkspaceConfig, engine: Any, name: str, sample: int) -> None:
+@with_workspace
+def segments_show(ws: Workspace, name: str, sample: int) -> None:
     """Show a segment's size and a sample of its contacts."""
     from outreach.audience.contacts import iter_contacts
     from outreach.audience.segments import contacts_query, count_segment, load_segment
 
-    seg = load_segment(ws, name)
-    count = count_segment(engine, ws, seg)
+    seg = load_segment(ws.config, name)
+    count = count_segment(ws.engine, ws.config, seg)
     click.echo(f"Segment {name}: {count} contact(s)" + (f" — {seg.description}" if seg.description else ""))
-    views = list(iter_contacts(engine, contacts_query(ws, seg).limit(sample)))
+    views = list(iter_contacts(ws.engine, contacts_query(ws.config, seg).limit(sample)))
     if views:
         _contacts_table(views)
 
@@ -206,18 +204,16 @@ def content() -> None:
 @click.option("--serve", is_flag=True, help="Serve a live preview page that reloads as the content is edited.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
 @click.option("--port", type=int, default=8026, show_default=True, help="With --serve: port (0: any free port).")
-@with_engine
-def content_preview(ws: WorkspaceConfig, engine: Any, name: str, email: str | None, out: Path | None,
+@with_workspace
+def content_preview(ws: Workspace, name: str, email: str | None, out: Path | None,
                     serve: bool, host: str, port: int) -> None:  # fmt: skip
     """Render campaign NAME as one recipient would get it."""
-    from outreach.studio.preview import render_preview
-
     if serve:
         if out is not None:
             raise click.BadParameter("--out and --serve do not go together", param_hint="--out")
-        _serve_preview(ws, engine, name, email, host, port)
+        _serve_preview(ws, name, email, host, port)
         return
-    prepared = render_preview(ws, engine, name, email)
+    prepared = ws.preview(name, email)
     if out is None:
         click.echo(f"Subject: {prepared.rendered.subject}\n")
         click.echo(prepared.rendered.text, nl=False)
@@ -231,26 +227,25 @@ def content_preview(ws: WorkspaceConfig, engine: Any, name: str, email: str | No
     click.echo(f"Wrote {out}")
 
 
-def _serve_preview(ws: WorkspaceConfig, engine: Any, name: str, email: str | None, host: str, port: int) -> None:
+def _serve_preview(ws: Workspace, name: str, email: str | None, host: str, port: int) -> None:
     from outreach.web.preview_server import make_server, serve_forever
 
-    server = make_server(ws, engine, name, host, port, contact=email)
+    server = make_server(ws.config, ws.engine, name, host, port, contact=email)
     click.echo(f"Previewing {name} at {server.url} (Ctrl-C to stop)")
     serve_forever(server)
 
 
 @content.command("lint")
 @click.argument("name", required=False)
-@with_engine
-def content_lint(ws: WorkspaceConfig, engine: Any, name: str | None) -> None:
+@with_workspace
+def content_lint(ws: Workspace, name: str | None) -> None:
     """Check campaign NAME's content (every campaign without NAME); exit 1 on errors.
 
     Prints FILE:LINE: error|warning: message for each finding, then a summary.
     """
     from outreach.errors import TemplateError
-    from outreach.studio.lint import lint_workspace
 
-    result = lint_workspace(ws, engine, [name] if name else None)
+    result = ws.lint([name] if name else None)
     for finding in result.findings:
         click.echo(finding.format())
     click.echo(result.summary())
@@ -270,12 +265,10 @@ def campaign() -> None:
 
 @campaign.command("build")
 @click.argument("name")
-@with_engine
-def campaign_build(ws: WorkspaceConfig, engine: Any, name: str) -> None:
+@with_workspace
+def campaign_build(ws: Workspace, name: str) -> None:
     """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
-    from outreach.campaigns.builder import build_campaign
-
-    click.echo(build_campaign(ws, engine, name).summary())
+    click.echo(ws.build(name).summary())
 
 
 @campaign.command("send")
@@ -286,8 +279,8 @@ def campaign_build(ws: WorkspaceConfig, engine: Any, name: str) -> None:
 @click.option("--test-to", help="Send one rendered copy to this address; record nothing.")
 @click.option("--contact", "email", help="With --test-to: render for this contact.")
 @click.option("--now", "start_now", is_flag=True, help="Ignore the campaign's schedule and start now.")
-@with_engine
-def campaign_send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, dry_run: bool, out: Path | None,
+@with_workspace
+def campaign_send(ws: Workspace, name: str, yes: bool, dry_run: bool, out: Path | None,
                   test_to: str | None, email: str | None, start_now: bool) -> None:  # fmt: skip
     """Send what is queued for campaign NAME."""
     if dry_run:
@@ -295,31 +288,30 @@ def campaign_send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, dry_ru
             raise click.UsageError("--dry-run needs --out DIR")
         from outreach.studio.preview import dry_run as write_dry_run
 
-        n = sum(1 for _ in write_dry_run(ws, engine, name, out))
+        n = sum(1 for _ in write_dry_run(ws.config, ws.engine, name, out))
         click.echo(f"Dry run: wrote {n} message(s) to {out}; nothing was sent")
         return
     if test_to:
-        _send_test(ws, engine, name, test_to, email)
+        _send_test(ws, name, test_to, email)
         return
-    _send(ws, engine, name, yes, start_now)
+    _send(ws, name, yes, start_now)
 
 
-def _send_test(ws: WorkspaceConfig, engine: Any, name: str, to: str, email: str | None) -> None:
+def _send_test(ws: Workspace, name: str, to: str, email: str | None) -> None:
     from outreach.audience.importer import RowError, normalise_email
     from outreach.errors import InputError
     from outreach.sending.single import send_one
-    from outreach.studio.preview import render_preview
 
     try:
         to = normalise_email(to)
     except RowError as exc:
         raise InputError(f"--test-to: {exc}") from None
-    prepared = render_preview(ws, engine, name, email, to=to)
-    asyncio.run(send_one(ws.settings.smtp, prepared.envelope_from, to, prepared.data))
+    prepared = ws.preview(name, email, to=to)
+    asyncio.run(send_one(ws.config.settings.smtp, prepared.envelope_from, to, prepared.data))
     click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
 
 
-def _send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, start_now: bool) -> None:
+def _send(ws: Workspace, name: str, yes: bool, start_now: bool) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -328,17 +320,15 @@ def _send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, start_now: boo
         TimeRemainingColumn,
     )
 
-    from outreach.campaigns.status import campaign_status
-
-    status = campaign_status(engine, name)
+    status = ws.status(name)
     pending = status.counts["queued"]
     if pending == 0:
         click.echo(f"Campaign {name}: nothing queued ({status.counts['sent']} sent, state {status.state})")
         return
     from outreach.campaigns.definition import load_campaign
 
-    spec = load_campaign(ws, name)
-    smtp = ws.settings.smtp
+    spec = load_campaign(ws.config, name)
+    smtp = ws.config.settings.smtp
     if not yes:
         click.confirm(
             f"Send {pending} message(s) of {name} from {spec.sender.name} <{spec.sender.email}> "
@@ -353,7 +343,7 @@ def _send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, start_now: boo
         def progress(report: Any) -> None:
             bar.update(task, completed=done_before + report.attempted, rate=report.rate())
 
-        report = asyncio.run(_send_with_signals(ws, engine, name, progress, start_now))
+        report = asyncio.run(_send_with_signals(ws, name, progress, start_now))
     click.echo(
         f"Campaign {name}: {report.sent} sent, {report.failed} failed, {report.retried} to retry "
         f"({report.rate():.1f} msg/s); state {report.state}"
@@ -365,25 +355,22 @@ def _send(ws: WorkspaceConfig, engine: Any, name: str, yes: bool, start_now: boo
         raise DeliveryError(f"{report.fatal}; unsent messages stay queued")
 
 
-async def _send_with_signals(ws: WorkspaceConfig, engine: Any, name: str, progress: Any, start_now: bool) -> Any:
+async def _send_with_signals(ws: Workspace, name: str, progress: Any, start_now: bool) -> Any:
     """Ctrl-C / SIGTERM: messages in flight finish, the rest goes back to the queue."""
-    from outreach.sending.engine import SendOptions, send_campaign
+    from outreach.sending.engine import SendOptions
     from outreach.worker import stop_on_signals
 
     stop = stop_on_signals(asyncio.Event())
-    return await send_campaign(ws, engine, name, options=SendOptions(stop=stop), progress=progress,
-                               start_now=start_now)
+    return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now)
 
 
 @campaign.command("status")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_engine
-def campaign_status_cmd(ws: WorkspaceConfig, engine: Any, name: str, as_json: bool) -> None:
+@with_workspace
+def campaign_status_cmd(ws: Workspace, name: str, as_json: bool) -> None:
     """Progress and results of campaign NAME."""
-    from outreach.campaigns.status import campaign_status
-
-    status = campaign_status(engine, name)
+    status = ws.status(name)
     if as_json:
         click.echo(json.dumps(status.as_dict()))
         return
@@ -395,11 +382,9 @@ def campaign_status_cmd(ws: WorkspaceConfig, engine: Any, name: str, as_json: bo
 def _lifecycle(action: str) -> None:
     @campaign.command(action, help=f"{action.capitalize()} campaign NAME.")
     @click.argument("name")
-    @with_engine
-    def command(ws: WorkspaceConfig, engine: Any, name: str) -> None:
-        from outreach.campaigns.status import set_lifecycle
-
-        state = set_lifecycle(engine, name, action)
+    @with_workspace
+    def command(ws: Workspace, name: str) -> None:
+        state = getattr(ws, action)(name)
         click.echo(f"Campaign {name}: {state}")
 
 
@@ -409,12 +394,10 @@ for _action in ("pause", "resume", "cancel"):
 
 @campaign.command("resend-uncertain")
 @click.argument("name")
-@with_engine
-def campaign_resend_uncertain(ws: WorkspaceConfig, engine: Any, name: str) -> None:
+@with_workspace
+def campaign_resend_uncertain(ws: Workspace, name: str) -> None:
     """Queue again the messages a crash left uncertain (they may arrive twice)."""
-    from outreach.campaigns.status import resend_uncertain
-
-    n = resend_uncertain(engine, name)
+    n = ws.resend_uncertain(name)
     click.echo(f"Campaign {name}: {n} uncertain message(s) queued again; run `outreach campaign send {name}`")
 
 
@@ -428,30 +411,21 @@ def track() -> None:
 
 @track.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@with_engine
-def track_ingest(ws: WorkspaceConfig, engine: Any, paths: tuple[Path, ...]) -> None:
+@with_workspace
+def track_ingest(ws: Workspace, paths: tuple[Path, ...]) -> None:
     """Record inbound mail from .eml files, Maildir folders or mbox files."""
-    from outreach.followups.promotion import promote
-    from outreach.settings.tokens import workspace_signer
-    from outreach.tracking.ingest import ingest, policy_of
-    from outreach.tracking.sources import iter_messages
-
-    signer = workspace_signer(engine, ws)
-    report = ingest(engine, iter_messages(list(paths)), signer, policy_of(ws.settings))
+    report, promoted = ws.ingest(paths)
     click.echo(report.summary())
-    promoted = promote(engine, ws)
     if promoted:
         click.echo(f"{promoted} new follow-up(s) for callers")
 
 
 @track.command("poll")
 @click.option("--rescan", is_flag=True, help="Read the whole folder again (nothing is recorded twice).")
-@with_engine
-def track_poll(ws: WorkspaceConfig, engine: Any, rescan: bool) -> None:
+@with_workspace
+def track_poll(ws: Workspace, rescan: bool) -> None:
     """Record new mail from the IMAP mailbox in outreach.yaml, then move it to the processed folder."""
-    from outreach.tracking.imap import poll_and_promote
-
-    report, promoted = poll_and_promote(ws, engine, rescan=rescan)
+    report, promoted = ws.poll(rescan=rescan)
     click.echo(report.summary())
     if promoted:
         click.echo(f"{promoted} new follow-up(s) for callers")
@@ -488,15 +462,13 @@ def followups() -> None:
 @followups.command("list")
 @click.option("--queue", type=click.Choice(["call", "visit"]))
 @click.option("--owner", help="Only items of this sales executive.")
-@with_engine
-def followups_list(ws: WorkspaceConfig, engine: Any, queue: str | None, owner: str | None) -> None:
+@with_workspace
+def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
     """List open follow-ups, most urgent first."""
     from rich.console import Console
     from rich.table import Table
 
-    from outreach.followups.queue import list_items
-
-    items = list_items(engine, queue, owner)
+    items = ws.followups(queue, owner)
     table = Table(box=None, header_style="bold")
     for col in ("id", "queue", "prio", "due", "owner", "company", "contact", "phone", "reply"):
         table.add_column(col)
@@ -513,32 +485,19 @@ def followups_list(ws: WorkspaceConfig, engine: Any, queue: str | None, owner: s
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]), default="csv", show_default=True)
 @click.option("--owner", help="Only items of this sales executive.")
-@with_engine
-def followups_export(ws: WorkspaceConfig, engine: Any, queue: str, out: Path, fmt: str, owner: str | None) -> None:
+@with_workspace
+def followups_export(ws: Workspace, queue: str, out: Path, fmt: str, owner: str | None) -> None:
     """Write the list for callers (CSV or an Excel workbook) or the visits as calendar events (ICS)."""
-    from outreach.followups.exports import export_csv, export_ics, export_xlsx
-    from outreach.followups.queue import list_items
-
-    items = list_items(engine, queue, owner)
-    if fmt == "ics":
-        n = export_ics(items, out, ws)
-        click.echo(f"Wrote {n} visit(s) to {out}")
-        return
-    if fmt == "xlsx":
-        export_xlsx(items, out, queue)
-    else:
-        export_csv(items, out)
-    click.echo(f"Wrote {len(items)} follow-up(s) to {out}")
+    n = ws.export_followups(queue, out, fmt, owner)
+    click.echo(f"Wrote {n} visit(s) to {out}" if fmt == "ics" else f"Wrote {n} follow-up(s) to {out}")
 
 
 @followups.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@with_engine
-def followups_import(ws: WorkspaceConfig, engine: Any, file: Path) -> None:
+@with_workspace
+def followups_import(ws: Workspace, file: Path) -> None:
     """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
-    from outreach.followups.outcomes import import_outcomes
-
-    counts = import_outcomes(engine, ws, file)
+    counts = ws.import_outcomes(file)
     click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
 
 
@@ -590,19 +549,19 @@ def report() -> None:
 @click.argument("name", metavar="CAMPAIGN")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained, printable HTML page with charts to FILE.")  # fmt: skip
-@with_engine
-def report_campaign(ws: WorkspaceConfig, engine: Any, name: str, html_out: Path | None) -> None:
+@with_workspace
+def report_campaign(ws: Workspace, name: str, html_out: Path | None) -> None:
     """The funnel of CAMPAIGN: sent, delivered, bounced, replied, promoted, outcomes, A/B."""
     from datetime import datetime
 
-    from outreach.reports.campaign import campaign_report, campaign_text
+    from outreach.reports.campaign import campaign_text
 
-    result = campaign_report(engine, name, ws)
+    result = ws.report(name)
     click.echo(campaign_text(result), nl=False)
     if html_out is not None:
         from outreach.reports.html import campaign_html
 
-        page = campaign_html(result, ws.settings.organization.name, datetime.now(ws.tz))
+        page = campaign_html(result, ws.config.settings.organization.name, datetime.now(ws.config.tz))
         html_out.write_text(page, encoding="utf-8")
         click.echo(f"Wrote {html_out}")
 
@@ -610,22 +569,22 @@ def report_campaign(ws: WorkspaceConfig, engine: Any, name: str, html_out: Path 
 @report.command("monthly")
 @click.option("--month", callback=_month, metavar="YYYY-MM",
               help="The month, in the workspace timezone (default: the current month).")  # fmt: skip
-@with_engine
-def report_monthly(ws: WorkspaceConfig, engine: Any, month: str | None) -> None:
+@with_workspace
+def report_monthly(ws: Workspace, month: str | None) -> None:
     """Each sales executive's month: approached, replies, calls, visits, new prospects vs target."""
     from datetime import datetime
 
-    from outreach.reports.monthly import monthly_report, monthly_text
+    from outreach.reports.monthly import monthly_text
 
-    month = month or datetime.now(ws.tz).strftime("%Y-%m")
-    click.echo(monthly_text(monthly_report(ws, engine, month)), nl=False)
+    month = month or datetime.now(ws.config.tz).strftime("%Y-%m")
+    click.echo(monthly_text(ws.monthly(month)), nl=False)
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, then exit.")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
-@with_engine
-def worker(ws: WorkspaceConfig, engine: Any, once: bool, interval: float) -> None:
+@with_workspace
+def worker(ws: Workspace, once: bool, interval: float) -> None:
     """Run the scheduler: start due campaigns and keep sending (Ctrl-C stops cleanly)."""
     from outreach.worker import run_worker
 
@@ -635,7 +594,7 @@ def worker(ws: WorkspaceConfig, engine: Any, once: bool, interval: float) -> Non
 
     if not once:
         click.echo(f"Worker started (every {interval:g}s); Ctrl-C to stop")
-    stats = asyncio.run(run_worker(ws, engine, once=once, interval=interval, on_report=report))
+    stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))
     click.echo(f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)")
 
 
@@ -645,14 +604,14 @@ def worker(ws: WorkspaceConfig, engine: Any, once: bool, interval: float) -> Non
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8025, show_default=True, type=int)
-@with_engine
-def serve(ws: WorkspaceConfig, engine: Any, host: str, port: int) -> None:
+@with_workspace
+def serve(ws: Workspace, host: str, port: int) -> None:
     """Serve the unsubscribe links: a confirmation page on GET, RFC 8058 one-click POST."""
     from outreach.web.public import make_server
 
-    server = make_server(ws, engine, host, port)
+    server = make_server(ws.config, ws.engine, host, port)
     click.echo(f"Unsubscribe endpoint on http://{host}:{server.server_port}/u/TOKEN "
-               f"(links point to {ws.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
+               f"(links point to {ws.config.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
 

@@ -6,11 +6,10 @@ reach nothing through it; importing lives in ``importer.py``.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
@@ -93,7 +92,7 @@ def iter_contacts(engine: Engine, query: Select[Any] | None = None, batch: int =
             yield ContactView.of(contact)
 
 
-def contacts_csv(engine: Engine, views: Iterable[ContactView], out: io.TextIOBase) -> None:
+def contacts_csv(engine: Engine, views: Iterable[ContactView], out: TextIO) -> None:
     """CSV with the import's column names, custom columns after; safe for spreadsheets."""
     custom = custom_columns(engine)
     write_csv(out, [*COLUMNS, *custom], (view.csv_row(custom) for view in views), lineterminator="\n")

@@ -144,7 +144,7 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         try:
             for row in reader:
-                extra = row.pop(None, None)  # type: ignore[call-overload]
+                extra = row.pop(None, None)
                 # a quoted cell may span lines: report the line where the row starts
                 cells = (*row.values(), *(extra or ()))
                 line = reader.line_num - sum(_line_breaks(v) for v in cells)

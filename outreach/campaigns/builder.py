@@ -13,8 +13,9 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy import Engine, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.audience.contacts import ContactView
@@ -126,11 +127,11 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
     return BuildResult(name, added, existing, skipped, added + existing)
 
 
-def _count(session: Session, query) -> int:  # type: ignore[no-untyped-def]
+def _count(session: Session, query: Select[Any]) -> int:
     return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _stream(session: Session, query) -> Iterator[Contact]:  # type: ignore[no-untyped-def]
+def _stream(session: Session, query: Select[Any]) -> Iterator[Contact]:
     yield from session.scalars(query.execution_options(yield_per=BATCH))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, exists, select
+from sqlalchemy import Engine, Select, and_, exists, select
 from sqlalchemy.orm import aliased
 
 from outreach.campaigns.builder import new_message_id
@@ -57,7 +57,7 @@ def schedule_steps(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, camp
     return StepsResult(created, waiting)
 
 
-def _candidates(campaign_id: int, k: int):  # type: ignore[no-untyped-def]
+def _candidates(campaign_id: int, k: int) -> Select:
     prev, nxt = aliased(Outbox), aliased(Outbox)
     stopped = select(Event.contact_id).where(Event.campaign_id == campaign_id, Event.kind.in_(STOPPING))
     talking = (

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.errors import NotFoundError, StateError
-from outreach.storage import outbox, transaction, utcnow
+from outreach.storage import changed_rows, outbox, transaction, utcnow
 from outreach.storage.models import Campaign, Event, Outbox
 
 EVENT_COUNTS = {"bounced": "bounced", "replied": "replied", "unsubscribed": "unsubscribed",
@@ -93,6 +93,7 @@ def resend_uncertain(engine: Engine, name: str) -> int:
             .values(state="queued", updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        if res.rowcount and row.state == "done":
+        n = changed_rows(res)
+        if n and row.state == "done":
             row.state = "built"
-        return res.rowcount or 0
+        return n

@@ -38,7 +38,7 @@ def _check_line(name: str, value: str) -> str:
 
 def encode_words(text: str) -> str:
     """RFC 2047 B-encoded words, split on character boundaries, folded with CRLF+space."""
-    words: list[str] = []
+    words: list[bytes] = []
     chunk = b""
     for ch in text:
         b = ch.encode("utf-8")

@@ -147,23 +147,25 @@ def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling
         days = 1 if r.outcome == "no_answer" else 2
         item.due_date = r.visit_at.date() if r.visit_at else add_business_days(today, days)
     elif r.outcome == "visit_scheduled":
+        visit_at = r.visit_at
+        assert visit_at is not None  # _parse_import refuses visit_scheduled without a date
         if item.queue == "visit":
-            item.visit_at, item.due_date, item.state = r.visit_at, r.visit_at.date(), "open"  # type: ignore[union-attr]
+            item.visit_at, item.due_date, item.state = visit_at, visit_at.date(), "open"
         else:
-            item.state, item.visit_at = "done", r.visit_at
+            item.state, item.visit_at = "done", visit_at
             # rescheduled: move the open visit rather than adding a second one
             visit = session.scalar(select(FollowUp).where(
                 FollowUp.contact_id == item.contact_id, FollowUp.queue == "visit", FollowUp.state == "open"
             ))  # fmt: skip
             if visit is not None:
-                visit.visit_at, visit.due_date, visit.updated_at = r.visit_at, r.visit_at.date(), now  # type: ignore[union-attr]
+                visit.visit_at, visit.due_date, visit.updated_at = visit_at, visit_at.date(), now
                 visit.notes = r.notes or visit.notes
                 return True
             session.add(FollowUp(
                 contact_id=item.contact_id, campaign_id=item.campaign_id, event_id=None, queue="visit",
                 state="open", priority=item.priority + 10, owner=item.owner, reason="visit_scheduled",
                 last_subject=item.last_subject, reply_excerpt=item.reply_excerpt,
-                due_date=r.visit_at.date(), visit_at=r.visit_at, outcome="", notes=r.notes,  # type: ignore[union-attr]
+                due_date=visit_at.date(), visit_at=visit_at, outcome="", notes=r.notes,
                 created_at=now, updated_at=now,
             ))  # fmt: skip
     elif r.outcome == "not_interested":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -116,7 +117,7 @@ def _promote_one(session: Session, ws: WorkspaceConfig, rules: FollowupRules, ev
 
 
 def _open(session: Session, ws: WorkspaceConfig, rules: FollowupRules, contact: Contact, today: date | None,
-          fields: dict[str, object]) -> None:  # fmt: skip
+          fields: Mapping[str, object]) -> None:  # fmt: skip
     session.add(FollowUp(
         contact_id=contact.id, state="open", owner=owner_for(session, ws, contact),
         due_date=add_business_days(today or contact_today(contact, ws), rules.due_business_days),
@@ -136,7 +137,7 @@ def _promote_clicks(session: Session, ws: WorkspaceConfig, rules: FollowupRules,
         .group_by(Event.contact_id, Event.campaign_id)
     ).all()
     for contact_id, campaign_id, n, last_event in clicks:
-        if n < rules.promote_clicks or _handled(session, contact_id, campaign_id):
+        if n < rules.promote_clicks or contact_id is None or _handled(session, contact_id, campaign_id):
             continue
         contact = session.get(Contact, contact_id)
         if contact is None:

@@ -143,17 +143,20 @@ def _followup_queues(session: Session, campaign_id: int) -> dict[str, int]:
 
 
 def _outcomes(session: Session, campaign_id: int) -> tuple[dict[str, int], int]:
-    counts = dict(session.execute(
+    counts: dict[str, int] = {}
+    for outcome, n in session.execute(
         select(FollowUp.outcome, func.count()).where(FollowUp.campaign_id == campaign_id).group_by(FollowUp.outcome)
-    ).all())  # fmt: skip
-    awaiting = counts.pop("", 0) + counts.pop(None, 0)
+    ):  # fmt: skip
+        counts[outcome or ""] = counts.get(outcome or "", 0) + n
+    awaiting = counts.pop("", 0)
     order = [o for o in OUTCOMES if o in counts] + sorted(o for o in counts if o not in OUTCOMES)
     return {o: counts[o] for o in order}, awaiting
 
 
 def _variants(session: Session, campaign_id: int, subjects: tuple[str, ...]) -> tuple[VariantRow, ...]:
     in_campaign = (Outbox.campaign_id == campaign_id, Outbox.variant.is_not(None))
-    names = sorted(session.scalars(select(Outbox.variant).where(*in_campaign).distinct()), key=_variant_order)
+    names = sorted((v for v in session.scalars(select(Outbox.variant).where(*in_campaign).distinct()) if v),
+                   key=_variant_order)
     if not names:
         return ()
     sent = dict(session.execute(

@@ -40,7 +40,9 @@ def workspace_secret(engine: Engine, env_name: str) -> bytes:
     except IntegrityError:
         pass  # another process created it first
     with transaction(engine) as session:
-        return session.get(Meta, SECRET_KEY).value.encode("ascii")  # type: ignore[union-attr]
+        row = session.get(Meta, SECRET_KEY)
+        assert row is not None  # inserted just above, by us or by the process that won the race
+        return row.value.encode("ascii")
 
 
 def workspace_signer(engine: Engine, ws: WorkspaceConfig) -> Signer:

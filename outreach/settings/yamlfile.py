@@ -99,7 +99,8 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
 
 def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
     """Turn a pydantic ValidationError into one readable ConfigError."""
-    parts, first_line = [], None
+    parts: list[str] = []
+    first_line: int | None = None
     for err in exc.errors()[:5]:
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
         dotted = ".".join(str(p) for p in loc) or "(top level)"

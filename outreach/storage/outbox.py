@@ -23,7 +23,7 @@ from sqlalchemy import DateTime, Engine, and_, func, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from outreach.storage import transaction
+from outreach.storage import changed_rows, transaction
 from outreach.storage.models import Campaign, Company, Contact, Event, Outbox, Suppression
 
 PENDING = ("queued", "retry", "claimed", "sending")
@@ -224,25 +224,25 @@ def release(engine: Engine, worker: str, now: datetime) -> int:
             .values(state="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        return res.rowcount or 0
+        return changed_rows(res)
 
 
 def expire_leases(engine: Engine, now: datetime) -> tuple[int, int]:
     """Dead workers' rows: never attempted -> queued again; mid-attempt -> uncertain."""
     with transaction(engine) as session:
         base = and_(Outbox.lease_expires_at.is_not(None), Outbox.lease_expires_at < now)
-        requeued = session.execute(
+        requeued = changed_rows(session.execute(
             update(Outbox).where(base, Outbox.state == "claimed")
             .values(state="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount  # fmt: skip
-        uncertain = session.execute(
+        ))  # fmt: skip
+        uncertain = changed_rows(session.execute(
             update(Outbox).where(base, Outbox.state == "sending")
             .values(state="uncertain", lease_owner=None, lease_expires_at=None, updated_at=now,
                     last_error="worker stopped during the SMTP transaction; the relay may have it")
             .execution_options(synchronize_session=False)
-        ).rowcount  # fmt: skip
-    return requeued or 0, uncertain or 0
+        ))  # fmt: skip
+    return requeued, uncertain
 
 
 def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
@@ -253,7 +253,7 @@ def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
         .values(state="cancelled", lease_owner=None, lease_expires_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount or 0
+    return changed_rows(res)
 
 
 def state_counts(session: Session, campaign_id: int) -> dict[str, int]:

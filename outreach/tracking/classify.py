@@ -235,4 +235,4 @@ def _token(subject: str) -> str | None:
 
 
 def _with(base: Classification, **changes: object) -> Classification:
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)  # type: ignore[arg-type]  # field names and types checked by the dataclass

@@ -30,6 +30,7 @@ import logging
 import re
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,14 +235,14 @@ def ensure_folder(client: imaplib.IMAP4, cfg: Imap) -> None:
         raise MailboxError(f"{_where(cfg)}: cannot create folder {cfg.processed_folder!r}: {_first(data)}")
 
 
-def _first(data: list[object]) -> str:
+def _first(data: Sequence[object]) -> str:
     item = data[0] if data else b""
     return item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item or "")
 
 
 def new_uids(client: imaplib.IMAP4, after: int) -> list[int]:
     """UIDs above ``after``, ascending. ``N:*`` always names the newest message, so filter."""
-    typ, data = client.uid("SEARCH", None, f"UID {after + 1}:*")
+    typ, data = client.uid("SEARCH", f"UID {after + 1}:*")
     if typ != "OK":
         raise MailboxError(f"UID SEARCH failed: {_first(data)}")
     uids = {int(tok) for chunk in data if isinstance(chunk, bytes) for tok in chunk.split() if tok.isdigit()}

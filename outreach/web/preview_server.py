@@ -328,8 +328,8 @@ class PreviewServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host = self.server_address[0]
-        host = f"[{host}]" if ":" in str(host) else host
+        host = str(self.server_address[0])
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.server_port}/"
 
 
