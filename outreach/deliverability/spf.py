@@ -282,6 +282,8 @@ def check_spf(target: Target, dns: Dns) -> Finding:
                        + ("" if records else f"; and {domain} has no SPF record"),
                        None if records else txt_record(domain, _suggest(None, [], target.relay_host)))  # fmt: skip
     results = [(ip, check_host(dns, ip, target.envelope, target.helo, domain)) for ip in ips]
+    if dns.down:  # not an answer about the domain: nothing can be concluded
+        raise DnsUnavailable(dns.down)
     worst = next((r for _, r in results if r.result != "pass"), results[0][1])
     record = worst.record
     fresh = txt_record(domain, _suggest(None, ips, target.relay_host))

@@ -214,6 +214,7 @@ class Deliverability(Frozen):
     """``campaign send`` runs ``outreach doctor``'s checks first and refuses on a failing one."""
 
     preflight: bool = True
+    nameserver: str | None = None  # HOST[:PORT] to ask instead of the system's resolver (doctor's default too)
     dns_timeout: Seconds = 3.0
 
 
