@@ -49,7 +49,6 @@ from outreach.storage.models import Campaign
 from outreach.workdays import SendingWindow
 
 Progress = Callable[["SendReport"], None]
-GUARDRAIL_EVERY = 5.0  # seconds between the engine's own guardrail checks
 
 
 def worker_id() -> str:
@@ -64,6 +63,7 @@ class SendOptions:
     wait_for_retries: timedelta = timedelta(minutes=2)  # keep running while retries are this close
     now: Callable[[], datetime] = utcnow
     stop: asyncio.Event | None = None  # set by a signal handler: finish in-flight, release the rest
+    guardrail_every: float = 5.0  # seconds between the engine's own guardrail checks
 
 
 @dataclass
@@ -302,7 +302,7 @@ class CampaignSender:
         have crossed a guardrail, or the sample grown past its minimum; the pause is a state
         change the next watch turn obeys."""
         now = time.monotonic()
-        if now - self.guardrails_checked < GUARDRAIL_EVERY:
+        if now - self.guardrails_checked < self.options.guardrail_every:
             return
         self.guardrails_checked = now
         enforce(self.engine, self.campaign.id, self.ws.settings.guardrails, self.options.now())

@@ -69,7 +69,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     crt, pem = folder / "cert.pem", folder / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pem), "-out", str(crt),
                     "-days", "2", "-subj", f"/CN=links.{GOOD}",
-                    "-addext", f"subjectAltName=DNS:links.{GOOD},IP:127.0.0.1"], check=True, capture_output=True)  # fmt: skip
+                    "-addext", f"subjectAltName=DNS:links.{GOOD},IP:127.0.0.1"],
+                   check=True, capture_output=True)  # fmt: skip
     zones = {
         GOOD: _zone(dkim=record, links=["A 127.0.0.1"], relay=["A 203.0.113.9"]),
         "tanpa-spf.co.id": _zone(spf=None, dkim=record),

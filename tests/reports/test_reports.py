@@ -124,7 +124,8 @@ def populate(engine: Engine) -> Db:
             row = Outbox(campaign_id=campaigns[camp], contact_id=contacts[contact], step=1 if key == "o10" else 0,
                          email=f"{contact}@example.com", state=state, message_id=f"{key}@test", variant=variant,
                          sent_at=utc(sent_at) if sent_at else None, created_at=CREATED, updated_at=CREATED,
-                         attempts=ATTEMPTS.get(key, (1, None))[0], last_error=ATTEMPTS.get(key, (1, None))[1])  # fmt: skip
+                         attempts=ATTEMPTS.get(key, (1, None))[0],
+                         last_error=ATTEMPTS.get(key, (1, None))[1])  # fmt: skip
             s.add(row)
             s.flush()
             outbox[key] = row.id
