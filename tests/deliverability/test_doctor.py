@@ -331,3 +331,39 @@ def test_relay_without_starttls_and_a_wrong_password(tmp_path: Path, world: dict
     assert finding(report, "relay_tls") == {
         "check": "relay_tls", "label": "relay TLS", "status": "fail", "record": None,
         "message": f"smtp.security is starttls but 127.0.0.1:{plain.port} does not offer STARTTLS"}
+
+
+# -- campaign send's pre-flight ---------------------------------------------------------------------
+
+
+def test_campaign_send_refuses_a_failing_domain_unless_forced(tmp_path: Path, world: dict[str, Any]) -> None:
+    sink = FaultySink()
+    relay = Controller(sink, hostname="127.0.0.1", port=free_port())
+    relay.start()
+    try:
+        root = workspace(tmp_path / "ws", world, "tanpa-dkim.co.id", relay.port, unsubscribe="http://127.0.0.1:8025")
+        for args in (("contacts", "import", str(root / "contacts.csv")), ("campaign", "build", "solusi-jaringan")):
+            assert invoke(*args, ws=root).exit_code == 0
+        refused = invoke("campaign", "send", "solusi-jaringan", "--yes", ws=root)
+        assert refused.exit_code == 1
+        assert refused.stderr.splitlines()[-1] == (
+            "Error: deliverability pre-flight failed for sender awang: DKIM, unsubscribe URL; run `outreach doctor "
+            "--sender awang` for the records to publish, or pass --force to send anyway")
+        assert refused.stderr.startswith("fail  DKIM                  no DKIM record at sel._domainkey.tanpa-dkim")
+        assert sink.received == []
+        forced = invoke("campaign", "send", "solusi-jaringan", "--yes", "--force", ws=root)
+    finally:
+        relay.stop()
+    assert forced.exit_code == 0, forced.output
+    assert forced.stderr == "Pre-flight skipped (--force)\n"
+    assert len(sink.received) > 0
+
+
+def test_preflight_can_be_turned_off(tmp_path: Path, world: dict[str, Any]) -> None:
+    root = workspace(tmp_path / "ws", world, "tanpa-dkim.co.id", free_port())
+    text = (root / "outreach.yaml").read_text().replace("deliverability: {", "deliverability: {preflight: false, ")
+    (root / "outreach.yaml").write_text(text)
+    from outreach import Workspace
+
+    with Workspace.open(root) as ws:
+        assert ws.preflight("solusi-jaringan") == (None, "pre-flight off (deliverability.preflight: false)")
