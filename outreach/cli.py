@@ -279,9 +279,10 @@ def campaign_build(ws: Workspace, name: str) -> None:
 @click.option("--test-to", help="Send one rendered copy to this address; record nothing.")
 @click.option("--contact", "email", help="With --test-to: render for this contact.")
 @click.option("--now", "start_now", is_flag=True, help="Ignore the campaign's schedule and start now.")
+@click.option("--force", is_flag=True, help="Send even when a deliverability check (outreach doctor) fails.")
 @with_workspace
 def campaign_send(ws: Workspace, name: str, yes: bool, dry_run: bool, out: Path | None,
-                  test_to: str | None, email: str | None, start_now: bool) -> None:  # fmt: skip
+                  test_to: str | None, email: str | None, start_now: bool, force: bool) -> None:  # fmt: skip
     """Send what is queued for campaign NAME."""
     if dry_run:
         if out is None:
@@ -294,7 +295,7 @@ def campaign_send(ws: Workspace, name: str, yes: bool, dry_run: bool, out: Path 
     if test_to:
         _send_test(ws, name, test_to, email)
         return
-    _send(ws, name, yes, start_now)
+    _send(ws, name, yes, start_now, force)
 
 
 def _send_test(ws: Workspace, name: str, to: str, email: str | None) -> None:
@@ -311,7 +312,27 @@ def _send_test(ws: Workspace, name: str, to: str, email: str | None) -> None:
     click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
 
 
-def _send(ws: Workspace, name: str, yes: bool, start_now: bool) -> None:
+def _preflight(ws: Workspace, name: str, force: bool) -> None:
+    """The deliverability checks before anything is asked or sent; a failure is the command's error."""
+    if force:
+        click.echo("Pre-flight skipped (--force)", err=True)
+        return
+    from outreach.errors import PreflightError
+
+    try:
+        checkup, _why_not = ws.preflight(name)
+    except PreflightError as exc:
+        if exc.checkup is not None:
+            click.echo(exc.checkup.text(only_problems=True), err=True, nl=False)
+        raise
+    if checkup is not None:  # None: off, or a reserved example domain (outreach doctor tells more)
+        c = checkup.counts()
+        click.echo(f"Pre-flight: {c['ok']} ok, {c['warn']} warning(s)", err=True)
+        if c["warn"]:
+            click.echo(checkup.text(only_problems=True), err=True, nl=False)
+
+
+def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -328,6 +349,7 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool) -> None:
     from outreach.campaigns.definition import load_campaign
 
     spec = load_campaign(ws.config, name)
+    _preflight(ws, name, force)
     smtp = ws.config.settings.smtp
     if not yes:
         click.confirm(
@@ -361,7 +383,8 @@ async def _send_with_signals(ws: Workspace, name: str, progress: Any, start_now:
     from outreach.worker import stop_on_signals
 
     stop = stop_on_signals(asyncio.Event())
-    return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now)
+    return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now,
+                               force=True)  # the pre-flight ran before the confirmation
 
 
 @campaign.command("status")
@@ -377,6 +400,8 @@ def campaign_status_cmd(ws: Workspace, name: str, as_json: bool) -> None:
     click.echo(f"Campaign {name}: {status.state}" + (f" ({status.reason})" if status.reason else ""))
     for key, value in status.counts.items():
         click.echo(f"  {key:<13}{value:>7}")
+    if status.allowance:
+        click.echo(f"  {status.allowance.line()}")
 
 
 def _lifecycle(action: str) -> None:
@@ -596,6 +621,25 @@ def worker(ws: Workspace, once: bool, interval: float) -> None:
         click.echo(f"Worker started (every {interval:g}s); Ctrl-C to stop")
     stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))
     click.echo(f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)")
+
+
+@cli.command()
+@click.option("--sender", "sender_key", metavar="KEY", help="The sender to check (default: the first one).")
+@click.option("--nameserver", metavar="HOST[:PORT]", help="Ask this DNS server instead of the system's resolver.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@ws_option
+def doctor(sender_key: str | None, nameserver: str | None, as_json: bool) -> None:
+    """Deliverability pre-flight: SPF, DKIM record vs key, DMARC and alignment, MX, relay, settings.
+
+    Explains each finding and prints the DNS record to publish; exit 1 when a check fails.
+    """
+    from outreach.errors import PreflightError
+
+    checkup = Workspace(_workspace()).doctor(sender_key, nameserver)
+    click.echo(json.dumps(checkup.as_dict(), ensure_ascii=False) if as_json else checkup.text(), nl=as_json)
+    if checkup.failed:
+        raise PreflightError(f"deliverability check failed: {checkup.failed_labels()}",
+                             failed=tuple(f.check for f in checkup.failed), checkup=checkup)  # fmt: skip
 
 
 # -- tools -----------------------------------------------------------------------

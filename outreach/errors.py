@@ -13,6 +13,7 @@ the message without its place.
 from __future__ import annotations
 
 from os import PathLike
+from typing import Any
 
 
 class OutreachError(Exception):
@@ -78,3 +79,12 @@ class DeliveryError(OutreachError):
 
 class MailboxError(OutreachError):
     """The IMAP mailbox could not be reached, trusted or logged into."""
+
+
+class PreflightError(OutreachError):
+    """A deliverability check failed before a send: ``failed`` names them, ``checkup`` has every finding."""
+
+    def __init__(self, detail: str, *, failed: tuple[str, ...] = (), checkup: Any = None) -> None:
+        super().__init__(detail)
+        self.failed = failed
+        self.checkup = checkup

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.messages import Prepared
     from outreach.campaigns.status import Status
+    from outreach.deliverability.findings import Checkup
     from outreach.followups.queue import Item
     from outreach.reports.campaign import CampaignReport
     from outreach.reports.monthly import MonthlyReport
@@ -112,19 +113,43 @@ class Workspace:
     def status(self, name: str) -> Status:
         from outreach.campaigns.status import campaign_status
 
-        return campaign_status(self.engine, name)
+        return campaign_status(self.engine, name, self.config)
 
     def send(self, name: str, *, start_now: bool = False, options: SendOptions | None = None,
-             progress: Callable[[SendReport], None] | None = None) -> SendReport:  # fmt: skip
-        """Send what is queued, until done, paused, cancelled or stopped (``options.stop``)."""
-        return asyncio.run(self.send_async(name, start_now=start_now, options=options, progress=progress))
+             progress: Callable[[SendReport], None] | None = None, force: bool = False) -> SendReport:  # fmt: skip
+        """Send what is queued, until done, paused, cancelled or stopped (``options.stop``).
+
+        The deliverability pre-flight runs first and raises ``PreflightError`` on a failing
+        check, unless ``force``.
+        """
+        if not force:
+            self.preflight(name)
+        return asyncio.run(self.send_async(name, start_now=start_now, options=options, progress=progress,
+                                           force=True))  # fmt: skip
 
     async def send_async(self, name: str, *, start_now: bool = False, options: SendOptions | None = None,
-                         progress: Callable[[SendReport], None] | None = None) -> SendReport:  # fmt: skip
+                         progress: Callable[[SendReport], None] | None = None,
+                         force: bool = False) -> SendReport:  # fmt: skip
         from outreach.sending.engine import send_campaign
 
+        if not force:
+            await asyncio.to_thread(self.preflight, name)
         return await send_campaign(self.config, self.engine, name, options=options, progress=progress,
                                    start_now=start_now)  # fmt: skip
+
+    def preflight(self, name: str, nameserver: str | None = None) -> tuple[Checkup | None, str]:
+        """The deliverability checks for the campaign's sender, before a send: raises ``PreflightError``
+        naming the failed checks; returns (the checkup, or None and why it did not run)."""
+        from outreach.campaigns.definition import load_campaign
+        from outreach.deliverability.doctor import preflight
+
+        return preflight(self.config, load_campaign(self.config, name).sender_key, nameserver)
+
+    def doctor(self, sender: str | None = None, nameserver: str | None = None) -> Checkup:
+        """``outreach doctor``: SPF, DKIM, DMARC, alignment, MX, relay and settings for one sender."""
+        from outreach.deliverability.doctor import run_doctor
+
+        return run_doctor(self.config, sender, nameserver)
 
     def pause(self, name: str) -> str:
         return self._lifecycle(name, "pause")
@@ -169,7 +194,8 @@ class Workspace:
         from outreach.tracking.sources import iter_messages
 
         signer = workspace_signer(self.engine, self.config)
-        report = ingest(self.engine, iter_messages([Path(p) for p in paths]), signer, policy_of(self.config.settings))
+        report = ingest(self.engine, iter_messages([Path(p) for p in paths]), signer, policy_of(self.config.settings),
+                        limits=self.config.settings.guardrails)
         return report, promote(self.engine, self.config)
 
     def poll(self, *, rescan: bool = False) -> tuple[PollReport, int]:

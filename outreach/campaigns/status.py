@@ -9,6 +9,8 @@ from sqlalchemy import Engine, distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.errors import NotFoundError, StateError
+from outreach.guardrails import sent_today, warmup_allowance
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import changed_rows, outbox, transaction, utcnow
 from outreach.storage.models import Campaign, Event, Outbox
 
@@ -17,14 +19,35 @@ EVENT_COUNTS = {"bounced": "bounced", "replied": "replied", "unsubscribed": "uns
 
 
 @dataclass(frozen=True)
+class DailyAllowance:
+    """A warming-up sender's allowance for today, and what it has used."""
+
+    sender: str
+    limit: int
+    sent_today: int
+    day: int  # 1 on the first day of sending
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sender": self.sender, "limit": self.limit, "sent_today": self.sent_today, "day": self.day,
+                "left": max(self.limit - self.sent_today, 0)}  # fmt: skip
+
+    def line(self) -> str:
+        return (f"today's allowance: {self.limit} (warm-up day {self.day} of sender {self.sender}; "
+                f"{self.sent_today} sent today, {max(self.limit - self.sent_today, 0)} left)")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Status:
     campaign: str
     state: str
     reason: str | None
     counts: dict[str, int]
+    allowance: DailyAllowance | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"campaign": self.campaign, "state": self.state, "reason": self.reason, **self.counts}
+        allowance = self.allowance.as_dict() if self.allowance else None
+        return {"campaign": self.campaign, "state": self.state, "reason": self.reason, **self.counts,
+                "allowance": allowance}  # fmt: skip
 
 
 def built_campaign(session: Session, name: str) -> Campaign:
@@ -35,7 +58,8 @@ def built_campaign(session: Session, name: str) -> Campaign:
     return row
 
 
-def campaign_status(engine: Engine, name: str) -> Status:
+def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None) -> Status:
+    """Counts by state and event; with ``ws``, also today's warm-up allowance of the sender."""
     outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
     with transaction(engine) as session:
         row = built_campaign(session, name)
@@ -57,7 +81,19 @@ def campaign_status(engine: Engine, name: str) -> Status:
         "cancelled": states.get("cancelled", 0),
         **{key: events.get(kind, 0) for key, kind in EVENT_COUNTS.items()},
     }
-    return Status(name, row.state, row.state_reason, counts)
+    return Status(name, row.state, row.state_reason, counts, _allowance(engine, ws, row.sender))
+
+
+def _allowance(engine: Engine, ws: WorkspaceConfig | None, sender: str) -> DailyAllowance | None:
+    if ws is None:
+        return None
+    now = utcnow()
+    found = warmup_allowance(engine, ws, sender, now)
+    if found is None:
+        return None
+    cap = ws.settings.throttle.daily_cap
+    return DailyAllowance(sender, min(found.limit, cap) if cap else found.limit,
+                          sent_today(engine, ws, sender, now), found.good_days + 1)  # fmt: skip
 
 
 def set_lifecycle(engine: Engine, name: str, action: str) -> str:

@@ -10,7 +10,8 @@ message sent at 01:00 WIB on 1 December is December's work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, distinct, func, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.status import built_campaign
 from outreach.errors import OutreachError
 from outreach.followups.queue import OUTCOMES
+from outreach.guardrails import Rates, campaign_rates
+from outreach.settings.config import Guardrails
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.models import Event, FollowUp, Outbox
 
@@ -70,6 +73,33 @@ class VariantRow:
 
 
 @dataclass(frozen=True)
+class DeferredDomain:
+    """A recipient domain that answered "try later" (4xx): how often, and its last words."""
+
+    domain: str
+    messages: int
+    deferrals: int
+    last: str
+
+
+@dataclass(frozen=True)
+class Deliverability:
+    """Complaint and bounce rates against the guardrails, what receivers said about our
+    authentication, and the domains that deferred most."""
+
+    rates: Rates
+    limits: Guardrails
+    auth: dict[str, dict[str, int]] = field(default_factory=dict)  # method -> result -> count
+    deferred: tuple[DeferredDomain, ...] = ()
+
+    def rate_lines(self) -> list[tuple[str, float | None, int, int, float]]:
+        """(label, rate, part, whole, limit) for complaints and hard bounces."""
+        r, g = self.rates, self.limits
+        return [("Complaints", r.complaint_rate, r.complaints, r.delivered, g.complaint_rate),
+                ("Hard bounces", r.hard_bounce_rate, r.hard_bounces, r.sent, g.hard_bounce_rate)]  # fmt: skip
+
+
+@dataclass(frozen=True)
 class CampaignReport:
     campaign: str
     state: str
@@ -78,6 +108,7 @@ class CampaignReport:
     outcomes: dict[str, int]  # outcome -> follow-ups with that outcome, in OUTCOMES order
     awaiting: int  # follow-ups without an outcome yet
     variants: tuple[VariantRow, ...]
+    deliverability: Deliverability | None = None
 
     def rate(self, key: str) -> float | None:
         """The share of sent messages, in percent (None for the base rows or when nothing was sent)."""
@@ -94,9 +125,13 @@ def campaign_report(engine: Engine, name: str, ws: WorkspaceConfig | None = None
         funnel.update(_followup_queues(session, row.id))
         outcomes, awaiting = _outcomes(session, row.id)
         variants = _variants(session, row.id, _subjects(ws, name))
+        deliverability = Deliverability(
+            campaign_rates(session, row.id), ws.settings.guardrails if ws else Guardrails(),
+            _auth_results(session, row.id, _our_domains(ws, row.sender)), _deferred(session, row.id),
+        )  # fmt: skip
     return CampaignReport(
         campaign=name, state=row.state, sender=row.sender, funnel={k: funnel[k] for k, _ in FUNNEL},
-        outcomes=outcomes, awaiting=awaiting, variants=variants,
+        outcomes=outcomes, awaiting=awaiting, variants=variants, deliverability=deliverability,
     )  # fmt: skip
 
 
@@ -173,6 +208,65 @@ def _variants(session: Session, campaign_id: int, subjects: tuple[str, ...]) -> 
     )
 
 
+def _our_domains(ws: WorkspaceConfig | None, sender_key: str) -> tuple[str, ...]:
+    """The domains our mail is authenticated as: From, DKIM d= and the envelope (bounce) domain."""
+    if ws is None or sender_key not in ws.settings.senders:
+        return ()
+    s = ws.settings
+    addresses = (s.senders[sender_key].email, s.bounces.address or "")
+    domains = {a.rsplit("@", 1)[-1].lower() for a in addresses if "@" in a}
+    if s.dkim is not None:
+        domains.add(s.dkim.domain.lower())
+    return tuple(sorted(domains))
+
+
+def _ours(domain: str, ours: tuple[str, ...]) -> bool:
+    return any(domain == o or domain.endswith("." + o) or o.endswith("." + domain) for o in ours if domain)
+
+
+def _auth_results(session: Session, campaign_id: int, ours: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """Counts of the Authentication-Results ingest kept: those in the headers of our own message
+    returned by a bounce or complaint, and any other that names one of our domains."""
+    counts: dict[str, Counter[str]] = {}
+    rows = session.execute(
+        select(Event.detail).where(Event.campaign_id == campaign_id, Event.kind.in_(
+            ("bounced", "complained", "replied", "auto_reply", "unsubscribed")))
+        .execution_options(yield_per=1000)
+    )  # fmt: skip
+    for (detail,) in rows:
+        for result in (detail or {}).get("auth") or ():
+            if not isinstance(result, dict):
+                continue
+            if result.get("where") == "returned" or _ours(str(result.get("domain", "")), ours):
+                counts.setdefault(str(result.get("method")), Counter())[str(result.get("result"))] += 1
+    return {m: dict(c.most_common()) for m, c in sorted(counts.items())}
+
+
+def _deferred(session: Session, campaign_id: int, top: int = 5) -> tuple[DeferredDomain, ...]:
+    """Recipient domains by the temporary failures (4xx, timeouts) their messages met."""
+    stats: dict[str, list[int]] = {}
+    last: dict[str, str] = {}
+    rows = session.execute(
+        select(Outbox.email, Outbox.state, Outbox.attempts, Outbox.last_code, Outbox.last_error)
+        .where(Outbox.campaign_id == campaign_id, (Outbox.attempts > 1) | (Outbox.state == "retry"))
+        .order_by(Outbox.updated_at)
+    )  # fmt: skip
+    for email, state, attempts, code, error in rows:
+        domain = email.rsplit("@", 1)[-1].lower()
+        deferrals = attempts - (1 if state in ("sent", "failed") else 0)
+        if deferrals <= 0:
+            continue
+        entry = stats.setdefault(domain, [0, 0])
+        entry[0] += 1
+        entry[1] += deferrals
+        if error:
+            last[domain] = " ".join(str(error).split())[:120]
+        elif code:
+            last.setdefault(domain, str(code))
+    ranked = sorted(stats.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:top]
+    return tuple(DeferredDomain(d, m, n, last.get(d, "")) for d, (m, n) in ranked)
+
+
 def _variant_order(variant: str) -> tuple[int, str]:
     return (int(variant), "") if variant.isdigit() else (10**6, variant)
 
@@ -217,4 +311,26 @@ def campaign_text(report: CampaignReport) -> str:
         out += ["", "A/B subjects", f"  {'variant':<9}{'sent':>6}{'replied':>9}{'reply rate':>12}  subject"]
         for v in report.variants:
             out.append(f"  {v.label:<9}{v.sent:>6}{v.replied:>9}{fmt_percent(v.reply_rate):>12}  {v.subject}")
+    if report.deliverability is not None:
+        out += ["", *deliverability_lines(report.deliverability)]
     return "\n".join(out) + "\n"
+
+
+def deliverability_lines(d: Deliverability) -> list[str]:
+    out = ["Deliverability"]
+    for label, rate, part, whole, limit in d.rate_lines():
+        shown = "-" if rate is None else f"{rate:.2%}"
+        out.append(f"  {label:<20}{shown:>8} ({part} of {whole}), guardrail {limit:.2%}")
+    out.append(f"  Guardrails pause the campaign past these, from {d.limits.min_delivered} delivered on")
+    out.append("  Authentication reported by receivers")
+    if not d.auth:
+        out.append("    none yet (receivers report it in the bounces and complaints they send back)")
+    for method, results in d.auth.items():
+        out.append(f"    {method:<8}" + ", ".join(f"{result} {n}" for result, n in results.items()))
+    out.append("  Deferred most (temporary failures)")
+    if not d.deferred:
+        out.append("    none")
+    for dd in d.deferred:
+        out.append(f"    {dd.domain:<28}{dd.messages:>5} message(s){dd.deferrals:>6} deferral(s)"
+                   + (f"  last: {dd.last}" if dd.last else ""))  # fmt: skip
+    return out

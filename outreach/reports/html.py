@@ -241,6 +241,37 @@ def _variants_section(report: CampaignReport) -> str:
             f"<tbody>{rows}</tbody></table></section>")  # fmt: skip
 
 
+def _deliverability_section(report: CampaignReport) -> str:
+    d = report.deliverability
+    if d is None:
+        return ""
+    rates = "".join(
+        f'<tr class="{"loss" if rate is not None and rate > limit else ""}"><td>{escape(label)}</td>'
+        f'<td class="num">{"-" if rate is None else f"{rate:.2%}"}</td><td class="num">{_num(part)} of {_num(whole)}'
+        f'</td><td class="num">{limit:.2%}</td></tr>'
+        for label, rate, part, whole, limit in d.rate_lines()
+    )
+    auth = "".join(
+        f"<tr><td>{escape(method.upper())}</td><td>"
+        + ", ".join(f"{escape(result)} {_num(n)}" for result, n in results.items()) + "</td></tr>"
+        for method, results in d.auth.items()
+    ) or '<tr><td colspan="2" class="empty">None yet: receivers send it back in bounces and complaints.</td></tr>'
+    deferred = "".join(
+        f'<tr><td>{escape(x.domain)}</td><td class="num">{_num(x.messages)}</td><td class="num">{_num(x.deferrals)}'
+        f"</td><td>{escape(x.last)}</td></tr>"
+        for x in d.deferred
+    ) or '<tr><td colspan="4" class="empty">No recipient domain deferred a message.</td></tr>'
+    return (f'<section class="card deliverability"><h2>Deliverability<small>guardrails act from '
+            f"{_num(d.limits.min_delivered)} delivered</small></h2>"
+            '<table class="rates"><thead><tr><th>Rate</th><th class="num">Now</th><th class="num">Messages</th>'
+            f'<th class="num">Guardrail</th></tr></thead><tbody>{rates}</tbody></table>'
+            '<h2 style="margin-top:18px">Authentication reported by receivers</h2>'
+            f'<table class="auth"><tbody>{auth}</tbody></table>'
+            '<h2 style="margin-top:18px">Deferred most</h2><table class="deferred"><thead><tr><th>Domain</th>'
+            '<th class="num">Messages</th><th class="num">Deferrals</th><th>Last answer</th></tr></thead>'
+            f"<tbody>{deferred}</tbody></table></section>")  # fmt: skip
+
+
 def campaign_html(report: CampaignReport, organization: str, generated: datetime) -> str:
     """The whole page; ``generated`` is shown as is (pass it in the workspace timezone)."""
     meta = "".join(f"<span>{escape(m)}</span>" for m in (
@@ -265,6 +296,7 @@ def campaign_html(report: CampaignReport, organization: str, generated: datetime
 {_outcomes_section(report)}
 </div>
 {_variants_section(report)}
+{_deliverability_section(report)}
 <footer>Counted from the campaign database by outreach {escape(__version__)}.
 Each message counts once per kind of event; delivered = sent − bounced.</footer>
 </main>

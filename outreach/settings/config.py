@@ -111,6 +111,7 @@ class Sender(Frozen):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     title: str = ""
     phone: str = ""
+    warmup: bool = False  # a new sending domain or address: the daily cap grows from warmup.start
 
     @field_validator("name", "email", "title", "phone")
     @classmethod
@@ -189,6 +190,34 @@ class AutoPause(Frozen):
     min_attempts: int = Field(20, ge=1)
 
 
+class Guardrails(Frozen):
+    """Mailbox providers junk a sender whose complaints pass 0.3%; hard bounces mean a stale list.
+
+    A campaign whose rates cross these pauses itself, but only once ``min_delivered`` messages
+    were delivered: two complaints among the first fifty say little.
+    """
+
+    complaint_rate: float = Field(0.003, gt=0, le=1)
+    hard_bounce_rate: float = Field(0.05, gt=0, le=1)
+    min_delivered: int = Field(200, ge=1)
+
+
+class Warmup(Frozen):
+    """The daily allowance of a sender marked ``warmup: true``: ``start`` on its first day of
+    sending, multiplied by ``factor`` for each earlier day that sent without tripping a guardrail."""
+
+    start: int = Field(50, ge=1)
+    factor: float = Field(1.5, ge=1, le=10)
+
+
+class Deliverability(Frozen):
+    """``campaign send`` runs ``outreach doctor``'s checks first and refuses on a failing one."""
+
+    preflight: bool = True
+    nameserver: str | None = None  # HOST[:PORT] to ask instead of the system's resolver (doctor's default too)
+    dns_timeout: Seconds = 3.0
+
+
 class Targets(Frozen):
     """Monthly goals per sales executive, compared against in `outreach report monthly`."""
 
@@ -209,6 +238,9 @@ class Settings(Frozen):
     tracking: Tracking = Tracking()
     auto_pause: AutoPause = AutoPause()
     targets: Targets = Targets()
+    guardrails: Guardrails = Guardrails()
+    warmup: Warmup = Warmup()
+    deliverability: Deliverability = Deliverability()
     imap: Imap | None = None
     dkim: Dkim | None = None
 

@@ -43,7 +43,7 @@ from outreach.settings.tokens import Signer, workspace_signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction
 from outreach.storage.models import Meta
-from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, policy_of, record_message
+from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, check_guardrails, policy_of, record_message
 
 log = logging.getLogger("outreach.imap")
 
@@ -302,6 +302,7 @@ def poll_mailbox(ws: WorkspaceConfig, engine: Engine, signer: Signer | None, *, 
         raise MailboxError(f"{_where(cfg)}: the server refused a command: {_text(exc)}") from None
     finally:
         _close(client)
+    check_guardrails(engine, report.ingest, ws.settings.guardrails)
     return report
 
 

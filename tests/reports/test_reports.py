@@ -71,18 +71,25 @@ OUTBOX = [
     ("r2", "renewal", "c1", "sent", None, "2026-10-05T02:00"),  # c1's first message ever: October, sari
     ("r3", "renewal", "c9", "sent", None, "2026-11-12T02:00"),
 ]
+# outbox key -> (attempts, last_error): retried messages, for the report's deferrals
+ATTEMPTS = {"o5": (2, None), "o9": (3, "gave up after 3 attempts: 451 4.7.1 Greylisted, try again later")}
 # (kind, outbox key, at UTC, detail)
 EVENTS = [
-    ("bounced", "o1", "2026-11-02T03:05", {"hard": True, "reason": "user_unknown"}),
+    ("bounced", "o1", "2026-11-02T03:05", {"hard": True, "reason": "user_unknown", "auth": [  # returned headers
+        {"method": "dkim", "result": "pass", "domain": "contoh-solusi.example", "where": "returned"},
+        {"method": "spf", "result": "softfail", "domain": "contoh-solusi.example", "where": "returned"}]}),
     ("bounced", "o2", "2026-11-01T01:00", {"hard": False, "reason": "mailbox_full"}),
     ("bounced", "o2", "2026-11-02T01:00", {"hard": False, "reason": "mailbox_full"}),  # same message: once
-    ("replied", "o3", "2026-11-03T02:00", {}),
+    ("replied", "o3", "2026-11-03T02:00", {"auth": [  # our mailbox on the replier's mail: not about us
+        {"method": "dkim", "result": "pass", "domain": "example.com", "where": "message"}]}),
     ("replied", "o3", "2026-12-01T05:00", {}),  # the same contact again, in December
     ("replied", "o4", "2026-12-02T02:00", {}),
     ("replied", "o8", "2026-11-30T16:30", {}),  # 30 Nov 23:30 WIB: November
     ("auto_reply", "o5", "2026-11-15T02:10", {}),
     ("unsubscribed", "o6", "2026-11-16T09:00", {}),
-    ("complained", "o7", "2026-11-21T09:00", {}),
+    ("complained", "o7", "2026-11-21T09:00", {"auth": [
+        {"method": "dmarc", "result": "pass", "domain": "contoh-solusi.example", "where": "returned"},
+        {"method": "dkim", "result": "pass", "domain": "contoh-solusi.example", "where": "returned"}]}),
     ("failed", "o9", "2026-11-15T02:00", {"code": 550}),
     ("replied", "r3", "2026-11-13T02:00", {}),
 ]
@@ -116,7 +123,9 @@ def populate(engine: Engine) -> Db:
         for key, camp, contact, state, variant, sent_at in OUTBOX:
             row = Outbox(campaign_id=campaigns[camp], contact_id=contacts[contact], step=1 if key == "o10" else 0,
                          email=f"{contact}@example.com", state=state, message_id=f"{key}@test", variant=variant,
-                         sent_at=utc(sent_at) if sent_at else None, created_at=CREATED, updated_at=CREATED)  # fmt: skip
+                         sent_at=utc(sent_at) if sent_at else None, created_at=CREATED, updated_at=CREATED,
+                         attempts=ATTEMPTS.get(key, (1, None))[0],
+                         last_error=ATTEMPTS.get(key, (1, None))[1])  # fmt: skip
             s.add(row)
             s.flush()
             outbox[key] = row.id
@@ -178,6 +187,18 @@ A/B subjects
   variant    sent  replied  reply rate  subject
   A             4        1       25.0%  Solusi jaringan untuk {{ contact.company }}
   B             4        2       50.0%  {{ contact.first_name }}, survei lokasi gratis?
+
+Deliverability
+  Complaints            16.67% (1 of 6), guardrail 0.30%
+  Hard bounces          12.50% (1 of 8), guardrail 5.00%
+  Guardrails pause the campaign past these, from 200 delivered on
+  Authentication reported by receivers
+    dkim    pass 2
+    dmarc   pass 1
+    spf     softfail 1
+  Deferred most (temporary failures)
+    example.com                     2 message(s)     3 deferral(s)  last: gave up after 3 attempts: 451 4.7.1 \
+Greylisted, try again later
 """
 
 

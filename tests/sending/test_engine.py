@@ -179,7 +179,7 @@ def test_verp_envelope_names_the_outbox_row(tmp_path: Path, monkeypatch: pytest.
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
     by_mid = {r.message_id: r.id for r in rows(engine)}
     for mail_from, _rcpts, mid in sink.received:
-        assert mail_from.startswith("sari+") and mail_from.endswith("@contoh-solusi.co.id")
+        assert mail_from.startswith("sari+") and mail_from.endswith("@contoh-solusi.example")
         assert parse_verp(signer, mail_from) == by_mid[mid.strip("<>")]
     assert parse_verp(signer, "sari+1.00000000@contoh-solusi.co.id") is None
 

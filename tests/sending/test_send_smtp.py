@@ -92,11 +92,11 @@ def test_what_arrives_is_a_complete_message(send_ws: SendWorkspace) -> None:
         msg = rec.message
         row = rows[rcpt]
         # envelope: from the sender's domain; a VERP return path names this very row
-        assert rec.mail_from.endswith("@contoh-solusi.co.id")
+        assert rec.mail_from.endswith("@contoh-solusi.example")
         if "+" in rec.mail_from:
             assert parse_verp(signer, rec.mail_from) == row.id
         # headers
-        assert msg["From"] == "Awang Prasetyo <awang@contoh-solusi.co.id>"
+        assert msg["From"] == "Awang Prasetyo <awang@contoh-solusi.example>"
         assert msg["To"].addresses[0].addr_spec == rcpt
         assert msg["Subject"] == PROMO_SUBJECT
         head = rec.data.split(b"\r\n\r\n", 1)[0]
@@ -105,7 +105,7 @@ def test_what_arrives_is_a_complete_message(send_ws: SendWorkspace) -> None:
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         unsub, mailto = re.findall(r"<([^>]+)>", str(msg["List-Unsubscribe"]))
         assert unsub.startswith("http://127.0.0.1:8025/u/")
-        assert mailto.startswith("mailto:unsubscribe@contoh-solusi.co.id?subject=unsubscribe")
+        assert mailto.startswith("mailto:unsubscribe@contoh-solusi.example?subject=unsubscribe")
         token = unsub.rsplit("/", 1)[1]
         assert signer.verify(token) == (row.contact_id, row.campaign_id)
         # body: both parts, CSS inlined, footer with organization and unsubscribe link
@@ -194,7 +194,7 @@ def test_confirmation_refused_sends_nothing(send_ws: SendWorkspace) -> None:
     assert result.exit_code == 1
     port = send_ws.server.port
     assert result.stdout == (
-        f"Send 4 message(s) of promo from Awang Prasetyo <awang@contoh-solusi.co.id> via 127.0.0.1:{port}? [y/N]: n\n"
+        f"Send 4 message(s) of promo from Awang Prasetyo <awang@contoh-solusi.example> via 127.0.0.1:{port}? [y/N]: n\n"
     )
     assert result.stderr == "Aborted!\n"
     assert send_ws.server.received == []
