@@ -105,21 +105,36 @@ def contacts() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="Write rejected rows, with row number and reason, to this CSV.")  # fmt: skip
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=FIELD",
+              help="Read COLUMN as FIELD (a contact field, full_name, custom.NAME, or ignore); repeatable.")  # fmt: skip
 @with_workspace
-def contacts_import(ws: Workspace, file: Path, rejects: Path | None) -> None:
-    """Import contacts from a CSV FILE (re-importing updates by email)."""
+def contacts_import(ws: Workspace, file: Path, rejects: Path | None, mapping: tuple[str, ...]) -> None:
+    """Import contacts from a CSV FILE (re-importing updates by email).
+
+    The headers of common exports are recognised (Outlook, Google Contacts, HubSpot,
+    Salesforce, LinkedIn, Indonesian sheets); other columns are kept as custom fields.
+    """
     from outreach.audience.importer import write_rejects
 
-    result = ws.import_contacts(file)
+    result = ws.import_contacts(file, mapping)
     click.echo(f"Contacts: {result.summary()}")
-    if result.rejected:
-        for line, reason, _row in result.rejected[:5]:
-            click.echo(f"  row {line}: {reason}", err=True)
-        if len(result.rejected) > 5:
-            click.echo(f"  ... and {len(result.rejected) - 5} more", err=True)
-        if rejects:
-            write_rejects(result, rejects)
-            click.echo(f"Rejected rows written to {rejects}")
+    for line in result.details():
+        click.echo(line)
+    _first_few(result.rejected, "rejected")
+    _first_few([(line, warning, {}) for line, warning in result.warnings], "warnings")
+    if result.rejected and rejects:
+        write_rejects(result, rejects)
+        click.echo(f"Rejected rows written to {rejects}")
+
+
+def _first_few(rows: list[tuple[int, str, Any]], what: str, shown: int = 5) -> None:
+    """The first rows of a list of row problems on stderr, then how many more."""
+    if what == "warnings" and rows:
+        click.echo(f"{len(rows)} warning(s); those contacts were imported:", err=True)
+    for line, reason, _row in rows[:shown]:
+        click.echo(f"  row {line}: {reason}", err=True)
+    if len(rows) > shown:
+        click.echo(f"  ... and {len(rows) - shown} more", err=True)
 
 
 @contacts.command("list")

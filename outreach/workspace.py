@@ -87,11 +87,19 @@ class Workspace:
 
     # -- contacts and segments ------------------------------------------------------------
 
-    def import_contacts(self, path: str | Path) -> ImportResult:
-        """Import a CSV; re-importing updates contacts by email."""
-        from outreach.audience.importer import import_contacts
+    def import_contacts(self, path: str | Path, mapping: Sequence[str] = ()) -> ImportResult:
+        """Import a CSV; re-importing updates contacts by email. ``mapping``: ``["COLUMN=FIELD", ...]``
+        for columns the header synonyms do not recognise (as ``--map``)."""
+        from outreach.audience.headers import parse_mapping
+        from outreach.audience.importer import ImportOptions, import_contacts
 
-        return import_contacts(self.engine, Path(path))
+        settings = self.config.settings
+        options = ImportOptions(
+            region=settings.contacts.default_region,
+            senders={key: (s.name, s.email) for key, s in settings.senders.items()},
+            mapping=parse_mapping(mapping),
+        )
+        return import_contacts(self.engine, Path(path), options)
 
     def contacts(self, segment: str | None = None) -> Iterator[ContactView]:
         """Every contact, or a segment's, streamed in id order."""

@@ -22,7 +22,7 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.sheets import decode_spreadsheet_bytes, read_xlsx, sniff_reader, unneutralise
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import FollowUp
-from outreach.workdays import add_business_days
+from outreach.workdays import BusinessCalendar
 
 
 @dataclass(frozen=True)
@@ -129,12 +129,14 @@ def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date
         for r in rows:
             item = session.get(FollowUp, r.id)
             assert item is not None
-            changed = _apply(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off))
+            changed = _apply(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off),
+                             BusinessCalendar.of(ws.settings.calendar))
             counts["applied" if changed else "unchanged"] += 1
     return counts
 
 
-def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta) -> bool:
+def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
+           calendar: BusinessCalendar) -> bool:
     if item.outcome == r.outcome and item.notes == r.notes and (r.visit_at is None or item.visit_at == r.visit_at):
         return False  # same file imported again
     now = utcnow()
@@ -145,7 +147,7 @@ def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling
     elif r.outcome in ("no_answer", "callback"):
         item.state = "open"
         days = 1 if r.outcome == "no_answer" else 2
-        item.due_date = r.visit_at.date() if r.visit_at else add_business_days(today, days)
+        item.due_date = r.visit_at.date() if r.visit_at else calendar.add(today, days)
     elif r.outcome == "visit_scheduled":
         visit_at = r.visit_at
         assert visit_at is not None  # _parse_import refuses visit_scheduled without a date

@@ -104,7 +104,7 @@ def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
     for err in exc.errors()[:5]:
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
         dotted = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"]
+        msg = error_text(err)
         line = doc.line(loc)
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -112,3 +112,12 @@ def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
         first_line = line if first_line is None else first_line
         parts.append(f"{dotted}: {msg}" if not parts else f"{doc.path}, line {line}: {dotted}: {msg}")
     return ConfigError("; ".join(parts), path=doc.path, line=first_line)
+
+
+def error_text(err: Any) -> str:
+    """One pydantic error's message as a user reads it: a validator's own words without
+    pydantic's "Value error, " prefix (the type of a Python exception means nothing to them)."""
+    ctx = err.get("ctx") or {}
+    if err.get("type") == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    return str(err["msg"])

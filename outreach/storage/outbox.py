@@ -149,7 +149,7 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
 
 
 CONTACT_FIELDS = ("first_name", "last_name", "title", "phone", "industry", "city", "timezone",
-                  "status", "owner", "last_contacted_at", "transactions", "tags", "custom")  # fmt: skip
+                  "status", "owner", "last_contacted_at", "transactions", "tags", "custom", "language")  # fmt: skip
 
 
 def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetime, lease: timedelta) -> set[int]:

@@ -103,7 +103,7 @@ def test_init_creates_a_working_workspace(tmp_path: Path) -> None:
         assert (target / rel).is_file(), rel
     # it works as a workspace at once
     result = invoke("contacts", "import", str(target / "contacts.csv"), ws=target)
-    assert result.stdout == "Contacts: 40 imported, 0 updated, 0 rejected\n"
+    assert result.stdout == "Contacts: 40 imported, 0 updated, 0 rejected\nKept as custom fields: employees\n"
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -135,11 +135,11 @@ def test_workspace_option_positions_and_environment(tmp_path: Path, monkeypatch:
     # -w after the command, before it, and the long form
     assert CliRunner().invoke(cli, ["contacts", "import", small, "-w", str(root)]).exit_code == 0
     r = CliRunner().invoke(cli, ["-w", str(root), "contacts", "import", small])
-    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\n"
+    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\nKept as custom fields: region\n"
     r = CliRunner().invoke(cli, ["contacts", "--help"])
     assert r.exit_code == 0
     r = CliRunner().invoke(cli, ["contacts", "import", "--workspace", str(root), small])
-    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\n"
+    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\nKept as custom fields: region\n"
     # $OUTREACH_WORKSPACE, then the current directory
     monkeypatch.setenv("OUTREACH_WORKSPACE", str(root))
     assert (
