@@ -280,10 +280,23 @@ def campaign() -> None:
 
 @campaign.command("build")
 @click.argument("name")
+@click.option("--ignore-policy", is_flag=True,
+              help="Queue contacts the contact policy holds out (mailed lately, replied...), after a confirmation.")
+@click.option("--yes", is_flag=True, help="With --ignore-policy: do not ask for confirmation.")
 @with_workspace
-def campaign_build(ws: Workspace, name: str) -> None:
-    """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
-    click.echo(ws.build(name).summary())
+def campaign_build(ws: Workspace, name: str, ignore_policy: bool, yes: bool) -> None:
+    """Freeze the campaign's segment into the outbox (again: adds only new contacts).
+
+    Says how many contacts the contact policy (outreach.yaml) or the campaign's
+    require: held out, and why, and which variables print empty for whom.
+    """
+    if ignore_policy and not yes:
+        held = ws.policy_holds(name)
+        if held.total:
+            click.confirm(f"The contact policy holds out {held.total} contact(s) of {name} "
+                          f"({', '.join(f'{n} {r}' for r, n in held.counts.items())}). Queue them anyway?",
+                          abort=True)  # fmt: skip
+    click.echo(ws.build(name, ignore_policy=ignore_policy).summary())
 
 
 @campaign.command("send")

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from outreach.audience.importer import ImportResult
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.messages import Prepared
+    from outreach.campaigns.policy import Held
     from outreach.campaigns.status import Status
     from outreach.followups.queue import Item
     from outreach.reports.campaign import CampaignReport
@@ -111,11 +112,18 @@ class Workspace:
 
     # -- campaigns ------------------------------------------------------------------------
 
-    def build(self, name: str) -> BuildResult:
-        """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
+    def build(self, name: str, *, ignore_policy: bool = False) -> BuildResult:
+        """Freeze the campaign's segment into the outbox (again: adds only new contacts); the contact
+        policy holds out who was mailed too lately, unless ``ignore_policy``."""
         from outreach.campaigns.builder import build_campaign
 
-        return build_campaign(self.config, self.engine, name)
+        return build_campaign(self.config, self.engine, name, ignore_policy=ignore_policy)
+
+    def policy_holds(self, name: str) -> Held:
+        """Who the contact policy would hold out of building ``name`` now; nothing is written."""
+        from outreach.campaigns.builder import policy_holds
+
+        return policy_holds(self.config, self.engine, name)
 
     def status(self, name: str) -> Status:
         from outreach.campaigns.status import campaign_status

@@ -89,8 +89,11 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
         problem = exc.problem or str(exc)
+        if exc.context_mark is not None and ("end of stream" in problem or "<stream end>" in problem):
+            # an unclosed quote or bracket is noticed at the end of the text; the writer must look where it opened
+            mark, problem = exc.context_mark, f"{problem} ({exc.context} that opens here)"
+        line = mark.line + 1 if mark else 1
         raise ConfigError(f"YAML syntax error: {problem}", path=path, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML syntax error: {exc}", path=path) from None

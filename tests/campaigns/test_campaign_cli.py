@@ -203,7 +203,8 @@ def test_preview_template_error_names_file_and_contact(send_ws: SendWorkspace) -
     write(send_ws.root / "campaigns" / "oops.yaml", "segment: prospects\ncontent: oops.md\nsender: awang\n")
     result = send_ws.run("content", "preview", "oops")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {md}: cannot render for ani@alpha.example.com: ")
+    assert result.stderr == (f"Error: {md}, line 4 (contact ani@alpha.example.com): undefined variable "
+                             "`contact.nama` (contact has no field `nama`)\n")
 
 
 def test_lint_clean_content(send_ws: SendWorkspace) -> None:
