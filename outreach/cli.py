@@ -229,6 +229,8 @@ def content_preview(ws: Workspace, name: str, email: str | None, out: Path | Non
         _serve_preview(ws, name, email, host, port)
         return
     prepared = ws.preview(name, email)
+    for line in ws.empty_personalisation(name):  # on stderr: stdout is the message
+        click.echo(f"Warning: {line}", err=True)
     if out is None:
         click.echo(f"Subject: {prepared.rendered.subject}\n")
         click.echo(prepared.rendered.text, nl=False)

@@ -175,6 +175,13 @@ class Workspace:
 
         return render_preview(self.config, self.engine, name, contact, to=to)
 
+    def empty_personalisation(self, name: str) -> list[str]:
+        """Each variable of campaign ``name`` that prints empty for some contacts of its segment, with
+        how many and the first few (``FILE:LINE: `contact.title` is empty — 3 of 40 contacts: ...``)."""
+        from outreach.studio.preview import empty_personalisation
+
+        return empty_personalisation(self.config, self.engine, name)
+
     # -- inbound mail and follow-ups ------------------------------------------------------
 
     def ingest(self, paths: Iterable[str | Path]) -> tuple[IngestReport, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import io
 import shutil
 from datetime import date, datetime, timedelta
@@ -38,7 +39,7 @@ from outreach.workdays import add_business_days
 JAKARTA = ZoneInfo("Asia/Jakarta")
 CONTRACT_COLUMNS = [
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
-    "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes",
+    "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes", "visit_at",
 ]  # fmt: skip
 REPLY_TEXT = "Terima kasih atas informasinya. Tolong hubungi saya lagi minggu depan."
 
@@ -216,9 +217,9 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
     assert row == {
         "id": str(item.id), "queue": "call", "priority": "70", "company": "PT Delta Medika",
         "contact_name": "Dedi Kurniawan", "title": "Head of IT", "email": "dedi@delta.example.com",
-        "phone": "'+62 21 5550 0004", "owner": "awang", "reason": "replied", "campaign": "everyone",
+        "phone": "+622155500004", "owner": "awang", "reason": "replied", "campaign": "everyone",
         "last_subject": PROMO_SUBJECT, "reply_excerpt": item.reply_excerpt,
-        "due_date": item.due_date, "outcome": "", "notes": "",
+        "due_date": item.due_date, "outcome": "", "notes": "", "visit_at": "",
     }  # fmt: skip
     assert out.read_bytes().count(b"\r\n") == 2
 
@@ -226,11 +227,15 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
 def test_export_neutralises_formula_cells(sent_ws: SendWorkspace, tmp_path: Path) -> None:
     hostile = write_csv(
         tmp_path / "hostile.csv",
-        ["email", "company", "title", "last_name", "phone"],
-        [["ani@alpha.example.com", '=HYPERLINK("http://evil.example/","klik")', "+Direktur",
+        ["email", "company", "title", "first_name", "last_name", "phone"],
+        [["ani@alpha.example.com", '=HYPERLINK("http://evil.example/","klik")', "+Direktur", "-1+1",
           "@Lestari", "-1+1"]],
     )  # fmt: skip
-    assert sent_ws.run("contacts", "import", str(hostile)).exit_code == 0
+    result = sent_ws.run("contacts", "import", str(hostile))
+    assert result.exit_code == 0
+    # a phone cell is read as a phone number: a formula is none, so the stored number stays
+    assert result.stderr == ("1 warning(s); those contacts were imported:\n  row 2: phone '-1+1' is not a valid "
+                             "phone number (default region ID); the contact was kept without it\n")
     ingest(sent_ws, reply_eml(sent_ws, "ani@alpha.example.com", tmp_path, 1),
            reply_eml(sent_ws, "budi@beta.example.com", tmp_path, 2))  # fmt: skip
     ids = {e: i.id for e, i in items(sent_ws).items()}  # type: ignore[attr-defined]
@@ -247,13 +252,13 @@ def test_export_neutralises_formula_cells(sent_ws: SendWorkspace, tmp_path: Path
     ani, budi = rows["ani@alpha.example.com"], rows["budi@beta.example.com"]
     assert ani["company"] == '\'=HYPERLINK("http://evil.example/","klik")'
     assert ani["title"] == "'+Direktur"
-    assert ani["contact_name"] == "Ani @Lestari"  # does not start with @: harmless
-    assert ani["phone"] == "'-1+1"
+    assert ani["contact_name"] == "'-1+1 @Lestari"
+    assert ani["phone"] == "+622155500001"  # E.164 is no formula: written as it is
     assert ani["notes"] == "'\t=1+2"
     assert budi["notes"] == "'\r=SUM(A1)"
     for row in rows.values():
         for value in row.values():
-            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")) or re.fullmatch(r"\+\d+", value), value
 
 
 def outcomes_file(path: Path, rows: list[list[object]]) -> Path:
@@ -404,6 +409,10 @@ def test_visits_export_as_calendar_events(sent_ws: SendWorkspace, six_items: dic
     summaries = sorted(str(ev["summary"]) for ev in events)
     assert summaries == ["Visit: PT Alpha Teknik", "Visit: PT Delta Medika"]
     assert len({str(ev["uid"]) for ev in events}) == 2
+    # the TZID the events name is defined in the file itself (Outlook needs the VTIMEZONE to place them)
+    (zone,) = list(cal.walk("VTIMEZONE"))
+    assert str(zone["tzid"]) == "Asia/Jakarta"
+    assert all(ev["dtstart"].params["TZID"] == "Asia/Jakarta" for ev in events)
     # the call queue has no visits: an empty calendar, still valid
     calls = tmp_path / "calls.ics"
     assert export(sent_ws, calls, "call", "ics") == f"Wrote 0 visit(s) to {calls}\n"
