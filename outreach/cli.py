@@ -652,13 +652,18 @@ def serve(ws: Workspace, host: str, port: int) -> None:
 @click.option("--port", default=1025, show_default=True, type=int)
 @ws_option
 def sink(maildir: Path, host: str, port: int) -> None:
-    """Run a local SMTP server that stores every message in a Maildir."""
+    """Run a local SMTP server that stores every message in a Maildir, printing a line for each."""
     import threading
 
     from outreach.devtools.sink import Sink
 
-    with Sink(maildir, host, port):
+    def received(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()  # one line per message, as it arrives, also into a pipe
+
+    with Sink(maildir, host, port, on_message=received):
         click.echo(f"Sink listening on {host}:{port}, storing into {maildir} (Ctrl-C to stop)")
+        sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 

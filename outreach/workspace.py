@@ -128,7 +128,7 @@ class Workspace:
     def status(self, name: str) -> Status:
         from outreach.campaigns.status import campaign_status
 
-        return campaign_status(self.engine, name)
+        return campaign_status(self.engine, name, self._campaign_names())
 
     def send(self, name: str, *, start_now: bool = False, options: SendOptions | None = None,
              progress: Callable[[SendReport], None] | None = None) -> SendReport:  # fmt: skip
@@ -154,13 +154,18 @@ class Workspace:
     def _lifecycle(self, name: str, action: str) -> str:
         from outreach.campaigns.status import set_lifecycle
 
-        return set_lifecycle(self.engine, name, action)
+        return set_lifecycle(self.engine, name, action, self._campaign_names())
 
     def resend_uncertain(self, name: str) -> int:
         """Queue again what a crash left uncertain (those may arrive twice)."""
         from outreach.campaigns.status import resend_uncertain
 
-        return resend_uncertain(self.engine, name)
+        return resend_uncertain(self.engine, name, self._campaign_names())
+
+    def _campaign_names(self) -> list[str]:
+        from outreach.campaigns.definition import campaign_names
+
+        return campaign_names(self.config)
 
     # -- the writer's tools -------------------------------------------------------------
 
