@@ -198,7 +198,7 @@ def test_yaml_syntax_error_names_file_and_line(seg_ws: tuple[WorkspaceConfig, En
     assert error(ws, "bad").startswith(f"{path}, line 3: YAML syntax error")  # where the [ opens
     result = invoke("segments", "list", ws=ws.root)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {path}, line 4: YAML syntax error")
+    assert result.stderr.startswith(f"Error: {path}, line 3: YAML syntax error")
 
 
 @pytest.mark.parametrize(
