@@ -105,36 +105,44 @@ def contacts() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="Write rejected rows, with row number and reason, to this CSV.")  # fmt: skip
+@click.option("--warnings", "warnings_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every warning (contact imported, a cell left out), with row number, to this CSV.")
 @click.option("--map", "mapping", multiple=True, metavar="COLUMN=FIELD",
-              help="Read COLUMN as FIELD (a contact field, full_name, custom.NAME, or ignore); repeatable.")  # fmt: skip
+              help="Read COLUMN as FIELD (a contact field, full_name, custom.NAME or ignore); repeatable.")
 @with_workspace
-def contacts_import(ws: Workspace, file: Path, rejects: Path | None, mapping: tuple[str, ...]) -> None:
+def contacts_import(ws: Workspace, file: Path, rejects: Path | None, warnings_out: Path | None,
+                    mapping: tuple[str, ...]) -> None:  # fmt: skip
     """Import contacts from a CSV FILE (re-importing updates by email).
 
     The headers of common exports are recognised (Outlook, Google Contacts, HubSpot,
     Salesforce, LinkedIn, Indonesian sheets); other columns are kept as custom fields.
     """
-    from outreach.audience.importer import write_rejects
+    from outreach.audience.importer import write_rejects, write_warnings
 
     result = ws.import_contacts(file, mapping)
     click.echo(f"Contacts: {result.summary()}")
     for line in result.details():
         click.echo(line)
-    _first_few(result.rejected, "rejected")
-    _first_few([(line, warning, {}) for line, warning in result.warnings], "warnings")
+    if result.rejected:
+        _first_few([(line, reason) for line, reason, _row in result.rejected], "--rejects")
+    if result.warnings:
+        click.echo(f"{len(result.warnings)} warning(s) ({result.warning_kinds()}); those contacts were imported:",
+                   err=True)  # fmt: skip
+        _first_few(result.warnings, "--warnings")
     if result.rejected and rejects:
         write_rejects(result, rejects)
         click.echo(f"Rejected rows written to {rejects}")
+    if result.warnings and warnings_out:
+        write_warnings(result, warnings_out)
+        click.echo(f"Warnings written to {warnings_out}")
 
 
-def _first_few(rows: list[tuple[int, str, Any]], what: str, shown: int = 5) -> None:
-    """The first rows of a list of row problems on stderr, then how many more."""
-    if what == "warnings" and rows:
-        click.echo(f"{len(rows)} warning(s); those contacts were imported:", err=True)
-    for line, reason, _row in rows[:shown]:
+def _first_few(rows: list[tuple[int, str]], option: str, shown: int = 5) -> None:
+    """The first row problems on stderr, then how many more (all of them with ``option FILE``)."""
+    for line, reason in rows[:shown]:
         click.echo(f"  row {line}: {reason}", err=True)
     if len(rows) > shown:
-        click.echo(f"  ... and {len(rows) - shown} more", err=True)
+        click.echo(f"  ... and {len(rows) - shown} more ({option} FILE.csv lists every one)", err=True)
 
 
 @contacts.command("list")

@@ -95,10 +95,14 @@ def parse_hours(text: str) -> tuple[time, time]:
 class CalendarSettings(Protocol):
     """What the workspace's ``calendar:`` settings give (settings.config.Calendar)."""
 
-    country: str | None
-    subdivision: str | None
-    categories: tuple[str, ...] | None
-    holidays: tuple[date, ...]
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def subdivision(self) -> str | None: ...
+    @property
+    def categories(self) -> tuple[str, ...] | None: ...
+    @property
+    def holidays(self) -> tuple[date, ...]: ...
 
 
 @dataclass(frozen=True)

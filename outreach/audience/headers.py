@@ -29,6 +29,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from outreach.audience.contacts import COLUMNS
 from outreach.errors import InputError
@@ -101,6 +102,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "language": ("language", "preferred language", "lang", "locale", "bahasa"),
 }  # fmt: skip
 FALLBACK = frozenset({"phone", "city"})  # another column of the same kind fills an empty cell
+# a column that lost its field to a better one, kept as a custom field under a name saying what it holds
+RENAMED = {"title": "salutation"}  # Outlook's "Title" is Mr./Mrs./Dr. when "Job Title" is there
 
 
 def normalise(header: str) -> str:
@@ -111,7 +114,8 @@ def normalise(header: str) -> str:
 
 
 def custom_key(header: str) -> str:
-    """The name a custom column gets: ``"Jumlah Karyawan"`` -> ``jumlah_karyawan`` (``contact.custom.jumlah_karyawan``)."""
+    """The name a custom column gets: ``"Jumlah Karyawan"`` -> ``jumlah_karyawan``, reachable as
+    ``contact.custom.jumlah_karyawan`` in templates and segments."""
     text = unicodedata.normalize("NFKD", header.strip()).encode("ascii", "ignore").decode()
     key = re.sub(r"[^0-9a-z]+", "_", text.casefold()).strip("_")
     return key or "column"
@@ -169,7 +173,7 @@ def _custom_target(target: str) -> bool:
 
 
 def plan_header(header: Sequence[str], mapping: Mapping[str, str] | None = None, *,
-                path: object = None, line: int = 1) -> HeaderPlan:  # fmt: skip
+                path: Path | None = None, line: int = 1) -> HeaderPlan:  # fmt: skip
     """Settle which column is which field; ``mapping`` (from ``--map``) wins over the synonyms."""
     mapping = dict(mapping or {})
     names = [h.strip() for h in header]
@@ -205,7 +209,7 @@ def plan_header(header: Sequence[str], mapping: Mapping[str, str] | None = None,
         else:
             fields[field_name] = (ordered[0],)
             for i in ordered[1:]:  # a second "Title" beside "Job Title" (Outlook's Mr./Mrs.) is kept, not lost
-                custom[i] = custom_key(names[i])
+                custom[i] = RENAMED.get(custom_key(names[i]), custom_key(names[i]))
     mapped = {i: f for f, cols in fields.items() for i in cols}
     return HeaderPlan(tuple(names), fields, _unique(custom, names), tuple(ignored), line, mapped)
 

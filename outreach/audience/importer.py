@@ -75,6 +75,14 @@ class ImportResult:
     def summary(self) -> str:
         return f"{self.imported} imported, {self.updated} updated, {len(self.rejected)} rejected"
 
+    def warning_kinds(self) -> str:
+        """``240 phone, 42 owner``: the warnings counted by the field they are about."""
+        kinds: dict[str, int] = {}
+        for _line, warning in self.warnings:
+            kind = warning.split(" ", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+
     def details(self) -> list[str]:
         """What the summary line does not say: how the columns were read, which became custom fields."""
         plan = self.plan
@@ -302,6 +310,12 @@ def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = 
             else:
                 result.updated += 1
     return result
+
+
+def write_warnings(result: ImportResult, out: Path) -> None:
+    """Every warning (the contact was imported, a cell was not): row and what was left out."""
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        write_csv(fh, ["row", "warning"], ([line, warning] for line, warning in result.warnings))
 
 
 def write_rejects(result: ImportResult, out: Path) -> None:

@@ -35,7 +35,7 @@ class MaildirHandler:
         key = self.box.add(head + data)
         self.received += 1
         if self.on_message is not None:
-            self.on_message(describe(envelope.mail_from, envelope.rcpt_tos, data, key))
+            self.on_message(describe(envelope.mail_from or "", envelope.rcpt_tos, data, key))
         return "250 OK stored"
 
 

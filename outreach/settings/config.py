@@ -224,9 +224,11 @@ class ContactsImport(Frozen):
     @field_validator("default_region")
     @classmethod
     def _region(cls, v: str) -> str:
+        region = v.strip().upper()
+        if region == "ID":
+            return region  # the default: no need to load phonenumbers' tables for every command
         import phonenumbers
 
-        region = v.strip().upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{v!r} is not a country code like ID, SG or MY")
         return region
@@ -243,8 +245,8 @@ class Calendar(Frozen):
 
     @model_validator(mode="after")
     def _known(self) -> Calendar:
-        if self.country is None:
-            return self
+        if self.country is None or (self.country, self.subdivision, self.categories) == ("ID", None, None):
+            return self  # the default is known good; loading the holidays package costs most of a second
         import holidays
 
         try:

@@ -442,12 +442,14 @@ def check_recipients(factory: MessageFactory, contacts: Iterable[ContactView], s
                 empty.add(source.path, variable.line, variable.name, view.email)
     who = f"of {_plural(total, 'contact')}"
     for problem in errors:
-        report.add("error", source.path, problem.line, f"{problem.detail} — {problem.count} {who}: {problem.who()}")
+        report.add("error", source.path, problem.line,
+                   f"{problem.detail} — {problem.count} {who}: {problem.who()}")  # fmt: skip
     for problem in empty:
         field = problem.detail.removeprefix("contact.")
         report.add("warning", source.path, problem.line,
                    f"`{problem.detail}` is empty for {problem.count} {who}: {problem.who()}; write "
-                   f'{{{{ {problem.detail} | default("...") }}}} or add require: [{field}] to the campaign')  # fmt: skip
+                   f'{{{{ {problem.detail} | default("...") }}}} or add require: [{field}] '
+                   "to the campaign")  # fmt: skip
     return samples
 
 

@@ -198,7 +198,7 @@ def test_broken_rows_are_rejected_with_row_and_reason(tmp_path: Path, example_ws
     ]
     assert result.stderr.splitlines() == [
         *(f"  row {n}: {reason}" for n, reason in BROKEN_REJECTS[:5]),
-        "  ... and 5 more",
+        "  ... and 5 more (--rejects FILE.csv lists every one)",
     ]
     assert emails(example_ws) == ["good1@example.com", "good2@example.com", "user@xn--bcher-kva.de"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import re
 import io
+import re
 import shutil
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -234,7 +234,8 @@ def test_export_neutralises_formula_cells(sent_ws: SendWorkspace, tmp_path: Path
     result = sent_ws.run("contacts", "import", str(hostile))
     assert result.exit_code == 0
     # a phone cell is read as a phone number: a formula is none, so the stored number stays
-    assert result.stderr == ("1 warning(s); those contacts were imported:\n  row 2: phone '-1+1' is not a valid "
+    assert result.stderr == ("1 warning(s) (1 phone); those contacts were imported:\n"
+                             "  row 2: phone '-1+1' is not a valid "
                              "phone number (default region ID); the contact was kept without it\n")
     ingest(sent_ws, reply_eml(sent_ws, "ani@alpha.example.com", tmp_path, 1),
            reply_eml(sent_ws, "budi@beta.example.com", tmp_path, 2))  # fmt: skip

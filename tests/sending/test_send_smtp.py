@@ -474,7 +474,8 @@ def test_bad_campaign_file(send_ws: SendWorkspace) -> None:
 def test_unbuilt_campaign_cannot_be_sent(send_ws: SendWorkspace) -> None:
     result = send_ws.run("campaign", "send", "promo", "--yes")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n")
+    assert result.stderr == (
+        "Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n")
 
 
 # -- lifecycle -----------------------------------------------------------------------
