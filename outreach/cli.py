@@ -521,11 +521,14 @@ def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
 @followups.command("export")
 @click.option("--queue", type=click.Choice(["call", "visit"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]),
+              help="Default: from the --out file's extension (.xlsx, .ics), else csv.")
 @click.option("--owner", help="Only items of this sales executive.")
 @with_workspace
-def followups_export(ws: Workspace, queue: str, out: Path, fmt: str, owner: str | None) -> None:
-    """Write the list for callers (CSV or an Excel workbook) or the visits as calendar events (ICS)."""
+def followups_export(ws: Workspace, queue: str, out: Path, fmt: str | None, owner: str | None) -> None:
+    """Write the list for callers (an Excel workbook is best for them: phone numbers stay text) or
+    the visits as calendar events (ICS)."""
+    fmt = fmt or (out.suffix.lstrip(".").lower() if out.suffix.lower() in (".xlsx", ".ics") else "csv")
     n = ws.export_followups(queue, out, fmt, owner)
     click.echo(f"Wrote {n} visit(s) to {out}" if fmt == "ics" else f"Wrote {n} follow-up(s) to {out}")
 

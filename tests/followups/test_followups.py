@@ -34,7 +34,7 @@ from outreach.followups.queue import CSV_COLUMNS, list_items
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.storage.models import Contact, FollowUp
-from outreach.workdays import add_business_days
+from outreach.workdays import BusinessCalendar
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 CONTRACT_COLUMNS = [
@@ -155,8 +155,9 @@ def test_reply_becomes_a_call_item_for_the_owner(sent_ws: SendWorkspace, tmp_pat
     assert item.reply_excerpt.startswith(REPLY_TEXT)
     assert "penawaran lama" not in item.reply_excerpt  # quoted history is not the reply
     today = datetime.now(JAKARTA).date()
-    assert item.due_date in {add_business_days(today, 1).isoformat(),
-                             add_business_days(today + timedelta(days=1), 1).isoformat()}  # fmt: skip
+    jakarta = BusinessCalendar("ID")  # the workspace's calendar: public holidays and cuti bersama are off
+    assert item.due_date in {jakarta.add(today, 1).isoformat(),
+                             jakarta.add(today + timedelta(days=1), 1).isoformat()}  # fmt: skip
     result = sent_ws.run("campaign", "status", "everyone", "--json")
     assert '"replied": 1' in result.stdout
 
