@@ -246,3 +246,32 @@ def test_init_into_the_workspace_option(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fresh" / "outreach.yaml").is_file()
     assert invoke("init").exit_code == 2
+
+
+def test_status_of_a_campaign_that_does_not_exist_lists_those_that_do(send_ws: SendWorkspace) -> None:
+    result = send_ws.run("campaign", "status", "promo-2027")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: there is no campaign 'promo-2027' (campaigns: promo, solusi-jaringan, "
+                             "year-end-licensing)\n")  # fmt: skip
+    result = send_ws.run("campaign", "status", "promo")
+    assert result.stderr == "Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n"
+
+
+def test_dry_run_before_a_build_says_to_build_first(send_ws: SendWorkspace, tmp_path: Path) -> None:
+    result = send_ws.run("campaign", "send", "promo", "--dry-run", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert result.stderr == "Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_readme_links_only_to_files_the_repository_has() -> None:
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    for doc in (repo / "README.md", repo / "content" / "README.md"):
+        text = doc.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#][^)]*)\)", text):
+            if not target.startswith(("http://", "https://", "mailto:")):
+                assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which is not in the repository"
+        for path in re.findall(r"`((?:outreach|tests|bench|content)/[\w./-]+\.(?:py|md|yaml|csv))`", text):
+            assert (repo / path).exists(), f"{doc.name} names {path}, which is not in the repository"

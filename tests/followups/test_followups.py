@@ -471,3 +471,31 @@ def test_import_of_a_broken_csv_is_an_error(sent_ws: SendWorkspace, tmp_path: Pa
     result = sent_ws.run("followups", "import", str(f))
     assert result.exit_code == 1
     assert result.stderr == f"Error: {f}, line 2: field larger than field limit (131072)\n"
+
+
+def test_import_reports_every_bad_row(sent_ws: SendWorkspace, six_items: dict[str, int], tmp_path: Path) -> None:
+    ani = six_items["ani@alpha.example.com"]
+    f = outcomes_file(tmp_path / "o.csv", [[ani, "reached", "", ""], ["x1", "reached", "", ""], [ani, "maybe", "", ""],
+                                           ["99999", "callback", "", ""], [ani, "visit_scheduled", "", "besok"]])
+    before = snapshot(sent_ws)
+    result = sent_ws.run("followups", "import", str(f))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {f}: 4 bad rows; nothing was changed (fix them and import the file again):\n"
+        "  row 3: id 'x1' is not a follow-up id\n"
+        "  row 4: outcome 'maybe' is not one of reached, no_answer, callback, visit_scheduled, not_interested, "
+        "wrong_contact\n"
+        "  row 5: no follow-up with id 99999\n"
+        "  row 6: visit_at 'besok' is not an ISO date-time\n"
+    )
+    assert snapshot(sent_ws) == before
+
+
+def test_phone_numbers_are_not_quoted_but_formulas_are() -> None:
+    from outreach.sheets import neutralise, unneutralise
+
+    assert neutralise("+6281234567890") == "+6281234567890"
+    assert neutralise("+62 21 5550 1234") == "+62 21 5550 1234"
+    for hostile in ("+62-21-555", "+cmd|' /C calc'!A0", "=1+2", "-1+1", "@SUM(A1)", "+", "+ 62"):
+        assert neutralise(hostile) == "'" + hostile
+        assert unneutralise(neutralise(hostile)) == hostile
