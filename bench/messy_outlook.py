@@ -11,9 +11,10 @@ landlines with area codes, duplicate people (the same address in other
 case), broken and missing addresses, owners who are not senders, and the
 extra columns (Department, Notes, User 1) that must be kept, not lost.
 
-With ``--run`` it creates a workspace from the example, imports the file and
-builds the example campaign on it, printing what ``outreach contacts import``
-and ``outreach campaign build`` print: the report the issue asks for.
+With ``--run`` it creates a workspace from the example, imports the file,
+builds the example campaign on it and then a second campaign on the same
+segment, printing what ``outreach contacts import`` and ``outreach campaign
+build`` print: the report the issue asks for.
 
 The header is Outlook's export field list (First Name … Categories), as
 Outlook 2010–365 write it.
@@ -139,10 +140,14 @@ def run(path: Path) -> None:
     root = Path(tempfile.mkdtemp(prefix="outlook-")) / "ws"
     runner = CliRunner()
     runner.invoke(cli, ["init", str(root)], catch_exceptions=False)
+    # a second campaign on the same segment, built the same day: the contact policy's turn
+    (root / "campaigns" / "server-promo.yaml").write_text(
+        "segment: jakarta-prospects\ncontent: solusi-jaringan.md\nsender: sari\n", encoding="utf-8")
     for shown, args in (
         (f"contacts import {path.name} --map 'User 1=owner'",
          ["contacts", "import", str(path), "--map", "User 1=owner"]),
         ("campaign build solusi-jaringan", ["campaign", "build", "solusi-jaringan"]),
+        ("campaign build server-promo", ["campaign", "build", "server-promo"]),
     ):  # fmt: skip
         result = runner.invoke(cli, [*args, "-w", str(root)], catch_exceptions=False)
         print(f"$ outreach {shown}")

@@ -248,19 +248,22 @@ def test_init_into_the_workspace_option(tmp_path: Path) -> None:
     assert invoke("init").exit_code == 2
 
 
+NOT_BUILT = "Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n"
+
+
 def test_status_of_a_campaign_that_does_not_exist_lists_those_that_do(send_ws: SendWorkspace) -> None:
     result = send_ws.run("campaign", "status", "promo-2027")
     assert result.exit_code == 1
     assert result.stderr == ("Error: there is no campaign 'promo-2027' (campaigns: promo, solusi-jaringan, "
                              "year-end-licensing)\n")  # fmt: skip
     result = send_ws.run("campaign", "status", "promo")
-    assert result.stderr == "Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n"
+    assert result.stderr == NOT_BUILT
 
 
 def test_dry_run_before_a_build_says_to_build_first(send_ws: SendWorkspace, tmp_path: Path) -> None:
     result = send_ws.run("campaign", "send", "promo", "--dry-run", "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
-    assert result.stderr == "Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n"
+    assert result.stderr == NOT_BUILT
     assert not (tmp_path / "out").exists()
 
 

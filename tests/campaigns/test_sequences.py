@@ -15,13 +15,13 @@ from sqlalchemy import select
 
 from outreach.campaigns.definition import load_campaign
 from outreach.campaigns.sequences import add_delay, schedule_steps
-from outreach.workdays import BusinessCalendar
 from outreach.campaigns.status import campaign_status
 from outreach.sending.engine import SendOptions, send_campaign
 from outreach.settings.tokens import Signer, workspace_secret
 from outreach.storage import transaction
 from outreach.storage.models import Campaign, Outbox
 from outreach.tracking.ingest import ingest
+from outreach.workdays import BusinessCalendar
 
 STEPS = (
     "throttle: {rate: 2000/s}\n"
