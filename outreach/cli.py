@@ -105,21 +105,44 @@ def contacts() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="Write rejected rows, with row number and reason, to this CSV.")  # fmt: skip
+@click.option("--warnings", "warnings_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every warning (contact imported, a cell left out), with row number, to this CSV.")
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=FIELD",
+              help="Read COLUMN as FIELD (a contact field, full_name, custom.NAME or ignore); repeatable.")
 @with_workspace
-def contacts_import(ws: Workspace, file: Path, rejects: Path | None) -> None:
-    """Import contacts from a CSV FILE (re-importing updates by email)."""
-    from outreach.audience.importer import write_rejects
+def contacts_import(ws: Workspace, file: Path, rejects: Path | None, warnings_out: Path | None,
+                    mapping: tuple[str, ...]) -> None:  # fmt: skip
+    """Import contacts from a CSV FILE (re-importing updates by email).
 
-    result = ws.import_contacts(file)
+    The headers of common exports are recognised (Outlook, Google Contacts, HubSpot,
+    Salesforce, LinkedIn, Indonesian sheets); other columns are kept as custom fields.
+    """
+    from outreach.audience.importer import write_rejects, write_warnings
+
+    result = ws.import_contacts(file, mapping)
     click.echo(f"Contacts: {result.summary()}")
+    for line in result.details():
+        click.echo(line)
     if result.rejected:
-        for line, reason, _row in result.rejected[:5]:
-            click.echo(f"  row {line}: {reason}", err=True)
-        if len(result.rejected) > 5:
-            click.echo(f"  ... and {len(result.rejected) - 5} more", err=True)
-        if rejects:
-            write_rejects(result, rejects)
-            click.echo(f"Rejected rows written to {rejects}")
+        _first_few([(line, reason) for line, reason, _row in result.rejected], "--rejects")
+    if result.warnings:
+        click.echo(f"{len(result.warnings)} warning(s) ({result.warning_kinds()}); those contacts were imported:",
+                   err=True)  # fmt: skip
+        _first_few(result.warnings, "--warnings")
+    if result.rejected and rejects:
+        write_rejects(result, rejects)
+        click.echo(f"Rejected rows written to {rejects}")
+    if result.warnings and warnings_out:
+        write_warnings(result, warnings_out)
+        click.echo(f"Warnings written to {warnings_out}")
+
+
+def _first_few(rows: list[tuple[int, str]], option: str, shown: int = 5) -> None:
+    """The first row problems on stderr, then how many more (all of them with ``option FILE``)."""
+    for line, reason in rows[:shown]:
+        click.echo(f"  row {line}: {reason}", err=True)
+    if len(rows) > shown:
+        click.echo(f"  ... and {len(rows) - shown} more ({option} FILE.csv lists every one)", err=True)
 
 
 @contacts.command("list")
@@ -214,6 +237,8 @@ def content_preview(ws: Workspace, name: str, email: str | None, out: Path | Non
         _serve_preview(ws, name, email, host, port)
         return
     prepared = ws.preview(name, email)
+    for line in ws.empty_personalisation(name):  # on stderr: stdout is the message
+        click.echo(f"Warning: {line}", err=True)
     if out is None:
         click.echo(f"Subject: {prepared.rendered.subject}\n")
         click.echo(prepared.rendered.text, nl=False)
@@ -265,10 +290,23 @@ def campaign() -> None:
 
 @campaign.command("build")
 @click.argument("name")
+@click.option("--ignore-policy", is_flag=True,
+              help="Queue contacts the contact policy holds out (mailed lately, replied...), after a confirmation.")
+@click.option("--yes", is_flag=True, help="With --ignore-policy: do not ask for confirmation.")
 @with_workspace
-def campaign_build(ws: Workspace, name: str) -> None:
-    """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
-    click.echo(ws.build(name).summary())
+def campaign_build(ws: Workspace, name: str, ignore_policy: bool, yes: bool) -> None:
+    """Freeze the campaign's segment into the outbox (again: adds only new contacts).
+
+    Says how many contacts the contact policy (outreach.yaml) or the campaign's
+    require: held out, and why, and which variables print empty for whom.
+    """
+    if ignore_policy and not yes:
+        held = ws.policy_holds(name)
+        if held.total:
+            click.confirm(f"The contact policy holds out {held.total} contact(s) of {name} "
+                          f"({', '.join(f'{n} {r}' for r, n in held.counts.items())}). Queue them anyway?",
+                          abort=True)  # fmt: skip
+    click.echo(ws.build(name, ignore_policy=ignore_policy).summary())
 
 
 @campaign.command("send")
@@ -508,11 +546,14 @@ def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
 @followups.command("export")
 @click.option("--queue", type=click.Choice(["call", "visit"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]),
+              help="Default: from the --out file's extension (.xlsx, .ics), else csv.")
 @click.option("--owner", help="Only items of this sales executive.")
 @with_workspace
-def followups_export(ws: Workspace, queue: str, out: Path, fmt: str, owner: str | None) -> None:
-    """Write the list for callers (CSV or an Excel workbook) or the visits as calendar events (ICS)."""
+def followups_export(ws: Workspace, queue: str, out: Path, fmt: str | None, owner: str | None) -> None:
+    """Write the list for callers (an Excel workbook is best for them: phone numbers stay text) or
+    the visits as calendar events (ICS)."""
+    fmt = fmt or (out.suffix.lstrip(".").lower() if out.suffix.lower() in (".xlsx", ".ics") else "csv")
     n = ws.export_followups(queue, out, fmt, owner)
     click.echo(f"Wrote {n} visit(s) to {out}" if fmt == "ics" else f"Wrote {n} follow-up(s) to {out}")
 
@@ -666,13 +707,18 @@ def serve(ws: Workspace, host: str, port: int) -> None:
 @click.option("--port", default=1025, show_default=True, type=int)
 @ws_option
 def sink(maildir: Path, host: str, port: int) -> None:
-    """Run a local SMTP server that stores every message in a Maildir."""
+    """Run a local SMTP server that stores every message in a Maildir, printing a line for each."""
     import threading
 
     from outreach.devtools.sink import Sink
 
-    with Sink(maildir, host, port):
+    def received(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()  # one line per message, as it arrives, also into a pipe
+
+    with Sink(maildir, host, port, on_message=received):
         click.echo(f"Sink listening on {host}:{port}, storing into {maildir} (Ctrl-C to stop)")
+        sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 

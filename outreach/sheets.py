@@ -2,7 +2,14 @@
 
 Cells starting with ``= + - @`` or a tab/CR are run as formulas by Excel and
 LibreOffice (CSV injection). We prefix them with an apostrophe on export and
-strip exactly that prefix again on import, so a round trip is lossless. In a
+strip exactly that prefix again on import, so a round trip is lossless.
+
+One exception: a phone number in E.164 (``+6281234567890``: a plus, then only
+digits and spaces) is written as it is. As a "formula" it can only be a number
+(no function, no reference, no DDE), so it is no injection; quoted it would
+reach the caller as ``'+62…``. Excel may still show such a CSV cell as a
+number (6.28123E+12), which is why callers are given the .xlsx export, where
+every text cell is a string. In a
 workbook, a string that starts like a formula is stored as a string cell, so
 Excel shows it and never runs it; numbers and dates the callers type come back
 as text the importer understands.
@@ -12,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -20,11 +28,12 @@ from typing import TextIO
 from outreach.errors import InputError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE = re.compile(r"\+[0-9][0-9 ]*")
 
 
 def neutralise(value: object) -> str:
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_START):
+    if text.startswith(FORMULA_START) and not _PHONE.fullmatch(text):
         return "'" + text
     return text
 
@@ -51,12 +60,19 @@ def decode_spreadsheet_bytes(data: bytes, name: str) -> str:
     return data.decode("cp1252", errors="replace")
 
 
+def sniff_delimiter(text: str) -> str:
+    """The delimiter a spreadsheet used (`,` `;` or tab), the most frequent in the first line that
+    has any (LinkedIn puts a line of notes without one above its header)."""
+    for line in text.split("\n", 10)[:10]:
+        counts = {d: line.count(d) for d in (",", ";", "\t")}
+        if any(counts.values()):
+            return max(counts, key=lambda d: counts[d])
+    return ","
+
+
 def sniff_reader(text: str) -> csv.DictReader[str]:
     """A DictReader on ``text`` with the delimiter a spreadsheet used (`,` `;` or tab)."""
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
 
 
 def write_csv(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[object]],

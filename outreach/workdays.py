@@ -1,7 +1,14 @@
-"""Sending windows: business hours applied in each contact's own timezone.
+"""The business calendar: working days (public holidays and cuti bersama off) and sending windows.
 
-A Jakarta office and a Makassar office open an hour apart; a message outside
-its recipient's window waits for the next opening. zoneinfo does the DST
+Working days are Monday to Friday without the country's public holidays, which
+the ``holidays`` package knows (for Indonesia also the cuti bersama, the joint
+leave days the government declares around Lebaran and Christmas, when offices
+are closed): a follow-up due "1 business day" after a reply on the eve of
+Lebaran is due after the holiday, not in the middle of it.
+
+Sending windows are business hours applied in each contact's own timezone: a
+Jakarta office and a Makassar office open an hour apart; a message outside its
+recipient's window waits for the next opening. zoneinfo does the DST
 arithmetic (for contacts in zones that have it).
 """
 
@@ -10,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -83,10 +92,75 @@ def parse_hours(text: str) -> tuple[time, time]:
     return start, end
 
 
-def add_business_days(start: date, days: int) -> date:
-    d = start
-    while days > 0:
-        d += timedelta(days=1)
-        if d.weekday() < 5:
-            days -= 1
-    return d
+class CalendarSettings(Protocol):
+    """What the workspace's ``calendar:`` settings give (settings.config.Calendar)."""
+
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def subdivision(self) -> str | None: ...
+    @property
+    def categories(self) -> tuple[str, ...] | None: ...
+    @property
+    def holidays(self) -> tuple[date, ...]: ...
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Monday to Friday, without public holidays (and cuti bersama) of ``country`` and ``extra`` days off."""
+
+    country: str | None = None
+    subdivision: str | None = None
+    categories: tuple[str, ...] | None = None
+    extra: frozenset[date] = frozenset()
+
+    @classmethod
+    def of(cls, settings: CalendarSettings) -> BusinessCalendar:
+        return cls(settings.country, settings.subdivision, settings.categories, frozenset(settings.holidays))
+
+    def is_workday(self, day: date) -> bool:
+        if day.weekday() >= 5 or day in self.extra:
+            return False
+        return self.country is None or day not in _holidays(self.country, self.subdivision, self.categories)
+
+    def holiday_name(self, day: date) -> str | None:
+        """Why ``day`` is not a working day ("Eid al-Fitr Joint Holiday", "weekend"), or None."""
+        if day in self.extra:
+            return "company holiday"
+        if self.country is not None:
+            name = _holidays(self.country, self.subdivision, self.categories).get(day)
+            if name:
+                return str(name)
+        return "weekend" if day.weekday() >= 5 else None
+
+    def add(self, start: date, days: int) -> date:
+        """The ``days``-th working day after ``start`` (``start`` itself when ``days`` is 0)."""
+        d = start
+        while days > 0:
+            d += timedelta(days=1)
+            if self.is_workday(d):
+                days -= 1
+        return d
+
+    def add_to(self, moment: datetime, days: int) -> datetime:
+        """``moment`` (aware) moved ``days`` working days on, at the same wall-clock time."""
+        return datetime.combine(self.add(moment.date(), days), moment.timetz())
+
+
+WEEKDAYS = BusinessCalendar(country=None)  # Monday to Friday, no holidays
+
+
+@lru_cache(maxsize=16)
+def _holidays(country: str, subdivision: str | None, categories: tuple[str, ...] | None) -> Any:
+    """The holidays package's calendar (it fills in each year on first use, then remembers it)."""
+    import holidays
+
+    cal = holidays.country_holidays(country, subdiv=subdivision)
+    if categories is None:
+        supported = getattr(cal, "supported_categories", ("public",))
+        categories = tuple(c for c in ("public", "government") if c in supported)
+    return holidays.country_holidays(country, subdiv=subdivision, categories=categories)
+
+
+def add_business_days(start: date, days: int, calendar: BusinessCalendar = WEEKDAYS) -> date:
+    return calendar.add(start, days)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from outreach.audience.importer import ImportResult
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.messages import Prepared
+    from outreach.campaigns.policy import Held
     from outreach.campaigns.status import Status
     from outreach.deliverability.findings import Checkup
     from outreach.followups.queue import Item
@@ -88,11 +89,19 @@ class Workspace:
 
     # -- contacts and segments ------------------------------------------------------------
 
-    def import_contacts(self, path: str | Path) -> ImportResult:
-        """Import a CSV; re-importing updates contacts by email."""
-        from outreach.audience.importer import import_contacts
+    def import_contacts(self, path: str | Path, mapping: Sequence[str] = ()) -> ImportResult:
+        """Import a CSV; re-importing updates contacts by email. ``mapping``: ``["COLUMN=FIELD", ...]``
+        for columns the header synonyms do not recognise (as ``--map``)."""
+        from outreach.audience.headers import parse_mapping
+        from outreach.audience.importer import ImportOptions, import_contacts
 
-        return import_contacts(self.engine, Path(path))
+        settings = self.config.settings
+        options = ImportOptions(
+            region=settings.contacts.default_region,
+            senders={key: (s.name, s.email) for key, s in settings.senders.items()},
+            mapping=parse_mapping(mapping),
+        )
+        return import_contacts(self.engine, Path(path), options)
 
     def contacts(self, segment: str | None = None) -> Iterator[ContactView]:
         """Every contact, or a segment's, streamed in id order."""
@@ -104,16 +113,23 @@ class Workspace:
 
     # -- campaigns ------------------------------------------------------------------------
 
-    def build(self, name: str) -> BuildResult:
-        """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
+    def build(self, name: str, *, ignore_policy: bool = False) -> BuildResult:
+        """Freeze the campaign's segment into the outbox (again: adds only new contacts); the contact
+        policy holds out who was mailed too lately, unless ``ignore_policy``."""
         from outreach.campaigns.builder import build_campaign
 
-        return build_campaign(self.config, self.engine, name)
+        return build_campaign(self.config, self.engine, name, ignore_policy=ignore_policy)
+
+    def policy_holds(self, name: str) -> Held:
+        """Who the contact policy would hold out of building ``name`` now; nothing is written."""
+        from outreach.campaigns.builder import policy_holds
+
+        return policy_holds(self.config, self.engine, name)
 
     def status(self, name: str) -> Status:
         from outreach.campaigns.status import campaign_status
 
-        return campaign_status(self.engine, name, self.config)
+        return campaign_status(self.engine, name, self.config, self._campaign_names())
 
     def send(self, name: str, *, start_now: bool = False, options: SendOptions | None = None,
              progress: Callable[[SendReport], None] | None = None, force: bool = False) -> SendReport:  # fmt: skip
@@ -163,13 +179,18 @@ class Workspace:
     def _lifecycle(self, name: str, action: str) -> str:
         from outreach.campaigns.status import set_lifecycle
 
-        return set_lifecycle(self.engine, name, action)
+        return set_lifecycle(self.engine, name, action, self._campaign_names())
 
     def resend_uncertain(self, name: str) -> int:
         """Queue again what a crash left uncertain (those may arrive twice)."""
         from outreach.campaigns.status import resend_uncertain
 
-        return resend_uncertain(self.engine, name)
+        return resend_uncertain(self.engine, name, self._campaign_names())
+
+    def _campaign_names(self) -> list[str]:
+        from outreach.campaigns.definition import campaign_names
+
+        return campaign_names(self.config)
 
     # -- the writer's tools -------------------------------------------------------------
 
@@ -183,6 +204,13 @@ class Workspace:
         from outreach.studio.preview import render_preview
 
         return render_preview(self.config, self.engine, name, contact, to=to)
+
+    def empty_personalisation(self, name: str) -> list[str]:
+        """Each variable of campaign ``name`` that prints empty for some contacts of its segment, with
+        how many and the first few (``FILE:LINE: `contact.title` is empty — 3 of 40 contacts: ...``)."""
+        from outreach.studio.preview import empty_personalisation
+
+        return empty_personalisation(self.config, self.engine, name)
 
     # -- inbound mail and follow-ups ------------------------------------------------------
 

@@ -19,7 +19,7 @@ from outreach.storage.models import Contact
 
 COLUMNS = (
     "email", "first_name", "last_name", "title", "phone", "company", "industry", "city",
-    "timezone", "status", "owner", "last_contacted_at", "transactions", "tags",
+    "timezone", "status", "owner", "last_contacted_at", "transactions", "tags", "language",
 )  # fmt: skip
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class ContactView:
     __template_fields__ = frozenset({
         "email", "first_name", "last_name", "full_name", "title", "phone", "company", "industry",
         "city", "timezone", "status", "owner", "last_contacted_at", "transactions", "tags", "custom",
+        "language",
     })  # fmt: skip
 
     id: int
@@ -47,6 +48,7 @@ class ContactView:
     transactions: int
     tags: tuple[str, ...]
     custom: dict[str, str]
+    language: str = ""  # id | en | "": the workspace's
 
     @property
     def full_name(self) -> str:
@@ -61,7 +63,7 @@ class ContactView:
             timezone=c.timezone or (c.company.timezone if c.company else "") or "",
             status=c.status, owner=c.owner, last_contacted_at=c.last_contacted_at,
             transactions=c.transactions, tags=tuple(t for t in c.tags.split(";") if t),
-            custom=dict(c.custom or {}),
+            custom=dict(c.custom or {}), language=c.language or "",
         )  # fmt: skip
 
     @classmethod
@@ -73,6 +75,7 @@ class ContactView:
             city=r.city, timezone=r.timezone or r.company_tz or "", status=r.status, owner=r.owner,
             last_contacted_at=r.last_contacted_at, transactions=r.transactions,
             tags=tuple(t for t in (r.tags or "").split(";") if t), custom=dict(r.custom or {}),
+            language=getattr(r, "language", "") or "",
         )  # fmt: skip
 
     def csv_row(self, custom_columns: Iterable[str]) -> list[object]:

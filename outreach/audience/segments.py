@@ -124,7 +124,7 @@ def _parse_condition(doc: YamlDoc, fld: str, cond: Any) -> list[tuple[str, str, 
 
 
 def _check_value(at: dict[str, Any], kind: str, op: str, value: Any) -> Any:
-    if op in ("in", "not_in", "any", "all", "none"):
+    if op in ("in", "not_in", "any", "all", "none") or (op == "contains" and isinstance(value, list)):
         values = value if isinstance(value, list) else [value]
         return tuple(_scalar(at, kind, v) for v in values)
     if op in ("older_than", "newer_than"):
@@ -176,8 +176,9 @@ def _text_clause(col: Any, op: str, value: Any) -> ColumnElement[bool]:
         return low.in_([v.lower() for v in value])
     if op == "not_in":
         return or_(col.is_(None), low.not_in([v.lower() for v in value]))
-    if op == "contains":
-        return low.contains(value.lower(), autoescape=True)
+    if op == "contains":  # a list: any of them ("Jakarta" matches "Jakarta Selatan" and "DKI Jakarta")
+        values = value if isinstance(value, tuple) else (value,)
+        return or_(*(low.contains(v.lower(), autoescape=True) for v in values))
     if op == "empty":
         blank = or_(col.is_(None), col == "")
         return blank if value else not_(blank)

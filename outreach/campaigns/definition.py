@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,12 +10,14 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from outreach.audience.contacts import ContactView
 from outreach.errors import ConfigError, NotFoundError
 from outreach.settings.config import Frozen, Retry, Sender, Throttle
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import load_yaml, pydantic_error
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+REQUIRABLE = tuple(sorted(ContactView.__template_fields__ - {"custom", "tags", "transactions"}))
 
 
 class Window(Frozen):
@@ -73,8 +76,24 @@ class CampaignFile(Frozen):
     window: Window | None = None
     steps: tuple[Step, ...] = ()
     reply_to: str | None = None
+    require: tuple[str, ...] = ()  # contacts missing one of these fields are held out of the build
 
     _relative = field_validator("content")(lambda v: _inside_campaigns(v))
+
+    @field_validator("require", mode="before")
+    @classmethod
+    def _fields(cls, v: object) -> object:
+        names = [v] if isinstance(v, str) else v
+        if not isinstance(names, list | tuple):
+            return v
+        for name in names:
+            field_name = str(name).removeprefix("contact.")
+            if field_name not in REQUIRABLE and not (field_name.startswith("custom.") and len(field_name) > 7):
+                close = difflib.get_close_matches(field_name, REQUIRABLE, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise ValueError(f"{name!r} is not a contact field ({hint}fields: {', '.join(REQUIRABLE)}, "
+                                 "custom.COLUMN)")  # fmt: skip
+        return tuple(str(n).removeprefix("contact.") for n in names)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from outreach.audience.contacts import ContactView
 from outreach.campaigns.definition import CampaignSpec
 from outreach.content import mime
 from outreach.content.dkim import DkimSigner
+from outreach.content.problems import Variable, is_empty
 from outreach.content.rendering import CompiledContent, Organization, Rendered, load_compiled
 from outreach.settings.tokens import Signer, workspace_signer
 from outreach.settings.workspace import WorkspaceConfig
@@ -101,6 +102,13 @@ class MessageFactory:
     def tracked(self, token: str, url: str) -> str:
         """The click-tracking URL for ``url`` in this recipient's message."""
         return f"{self.click_base}{quote(token)}?u={quote(url, safe='')}&s={self.signer.link_mac(token, url)}"
+
+    def empty_variables(self, contact: ContactView) -> list[Variable]:
+        """The content's plain ``{{ ... }}`` outputs that print nothing for ``contact``."""
+        if not self.content.variables:
+            return []
+        context = self.context(contact, "")
+        return [v for v in self.content.variables if is_empty(context, v)]
 
     def render(self, contact: ContactView, variant: int = 0) -> Rendered:
         token = self.signer.sign(contact.id, self.campaign_id)

@@ -23,6 +23,7 @@ from outreach.followups.promotion import away_until
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Company, Contact, Event, Outbox, Suppression
+from outreach.workdays import WEEKDAYS, BusinessCalendar
 
 STOPPING = ("replied", "bounced", "unsubscribed", "complained")
 
@@ -33,17 +34,12 @@ class StepsResult:
     waiting: int  # not yet due, still to be sent if nobody answers
 
 
-def add_delay(sent_at: datetime, days: int, business: bool, tz: ZoneInfo) -> datetime:
-    """``sent_at`` (naive UTC) plus days, counting only Mon–Fri when ``business``, in ``tz``."""
+def add_delay(sent_at: datetime, days: int, business: bool, tz: ZoneInfo,
+              calendar: BusinessCalendar = WEEKDAYS) -> datetime:  # fmt: skip
+    """``sent_at`` (naive UTC) plus days in ``tz``; with ``business``, working days of ``calendar``
+    (no weekends, public holidays or cuti bersama)."""
     local = sent_at.replace(tzinfo=UTC).astimezone(tz)
-    if not business:
-        due = local + timedelta(days=days)
-    else:
-        due, left = local, days
-        while left > 0:
-            due += timedelta(days=1)
-            if due.weekday() < 5:
-                left -= 1
+    due = calendar.add_to(local, days) if business else local + timedelta(days=days)
     return due.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -82,11 +78,12 @@ def _candidates(campaign_id: int, k: int) -> Select:
 def _schedule_step(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign_id: int, k: int,
                    delay: tuple[int, bool], now: datetime) -> tuple[int, int]:  # fmt: skip
     created = waiting = 0
+    calendar = BusinessCalendar.of(ws.settings.calendar)
     with transaction(engine) as session:
         away = away_until(session)
         for row in session.execute(_candidates(campaign_id, k)).all():
             tz = ws.zone(row.timezone or row.company_tz)
-            due = add_delay(row.sent_at, delay[0], delay[1], tz)
+            due = add_delay(row.sent_at, delay[0], delay[1], tz, calendar)
             back = away.get(row.contact_id)
             if due > now or (back is not None and back > now.date()):  # out of office: hold until back
                 waiting += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,19 +51,25 @@ class Status:
                 "allowance": allowance}  # fmt: skip
 
 
-def built_campaign(session: Session, name: str) -> Campaign:
-    """The campaign's row; a clear error telling what to run when it was never built."""
+def built_campaign(session: Session, name: str, defined: Sequence[str] | None = None) -> Campaign:
+    """The campaign's row; a clear error telling what to run when it was never built, or, given the
+    workspace's campaign files (``defined``), that there is no such campaign and which there are."""
     row = session.scalar(select(Campaign).where(Campaign.name == name))
     if row is None:
-        raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
+        if defined is not None and name not in defined:
+            known = sorted({*defined, *session.scalars(select(Campaign.name))})
+            raise NotFoundError(f"there is no campaign {name!r} (campaigns: {', '.join(known) or 'none yet'})")
+        raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}` first")
     return row
 
 
-def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None) -> Status:
-    """Counts by state and event; with ``ws``, also today's warm-up allowance of the sender."""
+def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None,
+                    defined: Sequence[str] | None = None) -> Status:  # fmt: skip
+    """Counts by state and event; with ``ws``, also today's warm-up allowance of the sender; with
+    ``defined`` (the workspace's campaign names), an unknown name says which campaigns there are."""
     outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
     with transaction(engine) as session:
-        row = built_campaign(session, name)
+        row = built_campaign(session, name, defined)
         states = outbox.state_counts(session, row.id)
         events = dict(session.execute(
             select(Event.kind, func.count(distinct(Event.outbox_id)))
@@ -96,10 +103,10 @@ def _allowance(engine: Engine, ws: WorkspaceConfig | None, sender: str) -> Daily
                           sent_today(engine, ws, sender, now), found.good_days + 1)  # fmt: skip
 
 
-def set_lifecycle(engine: Engine, name: str, action: str) -> str:
+def set_lifecycle(engine: Engine, name: str, action: str, defined: Sequence[str] | None = None) -> str:
     """pause | resume | cancel. Running workers see the change before their next claim."""
     with transaction(engine) as session:
-        row = built_campaign(session, name)
+        row = built_campaign(session, name, defined)
         if row.state == "cancelled":
             raise StateError(f"campaign {name} is cancelled; it cannot be {action}d")
         if action == "pause":
@@ -117,10 +124,10 @@ def set_lifecycle(engine: Engine, name: str, action: str) -> str:
         return row.state
 
 
-def resend_uncertain(engine: Engine, name: str) -> int:
+def resend_uncertain(engine: Engine, name: str, defined: Sequence[str] | None = None) -> int:
     """Put messages whose fate a crash left unknown back in the queue, on request only."""
     with transaction(engine) as session:
-        row = built_campaign(session, name)
+        row = built_campaign(session, name, defined)
         if row.state == "cancelled":
             raise StateError(f"campaign {name} is cancelled")
         res = session.execute(

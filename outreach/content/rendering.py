@@ -25,16 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import markdown
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.exceptions import SecurityError, TemplateRuntimeError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from premailer import Premailer
 
 from outreach.content.links import rewrite_links
+from outreach.content.problems import Variable, explain, output_variables
 from outreach.content.tags import TAG, TOKEN, TOKEN_PATTERN, token, token_index
 from outreach.content.text import text_alternative
-from outreach.errors import TemplateError
+from outreach.errors import ConfigError, TemplateError
 from outreach.settings.yamlfile import load_yaml
 
 FRONT_KEYS = ("subject", "preheader", "lang", "variants")
@@ -113,7 +114,23 @@ def _template_fields(obj: Any) -> frozenset[str] | None:
 
 
 def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    return _Sandbox(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True)
+    env = _Sandbox(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True)
+    env.filters["default"] = env.filters["d"] = fill_in
+    return env
+
+
+def fill_in(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """jinja's ``default``, but an empty field counts as missing too.
+
+    ``{{ contact.first_name | default("Bapak/Ibu") }}`` is what a writer means
+    for a contact whose first name cell was empty; jinja's own filter would
+    only replace a variable that does not exist, and print the empty string.
+    """
+    if isinstance(value, Undefined) or value is None or (isinstance(value, str) and not value.strip()):
+        return default_value
+    if boolean and not value:
+        return default_value
+    return value
 
 
 @cache
@@ -137,7 +154,11 @@ def read_content(path: Path) -> ContentSource:
         end = text.find("\n---", 4)
         if end < 0:
             raise TemplateError("front matter opened with --- is never closed", path=path, line=1)
-        doc = load_yaml(path, text[4 : end + 1])
+        try:
+            doc = load_yaml(path, text[4 : end + 1])
+        except ConfigError as exc:  # its lines count from the front matter's first line, the file's second
+            raise TemplateError(f"front matter: {exc.detail}", path=path,
+                                line=exc.line + 1 if exc.line else 2) from None
         front = doc.data or {}
         if not isinstance(front, dict):
             raise TemplateError("front matter must be key: value lines", path=path, line=2)
@@ -254,6 +275,7 @@ class CompiledContent:
     _subjects: tuple[Any, ...] = field(repr=False)
     _html: Any = field(repr=False)
     _text: Any = field(repr=False)
+    variables: tuple[Variable, ...] = ()  # plain {{ ... }} outputs: checked for recipients they print empty for
 
     @property
     def path(self) -> Path:
@@ -269,7 +291,8 @@ class CompiledContent:
         except (UndefinedError, SecurityError, TemplateRuntimeError, TypeError, ValueError) as exc:
             who = context.get("contact")
             email = getattr(who, "email", None) or "the preview contact"
-            raise TemplateError(f"{self.path}: cannot render for {email}: {exc}") from None
+            detail, line = explain(exc, self.source, context)
+            raise TemplateError(detail, path=self.path, line=line, contact=email) from None
 
 
 def _render(template: Any, variables: dict[str, Any]) -> str:
@@ -316,7 +339,8 @@ def compile_content(source: ContentSource, organization: Organization, track_cli
         text_t = _env(False).from_string(text_source)
     except TemplateSyntaxError as exc:  # syntax was checked on the source; this is defensive
         raise TemplateError(f"{source.path}: template error after layout: {exc.message}") from None
-    return CompiledContent(source, html_source, text_source, subjects, html_t, text_t)
+    variables = output_variables(source, _env(False).parse)
+    return CompiledContent(source, html_source, text_source, subjects, html_t, text_t, variables)
 
 
 def _inline_css(html: str) -> str:

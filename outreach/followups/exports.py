@@ -47,5 +47,6 @@ def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:
         ev.add("categories", ["outreach", item.owner or "unassigned"])
         cal.add_component(ev)
         count += 1
+    cal.add_missing_timezones()  # a VTIMEZONE for the TZID the events use: Outlook needs it to place them
     out.write_bytes(cal.to_ical())
     return count

@@ -1,7 +1,8 @@
 """Callers' outcomes back into outreach: close, re-queue or turn items into visits.
 
 A file of outcomes is all or nothing: any bad row rejects it and changes
-nothing, and importing the same file again changes nothing more.
+nothing (every bad row is reported, so the caller fixes them in one go), and
+importing the same file again changes nothing more.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.sheets import decode_spreadsheet_bytes, read_xlsx, sniff_reader, unneutralise
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import FollowUp
-from outreach.workdays import add_business_days
+from outreach.workdays import BusinessCalendar
 
 
 @dataclass(frozen=True)
@@ -48,30 +49,53 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str
     return header, _numbered(path, reader)
 
 
-def _parse_import(path: Path, ws: WorkspaceConfig) -> list[OutcomeRow]:
+def _parse_import(path: Path, ws: WorkspaceConfig) -> tuple[list[OutcomeRow], list[tuple[int, str]]]:
+    """The usable rows, and every bad row with its reason (the caller refuses the file if there is one)."""
     header, numbered = _read_rows(path)
     for need in ("id", "outcome"):
         if need not in header:
             raise InputError(f"no {need!r} column (columns: {', '.join(header)})", path=path, line=1)
     rows: list[OutcomeRow] = []
+    bad: list[tuple[int, str]] = []
     for line, raw in numbered:
-        ident = unneutralise((raw.get("id") or "").strip())
-        outcome = unneutralise((raw.get("outcome") or "").strip()).lower()
-        if not ident and not outcome:
+        try:
+            row = _parse_row(path, line, raw)
+        except InputError as exc:
+            bad.append((line, exc.detail))
             continue
-        if not ident.isdigit():
-            raise InputError(f"id {ident!r} is not a follow-up id", path=path, row=line)
-        if outcome and outcome not in OUTCOMES:
-            raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}", path=path, row=line)
-        visit_at = _parse_visit(path, line, (raw.get("visit_at") or "").strip())
-        if outcome == "visit_scheduled" and visit_at is None:
-            visit_at = visit_from_notes(unneutralise(raw.get("notes") or ""))
-        if outcome == "visit_scheduled" and visit_at is None:
-            raise InputError("visit_scheduled needs a date: a visit_at column (YYYY-MM-DD HH:MM) or a date "
-                             "in the notes (2026-12-07 10:00 or 7/12/2026 10.00)", path=path, row=line)
-        if outcome:
-            rows.append(OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at))
-    return rows
+        if row is not None:
+            rows.append(row)
+    return rows, bad
+
+
+def _parse_row(path: Path, line: int, raw: dict[str, str]) -> OutcomeRow | None:
+    ident = unneutralise((raw.get("id") or "").strip())
+    outcome = unneutralise((raw.get("outcome") or "").strip()).lower()
+    if not ident and not outcome:
+        return None
+    if not ident.isdigit():
+        raise InputError(f"id {ident!r} is not a follow-up id", path=path, row=line)
+    if outcome and outcome not in OUTCOMES:
+        raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}", path=path, row=line)
+    visit_at = _parse_visit(path, line, (raw.get("visit_at") or "").strip())
+    if outcome == "visit_scheduled" and visit_at is None:
+        visit_at = visit_from_notes(unneutralise(raw.get("notes") or ""))
+    if outcome == "visit_scheduled" and visit_at is None:
+        raise InputError("visit_scheduled needs a date: a visit_at column (YYYY-MM-DD HH:MM) or a date "
+                         "in the notes (2026-12-07 10:00 or 7/12/2026 10.00)", path=path, row=line)
+    if not outcome:
+        return None
+    return OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at)
+
+
+def _refuse(path: Path, bad: list[tuple[int, str]]) -> InputError:
+    """One bad row: ``FILE, row N: reason``; several: every one of them, each on its line."""
+    bad = sorted(bad)
+    if len(bad) == 1:
+        return InputError(bad[0][1], path=path, row=bad[0][0])
+    lines = "\n".join(f"  row {line}: {reason}" for line, reason in bad)
+    return InputError(f"{len(bad)} bad rows; nothing was changed (fix them and import the file again):\n{lines}",
+                      path=path)
 
 
 def _numbered(path: Path, reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -118,23 +142,24 @@ def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
 
 def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date | None = None) -> dict[str, int]:
     """Apply callers' outcomes; any bad row rejects the whole file and changes nothing."""
-    rows = _parse_import(path, ws)
+    rows, bad = _parse_import(path, ws)
     today = today or datetime.now(ws.tz).date()
     counts = {"applied": 0, "unchanged": 0}
     with transaction(engine) as session:
-        for r in rows:
-            item = session.get(FollowUp, r.id)
-            if item is None:
-                raise InputError(f"no follow-up with id {r.id}", path=path, row=r.line)
+        bad += [(r.line, f"no follow-up with id {r.id}") for r in rows if session.get(FollowUp, r.id) is None]
+        if bad:
+            raise _refuse(path, bad)
         for r in rows:
             item = session.get(FollowUp, r.id)
             assert item is not None
-            changed = _apply(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off))
+            changed = _apply(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off),
+                             BusinessCalendar.of(ws.settings.calendar))
             counts["applied" if changed else "unchanged"] += 1
     return counts
 
 
-def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta) -> bool:
+def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
+           calendar: BusinessCalendar) -> bool:
     if item.outcome == r.outcome and item.notes == r.notes and (r.visit_at is None or item.visit_at == r.visit_at):
         return False  # same file imported again
     now = utcnow()
@@ -145,7 +170,7 @@ def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling
     elif r.outcome in ("no_answer", "callback"):
         item.state = "open"
         days = 1 if r.outcome == "no_answer" else 2
-        item.due_date = r.visit_at.date() if r.visit_at else add_business_days(today, days)
+        item.due_date = r.visit_at.date() if r.visit_at else calendar.add(today, days)
     elif r.outcome == "visit_scheduled":
         visit_at = r.visit_at
         assert visit_at is not None  # _parse_import refuses visit_scheduled without a date

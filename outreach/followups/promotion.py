@@ -25,7 +25,7 @@ from outreach.settings.config import FollowupRules
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, FollowUp
-from outreach.workdays import add_business_days
+from outreach.workdays import BusinessCalendar
 
 EXCERPT = 300
 
@@ -120,7 +120,8 @@ def _open(session: Session, ws: WorkspaceConfig, rules: FollowupRules, contact: 
           fields: Mapping[str, object]) -> None:  # fmt: skip
     session.add(FollowUp(
         contact_id=contact.id, state="open", owner=owner_for(session, ws, contact),
-        due_date=add_business_days(today or contact_today(contact, ws), rules.due_business_days),
+        due_date=BusinessCalendar.of(ws.settings.calendar).add(today or contact_today(contact, ws),
+                                                               rules.due_business_days),
         outcome="", notes="", created_at=utcnow(), **fields,
     ))  # fmt: skip
     session.flush()

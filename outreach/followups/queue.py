@@ -18,7 +18,7 @@ from outreach.storage.models import Campaign, FollowUp
 
 CSV_COLUMNS = (
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
-    "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes",
+    "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes", "visit_at",
 )  # fmt: skip
 OUTCOMES = ("reached", "no_answer", "callback", "visit_scheduled", "not_interested", "wrong_contact")
 QUEUES = ("call", "visit")
@@ -45,7 +45,9 @@ class Item:
     visit_at: datetime | None = None
 
     def row(self) -> list[Any]:
-        return [getattr(self, c) for c in CSV_COLUMNS]
+        """The export's cells; ``visit_at`` as callers type it back (YYYY-MM-DD HH:MM, workspace time)."""
+        visit = self.visit_at.strftime("%Y-%m-%d %H:%M") if self.visit_at else ""
+        return [visit if c == "visit_at" else getattr(self, c) for c in CSV_COLUMNS]
 
 
 def list_items(engine: Engine, queue: str | None = None, owner: str | None = None,

@@ -132,7 +132,7 @@ class CampaignSender:
         digest = content_digest(self.factories)
         if self.campaign.preflight_ok and self.campaign.content_hash == digest:
             return
-        preflight(self.engine, self.factories, self.campaign.id)
+        preflight(self.ws, self.engine, self.factories, self.campaign.id, self.spec.name)
         with transaction(self.engine) as session:
             row = session.get(Campaign, self.campaign.id)
             assert row is not None

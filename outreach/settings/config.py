@@ -7,6 +7,7 @@ Secrets never live in the file: it names environment variables
 from __future__ import annotations
 
 import os
+from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,11 +19,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from outreach.errors import ConfigError
 from outreach.settings.units import parse_duration, parse_rate
-from outreach.settings.yamlfile import YamlDoc, pydantic_error
+from outreach.settings.yamlfile import YamlDoc, error_text, pydantic_error
 
 SETTINGS_FILE = "outreach.yaml"
 
@@ -224,6 +226,74 @@ class Targets(Frozen):
     new_prospects: int = Field(50, ge=0)
 
 
+class ContactPolicy(Frozen):
+    """How often one person may be mailed, across campaigns; 0 turns a rule off.
+
+    Checked when a campaign is built (``campaign build --ignore-policy`` overrides it once),
+    against what was sent and what is already queued in other campaigns.
+    """
+
+    min_gap: Seconds = 7 * 86400.0  # between two campaign emails to one contact
+    max_per_30d: int = Field(4, ge=0)  # campaign emails to one contact in any 30 days
+    hold_after_reply: Seconds = 30 * 86400.0  # after a reply, and while a follow-up item is open
+
+    @field_validator("min_gap", "hold_after_reply")
+    @classmethod
+    def _not_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("must be 0 (off) or a duration like 7d")
+        return v
+
+
+class ContactsImport(Frozen):
+    """How contact spreadsheets are read."""
+
+    default_region: str = "ID"  # phone numbers written without +CC are read as numbers of this country
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        region = v.strip().upper()
+        if region == "ID":
+            return region  # the default: no need to load phonenumbers' tables for every command
+        import phonenumbers
+
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{v!r} is not a country code like ID, SG or MY")
+        return region
+
+
+class Calendar(Frozen):
+    """Working days for due dates and "N business days" steps: Monday to Friday, without the
+    public holidays (and, for Indonesia, the cuti bersama) of ``country``, nor ``holidays``."""
+
+    country: str | None = "ID"  # a country code the holidays package knows; null: weekends only
+    subdivision: str | None = None  # a province or state, where holidays differ by region
+    categories: tuple[str, ...] | None = None  # None: public, and "government" (Indonesia's cuti bersama) where known
+    holidays: tuple[date, ...] = ()  # the company's own days off
+
+    @model_validator(mode="after")
+    def _known(self) -> Calendar:
+        if self.country is None or (self.country, self.subdivision, self.categories) == ("ID", None, None):
+            return self  # the default is known good; loading the holidays package costs most of a second
+        import holidays
+
+        try:
+            known = holidays.country_holidays(self.country)
+        except NotImplementedError:
+            raise ValueError(f"country {self.country!r} is not known to the holidays package "
+                             "(use a code like ID, SG, MY, or null for weekends only)") from None
+        subdivisions = getattr(known, "subdivisions", ())
+        if self.subdivision is not None and self.subdivision not in subdivisions:
+            raise ValueError(f"subdivision {self.subdivision!r} is not one of {self.country}'s "
+                             f"({', '.join(subdivisions) or 'it has none'})")
+        unknown = set(self.categories or ()) - set(getattr(known, "supported_categories", ("public",)))
+        if unknown:
+            raise ValueError(f"categories {', '.join(sorted(unknown))} are not known for {self.country} "
+                             f"({', '.join(getattr(known, 'supported_categories', ('public',)))})")
+        return self
+
+
 class Settings(Frozen):
     database_url: str = "sqlite:///outreach.db"
     timezone: str = "Asia/Jakarta"
@@ -241,6 +311,9 @@ class Settings(Frozen):
     guardrails: Guardrails = Guardrails()
     warmup: Warmup = Warmup()
     deliverability: Deliverability = Deliverability()
+    contact_policy: ContactPolicy = ContactPolicy()
+    contacts: ContactsImport = ContactsImport()
+    calendar: Calendar = Calendar()
     imap: Imap | None = None
     dkim: Dkim | None = None
 
@@ -294,5 +367,5 @@ def _apply_env(settings: Settings, data: dict[str, Any]) -> Settings:
         err = exc.errors()[0]
         raise ConfigError(
             f"environment override ({', '.join(names)}): "
-            f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+            f"{'.'.join(map(str, err['loc']))}: {error_text(err)}"
         ) from None

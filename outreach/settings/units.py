@@ -7,7 +7,7 @@ from datetime import timedelta
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.I)
 _PER = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$", re.I)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.I)
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -27,10 +27,10 @@ def parse_rate(text: str | float | int) -> float:
 
 
 def parse_duration(text: str | int | float) -> timedelta:
-    """``"30s"``, ``"1h"``, ``"90d"``; a bare number is seconds."""
+    """``"30s"``, ``"1h"``, ``"90d"``; a bare number (``0``, ``"0"``) is seconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         return timedelta(seconds=float(text))
     m = _DURATION.match(str(text))
     if not m:
         raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 15m, 1h or 90d")
-    return timedelta(seconds=float(m.group(1)) * _SECONDS[m.group(2).lower()])
+    return timedelta(seconds=float(m.group(1)) * _SECONDS[(m.group(2) or "s").lower()])

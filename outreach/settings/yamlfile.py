@@ -89,8 +89,11 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
         problem = exc.problem or str(exc)
+        if exc.context_mark is not None and ("end of stream" in problem or "<stream end>" in problem):
+            # an unclosed quote or bracket is noticed at the end of the text; the writer must look where it opened
+            mark, problem = exc.context_mark, f"{problem} ({exc.context} that opens here)"
+        line = mark.line + 1 if mark else 1
         raise ConfigError(f"YAML syntax error: {problem}", path=path, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML syntax error: {exc}", path=path) from None
@@ -104,7 +107,7 @@ def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
     for err in exc.errors()[:5]:
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
         dotted = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"]
+        msg = error_text(err)
         line = doc.line(loc)
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -112,3 +115,12 @@ def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
         first_line = line if first_line is None else first_line
         parts.append(f"{dotted}: {msg}" if not parts else f"{doc.path}, line {line}: {dotted}: {msg}")
     return ConfigError("; ".join(parts), path=doc.path, line=first_line)
+
+
+def error_text(err: Any) -> str:
+    """One pydantic error's message as a user reads it: a validator's own words without
+    pydantic's "Value error, " prefix (the type of a Python exception means nothing to them)."""
+    ctx = err.get("ctx") or {}
+    if err.get("type") == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    return str(err["msg"])

@@ -10,7 +10,8 @@ Personalisation is tried against every contact of the campaign's segment,
 streamed, because a template that works for the first contact can still fail
 for the one whose custom column is empty. Distinct problems are reported
 once, with the first few contacts they hit (a contact's message stops at its
-first problem, so it is named under that one).
+first problem, so it is named under that one); so are variables that print
+empty for some contacts.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.builder import campaign_id
 from outreach.campaigns.definition import CampaignSpec, campaign_names, load_campaign
 from outreach.campaigns.messages import MessageFactory
+from outreach.content.problems import Problems
 from outreach.content.rendering import ContentSource, Organization, compile_content, read_content
 from outreach.content.tags import TAG
 from outreach.errors import NotFoundError, OutreachError, TemplateError
@@ -38,7 +40,6 @@ from outreach.settings.yamlfile import load_yaml
 
 MAX_SUBJECT = 78  # RFC 5322's recommended line length; longer subjects get cut off in inbox lists
 MAX_BYTES = 100 * 1024  # Gmail clips bigger messages, hiding the footer and its unsubscribe link
-EXAMPLES = 3  # contacts named per distinct render problem
 URL_SCHEMES = ("http", "https", "mailto", "tel")
 SPAM_PHRASES = (
     # English
@@ -59,7 +60,6 @@ _REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]]+)\]:[ \t]*(\S*)", re.M)
 _HTML_A = re.compile(r"<a\b[^>]*>", re.I)
 _HTML_IMG = re.compile(r"<img\b[^>]*>", re.I)
 _ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*("([^"]*)"|'([^']*)'|([^\s"'>]+))""")
-_UNDEFINED = re.compile(r"has no attribute '(\w+)'|'(\w+)' is undefined")
 _BANG = re.compile(r"!{3,}")
 
 
@@ -416,34 +416,15 @@ def _spam_line(report: _Report, path: Path, line: int, what: str, text: str) -> 
 # -- rendering for every recipient --------------------------------------------------------
 
 
-@dataclass
-class _Problem:
-    detail: str
-    emails: list[str] = field(default_factory=list)
-    count: int = 0
-
-    def add(self, email: str) -> None:
-        if self.emails and self.emails[-1] == email:
-            return  # the same contact failing again in another subject variant
-        self.count += 1
-        if len(self.emails) < EXAMPLES:
-            self.emails.append(email)
-
-
-def _render_detail(message: str, email: str) -> str:
-    """The render error without its 'PATH: cannot render for EMAIL:' prefix, to group by."""
-    marker = f"cannot render for {email}: "
-    return message.split(marker, 1)[1] if marker in message else message
-
-
 def check_recipients(factory: MessageFactory, contacts: Iterable[ContactView], source: ContentSource,
                      report: _Report) -> dict[int, ContactView]:  # fmt: skip
-    """Render every subject variant for every contact.
+    """Render every subject variant for every contact; report each distinct render error, and each
+    variable that prints empty for some contacts (a warning: the greeting reads "Yth. ,").
 
     Returns, per variant, the first contact it renders for: the sample the
     checks on a finished message (subject length, unsubscribe link, size) use.
     """
-    problems: dict[str, _Problem] = {}
+    errors, empty = Problems(), Problems()
     samples: dict[int, ContactView] = {}
     total = 0
     for view in contacts:
@@ -452,36 +433,24 @@ def check_recipients(factory: MessageFactory, contacts: Iterable[ContactView], s
             try:
                 factory.render(view, variant)
             except TemplateError as exc:
-                detail = _render_detail(str(exc), view.email)
-                problems.setdefault(detail, _Problem(detail)).add(view.email)
+                errors.add_error(exc, view.email)
                 samples.setdefault(-1 - variant, view)  # for the subject check: the body may be at fault
                 continue
             samples.setdefault(variant, view)
-    for problem in problems.values():
-        _report_problem(problem, total, source, report)
+        if view.id:  # the placeholder contact has every field
+            for variable in factory.empty_variables(view):
+                empty.add(source.path, variable.line, variable.name, view.email)
+    who = f"of {_plural(total, 'contact')}"
+    for problem in errors:
+        report.add("error", source.path, problem.line,
+                   f"{problem.detail} — {problem.count} {who}: {problem.who()}")  # fmt: skip
+    for problem in empty:
+        field = problem.detail.removeprefix("contact.")
+        report.add("warning", source.path, problem.line,
+                   f"`{problem.detail}` is empty for {problem.count} {who}: {problem.who()}; write "
+                   f'{{{{ {problem.detail} | default("...") }}}} or add require: [{field}] '
+                   "to the campaign")  # fmt: skip
     return samples
-
-
-def _report_problem(problem: _Problem, total: int, source: ContentSource, report: _Report) -> None:
-    m = _UNDEFINED.search(problem.detail)
-    what, line = f"render error: {problem.detail}", None
-    if m:
-        line, expression = _line_naming(source.path, m.group(1) or m.group(2))
-        what = f"undefined variable {expression} ({problem.detail})"
-    more = f" and {problem.count - len(problem.emails)} more" if problem.count > len(problem.emails) else ""
-    who = f"{problem.count} of {_plural(total, 'contact')}"
-    report.add("error", source.path, line, f"{what} for {who}: {', '.join(problem.emails)}{more}")
-
-
-def _line_naming(path: Path, name: str) -> tuple[int | None, str]:
-    """Where a jinja tag first names ``name`` (where the writer has to look), and its dotted form."""
-    text = _file_text(path)
-    word = re.compile(rf"(?:\b[A-Za-z_]\w*\.)*\b{re.escape(name)}\b")
-    for m in TAG.finditer(text):
-        hit = word.search(m.group(0))
-        if hit:
-            return 1 + text.count("\n", 0, m.start() + hit.start()), hit.group(0)
-    return None, name
 
 
 # -- checks on one rendered message ---------------------------------------------------------

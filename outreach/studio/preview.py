@@ -9,13 +9,15 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from outreach.audience.contacts import ContactView
+from outreach.audience.contacts import ContactView, iter_contacts
 from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.builder import campaign_id, new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, Prepared
 from outreach.campaigns.status import built_campaign
+from outreach.content.problems import Problems
 from outreach.errors import NotFoundError
+from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.models import Contact, Outbox, Suppression
 
@@ -43,6 +45,29 @@ def render_preview(ws: WorkspaceConfig, engine: Engine, name: str, email: str | 
     factory = MessageFactory.for_campaign(ws, engine, spec, campaign_id(engine, spec, create=True))
     contact = preview_contact(ws, engine, spec, email)
     return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to)
+
+
+def empty_personalisation(ws: WorkspaceConfig, engine: Engine, name: str) -> list[str]:
+    """Each variable of the content that prints empty for some contacts of the segment:
+    ``campaigns/x.md:5: `contact.title` is empty — 3 of 40 contacts: a, b, c``."""
+    spec = load_campaign(ws, name)
+    factory = MessageFactory(ws, spec, 0, Signer(b"preview"))
+    if not factory.content.variables:
+        return []
+    empty = Problems()
+    total = 0
+    for view in iter_contacts(engine, contacts_query(ws, load_segment(ws, spec.file.segment))):
+        total += 1
+        for variable in factory.empty_variables(view):
+            empty.add(spec.content_path, variable.line, f"`{variable.name}` is empty", view.email)
+    return empty.lines(lambda p: _relative(ws, p), total, f"contacts of segment {spec.file.segment}")
+
+
+def _relative(ws: WorkspaceConfig, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ws.root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _safe_name(text: str) -> str:

@@ -195,10 +195,10 @@ def test_unknown_operator_names_file_and_line(seg_ws: tuple[WorkspaceConfig, Eng
 def test_yaml_syntax_error_names_file_and_line(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     path = segment(ws, "bad", "where:\n  status: prospect\n  city: [Jakarta, Bekasi\n")
-    assert error(ws, "bad").startswith(f"{path}, line 4: YAML syntax error")
+    assert error(ws, "bad").startswith(f"{path}, line 3: YAML syntax error")  # where the [ opens
     result = invoke("segments", "list", ws=ws.root)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {path}, line 4: YAML syntax error")
+    assert result.stderr.startswith(f"Error: {path}, line 3: YAML syntax error")
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def test_init_creates_a_working_workspace(tmp_path: Path) -> None:
         assert (target / rel).is_file(), rel
     # it works as a workspace at once
     result = invoke("contacts", "import", str(target / "contacts.csv"), ws=target)
-    assert result.stdout == "Contacts: 40 imported, 0 updated, 0 rejected\n"
+    assert result.stdout == "Contacts: 40 imported, 0 updated, 0 rejected\nKept as custom fields: employees\n"
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -135,11 +135,11 @@ def test_workspace_option_positions_and_environment(tmp_path: Path, monkeypatch:
     # -w after the command, before it, and the long form
     assert CliRunner().invoke(cli, ["contacts", "import", small, "-w", str(root)]).exit_code == 0
     r = CliRunner().invoke(cli, ["-w", str(root), "contacts", "import", small])
-    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\n"
+    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\nKept as custom fields: region\n"
     r = CliRunner().invoke(cli, ["contacts", "--help"])
     assert r.exit_code == 0
     r = CliRunner().invoke(cli, ["contacts", "import", "--workspace", str(root), small])
-    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\n"
+    assert r.stdout == "Contacts: 0 imported, 6 updated, 0 rejected\nKept as custom fields: region\n"
     # $OUTREACH_WORKSPACE, then the current directory
     monkeypatch.setenv("OUTREACH_WORKSPACE", str(root))
     assert (
@@ -203,7 +203,8 @@ def test_preview_template_error_names_file_and_contact(send_ws: SendWorkspace) -
     write(send_ws.root / "campaigns" / "oops.yaml", "segment: prospects\ncontent: oops.md\nsender: awang\n")
     result = send_ws.run("content", "preview", "oops")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {md}: cannot render for ani@alpha.example.com: ")
+    assert result.stderr == (f"Error: {md}, line 4 (contact ani@alpha.example.com): undefined variable "
+                             "`contact.nama` (contact has no field `nama`)\n")
 
 
 def test_lint_clean_content(send_ws: SendWorkspace) -> None:
@@ -245,3 +246,35 @@ def test_init_into_the_workspace_option(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fresh" / "outreach.yaml").is_file()
     assert invoke("init").exit_code == 2
+
+
+NOT_BUILT = "Error: campaign 'promo' has not been built yet; run `outreach campaign build promo` first\n"
+
+
+def test_status_of_a_campaign_that_does_not_exist_lists_those_that_do(send_ws: SendWorkspace) -> None:
+    result = send_ws.run("campaign", "status", "promo-2027")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: there is no campaign 'promo-2027' (campaigns: promo, solusi-jaringan, "
+                             "year-end-licensing)\n")  # fmt: skip
+    result = send_ws.run("campaign", "status", "promo")
+    assert result.stderr == NOT_BUILT
+
+
+def test_dry_run_before_a_build_says_to_build_first(send_ws: SendWorkspace, tmp_path: Path) -> None:
+    result = send_ws.run("campaign", "send", "promo", "--dry-run", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert result.stderr == NOT_BUILT
+    assert not (tmp_path / "out").exists()
+
+
+def test_readme_links_only_to_files_the_repository_has() -> None:
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    for doc in (repo / "README.md", repo / "content" / "README.md"):
+        text = doc.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#][^)]*)\)", text):
+            if not target.startswith(("http://", "https://", "mailto:")):
+                assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which is not in the repository"
+        for path in re.findall(r"`((?:outreach|tests|bench|content)/[\w./-]+\.(?:py|md|yaml|csv))`", text):
+            assert (repo / path).exists(), f"{doc.name} names {path}, which is not in the repository"

@@ -21,6 +21,7 @@ from outreach.settings.tokens import Signer, workspace_secret
 from outreach.storage import transaction
 from outreach.storage.models import Campaign, Outbox
 from outreach.tracking.ingest import ingest
+from outreach.workdays import BusinessCalendar
 
 STEPS = (
     "throttle: {rate: 2000/s}\n"
@@ -50,6 +51,13 @@ def test_add_delay_counts_business_days_in_the_contacts_timezone() -> None:
     assert add_delay(FRIDAY, 3, False, jkt) == datetime(2026, 11, 30, 3, 0)
     late_friday_utc = datetime(2026, 11, 27, 18, 0)  # already Saturday 01:00 in Jakarta
     assert add_delay(late_friday_utc, 1, True, jkt) == datetime(2026, 11, 29, 18, 0)  # Monday 01:00 WIB
+
+
+def test_business_days_skip_indonesian_holidays_and_cuti_bersama() -> None:
+    jkt, indonesia = ZoneInfo("Asia/Jakarta"), BusinessCalendar("ID")
+    before_lebaran = datetime(2026, 3, 19, 2, 0)  # Thursday 09:00 WIB, Nyepi; Lebaran and cuti bersama follow
+    assert add_delay(before_lebaran, 1, True, jkt, indonesia) == datetime(2026, 3, 25, 2, 0)  # Wednesday
+    assert add_delay(before_lebaran, 1, True, jkt) == datetime(2026, 3, 20, 2, 0)  # Mon-Fri only: Friday
 
 
 def test_steps_follow_up_only_those_who_did_not_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -161,9 +161,50 @@ def test_undefined_variable_names_file_and_contact(tmp_path: Path) -> None:
     content = compiled(tmp_path, text, "undef.md")
     with pytest.raises(TemplateError) as exc:
         content.render(context())
-    msg = str(exc.value)
-    assert msg.startswith(f"{tmp_path / 'undef.md'}: cannot render for ani@alpha.example.com: ")
-    assert "nickname" in msg
+    assert str(exc.value) == (f"{tmp_path / 'undef.md'}, line 4 (contact ani@alpha.example.com): undefined "
+                              "variable `contact.nickname` (contact has no field `nickname`)")
+    assert (exc.value.line, exc.value.contact) == (4, "ani@alpha.example.com")
+
+
+def test_a_misspelt_field_says_which_was_meant(tmp_path: Path) -> None:
+    text = "---\nsubject: \"Untuk {{ contact.compnay }}\"\n---\nHalo\n"
+    with pytest.raises(TemplateError) as exc:
+        compiled(tmp_path, text, "typo.md").render(context())
+    assert exc.value.detail == ("undefined variable `contact.compnay` (contact has no field `compnay`); "
+                                "did you mean `contact.company`?")
+    assert exc.value.line == 2
+    assert "ContactView" not in str(exc.value) and "object" not in str(exc.value)
+
+
+def test_a_misspelt_name_and_custom_column(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError) as exc:
+        compiled(tmp_path, "---\nsubject: Halo\n---\n\nHalo {{ contct.first_name }}\n").render(context())
+    assert (exc.value.detail, exc.value.line) == ("undefined variable `contct`; did you mean `contact`?", 5)
+    with pytest.raises(TemplateError) as exc:
+        compiled(tmp_path, "---\nsubject: Halo\n---\n{{ contact.custom.regoin }}\n").render(context())
+    assert exc.value.detail == (
+        "undefined variable `contact.custom.regoin` (no `regoin` value for this contact; write "
+        '`{{ contact.custom.regoin | default("...") }}` where some have none); did you mean `contact.custom.region`?'
+    )
+
+
+def test_default_fills_in_empty_fields_too(tmp_path: Path) -> None:
+    text = '---\nsubject: Halo\n---\nYth. {{ contact.first_name | default("Bapak/Ibu") }},\n'
+    content = compiled(tmp_path, text)
+    assert "Yth. Bapak/Ibu," in content.render(context(contact(first_name=""))).text
+    assert "Yth. Ani," in content.render(context()).text
+
+
+def test_front_matter_yaml_error_points_at_its_file_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.md", '---\nlang: id\nsubject: "Halo\npreheader: x\n---\nBody\n')
+    with pytest.raises(TemplateError) as exc:
+        read_content(path)
+    assert str(exc.value) == (f"{path}, line 3: front matter: YAML syntax error: found unexpected end of stream "
+                              "(while scanning a quoted scalar that opens here)")
+    path = write(tmp_path / "bad2.md", "---\nsubject: Halo\npreheader: [x\n---\nBody\n")
+    with pytest.raises(TemplateError) as exc:
+        read_content(path)
+    assert str(exc.value).startswith(f"{path}, line 3: front matter: YAML syntax error: ")
 
 
 def test_undefined_custom_field_is_an_error(tmp_path: Path) -> None:
@@ -223,7 +264,8 @@ def test_sandbox_blocks_python_internals(tmp_path: Path, expression: str) -> Non
     content = compiled(tmp_path, text)
     with pytest.raises(TemplateError) as exc:
         content.render(context())
-    assert "cannot render for ani@alpha.example.com" in str(exc.value)
+    assert exc.value.contact == "ani@alpha.example.com"
+    assert "ContactView" not in str(exc.value) and "Info object" not in str(exc.value)
 
 
 def test_sandbox_blocks_mutation(tmp_path: Path) -> None:

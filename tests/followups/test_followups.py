@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -33,12 +34,12 @@ from outreach.followups.queue import CSV_COLUMNS, list_items
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.storage.models import Contact, FollowUp
-from outreach.workdays import add_business_days
+from outreach.workdays import BusinessCalendar
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 CONTRACT_COLUMNS = [
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
-    "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes",
+    "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes", "visit_at",
 ]  # fmt: skip
 REPLY_TEXT = "Terima kasih atas informasinya. Tolong hubungi saya lagi minggu depan."
 
@@ -154,8 +155,9 @@ def test_reply_becomes_a_call_item_for_the_owner(sent_ws: SendWorkspace, tmp_pat
     assert item.reply_excerpt.startswith(REPLY_TEXT)
     assert "penawaran lama" not in item.reply_excerpt  # quoted history is not the reply
     today = datetime.now(JAKARTA).date()
-    assert item.due_date in {add_business_days(today, 1).isoformat(),
-                             add_business_days(today + timedelta(days=1), 1).isoformat()}  # fmt: skip
+    jakarta = BusinessCalendar("ID")  # the workspace's calendar: public holidays and cuti bersama are off
+    assert item.due_date in {jakarta.add(today, 1).isoformat(),
+                             jakarta.add(today + timedelta(days=1), 1).isoformat()}  # fmt: skip
     result = sent_ws.run("campaign", "status", "everyone", "--json")
     assert '"replied": 1' in result.stdout
 
@@ -216,9 +218,9 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
     assert row == {
         "id": str(item.id), "queue": "call", "priority": "70", "company": "PT Delta Medika",
         "contact_name": "Dedi Kurniawan", "title": "Head of IT", "email": "dedi@delta.example.com",
-        "phone": "'+62 21 5550 0004", "owner": "awang", "reason": "replied", "campaign": "everyone",
+        "phone": "+622155500004", "owner": "awang", "reason": "replied", "campaign": "everyone",
         "last_subject": PROMO_SUBJECT, "reply_excerpt": item.reply_excerpt,
-        "due_date": item.due_date, "outcome": "", "notes": "",
+        "due_date": item.due_date, "outcome": "", "notes": "", "visit_at": "",
     }  # fmt: skip
     assert out.read_bytes().count(b"\r\n") == 2
 
@@ -226,11 +228,16 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
 def test_export_neutralises_formula_cells(sent_ws: SendWorkspace, tmp_path: Path) -> None:
     hostile = write_csv(
         tmp_path / "hostile.csv",
-        ["email", "company", "title", "last_name", "phone"],
-        [["ani@alpha.example.com", '=HYPERLINK("http://evil.example/","klik")', "+Direktur",
+        ["email", "company", "title", "first_name", "last_name", "phone"],
+        [["ani@alpha.example.com", '=HYPERLINK("http://evil.example/","klik")', "+Direktur", "-1+1",
           "@Lestari", "-1+1"]],
     )  # fmt: skip
-    assert sent_ws.run("contacts", "import", str(hostile)).exit_code == 0
+    result = sent_ws.run("contacts", "import", str(hostile))
+    assert result.exit_code == 0
+    # a phone cell is read as a phone number: a formula is none, so the stored number stays
+    assert result.stderr == ("1 warning(s) (1 phone); those contacts were imported:\n"
+                             "  row 2: phone '-1+1' is not a valid "
+                             "phone number (default region ID); the contact was kept without it\n")
     ingest(sent_ws, reply_eml(sent_ws, "ani@alpha.example.com", tmp_path, 1),
            reply_eml(sent_ws, "budi@beta.example.com", tmp_path, 2))  # fmt: skip
     ids = {e: i.id for e, i in items(sent_ws).items()}  # type: ignore[attr-defined]
@@ -247,13 +254,13 @@ def test_export_neutralises_formula_cells(sent_ws: SendWorkspace, tmp_path: Path
     ani, budi = rows["ani@alpha.example.com"], rows["budi@beta.example.com"]
     assert ani["company"] == '\'=HYPERLINK("http://evil.example/","klik")'
     assert ani["title"] == "'+Direktur"
-    assert ani["contact_name"] == "Ani @Lestari"  # does not start with @: harmless
-    assert ani["phone"] == "'-1+1"
+    assert ani["contact_name"] == "'-1+1 @Lestari"
+    assert ani["phone"] == "+622155500001"  # E.164 is no formula: written as it is
     assert ani["notes"] == "'\t=1+2"
     assert budi["notes"] == "'\r=SUM(A1)"
     for row in rows.values():
         for value in row.values():
-            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")) or re.fullmatch(r"\+\d+", value), value
 
 
 def outcomes_file(path: Path, rows: list[list[object]]) -> Path:
@@ -404,6 +411,10 @@ def test_visits_export_as_calendar_events(sent_ws: SendWorkspace, six_items: dic
     summaries = sorted(str(ev["summary"]) for ev in events)
     assert summaries == ["Visit: PT Alpha Teknik", "Visit: PT Delta Medika"]
     assert len({str(ev["uid"]) for ev in events}) == 2
+    # the TZID the events name is defined in the file itself (Outlook needs the VTIMEZONE to place them)
+    (zone,) = list(cal.walk("VTIMEZONE"))
+    assert str(zone["tzid"]) == "Asia/Jakarta"
+    assert all(ev["dtstart"].params["TZID"] == "Asia/Jakarta" for ev in events)
     # the call queue has no visits: an empty calendar, still valid
     calls = tmp_path / "calls.ics"
     assert export(sent_ws, calls, "call", "ics") == f"Wrote 0 visit(s) to {calls}\n"
@@ -460,3 +471,31 @@ def test_import_of_a_broken_csv_is_an_error(sent_ws: SendWorkspace, tmp_path: Pa
     result = sent_ws.run("followups", "import", str(f))
     assert result.exit_code == 1
     assert result.stderr == f"Error: {f}, line 2: field larger than field limit (131072)\n"
+
+
+def test_import_reports_every_bad_row(sent_ws: SendWorkspace, six_items: dict[str, int], tmp_path: Path) -> None:
+    ani = six_items["ani@alpha.example.com"]
+    f = outcomes_file(tmp_path / "o.csv", [[ani, "reached", "", ""], ["x1", "reached", "", ""], [ani, "maybe", "", ""],
+                                           ["99999", "callback", "", ""], [ani, "visit_scheduled", "", "besok"]])
+    before = snapshot(sent_ws)
+    result = sent_ws.run("followups", "import", str(f))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {f}: 4 bad rows; nothing was changed (fix them and import the file again):\n"
+        "  row 3: id 'x1' is not a follow-up id\n"
+        "  row 4: outcome 'maybe' is not one of reached, no_answer, callback, visit_scheduled, not_interested, "
+        "wrong_contact\n"
+        "  row 5: no follow-up with id 99999\n"
+        "  row 6: visit_at 'besok' is not an ISO date-time\n"
+    )
+    assert snapshot(sent_ws) == before
+
+
+def test_phone_numbers_are_not_quoted_but_formulas_are() -> None:
+    from outreach.sheets import neutralise, unneutralise
+
+    assert neutralise("+6281234567890") == "+6281234567890"
+    assert neutralise("+62 21 5550 1234") == "+62 21 5550 1234"
+    for hostile in ("+62-21-555", "+cmd|' /C calc'!A0", "=1+2", "-1+1", "@SUM(A1)", "+", "+ 62"):
+        assert neutralise(hostile) == "'" + hostile
+        assert unneutralise(neutralise(hostile)) == hostile

@@ -44,6 +44,14 @@ def test_xlsx_round_trip_with_a_hostile_cell(sent, tmp_path: Path) -> None:  # t
     assert result.stdout == "Outcomes: 2 applied, 0 unchanged\n"
     (visit,) = list_items(engine, "visit")
     assert visit.email == contact(0) and visit.visit_at == datetime(2026, 12, 7, 10, 0)
+    # the visit list carries visit_at as callers type it back
+    visits = tmp_path / "visits.xlsx"
+    assert invoke("followups", "export", "--queue", "visit", "--out", str(visits), ws=ws.root).exit_code == 0
+    sheet = load_workbook(visits).active
+    header = [c.value for c in sheet[1]]
+    assert header[-1] == "visit_at"
+    row = {h: c for h, c in zip(header, sheet[2], strict=True)}
+    assert row["visit_at"].value == "2026-12-07 10:00"
 
 
 def test_a_broken_workbook_is_a_clear_error(sent, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

@@ -236,7 +236,7 @@ def test_unbuilt_campaign_is_a_user_error(root: Path) -> None:
     code, out, err = report(root, "solusi-jaringan")
     assert (code, out) == (1, "")
     assert err == ("Error: campaign 'solusi-jaringan' has not been built yet; "
-                   "run `outreach campaign build solusi-jaringan`\n")  # fmt: skip
+                   "run `outreach campaign build solusi-jaringan` first\n")  # fmt: skip
 
 
 def test_explicit_campaign_subcommand_reaches_a_campaign_named_monthly(root: Path) -> None:

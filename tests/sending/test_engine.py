@@ -400,7 +400,9 @@ def test_sigterm_stops_cleanly_nothing_lost(tmp_path: Path, monkeypatch: pytest.
     with running(FaultySink()) as sink:
         ws, engine = prepare(root, sink.port, monkeypatch)
         proc = _send_process(root, sink.port)
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60  # on a busy machine the process may take seconds to start sending
+        while len(sink.message_ids()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

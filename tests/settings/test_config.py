@@ -207,7 +207,7 @@ def test_secrets_are_not_read_from_the_file(tmp_path: Path, monkeypatch: pytest.
 def test_sender_must_be_one_line(tmp_path: Path) -> None:
     root = settings_ws(tmp_path, SETTINGS.replace("    name: Awang\n", '    name: "Awang\\nBcc: x@evil.test"\n'))
     assert error_of(root) == (
-        f"Error: {root.resolve() / 'outreach.yaml'}, line 14: senders.awang.name: Value error, must be on one line"
+        f"Error: {root.resolve() / 'outreach.yaml'}, line 14: senders.awang.name: must be on one line"
     )
 
 
@@ -227,6 +227,6 @@ def test_campaign_file_errors_name_the_line(example_ws: Path) -> None:
     result = invoke("campaign", "build", "x", ws=example_ws)
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: {path}, line 5: throttle.rate: Value error, 'fast' is not a rate; write e.g. 20/s, 300/m or 1000/h; "
+        f"Error: {path}, line 5: throttle.rate: 'fast' is not a rate; write e.g. 20/s, 300/m or 1000/h; "
         f"{path}, line 6: extras: unknown key\n"
     )

@@ -92,13 +92,12 @@ def test_undefined_variable_is_tried_against_every_contact(root: Path, tmp_path:
     code, out, _ = lint(root, "promo")
     assert code == 1
     assert out == [
-        "campaigns/promo.md:6: error: undefined variable contact.custom.employees ('dict object' has no "
-        "attribute 'employees') for 3 of 4 contacts: budi@beta.example.com, citra@gamma.example.com, "
-        "fajar@zeta.example.com",
+        "campaigns/promo.md:6: error: undefined variable `contact.custom.employees` (no `employees` value for this "
+        'contact; write `{{ contact.custom.employees | default("...") }}` where some have none) — 3 of 4 contacts: '
+        "budi@beta.example.com, citra@gamma.example.com, fajar@zeta.example.com",
         # rendering stops at a contact's first problem: the others were reported for employees
-        "campaigns/promo.md:7: error: undefined variable contact.nickname "
-        "('outreach.audience.contacts.ContactView object' has no attribute 'nickname') "
-        "for 1 of 4 contacts: ani@alpha.example.com",
+        "campaigns/promo.md:7: error: undefined variable `contact.nickname` (contact has no field `nickname`) "
+        "— 1 of 4 contacts: ani@alpha.example.com",
         "Checked 1 campaign: 2 errors, 0 warnings",
     ]
 
@@ -109,8 +108,8 @@ def test_undefined_variable_in_a_subject_variant(root: Path) -> None:
     code, out, _ = lint(root, "promo")
     assert code == 1
     assert out[0] == (
-        "campaigns/promo.md:4: error: undefined variable contact.frist_name ('outreach.audience.contacts.ContactView "
-        f"object' has no attribute 'frist_name') for 4 of 4 contacts: {PROSPECTS} and 1 more"
+        "campaigns/promo.md:4: error: undefined variable `contact.frist_name` (contact has no field `frist_name`); "
+        f"did you mean `contact.first_name`? — 4 of 4 contacts: {PROSPECTS} and 1 more"
     )
 
 
@@ -190,7 +189,7 @@ def test_follow_up_step_content_is_linted_too(root: Path) -> None:
     write(root / "campaigns" / "promo-2.md", md("Lagi: {{ contact.foo }}\n"))
     code, out, _ = lint(root, "promo")
     assert code == 1
-    assert out[0].startswith("campaigns/promo-2.md:4: error: undefined variable contact.foo ")
+    assert out[0].startswith("campaigns/promo-2.md:4: error: undefined variable `contact.foo` ")
 
 
 def test_unknown_campaign_is_a_user_error(root: Path) -> None:
