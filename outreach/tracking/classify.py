@@ -32,7 +32,9 @@ from outreach.tracking.arf import (
     returned_headers,
 )
 from outreach.tracking.autoreply import is_auto_reply, return_date
-from outreach.tracking.bounces import detect_bounce
+from outreach.tracking.bounces import BounceVerdict, Failure, detect_bounce
+from outreach.tracking.notifications import read_notification
+from outreach.tracking.reasons import AUTH_FAILURE, category
 from outreach.tracking.replies import all_text, body_text, decode_bytes, trim_reply
 
 log = logging.getLogger(__name__)
@@ -62,9 +64,19 @@ class Classification:
     envelope_recipients: tuple[str, ...] = ()
     unsubscribe_token: str | None = None
     return_date: dt.date | None = None
+    failures: tuple[Failure, ...] = ()
+    stage: str | None = None
+
+    @property
+    def category(self) -> str | None:
+        """Who has to act on a bounce ("dead", "mailbox", "sender", "other"), or an
+        authentication-failure report ("sender"); None for everything else."""
+        if self.kind == "bounce" or self.reason == AUTH_FAILURE:
+            return category(self.reason)
+        return None
 
     def to_json(self, file: str) -> dict[str, object]:
-        """The fields a corpus report compares, in a fixed order."""
+        """The contract's fields in a fixed order, then the per-recipient details."""
         return {
             "file": file,
             "kind": self.kind,
@@ -73,6 +85,9 @@ class Classification:
             "status": self.status,
             "recipients": list(self.recipients),
             "reply_text": self.reply_text,
+            "stage": self.stage,
+            "category": self.category,
+            "failures": [f.to_json() for f in self.failures],
         }
 
 
@@ -170,23 +185,28 @@ def _bare_sender(from_header: str) -> str | None:
 def _report(
     msg: Message, raw: bytes, base: Classification, from_header: str
 ) -> Classification | None:
-    """Complaints, bounces and delay notices: machine reports about our mail."""
+    """Complaints, SES notifications, bounces and delay notices: machine reports about our mail."""
     complaint = find_complaint(msg)
     if complaint is not None:
-        return _with(
-            base,
-            kind="complaint" if complaint.is_complaint else "other",
-            reason=complaint.feedback_type,
-            recipients=complaint.recipients,
-            related_ids=_report_ids(msg),
-        )
-    original = returned_headers(msg)
-    fallback = address_list(original.get_all("To") or []) if original is not None else []
-    if original is not None and original.get_all("Cc"):
-        fallback = []
-    verdict = detect_bounce(msg, raw, from_header, base.subject or "", fallback)
+        kind = {"complaint": "complaint", "unsubscribe": "unsubscribe"}.get(complaint.kind, "other")
+        reason = AUTH_FAILURE if complaint.kind == "auth_failure" else complaint.feedback_type
+        return _with(base, kind=kind, reason=reason, recipients=complaint.recipients,
+                     related_ids=_report_ids(msg))  # fmt: skip
+    notice = read_notification(msg)
+    if notice is not None:
+        ids = _unique(list(notice.message_ids) + list(_report_ids(msg)))
+        if notice.kind == "bounce" and notice.verdict is not None:
+            return _bounce(base, notice.verdict, ids)
+        return _with(base, kind=notice.kind, reason=notice.feedback_type, recipients=notice.recipients,
+                     related_ids=ids)  # fmt: skip
+    verdict = detect_bounce(msg, raw, from_header, base.subject or "", returned_headers(msg))
     if verdict is None:
         return None
+    return _bounce(base, verdict, _report_ids(msg))
+
+
+def _bounce(base: Classification, verdict: BounceVerdict, ids: tuple[str, ...]) -> Classification:
+    """A bounce, or a delay notice (kind "other", reason "delayed") that is not one."""
     return _with(
         base,
         kind="other" if verdict.delayed else "bounce",
@@ -194,7 +214,9 @@ def _report(
         reason=verdict.reason,
         status=verdict.status,
         recipients=verdict.recipients,
-        related_ids=_report_ids(msg),
+        related_ids=ids,
+        failures=verdict.counted,
+        stage=verdict.stage,
     )
 
 
