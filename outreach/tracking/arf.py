@@ -185,8 +185,16 @@ def _recipients(source: Message, msg: Message) -> list[str]:
     return address_list(original.get_all(_JMRP_RECIPIENT) or []) or address_list(original.get_all("To") or [])
 
 
-def find_complaint(msg: Message) -> Complaint | None:
-    """A feedback report (ARF, or a feedback loop's plain forward), or None when ``msg`` is not one."""
+_ARF_HINT = re.compile(rb"feedback-(?:type|report)|x-hmxmroriginalrecipient|complaint about message", re.I)
+
+
+def find_complaint(msg: Message, raw: bytes | None = None) -> Complaint | None:
+    """A feedback report (ARF, or a feedback loop's plain forward), or None when ``msg`` is not one.
+
+    ``raw``, when given, lets mail that mentions no feedback report anywhere skip the part walk.
+    """
+    if raw is not None and not _ARF_HINT.search(raw[:1_000_000]):
+        return None
     report = str(msg.get_param("report-type", "", header="content-type") or "").lower()
     fields = _feedback_fields(msg)
     if fields is None and report != "feedback-report" and not msg.get("Feedback-Type"):

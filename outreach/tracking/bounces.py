@@ -36,9 +36,16 @@ except ImportError:  # pragma: no cover - a future flufl.bounce
 
 from outreach.tracking import dsn, reasons, stages
 from outreach.tracking.arf import address_list, clean_address, iter_parts
-from outreach.tracking.message import header_values, report_text
+from outreach.tracking.message import (
+    addresses_in,
+    header_values,
+    pasted_original,
+    report_parts,
+    report_text,
+    status_text,
+)
 from outreach.tracking.prose import ProseRecipient, read_recipients
-from outreach.tracking.replies import part_text, subparts
+from outreach.tracking.replies import subparts
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +128,16 @@ def looks_like_bounce(msg: Message, from_header: str, subject: str) -> bool:
         return True
     report = str(msg.get_param("report-type", "", header="content-type") or "").lower()
     return msg.get_content_type() == "multipart/report" and report == "delivery-status"
+
+
+_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|vs|antw|bls|balas|fw|fwd|wg|tr)\s*:", re.I)
+
+
+def _human(msg: Message, subject: str) -> bool:
+    """A person answering or forwarding (may quote a bounce's words; is not one itself)."""
+    auto = str(msg.get("Auto-Submitted", "") or "").strip().lower()
+    machine = null_return_path(msg) or (auto and not auto.startswith("no"))
+    return bool(_REPLY_SUBJECT.match(subject)) and not machine
 
 
 def null_return_path(msg: Message) -> bool:
@@ -313,9 +330,7 @@ def _dsn_blocks(msg: Message, text: str, look_inside: bool) -> list[dsn.DsnRecip
 
 
 def _part_fields(part: Message) -> list[dsn.DsnRecipient]:
-    # a multipart delivery-status part was parsed by the email package as header blocks
-    text = "\n\n".join(str(p).strip() for p in subparts(part)) if part.is_multipart() else part_text(part)
-    return dsn.read_fields(text.replace("\r\n", "\n"))[0]
+    return dsn.read_fields(status_text(part))[0]
 
 
 def _attached(msg: Message) -> list[Message]:
@@ -331,7 +346,8 @@ def _excluded(msg: Message, original: Message | None) -> set[str]:
     """Addresses that are never the failed recipient: the sender's, and the report's own."""
     values = header_values(msg, "From", "To", "Return-Path", "Reply-To", "Sender")
     values += header_values(original, "From", "Sender", "Reply-To", "Return-Path")
-    return set(address_list(values))
+    addressed = addresses_in(header_values(original, "To", "Cc"))  # someone may write to themselves
+    return set(addresses_in(values)) - set(addressed)
 
 
 def _from_dsn(blocks: list[dsn.DsnRecipient], prose: list[ProseRecipient], preamble: str) -> list[_Entry]:
@@ -399,13 +415,16 @@ def detect_bounce(
 
     ``original`` holds the headers of the returned original message, if any.
     """
-    text = report_text(msg)
+    parts = report_parts(msg)
+    text = report_text(parts)
     by_headers = looks_like_bounce(msg, from_header, subject)
-    has_status = any(p.get_content_type() in _DSN_TYPES for p in iter_parts(msg))
-    marked = bool(_BOUNCE_MARKERS.search(text[:6000]))
+    has_status = any(ctype in _DSN_TYPES for ctype, _text in parts)
+    marked = not (by_headers or has_status) and bool(_BOUNCE_MARKERS.search(text[:6000])) and not _human(msg, subject)
     if not (by_headers or has_status or marked or null_return_path(msg)):
         return None
     blocks = _dsn_blocks(msg, text, look_inside=by_headers or marked)
+    if original is None:
+        original = pasted_original(parts)
     prose, preamble_lines = read_recipients(text, _excluded(msg, original))
     preamble = "\n".join(preamble_lines)
     cues = f"{subject}\n{preamble}"
@@ -431,6 +450,8 @@ def detect_bounce(
 
 def _fallback(msg: Message, raw: bytes, text: str, original: Message | None, evidence: bool) -> list[_Entry]:
     """flufl.bounce, then the returned original's single To:."""
+    if not evidence and not (_FINAL.search(text) or _DELAY.search(text)):
+        return []  # a null sender alone is any auto-reply
     temporary, permanent = flufl_failures(msg, raw)
     if not evidence and not ((permanent or temporary) and (_FINAL.search(text) or _DELAY.search(text))):
         return []  # a null sender alone is any auto-reply; flufl must agree with the words

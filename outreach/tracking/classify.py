@@ -24,15 +24,15 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from outreach.tracking.arf import (
-    address_list,
     clean_address,
     find_complaint,
     message_ids,
     original_message_ids,
     returned_headers,
 )
-from outreach.tracking.autoreply import is_auto_reply, return_date
+from outreach.tracking.autoreply import is_auto_reply, is_challenge, return_date
 from outreach.tracking.bounces import BounceVerdict, Failure, detect_bounce
+from outreach.tracking.message import addresses_in
 from outreach.tracking.notifications import read_notification
 from outreach.tracking.reasons import AUTH_FAILURE, category
 from outreach.tracking.replies import all_text, body_text, decode_bytes, trim_reply
@@ -140,7 +140,7 @@ def _envelope(msg: Message) -> tuple[str, ...]:
     values: list[str] = []
     for field in ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc"):
         values.extend(str(v) for v in (msg.get_all(field) or []))
-    return tuple(address_list(values))
+    return tuple(addresses_in(values))
 
 
 def _thread_ids(msg: Message) -> list[str]:
@@ -173,7 +173,8 @@ def _classify(msg: Message, raw: bytes) -> Classification:
         subject=subject or None,
         envelope_recipients=_envelope(msg),
     )
-    return _report(msg, raw, base, from_header) or _personal(msg, base)
+    body = body_text(msg)
+    return _report(msg, raw, base, from_header, body) or _personal(msg, base, body)
 
 
 def _bare_sender(from_header: str) -> str | None:
@@ -182,23 +183,23 @@ def _bare_sender(from_header: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _report(
-    msg: Message, raw: bytes, base: Classification, from_header: str
-) -> Classification | None:
+def _report(msg: Message, raw: bytes, base: Classification, from_header: str, body: str) -> Classification | None:
     """Complaints, SES notifications, bounces and delay notices: machine reports about our mail."""
-    complaint = find_complaint(msg)
+    complaint = find_complaint(msg, raw)
     if complaint is not None:
         kind = {"complaint": "complaint", "unsubscribe": "unsubscribe"}.get(complaint.kind, "other")
         reason = AUTH_FAILURE if complaint.kind == "auth_failure" else complaint.feedback_type
         return _with(base, kind=kind, reason=reason, recipients=complaint.recipients,
                      related_ids=_report_ids(msg))  # fmt: skip
-    notice = read_notification(msg)
+    notice = read_notification(msg, body)
     if notice is not None:
         ids = _unique(list(notice.message_ids) + list(_report_ids(msg)))
         if notice.kind == "bounce" and notice.verdict is not None:
             return _bounce(base, notice.verdict, ids)
         return _with(base, kind=notice.kind, reason=notice.feedback_type, recipients=notice.recipients,
                      related_ids=ids)  # fmt: skip
+    if is_challenge(msg, body):
+        return None  # a challenge/response filter's request: an auto-reply, whatever its sender
     verdict = detect_bounce(msg, raw, from_header, base.subject or "", returned_headers(msg))
     if verdict is None:
         return None
@@ -220,10 +221,10 @@ def _bounce(base: Classification, verdict: BounceVerdict, ids: tuple[str, ...]) 
     )
 
 
-def _personal(msg: Message, base: Classification) -> Classification:
+def _personal(msg: Message, base: Classification, body: str) -> Classification:
     """Unsubscribe requests, auto-replies, replies and the rest."""
     subject = base.subject or ""
-    text = trim_reply(body_text(msg))
+    text = trim_reply(body)
     related = _unique(_thread_ids(msg))
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     if _UNSUB_SUBJECT_START.match(subject) or _UNSUB_BODY.match(first_line):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from email.message import Message
+from email.parser import HeaderParser
 
 from outreach.tracking.replies import MAX_SCAN_CHARS, html_to_text, part_text, subparts
 
@@ -44,10 +45,65 @@ _ORIGINAL_TYPES = (
 )  # fmt: skip
 
 
+_KEY_FIELD = re.compile(
+    r"^(?:from|to|subject|date|message-id|received|return-path|mime-version|reply-to|cc):[ \t]", re.I | re.M
+)
+_FIELD_LINE = re.compile(r"^[A-Za-z][\w-]{0,60}:(?:[ \t]|$)")
+
+
+def _header_block_at(lines: list[str]) -> bool:
+    """Whether ``lines`` start a header block: three header fields, two of them an original's."""
+    fields = keys = 0
+    for line in lines[:8]:
+        if not line.strip():
+            break
+        if line[0] in " \t":
+            continue
+        if not _FIELD_LINE.match(line):
+            return False
+        fields += 1
+        keys += bool(_KEY_FIELD.match(line))
+    return fields >= 3 and keys >= 2
+
+
+def original_start(text: str) -> int | None:
+    """Where a pasted copy of the original message begins: a marker line, or its header block."""
+    marker = _ORIGINAL_STARTS.search(text)
+    end = marker.start() if marker else len(text)
+    for match in _KEY_FIELD.finditer(text, 0, end):
+        if _header_block_at(text[match.start() : match.start() + 2000].split("\n")):
+            return match.start()
+    return marker.start() if marker else None
+
+
 def cut_original(text: str) -> str:
     """``text`` up to the line where a pasted copy of the original message begins."""
-    match = _ORIGINAL_STARTS.search(text)
-    return text[: match.start()] if match else text
+    start = original_start(text)
+    return text if start is None else text[:start]
+
+
+def pasted_original(parts: list[tuple[str, str]]) -> Message | None:
+    """The headers of an original message pasted into a bounce's text (``report_parts``), if any."""
+    for ctype, text in parts:
+        start = original_start(text) if ctype.startswith("text/") else None
+        if start is None:
+            continue
+        rest = text[start:].split("\n")
+        if not _header_block_at(rest):
+            rest = rest[1:]  # the marker line ("--- Below this line is a copy of the message.")
+            while rest and not rest[0].strip():
+                rest = rest[1:]
+        if _header_block_at(rest):
+            headers = HeaderParser().parsestr("\n".join(rest[:200]), headersonly=True)
+            return headers if headers.keys() else None
+    return None
+
+
+def status_text(part: Message) -> str:
+    """A delivery-status part as text; the email package parses it into header blocks."""
+    if part.is_multipart():
+        return "\n\n".join("\n".join(f"{k}: {v}" for k, v in block.items()) for block in subparts(part))
+    return part_text(part).replace("\r\n", "\n")
 
 
 def _leaf_text(part: Message) -> str:
@@ -75,6 +131,9 @@ def report_parts(msg: Message) -> list[tuple[str, str]]:
         ctype = part.get_content_type()
         if part is not msg and ctype in _ORIGINAL_TYPES:
             continue
+        if ctype in _STATUS_TYPES:
+            found.append((ctype, status_text(part)))
+            continue
         if part.is_multipart():
             children = subparts(part)
             if ctype == "multipart/alternative":
@@ -82,17 +141,17 @@ def report_parts(msg: Message) -> list[tuple[str, str]]:
                 children = plain[:1] or children[:1]
             stack.extend(reversed(children))
             continue
-        if ctype in _TEXT_TYPES or ctype in _STATUS_TYPES or (part is msg and part.get_content_maintype() != "image"):
+        if ctype in _TEXT_TYPES or (part is msg and part.get_content_maintype() != "image"):
             text = _leaf_text(part).replace("\r\n", "\n").replace("\r", "\n")
             found.append((ctype, text))
             size += len(text)
     return found
 
 
-def report_text(msg: Message) -> str:
-    """The report's own words, every part joined, cut where a pasted original begins."""
+def report_text(parts: list[tuple[str, str]]) -> str:
+    """The report's own words (``report_parts``) joined, cut where a pasted original begins."""
     chunks = []
-    for ctype, text in report_parts(msg):
+    for ctype, text in parts:
         if ctype in _STATUS_TYPES:
             chunks.append(text)
             continue
@@ -100,6 +159,22 @@ def report_text(msg: Message) -> str:
         if len(chunks[-1]) < len(text):  # the original starts here: nothing after it is ours
             break
     return "\n".join(chunks)[:MAX_SCAN_CHARS]
+
+
+_SIMPLE_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+\.[^\s<>()\[\],;:\"'@]+")
+
+
+def addresses_in(values: list[str]) -> list[str]:
+    """Every address-looking token in some header values, lower-cased, first seen first.
+
+    A quick scan where exact RFC 5322 parsing is not needed (whose mail a report
+    is about, which addresses are ours); ``arf.address_list`` parses properly.
+    """
+    found: dict[str, None] = {}
+    for value in values:
+        for match in _SIMPLE_ADDRESS.finditer(value[:5000]):
+            found.setdefault(match.group(0).lower().rstrip("."), None)
+    return list(found)
 
 
 def header_values(msg: Message | None, *names: str) -> list[str]:

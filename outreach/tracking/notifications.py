@@ -18,7 +18,6 @@ from email.message import Message
 from outreach.tracking import dsn, reasons, stages
 from outreach.tracking.arf import clean_address, message_ids
 from outreach.tracking.bounces import BounceVerdict, Failure
-from outreach.tracking.replies import body_text
 
 _SUBTYPE_REASONS = {
     "mailboxfull": reasons.MAILBOX_FULL, "messagetoolarge": reasons.CONTENT, "contentrejected": reasons.CONTENT,
@@ -103,13 +102,14 @@ def _complaint(data: dict[str, object]) -> Notification:
     return Notification("complaint", None, recipients, feedback or "abuse", _ids(data.get("mail")))
 
 
-def read_notification(msg: Message) -> Notification | None:
-    """An SES notification carried by ``msg``, or None when the body is no such JSON."""
-    if not (msg.get("X-Amz-Sns-Message-Id") or msg.get("X-Amz-Sns-Topic-Arn")):
-        text = body_text(msg).lstrip()
-        if not text.startswith("{") or "notificationType" not in text[:4000] and "eventType" not in text[:4000]:
-            return None
-    data = _payload(body_text(msg))
+def read_notification(msg: Message, body: str) -> Notification | None:
+    """An SES notification carried by ``msg`` (whose body text is ``body``), or None."""
+    head = body[:4000]
+    if "notificationType" not in head and "eventType" not in head:
+        return None
+    if not (msg.get("X-Amz-Sns-Message-Id") or msg.get("X-Amz-Sns-Topic-Arn") or body.lstrip().startswith("{")):
+        return None
+    data = _payload(body)
     if data is None:
         return None
     kind = str(data.get("notificationType") or data.get("eventType") or "").lower()

@@ -29,8 +29,9 @@ from outreach.tracking.arf import clean_address
 
 _ADDR = r"(?<![^\s<>()\[\]{},;:\"'=/])[^\s<>()\[\]{},;:\"'@]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{1,24}\b"
 _LINE_PATTERNS = (
-    # the address alone: "<a@b>:", "  a@b", "\"a@b\":", "* a@b", "- a@b"; qmail's "To: <a@b>:"
-    re.compile(rf"^\s*(?:[*-]\s+)?[\"<]?(?P<addr>{_ADDR})[\">]?\s*:?\s*$", re.I),
+    # the address alone: "<a@b>:", "  a@b", "\"a@b\":", "* a@b", "-- a@b", "\"Name\" <a@b>"; qmail's "To: <a@b>:"
+    re.compile(rf"^\s*(?:[*-]{{1,2}}\s+)?[\"<]?(?P<addr>{_ADDR})[\">]?\s*:?\s*$", re.I),
+    re.compile(rf"^\s*\"[^\"<>]{{0,80}}\"\s*<(?P<addr>{_ADDR})>\s*:?\s*$", re.I),
     re.compile(rf"^\s*to\s*:\s*<(?P<addr>{_ADDR})>:\s*$", re.I),
     # "<a@b>: reason", "<a@b>... reason", "<a@b> (reason)", "<a@b> (expanded from <c@d>): reason"
     re.compile(
@@ -39,7 +40,18 @@ _LINE_PATTERNS = (
     # Sendmail's "550 5.1.1 <a@b>... User unknown"
     re.compile(rf"^\s*\d{{3}}[ -](?:\d\.\d{{1,3}}\.\d{{1,3}}\s+)?<(?P<addr>{_ADDR})>\.{{2,}}\s*(?P<rest>.*)$", re.I),
     # "a@b: 550 ...", "a@b on 4/1/2024 ...", "a@b [reason]", "a@b (reason)", "a@b   Invalid Address"
-    re.compile(rf"^\s{{0,8}}(?P<addr>{_ADDR})(?::\s+|\s+on\s+(?=\d)|\s*(?=[\[(])|\s{{2,}}|\t)(?P<rest>\S.*)$", re.I),
+    re.compile(
+        rf"^\s{{0,8}}(?P<addr>{_ADDR})(?::\s+|\s+on\s+(?=\d|[A-Z][a-z]{{2}}\b)|\s*(?=[\[(])|\s{{2,}}|\t"
+        r"|\s+(?=(?:invalid|unknown|user|mailbox|does|is|was|not|no|account|rejected|host|domain|\d{3})\b))"
+        r"(?P<rest>\S.*)$",
+        re.I,
+    ),
+    # IMail's "Delivery failed 20 attempts: a@b", "Unknown user: a@b"
+    re.compile(
+        rf"^\s*(?P<rest>[^:@]{{0,100}}\b(?:fail|undeliver|unknown|reject|error|invalid|not|could|unable|bad|no such"
+        rf"|denied|refused|full|quota|expired)[^:@]{{0,100}}):\s*<?(?P<addr>{_ADDR})>?\s*$",
+        re.I,
+    ),
 )
 _PHRASE = re.compile(
     r"(?:recipient(?:'s)?(?: address(?:es)?)?|original address|addressed to|failed recipient|intended recipient"
@@ -47,7 +59,7 @@ _PHRASE = re.compile(
     r"|delivery (?:to|failed for|failed to)|failed to deliver to|your (?:message|mail|e-?mail) to|you sent mail to"
     r"|did not reach the following recipient|error delivering your mail to|error-for|mailbox is full"
     r"|rejected recipient|not delivered to|could not deliver to|rcpt to|mailto|was not delivered to"
-    r"|the following address(?:es)?|user|mailbox|address)"
+    r"|the following address(?:es)?|user|mailbox|address|\[?smtp)"
     rf"\s*:?\s*[\"<]?(?P<addr>{_ADDR})[\">]?",
     re.I,
 )
@@ -112,7 +124,7 @@ def read_recipients(text: str, exclude: set[str]) -> tuple[list[ProseRecipient],
         if not line.strip() or _DSN_LINE.match(line):
             continue
         address, rest = _recipient_in(line)
-        if address and (_QUOTED_HEADER.match(line) and not _LINE_PATTERNS[1].match(line)
+        if address and (_QUOTED_HEADER.match(line) and not _LINE_PATTERNS[2].match(line)
                         or _SENDER_INTRO.search(previous)):  # fmt: skip
             address = None  # a header of the original quoted in the explanation, or the sender
         previous = line

@@ -29,34 +29,28 @@ _PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"in reply to end of data|after end of (?:data|message)|failed after i sent the message"
         r"|did not like our final data|after (?:the )?(?:message|data) (?:was|has been) (?:sent|transmitted)"
         r"|end of data command|after (?:sending|receiving) (?:the )?message (?:body|data|content)"
-        r"|in response to the end of (?:the )?(?:data|message)|\bafter dot\b|\(in reply to end of",
-        re.I)),
+        r"|in response to the end of (?:the )?(?:data|message)|\(in reply to end of")),
     (RCPT, re.compile(
         r"in reply to rcpt(?: to)? command|after (?:pipelined )?rcpt to|does not like recipient"
         r"|did not like our rcpt|additional rcpt to generated|\[rcpt_to\]|for rcpt to command"
         r"|rcpt to command|in response to (?:the )?rcpt|while (?:sending|processing) rcpt"
-        r"|unknown recipient or mailbox unavailable ->|in reply to rcpt",
-        re.I)),
+        r"|unknown recipient or mailbox unavailable ->|in reply to rcpt")),
     (DATA, re.compile(
         r"in reply to data command|after data\b|failed on data command|did not like our data"
         r"|for text command|data command generated response|in response to (?:the )?data command"
-        r"|for data command",
-        re.I)),
+        r"|for data command")),
     (MAIL, re.compile(
         r"in reply to mail from command|after mail from|but sender was rejected|did not like our mail"
         r"|server response to mail from|for mail from command|in response to (?:the )?mail from"
-        r"|\[mail_from\]",
-        re.I)),
+        r"|\[mail_from\]")),
     (HELO, re.compile(
         r"in reply to (?:ehlo|helo|lhlo)(?:/(?:ehlo|helo))? command|after (?:ehlo|helo)\b"
         r"|my name was rejected|did not like our (?:ehlo|helo)|unexpected response to ehlo"
-        r"|in reply to starttls|after starttls",
-        re.I)),
+        r"|in reply to starttls|after starttls")),
     (CONNECTION, re.compile(
         r"after initial connection|greeting failed|refused to talk to me|smtp connection failed"
         r"|unexpected connection response|in reply to (?:the )?initial greeting|while connecting to"
-        r"|connection (?:was )?(?:refused|rejected) by|during (?:the )?smtp greeting",
-        re.I)),
+        r"|connection (?:was )?(?:refused|rejected) by|during (?:the )?smtp greeting")),
 )
 _SENT = re.compile(r"^\s*(?:>>>|sent <<<|sent:)\s*([a-z]{4})\b", re.I)
 _PIPELINED = re.compile(r"\b503\b.{0,40}(?:rcpt|recipient)|need rcpt|no valid recipients", re.I)
@@ -89,10 +83,12 @@ def find_stage(text: str) -> str | None:
     """The SMTP stage ``text`` (a diagnostic, or a recipient's part of a bounce) names."""
     if not text:
         return None
+    text = text[:20_000]
     stage = from_transcript(text) if (">>>" in text or "<<<" in text) else None
     if stage:
         return stage
+    low = text.lower()
     for name, pattern in _PHRASES:
-        if pattern.search(text):
+        if pattern.search(low):
             return name
     return None
