@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,6 +85,9 @@ class CampaignReport:
     outcomes: dict[str, int]  # outcome -> follow-ups with that outcome, in OUTCOMES order
     awaiting: int  # follow-ups without an outcome yet
     variants: tuple[VariantRow, ...]
+    # bounces that blame the sending side (spam, blocked, policy, authentication...), and DMARC
+    # failure reports, by reason: the relay, the domain or the content is at fault, not the list
+    sender_problems: dict[str, int] = field(default_factory=dict)
 
     def rate(self, key: str) -> float | None:
         """The share of sent messages, in percent (None for the base rows or when nothing was sent)."""
@@ -101,9 +104,10 @@ def campaign_report(engine: Engine, name: str, ws: Workspace | None = None) -> C
         funnel.update(_followup_queues(session, row.id))
         outcomes, awaiting = _outcomes(session, row.id)
         variants = _variants(session, row.id, _subjects(ws, name))
+        problems = _sender_problems(session, row.id)
     return CampaignReport(
         campaign=name, state=row.state, sender=row.sender, funnel={k: funnel[k] for k, _ in FUNNEL},
-        outcomes=outcomes, awaiting=awaiting, variants=variants,
+        outcomes=outcomes, awaiting=awaiting, variants=variants, sender_problems=problems,
     )  # fmt: skip
 
 
@@ -140,6 +144,22 @@ def _event_counts(session: Session, campaign_id: int) -> dict[str, int]:
             seen[EVENT_KEYS[kind]].add(key)
     hard = sum(bounces.values())
     return {"bounced_hard": hard, "bounced_soft": len(bounces) - hard, **{k: len(v) for k, v in seen.items()}}
+
+
+def _sender_problems(session: Session, campaign_id: int) -> dict[str, int]:
+    """Distinct messages per reason among the bounces and auth-failure reports that ingest marked
+    ``category: sender``, most frequent first."""
+    seen: dict[str, set[tuple[str, int]]] = {}
+    rows = session.execute(
+        select(Event.outbox_id, Event.contact_id, Event.id, Event.detail)
+        .where(Event.campaign_id == campaign_id, Event.kind.in_(("bounced", "auth_failure")))
+        .execution_options(yield_per=1000)
+    )
+    for outbox_id, contact_id, event_id, detail in rows:
+        if (detail or {}).get("category") == "sender":
+            reason = str(detail.get("reason") or "other")
+            seen.setdefault(reason, set()).add(_event_key(outbox_id, contact_id, event_id))
+    return dict(sorted(((r, len(k)) for r, k in seen.items()), key=lambda item: (-item[1], item[0])))
 
 
 def _followup_queues(session: Session, campaign_id: int) -> dict[str, int]:
@@ -217,6 +237,10 @@ def campaign_text(report: CampaignReport) -> str:
         for outcome, count in report.outcomes.items():
             out.append(f"  {OUTCOME_LABELS.get(outcome, outcome):<20}{count:>8}")
         out.append(f"  {'Awaiting an outcome':<20}{report.awaiting:>8}")
+    if report.sender_problems:
+        out += ["", "Sender's problems (relay, domain or content; no recipient suppressed)"]
+        for reason, count in report.sender_problems.items():
+            out.append(f"  {reason.replace('_', ' '):<20}{count:>8}")
     if report.variants:
         out += ["", "A/B subjects", f"  {'variant':<9}{'sent':>6}{'replied':>9}{'reply rate':>12}  subject"]
         for v in report.variants:
