@@ -185,7 +185,7 @@ def _recipients(source: Message, msg: Message) -> list[str]:
     return address_list(original.get_all(_JMRP_RECIPIENT) or []) or address_list(original.get_all("To") or [])
 
 
-_ARF_HINT = re.compile(rb"feedback-(?:type|report)|x-hmxmroriginalrecipient|complaint about message", re.I)
+_ARF_HINTS = (b"feedback-type", b"feedback-report", b"x-hmxmroriginalrecipient", b"complaint about message")
 
 
 def find_complaint(msg: Message, raw: bytes | None = None) -> Complaint | None:
@@ -193,8 +193,10 @@ def find_complaint(msg: Message, raw: bytes | None = None) -> Complaint | None:
 
     ``raw``, when given, lets mail that mentions no feedback report anywhere skip the part walk.
     """
-    if raw is not None and not _ARF_HINT.search(raw[:1_000_000]):
-        return None
+    if raw is not None:
+        low = raw[:1_000_000].lower()
+        if not any(hint in low for hint in _ARF_HINTS):
+            return None
     report = str(msg.get_param("report-type", "", header="content-type") or "").lower()
     fields = _feedback_fields(msg)
     if fields is None and report != "feedback-report" and not msg.get("Feedback-Type"):

@@ -91,7 +91,7 @@ _BOUNCE_MARKERS = re.compile(
     r"|your (?:mail|message) (?:could not|cannot|can't) be delivered|message could not be delivered to"
     r"|could not be delivered to the following recipients|the following message to <"
     r"|your mail (?:sent on|attempted to be delivered on)|technical details of permanent failure",
-    re.I | re.M,
+    re.M,
 )
 _FINAL = re.compile(
     r"permanent(?:ly)? (?:error|fail)|failed permanently|fatal error|gave up|giving up|given up|retry timeout exceeded"
@@ -100,21 +100,23 @@ _FINAL = re.compile(
     r"|cannot send message for \d+ days|unable to deliver message after multiple retries|undeliverable"
     r"|no more retries|will not be retried|will no longer be retried|not be delivered|delivery failed"
     r"|couldn't be delivered|could not be delivered|wasn't delivered|was not delivered|failure notice",
-    re.I,
 )
 _FINAL_STRONG = re.compile(
     r"permanent(?:ly)? (?:error|fail)|failed permanently|gave up|giving up|given up|retry timeout exceeded"
     r"|has been failing for a long time|too long (?:in|on) (?:the )?queue|in the queue too long|message expired"
     r"|delivery time expired|could not deliver for the last|for \d+ days|no more retries|will not be retried",
-    re.I,
 )
 _DELAY = re.compile(
     r"not yet been delivered|still being retried|will (?:continue to )?(?:retry|attempt|try)|will be retried"
     r"|delivery attempts will continue|this is (?:just )?a warning|warning only|you do not need to resend"
     r"|no action is required on your part|has been postponed|delivery (?:has been |is )?delayed"
     r"|\bdelayed\b|could not send message for past|still trying|will keep trying|temporarily deferred",
-    re.I,
 )
+
+
+def _low(text: str) -> str:
+    """Lower-cased and capped: the phrase patterns here are compiled without IGNORECASE (faster)."""
+    return text[:50_000].lower()
 
 
 def looks_like_bounce(msg: Message, from_header: str, subject: str) -> bool:
@@ -303,6 +305,7 @@ def _refine(status: str | None, diagnostic: str, context: str) -> str | None:
 def _infer_action(status: str | None, text: str, cues: str) -> str:
     """Failed or delayed, for a recipient whose report has no Action field."""
     klass = (status or "")[:1] or smtp_class(text) or ""
+    text, cues = _low(text), _low(cues)
     if klass == "5" or _FINAL_STRONG.search(text) or _FINAL_STRONG.search(cues):
         return "failed"
     if _DELAY.search(cues) or _DELAY.search(text):
@@ -419,7 +422,8 @@ def detect_bounce(
     text = report_text(parts)
     by_headers = looks_like_bounce(msg, from_header, subject)
     has_status = any(ctype in _DSN_TYPES for ctype, _text in parts)
-    marked = not (by_headers or has_status) and bool(_BOUNCE_MARKERS.search(text[:6000])) and not _human(msg, subject)
+    marked = not (by_headers or has_status) and bool(_BOUNCE_MARKERS.search(_low(text[:6000])))
+    marked = marked and not _human(msg, subject)
     if not (by_headers or has_status or marked or null_return_path(msg)):
         return None
     blocks = _dsn_blocks(msg, text, look_inside=by_headers or marked)
@@ -450,10 +454,11 @@ def detect_bounce(
 
 def _fallback(msg: Message, raw: bytes, text: str, original: Message | None, evidence: bool) -> list[_Entry]:
     """flufl.bounce, then the returned original's single To:."""
-    if not evidence and not (_FINAL.search(text) or _DELAY.search(text)):
+    low = _low(text)
+    if not evidence and not (_FINAL.search(low) or _DELAY.search(low)):
         return []  # a null sender alone is any auto-reply
     temporary, permanent = flufl_failures(msg, raw)
-    if not evidence and not ((permanent or temporary) and (_FINAL.search(text) or _DELAY.search(text))):
+    if not evidence and not ((permanent or temporary) and (_FINAL.search(low) or _DELAY.search(low))):
         return []  # a null sender alone is any auto-reply; flufl must agree with the words
     if permanent or temporary:
         return [_Entry(a, "failed", diagnostic=text) for a in sorted(permanent)] + [
@@ -462,19 +467,20 @@ def _fallback(msg: Message, raw: bytes, text: str, original: Message | None, evi
     if not evidence or original is None or original.get_all("Cc"):
         return []
     to = address_list(header_values(original, "To"))
-    return [_Entry(to[0], diagnostic=text)] if len(to) == 1 and _FINAL.search(text) else []
+    return [_Entry(to[0], diagnostic=text)] if len(to) == 1 and _FINAL.search(low) else []
 
 
 def _unnamed(text: str, subject: str, cues: str, evidence: bool) -> BounceVerdict | None:
     """A report that names nobody: still a bounce (or a delay) when its words say so."""
     if not evidence:
         return None
-    final = _FINAL.search(text) or _FINAL.search(subject) or smtp_class(text) == "5"
+    low = _low(text)
+    final = _FINAL.search(low) or _FINAL.search(_low(subject)) or smtp_class(text) == "5"
     if final or reasons.decide(None, text) in reasons.DEAD:
         status, stage = dsn.find_status(text), stages.find_stage(text)
         reason = reasons.decide(status, text, stage, "failed")
         failure = Failure("", "failed", reason, reasons.is_hard(reason, status, stage), status, stage)
         return BounceVerdict(False, (failure,))
-    if _DELAY.search(cues) or _DELAY.search(text):
+    if _DELAY.search(_low(cues)) or _DELAY.search(low):
         return BounceVerdict(True, (Failure("", "delayed", "delayed", False, dsn.find_status(text)),))
     return None
