@@ -10,8 +10,10 @@ measured corpora are the real ones under tests/data (see test_classify_corpus).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from helpers import invoke
 
 from outreach.tracking.classify import Classification, classify_message
 
@@ -726,3 +728,27 @@ def test_arf_fields_in_a_text_part() -> None:
 )
 def test_not_bounces(raw: bytes) -> None:
     assert classify_message(raw).kind != "bounce"
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_track_classify_json_prints_the_contract_fields_then_the_details(tmp_path: Path) -> None:
+    path = tmp_path / "qmail.eml"
+    path.write_bytes(QMAIL_TWO)
+    result = invoke("track", "classify", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "file": str(path), "kind": "bounce", "hard": False, "reason": "user_unknown", "status": "5.1.1",
+        "recipients": ["kijitora@example.jp", "neko@example.org"], "reply_text": None, "stage": "rcpt",
+        "category": "dead",
+        "failures": [
+            {"address": "kijitora@example.jp", "action": "failed", "reason": "user_unknown", "hard": True,
+             "status": "5.1.1", "stage": "rcpt", "category": "dead"},
+            {"address": "neko@example.org", "action": "failed", "reason": "mailbox_full", "hard": False,
+             "status": "5.2.2", "stage": "end_of_data", "category": "mailbox"},
+        ],
+    }  # fmt: skip
+    assert list(json.loads(result.output))[:7] == [
+        "file", "kind", "hard", "reason", "status", "recipients", "reply_text"
+    ]  # fmt: skip

@@ -376,7 +376,7 @@ _SPAM = _rx(
         "failed several antispam checks", "likely unsolicited mail", "unsolicited mail", "unsolicited bulk",
         "identified as spam", "detected as spam", "spam detected", "spam rejected", "spam refused",
         "spam message rejected", "spam not accepted", "spam score", "spam content", "spam check", "junk mail",
-        "reject bulk", "classified as bulk", "- spam", "greylisted", "spam email",
+        "reject bulk", "classified as bulk", "- spam", "spam email",
     ),
     (
         r"(?:\d\.\d\.\d|\d{3}) spam$", r"554 5\.7\.0 reject, id=\d+", r"rejected by [^ ]+ \(spam\)",
@@ -421,7 +421,7 @@ _POLICY = _rx(
         "this message was blocked because its content presents a potential",
         "you have exceeded the allowable number of posts without solving a captcha", "policy violation",
         "not permitted by policy", "violates policy", "policy rejection", "policy reasons", "by policy",
-        "prohibited by administrator", "administratively denied", "message refused",
+        "prohibited by administrator", "administratively denied", "message refused", "greylisted", "greylisting",
     ),
     (r"polic(?:y|ies)\b",),
 )
