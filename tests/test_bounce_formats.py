@@ -752,3 +752,66 @@ def test_track_classify_json_prints_the_contract_fields_then_the_details(tmp_pat
     assert list(json.loads(result.output))[:7] == [
         "file", "kind", "hard", "reason", "status", "recipients", "reply_text"
     ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- more layouts
+
+MORE = {
+    "courier": report(
+        "From: Courier mail server at mx.example.net <@>\nSubject: NOTICE: mail delivery status.",
+        "UNDELIVERABLE MAIL\n\nYour message to the following recipients cannot be delivered:\n\n"
+        "<kijitora@example.jp>:\n    mx.example.jp [192.0.2.1]:\n>>> RCPT TO:<kijitora@example.jp>\n"
+        "<<< 550 5.1.1 <kijitora@example.jp>:"
+        " Recipient address rejected: User unknown",
+        "Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; kijitora@example.jp\nAction: failed\n"
+        "Status: 5.0.0",
+    ),
+    "sun-messaging-server": plain(
+        "From: Internet Mail Delivery <postmaster@example.net>\nSubject: Delivery Notification: Delivery has failed",
+        "This report relates to a message you sent with the following header fields:\n\n  Message-id: <x@y>\n\n"
+        "Your message cannot be delivered to the following recipients:\n\n  Recipient address: kijitora@example.jp\n"
+        "  Reason: Remote SMTP server has rejected address\n  Diagnostic code: smtp;550 5.1.1 <kijitora@example.jp>..."
+        " User unknown",
+    ),
+    "apache-james": plain(
+        "From: postmaster@example.net\nSubject: [BOUNCE]",
+        "Hi. This is the James mail server at mx.example.net.\nI'm afraid I wasn't able to deliver your message to the"
+        " following addresses.\n\nFailed recipient(s):\nkijitora@example.jp\n\nError message:\n550 5.1.1"
+        " <kijitora@example.jp>... User unknown\n",
+    ),
+    "powermta-category": report(
+        "From: postmaster@mta.example.net\nSubject: Delivery report",
+        "Hello, this is the mail server on mta.example.net.",
+        "Reporting-MTA: dns; mta.example.net\n\nFinal-Recipient: rfc822;kijitora@example.jp\nAction: failed\n"
+        "Status: 5.0.0 (undefined status)\nDiagnostic-Code: smtp; 550 5.0.0 Mailbox unavailable\n"
+        "X-PowerMTA-BounceCategory: bad-mailbox",
+    ),
+    "gmail-without-dsn": plain(
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\nSubject: Delivery Status Notification (Failure)",
+        "** Address not found **\n\nYour message wasn't delivered to kijitora@example.jp because the address couldn't"
+        " be found, or is unable to receive mail.\n\nThe response from the remote server was:\n550 5.1.1 The email"
+        " account that you tried to reach does not exist.",
+    ),
+    "exchange-french": plain(
+        "From: postmaster@example.jp\nSubject: Non remis : Penawaran\nContent-Language: fr-FR",
+        "La remise a échoué pour ces destinataires ou groupes :\n\nkijitora@example.jp\nL'adresse de messagerie que"
+        " vous avez entrée est introuvable.\n\nInformations de diagnostic pour les administrateurs :\n\n"
+        "kijitora@example.jp\n"
+        "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##",
+    ),
+    "office365-no-domain": report(
+        "From: Microsoft Outlook <postmaster@example.onmicrosoft.com>\nSubject: Undeliverable: Penawaran",
+        "Delivery has failed to these recipients or groups:\n\nkijitora@example.jp\n",
+        "Reporting-MTA: dns;EX1.example.onmicrosoft.com\n\nFinal-recipient: RFC822; kijitora@example.jp\n"
+        "Action: failed\n"
+        "Status: 5.4.310\nDiagnostic-code: smtp; 550 5.4.310 DNS domain example.jp does not exist"
+        " [Message=InfoDomainNonexistent]",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_layouts_name_the_dead_address(name: str) -> None:
+    result = classify_message(MORE[name])
+    assert (result.kind, result.recipients, result.hard) == ("bounce", ("kijitora@example.jp",), True)
+    assert result.reason in ("user_unknown", "host_unknown")

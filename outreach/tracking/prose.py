@@ -131,8 +131,8 @@ def read_recipients(text: str, exclude: set[str]) -> tuple[list[ProseRecipient],
         cleaned = clean_address(address) if address else None
         if cleaned and cleaned not in exclude and not _NOT_RECIPIENTS.match(cleaned):
             current = found.setdefault(cleaned, ProseRecipient(cleaned))
-            if rest.strip():
-                current.lines.append(rest.strip())
+            if rest.strip():  # the whole line: its reply code and status belong to the reason
+                current.lines.append(line.strip())
             continue
         if current is None:
             preamble.append(line.strip())

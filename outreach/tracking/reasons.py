@@ -200,7 +200,8 @@ _HOST = _rx(
         "domain existiert nicht", "domain tidak ditemukan",
     ),
     (
-        r"553 [^ ]+ does not exist", r"domain (?:does not|doesn't|did not) exist",
+        r"553 [^ ]+ does not exist", r"domain (?:does not|doesn't|did not) exist", r"domain [^ ]{1,80} does not exist",
+        r"infodomainnonexistent",
         r"domain [^ ]{1,80} (?:couldn't|could not|cannot|can't) be found", r"no such (?:host|domain)",
     ),
 )
@@ -587,6 +588,7 @@ _STATUS = {
 _MICROSOFT = (
     (re.compile(r"^4\.4\.312$|^5\.4\.312$|^5\.4\.6$|^5\.7\.25$"), NETWORK),
     (re.compile(r"^[45]\.4\.316$"), EXPIRED),
+    (re.compile(r"^5\.4\.310$"), HOST_UNKNOWN),
     (re.compile(r"^5\.0\.350$|^5\.6\.11$"), CONTENT),
     (re.compile(r"^5\.7\.50[1-3]$"), SPAM),
     (re.compile(r"^5\.7\.50[45]$"), FILTERED),
