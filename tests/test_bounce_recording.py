@@ -18,6 +18,7 @@ from sqlalchemy import select
 from test_engine import prepare
 
 from outreach.campaigns.status import campaign_status
+from outreach.report_html import campaign_html
 from outreach.reports import campaign_report, campaign_text
 from outreach.sending.engine import send_campaign
 from outreach.sending.recording import Health
@@ -141,6 +142,9 @@ def test_campaign_report_shows_the_senders_problems(sent) -> None:  # type: igno
         "  spam                       2",
         "  auth failure               1",
     ]
+    page = campaign_html(report, "PT Contoh Solusi", datetime(2026, 12, 1, 9, 0))
+    assert "<h2>Sender's problems<small>" in page
+    assert '<tr><td>spam</td><td class="num">2</td></tr>' in page
 
 
 def test_health_counts_late_sender_bounces_as_failed_attempts() -> None:
