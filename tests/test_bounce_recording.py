@@ -179,3 +179,13 @@ def test_auto_pause_when_bounces_blaming_the_sender_come_back_during_the_run(
     assert status.state == "paused"
     assert status.reason is not None and status.reason.startswith("paused automatically:")
     assert status.counts["queued"] > 0  # it stopped before the end
+
+
+def test_opt_out_report_unsubscribes_the_reported_recipient(sent) -> None:  # type: ignore[no-untyped-def]
+    engine, rows, signer = sent
+    _name, raw = dmarc_report(rows[contact(5)], 9)
+    raw = raw.replace(b"Feedback-Type: auth-failure", b"Feedback-Type: opt-out")
+    raw = raw.replace(b"Auth-Failure: dmarc\r\n", b"")
+    report = ingest(engine, [("optout", raw)], signer)
+    assert (report.counts["unsubscribe"], report.suppressed) == (1, 1)
+    assert suppressions(engine) == {contact(5): "unsubscribe"}
