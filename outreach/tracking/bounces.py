@@ -23,7 +23,7 @@ from __future__ import annotations
 import email
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 from email.utils import parseaddr
 
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 _FLUFL_MAX_BYTES = 512 * 1024
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _SMTP_CODE = re.compile(r"(?<![\w.(+-])([245])\d\d[ -](?=[A-Za-z<#(\[\"']|[245]\.\d)")
-find_status = dsn.find_status
 
 # --------------------------------------------------------------------------- evidence
 
@@ -271,7 +270,6 @@ class _Entry:
     context: str = ""
     also: tuple[str, ...] = ()
     hint: str | None = None
-    lines: list[str] = field(default_factory=list)
 
 
 def _judge(entry: _Entry, cues: str) -> Failure | None:
