@@ -196,12 +196,12 @@ _HOST = _rx(
         "dns error: dns server returned answer with no data", "invalid domain name", "illegal host/domain name found",
         "as the remote domain doesnt exist", "smtpsend.dns.nonexistentdomain", "responded with code nxdomain",
         "unknown domain", "domain not found", "nxdomain", "bad destination system", "dns lookup failure: host ",
-        "no mx or a for domain", "host not found", "domain unknown", "domaine inconnu", "domain unbekannt",
-        "domain existiert nicht", "domain tidak ditemukan",
+        "no mx or a for domain", "domain unknown", "domaine inconnu", "domain unbekannt", "domain existiert nicht",
+        "domain tidak ditemukan",
     ),
     (
-        r"553 [^ ]+ does not exist", r"domain (?:does not|doesn't|did not) exist", r"domain [^ ]{1,80} does not exist",
-        r"infodomainnonexistent",
+        r"553 [^ ]+ does not exist", r"domain (?:does not|doesn't|did not) exist",
+        r"domain [^ ]{1,80} does not exist", r"infodomainnonexistent",
         r"domain [^ ]{1,80} (?:couldn't|could not|cannot|can't) be found", r"no such (?:host|domain)",
     ),
 )
@@ -213,7 +213,6 @@ _NOT_ACCEPT = _rx(
         "name server: .: host not found", "no mx record found for domain=",
         "an mx or srv record indicated no smtp service", "no host found for existing smtp connection",
         "destination seem to reject all mails", "null mx", "nullmx", "accepts no mail", "domain does not accept mail",
-        "does not accept e-mail", "does not accept email",
     ),
     (),
 )
