@@ -815,3 +815,12 @@ def test_more_layouts_name_the_dead_address(name: str) -> None:
     result = classify_message(MORE[name])
     assert (result.kind, result.recipients, result.hard) == ("bounce", ("kijitora@example.jp",), True)
     assert result.reason in ("user_unknown", "host_unknown")
+
+
+def test_help_addresses_in_the_prose_are_not_failed_recipients() -> None:
+    raw = QMAIL_TWO.replace(
+        b"Hi. This is the qmail-send program at mx.example.net.",
+        b"Hi. This is the qmail-send program at mx.example.net.\nQuestions? Write to our help address"
+        b" help@isp.example or see <mailto:postmaster@isp.example>.",
+    )
+    assert classify_message(raw).recipients == ("kijitora@example.jp", "neko@example.org")

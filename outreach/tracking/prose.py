@@ -58,9 +58,18 @@ _PHRASE = re.compile(
     r"|unknown user|undeliverable (?:address|to)|could ?n[o']t be delivered to|unable to deliver (?:message |mail )?to"
     r"|delivery (?:to|failed for|failed to)|failed to deliver to|your (?:message|mail|e-?mail) to|you sent mail to"
     r"|did not reach the following recipient|error delivering your mail to|error-for|mailbox is full"
-    r"|rejected recipient|not delivered to|could not deliver to|rcpt to|mailto|was not delivered to"
-    r"|the following address(?:es)?|user|mailbox|address|\[?smtp)"
+    r"|rejected recipient|(?:was ?n[o']t |not )delivered to|could not deliver to|rcpt to|mailto)"
     rf"\s*:?\s*[\"<]?(?P<addr>{_ADDR})[\">]?",
+    re.I,
+)
+# Plain words before an address name a recipient only on a line that also says something failed
+# ("User a@b unknown", "[SMTP:a@b] Reason: ..."), not in "write to our support address a@b".
+_WEAK_PHRASE = re.compile(
+    rf"(?:the following address(?:es)?|user|mailbox|address|\[?smtp)\s*:?\s*[\"<]?(?P<addr>{_ADDR})[\">]?", re.I
+)
+_FAILED_WORDS = re.compile(
+    r"unknown|not|invalid|reject|fail|error|undeliver|exist|unavailable|full|quota|denied|refused|disabled"
+    r"|bounce|could|unable|no such|\d{3}",
     re.I,
 )
 _DSN_LINE = re.compile(
@@ -103,7 +112,7 @@ def _recipient_in(line: str) -> tuple[str | None, str]:
         if match:
             groups = match.groupdict()
             return groups["addr"], groups.get("rest") or ""
-    match = _PHRASE.search(line)
+    match = _PHRASE.search(line) or (_WEAK_PHRASE.search(line) if _FAILED_WORDS.search(line) else None)
     if match:
         return match.group("addr"), line
     return None, ""
