@@ -69,7 +69,7 @@ _WEAK_PHRASE = re.compile(
 )
 _FAILED_WORDS = re.compile(
     r"unknown|not|invalid|reject|fail|error|undeliver|exist|unavailable|full|quota|denied|refused|disabled"
-    r"|bounce|could|unable|no such|\d{3}",
+    r"|bounce|could|unable|no such|\b[45]\d\d\b",
     re.I,
 )
 _DSN_LINE = re.compile(
