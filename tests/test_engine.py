@@ -411,7 +411,9 @@ def test_sigterm_stops_cleanly_nothing_lost(tmp_path: Path, monkeypatch: pytest.
     with running(FaultySink()) as sink:
         ws, engine = prepare(root, sink.port, monkeypatch)
         proc = _send_process(root, sink.port)
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60  # sending has begun, so the signal handler is in place
+        while len(sink.message_ids()) < 20 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
