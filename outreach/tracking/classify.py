@@ -156,7 +156,11 @@ def _unique(items: list[str]) -> tuple[str, ...]:
 def _report_ids(msg: Message) -> tuple[str, ...]:
     """Message-IDs a machine report (bounce, complaint) points at: those of the returned
     original first, then the report's own threading headers."""
-    return _unique(original_message_ids(msg, all_text(msg)) + _thread_ids(msg))
+    original = returned_headers(msg)
+    ids = message_ids(original.get("Message-ID"))[:1] if original is not None else []
+    if not ids:  # no returned headers: look for a pasted "Message-ID:" line (decodes every part)
+        ids = original_message_ids(msg, all_text(msg))
+    return _unique(ids + _thread_ids(msg))
 
 
 # --------------------------------------------------------------------------- decision
