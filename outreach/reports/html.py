@@ -225,6 +225,17 @@ def _outcomes_section(report: CampaignReport) -> str:
             f'<div class="donut">{donut_svg(slices)}{legend}</div></section>')  # fmt: skip
 
 
+def _sender_problems_section(report: CampaignReport) -> str:
+    """Bounces that blame the sending side: the executive sees the relay or the content is at fault."""
+    if not report.sender_problems:
+        return ""
+    rows = "".join(f'<tr><td>{escape(reason.replace("_", " "))}</td><td class="num">{_num(count)}</td></tr>'
+                   for reason, count in report.sender_problems.items())  # fmt: skip
+    return ('<section class="card"><h2>Sender\'s problems<small>relay, domain or content; no recipient '
+            'suppressed</small></h2><table class="figures"><thead><tr><th>Reason</th><th class="num">Messages'
+            f"</th></tr></thead><tbody>{rows}</tbody></table></section>")  # fmt: skip
+
+
 def _variants_section(report: CampaignReport) -> str:
     if not report.variants:
         return ""
@@ -295,6 +306,7 @@ def campaign_html(report: CampaignReport, organization: str, generated: datetime
 <section class="card"><h2>Figures</h2>{_figures_table(report)}</section>
 {_outcomes_section(report)}
 </div>
+{_sender_problems_section(report)}
 {_variants_section(report)}
 {_deliverability_section(report)}
 <footer>Counted from the campaign database by outreach {escape(__version__)}.

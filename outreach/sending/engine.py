@@ -125,6 +125,7 @@ class CampaignSender:
         self.guardrails_checked = time.monotonic()
         self.background_error: BaseException | None = None
         self.steps: StepsResult | None = None
+        self.events_seen = 0  # sender-side bounces recorded after this event id count for auto-pause
 
     # -- preparation -----------------------------------------------------------
 
@@ -231,7 +232,15 @@ class CampaignSender:
         )  # fmt: skip
 
     def _health(self, bad: bool) -> None:
-        why = self.health.add(bad)
+        self._pause_if(self.health.add(bad))
+
+    def _late_failures(self) -> None:
+        """Bounces ingested during the run that blame the sender count as failed attempts."""
+        count, self.events_seen = outbox.sender_problems_since(self.engine, self.campaign.id, self.events_seen)
+        if count:
+            self._pause_if(self.health.add_late(count))
+
+    def _pause_if(self, why: str | None) -> None:
         if why and not self.halt.is_set():
             reason = f"paused automatically: {why}; check `outreach campaign status`, then resume"
             _set_state(self.engine, self.campaign.id, "paused", reason)
@@ -250,6 +259,7 @@ class CampaignSender:
     async def run(self) -> SendReport:
         self._schedule_steps()
         self._check_content()
+        self.events_seen = outbox.last_event_id(self.engine)
         _set_state(self.engine, self.campaign.id, "sending", None)
         outbox.expire_leases(self.engine, self.options.now())
         tasks = [asyncio.create_task(t) for t in (self.committer.run(), self._renew(), self._watch())]
@@ -283,8 +293,13 @@ class CampaignSender:
             outbox.renew(self.engine, self.options.worker, self.options.now(), self.options.lease)
 
     async def _watch(self) -> None:
-        """Pause/cancel from another process, or a stop signal, halts within half a second."""
+        """Pause/cancel from another process, or a stop signal, halts within half a second;
+        every two seconds, bounces ingested meanwhile feed the health check."""
+        ticks = 0
         while not self.halt.is_set():
+            ticks += 1
+            if ticks % 4 == 0:
+                self._late_failures()
             if self.options.stop is not None and self.options.stop.is_set():
                 self.stop_reason = "stopped by a signal"
                 self.halt.set()

@@ -287,6 +287,28 @@ def next_due_at(session: Session, campaign_id: int) -> datetime | None:
     )
 
 
+def last_event_id(engine: Engine) -> int:
+    """The newest event's id (0 when there is none): where "recorded since now" starts."""
+    with Session(engine) as session:
+        return int(session.scalar(select(func.max(Event.id))) or 0)
+
+
+def sender_problems_since(engine: Engine, campaign_id: int, after_id: int) -> tuple[int, int]:
+    """Bounces and authentication-failure reports recorded for a campaign after event ``after_id``
+    whose category puts the fault with the sender (relay, domain, content): (how many, newest id seen).
+
+    Ingest writes ``detail["category"]``; the engine counts these as failed attempts for auto-pause.
+    """
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Event.id, Event.detail).where(
+                Event.campaign_id == campaign_id, Event.id > after_id, Event.kind.in_(("bounced", "auth_failure"))
+            )
+        ).all()
+    count = sum(1 for _id, detail in rows if (detail or {}).get("category") == "sender")
+    return count, max((event_id for event_id, _detail in rows), default=after_id)
+
+
 def campaign_state(engine: Engine, campaign_id: int) -> str:
     with Session(engine) as session:
         return session.scalar(select(Campaign.state).where(Campaign.id == campaign_id)) or "missing"
