@@ -38,3 +38,7 @@ class DeliveryError(OutreachError):
 
 class MailboxError(OutreachError):
     """The IMAP mailbox could not be reached, trusted or logged into."""
+
+
+class SigningError(OutreachError):
+    """Messages could not be DKIM-signed: a signing worker process died or failed."""

@@ -40,6 +40,7 @@ from outreach.config import Workspace
 from outreach.contacts import ContactView
 from outreach.errors import StateError
 from outreach.sending.recording import Committer, Health, backoff
+from outreach.sending.signing import Signing
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
 from outreach.storage import outbox, transaction, utcnow
@@ -103,6 +104,8 @@ class CampaignSender:
         self.options, self.progress = options, progress
         self.factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
         self.factories = step_factories(ws, spec, self.factory)
+        dkim = ws.settings.dkim
+        self.signing = Signing(self.factory.dkim, dkim.signing_processes() if dkim else 1)  # see signing.py
         self.report = SendReport(campaign=spec.name)
         self.rng = random.Random()
         t = spec.throttle
@@ -143,7 +146,8 @@ class CampaignSender:
         view = ContactView.from_row(r)
         factory = self.factories.get(r.step, self.factory)
         in_reply_to = r.first_message_id if r.step else None
-        data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to).data
+        data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to,
+                               sign=False).data  # signed per chunk by self.signing
         return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
 
     def _defer(self, claimed: list[Any]) -> list[Any]:
@@ -258,6 +262,7 @@ class CampaignSender:
             for _ in conns:
                 await self.queue.put(None)
             await asyncio.gather(*conns, return_exceptions=True)
+            self.signing.close()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -316,6 +321,8 @@ class CampaignSender:
         for r in chunk:
             jobs.append(self._prepare(r))
             await asyncio.sleep(0)  # let the connections run between renders
+        for job, data in zip(jobs, await self.signing.sign([j.data for j in jobs]), strict=True):
+            job.data = data
         owned = self._mark([j.row_id for j in jobs])
         if self.cap_left is not None:
             self.cap_left -= len(owned)
