@@ -13,11 +13,11 @@ import asyncio
 import base64
 import email
 import email.policy
-import multiprocessing
 import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -265,21 +265,64 @@ def test_signing_in_worker_processes_keeps_order_and_a_dead_worker_is_an_error(k
                 b"body %d\r\n" % (i, i) for i in range(41)]  # fmt: skip
     signing = Signing(signer, processes=2)
 
-    async def scenario() -> tuple[list[bytes], str]:
-        signed = await signing.sign(messages)
-        for child in multiprocessing.active_children():  # the pool's workers, as an OOM kill would hit them
-            os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
-        with pytest.raises(SigningError) as caught:
-            await signing.sign(messages[:3])
-        return signed, str(caught.value)
+    async def scenario() -> tuple[list[bytes], list[int], str]:
+        try:
+            signed = await signing.sign(messages)
+            workers = signing_workers()
+            os.kill(workers[0], signal.SIGKILL)  # as an out-of-memory kill would hit it
+            with pytest.raises(SigningError) as caught:
+                await signing.sign(messages[:3])
+            return signed, workers, str(caught.value)
+        finally:
+            await signing.close()
 
-    try:
-        signed, error = asyncio.run(scenario())
-    finally:
-        signing.close()
+    signed, workers, error = asyncio.run(scenario())
+
+    assert len(workers) == 2 and signing_workers() == []
     assert [m.split(b"\r\n\r\n", 1)[1] for m in signed] == [m.split(b"\r\n\r\n", 1)[1] for m in messages]
     verify_everywhere(signed, keys["records"])
-    assert error.startswith("a DKIM signing process died") and "back in the queue" in error
+    assert error.startswith("a DKIM signing process died (exit status -9)") and "back in the queue" in error
+
+
+def test_signing_workers_exit_when_their_parent_is_killed(tmp_path: Path, keys: Keys) -> None:
+    script = tmp_path / "parent.py"  # no __main__ guard on purpose: workers must not re-run their parent's script
+    script.write_text(
+        "import asyncio, sys, time\n"
+        "from pathlib import Path\n"
+        "from outreach.dkimsign import DkimSigner\n"
+        "from outreach.sending.signing import Signing\n"
+        f"s = Signing(DkimSigner('s', 'x.example', Path({str(keys['rsa'])!r}).read_bytes()), 2)\n"
+        "asyncio.run(s.sign([b'From: a@x.example\\r\\n\\r\\nhi\\r\\n'] * 4))\n"
+        "print('signed', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None and parent.stdout.readline() == "signed\n"
+    workers = signing_workers(parent.pid)
+    assert len(workers) == 2
+
+    parent.kill()
+    parent.wait()
+
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def signing_workers(parent: int | None = None) -> list[int]:
+    """Pids of the DKIM signing workers whose parent is ``parent`` (default: this process)."""
+    parent = parent or os.getpid()
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == parent and b"outreach.sending.signing" in cmdline:
+            pids.append(int(proc.name))
+    return sorted(pids)
 
 
 class KillsSigners(FaultySink):
@@ -288,8 +331,8 @@ class KillsSigners(FaultySink):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         reply = await super().handle_DATA(server, session, envelope)
         if len(self.received) == 20:
-            for child in multiprocessing.active_children():
-                os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            for pid in signing_workers():
+                os.kill(pid, signal.SIGKILL)
         return reply
 
 

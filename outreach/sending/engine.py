@@ -262,7 +262,7 @@ class CampaignSender:
             for _ in conns:
                 await self.queue.put(None)
             await asyncio.gather(*conns, return_exceptions=True)
-            self.signing.close()
+            await self.signing.close()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
