@@ -256,6 +256,31 @@ def signing_costs(ws: Path) -> dict[str, float]:
     return out
 
 
+def signing_throughput(ws: Path, processes: int, count: int = 3000) -> tuple[float, float]:
+    """Messages/second through ``Signing`` alone (no SMTP, no database), and its CPU in this process per message."""
+    from outreach.config import load_workspace
+    from outreach.dkimsign import DkimSigner
+    from outreach.sending.signing import Signing
+
+    w = load_workspace(ws)
+    assert w.settings.dkim is not None
+    signing = Signing(DkimSigner.from_settings(w.settings.dkim, ws), processes)
+    msgs = [m for _, m in prepared_messages(ws, 400)]
+    batches = [msgs[i % 400 : i % 400 + 32] for i in range(0, count, 32)]  # the engine's hand-over size
+
+    async def run() -> tuple[float, float]:
+        await signing.sign(msgs[:32])  # workers started and warm
+        t, c = time.perf_counter(), time.process_time()
+        for b in batches:
+            await signing.sign(b)
+        n = sum(len(b) for b in batches)
+        result = n / (time.perf_counter() - t), (time.process_time() - c) / n * 1e6
+        await signing.close()
+        return result
+
+    return asyncio.run(run())
+
+
 def dkim_main(args: argparse.Namespace) -> None:
     variants = {"off": None, "on, in the loop": 1, "on, worker processes": 0}
     runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
@@ -267,6 +292,8 @@ def dkim_main(args: argparse.Namespace) -> None:
                 runs[name].append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n)))
                 if processes is not None and not costs:
                     costs = signing_costs(ws)
+                    for p in sorted({1, len(os.sched_getaffinity(0))}):
+                        costs[f"alone{p}"], costs[f"alone_cpu{p}"] = signing_throughput(ws, p)
             finally:
                 shutil.rmtree(ws, ignore_errors=True)
     cores = len(os.sched_getaffinity(0))
@@ -278,6 +305,11 @@ def dkim_main(args: argparse.Namespace) -> None:
     print(f"DKIM signer, RSA + Ed25519: {costs['dual']:.0f} us CPU per message, ratio to bare "
           f"{costs['dual'] / costs['bare']:.2f}")
     print(f"dkimpy (before), RSA:  {costs['dkimpy']:.0f} us CPU per message ({costs['dkimpy'] / costs['rsa']:.1f}x)")
+    for p in sorted({1, cores}):
+        print(f"signing alone, {p} process(es){' (in the loop)' if p == 1 else ''}: {costs[f'alone{p}']:,.0f} msg/s "
+              f"({costs[f'alone_cpu{p}']:.0f} us CPU/msg in the sending process)")
+    if cores > 1:
+        print(f"signing alone, {cores} worker processes / in the loop: {costs[f'alone{cores}'] / costs['alone1']:.2f}x")
     rate = {name: max(r["sent"] / r["wall"] for r in rs) for name, rs in runs.items()}
     for name, rs in runs.items():
         best = max(rs, key=lambda r: r["sent"] / r["wall"])

@@ -130,7 +130,10 @@ class Dkim(Frozen):
         return self
 
     def signing_processes(self) -> int:
-        return self.processes or len(os.sched_getaffinity(0))
+        """``processes``, else the cores this process may run on (a taskset or container limit counts)."""
+        if self.processes:
+            return self.processes
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Sender(Frozen):
