@@ -292,8 +292,11 @@ def dkim_main(args: argparse.Namespace) -> None:
                 runs[name].append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n)))
                 if processes is not None and not costs:
                     costs = signing_costs(ws)
-                    for p in sorted({1, len(os.sched_getaffinity(0))}):
-                        costs[f"alone{p}"], costs[f"alone_cpu{p}"] = signing_throughput(ws, p)
+                    for _ in range(3):  # alternately, best of each: the least disturbed round
+                        for p in sorted({1, len(os.sched_getaffinity(0))}):
+                            rate, cpu = signing_throughput(ws, p)
+                            if rate > costs.get(f"alone{p}", 0):
+                                costs[f"alone{p}"], costs[f"alone_cpu{p}"] = rate, cpu
             finally:
                 shutil.rmtree(ws, ignore_errors=True)
     cores = len(os.sched_getaffinity(0))
@@ -309,7 +312,8 @@ def dkim_main(args: argparse.Namespace) -> None:
         print(f"signing alone, {p} process(es){' (in the loop)' if p == 1 else ''}: {costs[f'alone{p}']:,.0f} msg/s "
               f"({costs[f'alone_cpu{p}']:.0f} us CPU/msg in the sending process)")
     if cores > 1:
-        print(f"signing alone, {cores} worker processes / in the loop: {costs[f'alone{cores}'] / costs['alone1']:.2f}x")
+        print(f"signing alone, {cores} worker processes / in the loop: {costs[f'alone{cores}'] / costs['alone1']:.2f}x "
+              "(best of 3 rounds each)")
     rate = {name: max(r["sent"] / r["wall"] for r in rs) for name, rs in runs.items()}
     for name, rs in runs.items():
         best = max(rs, key=lambda r: r["sent"] / r["wall"])

@@ -64,7 +64,7 @@ def crlf(message: bytes) -> bytes:
     """``message`` with every line break as CRLF and a final CRLF: the form SMTP carries it in.
 
     Signing any other form would sign bytes the recipient never sees. Cheap when
-    already canonical (two counts), which is what ``outreach.mime`` builds.
+    already canonical (three counts), which is what ``outreach.mime`` builds.
     """
     if message.count(b"\n") != message.count(b"\r\n") or message.count(b"\r") != message.count(b"\r\n"):
         message = _LONE_CR_LF.sub(b"\r\n", message)

@@ -3,8 +3,9 @@
 Pipeline, per worker process:
 
 * the feeder claims a batch of due rows (a lease in the database), holds back
-  those outside their recipient's sending window, renders the rest, commits
-  them as ``sending`` a few at a time, and only then hands them to
+  those outside their recipient's sending window, renders the rest, signs
+  them (DKIM; in worker processes, see ``signing.py``), commits them as
+  ``sending`` a few at a time, and only then hands them to
 * the connections: N SMTP sessions, each paced by the campaign's token
   bucket and by a bucket per recipient domain, which push outcomes to
 * the committer, which writes them in groups (one executemany per tick).
