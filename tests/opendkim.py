@@ -14,6 +14,7 @@ Run as a script, this file is the part inside the namespaces.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -27,8 +28,9 @@ import pytest
 TESTMSG = shutil.which("opendkim-testmsg") or "/usr/sbin/opendkim-testmsg"
 
 
+@functools.cache
 def available() -> str | None:
-    """Why the check cannot run here, or None when it can."""
+    """Why the check cannot run here, or None when it can (asked once per test session)."""
     if not Path(TESTMSG).exists():
         return "opendkim-testmsg is not installed (apt-get install opendkim-tools)"
     if shutil.which("unshare") is None:

@@ -42,6 +42,8 @@ from outreach.dkimsign import DkimSigner, crlf
 from outreach.errors import SigningError
 
 _LENGTH = struct.Struct(">I")
+BATCH_TIMEOUT = 120.0  # seconds
+_NOT_SENT = "the messages it held were not sent and are back in the queue; run the send again"
 
 
 def _frame(obj: object) -> bytes:
@@ -134,15 +136,18 @@ class Signing:
             self.workers = list(await asyncio.gather(*(_Worker.start(self.signer) for _ in range(self.processes))))
         size = -(-len(messages) // self.processes)
         busy = []
-        try:
-            for worker, start in zip(self.workers, range(0, len(messages), size), strict=False):
-                worker.send(messages[start : start + size])
-                busy.append(worker)
-            done = await asyncio.gather(*(w.receive() for w in busy))
-        except (OSError, EOFError, asyncio.IncompleteReadError, pickle.UnpicklingError):
-            dead = [w for w in busy if w.proc.returncode is not None] or busy
-            raise SigningError(f"a DKIM signing process died ({await dead[0].why_dead()}); the messages it held "
-                               "were not sent and are back in the queue; run the send again") from None  # fmt: skip
+        for worker, start in zip(self.workers, range(0, len(messages), size), strict=False):
+            worker.send(messages[start : start + size])
+            busy.append(worker)
+        try:  # a batch takes milliseconds; a worker silent this long is stuck
+            done = await asyncio.wait_for(asyncio.gather(*(w.receive() for w in busy), return_exceptions=True),
+                                          BATCH_TIMEOUT)  # fmt: skip
+        except TimeoutError:
+            raise SigningError(f"a DKIM signing process did not answer within {BATCH_TIMEOUT:g} s; "
+                               f"{_NOT_SENT}") from None  # fmt: skip
+        for worker, part in zip(busy, done, strict=True):
+            if isinstance(part, BaseException):
+                raise SigningError(f"a DKIM signing process died ({await worker.why_dead()}); {_NOT_SENT}")
         return [s for part in done for s in part]
 
     async def close(self) -> None:
