@@ -38,6 +38,7 @@ from outreach.config import load_workspace
 from outreach.contacts import ContactView, import_contacts
 from outreach.dkimsign import DkimSigner, relaxed_header, select_headers
 from outreach.errors import ConfigError, SigningError
+from outreach.sending import signing as signing_module
 from outreach.sending.engine import send_campaign
 from outreach.sending.signing import Signing
 from outreach.storage import open_engine, transaction
@@ -282,6 +283,27 @@ def test_signing_in_worker_processes_keeps_order_and_a_dead_worker_is_an_error(k
     assert [m.split(b"\r\n\r\n", 1)[1] for m in signed] == [m.split(b"\r\n\r\n", 1)[1] for m in messages]
     verify_everywhere(signed, keys["records"])
     assert error.startswith("a DKIM signing process died (exit status -9)") and "back in the queue" in error
+
+
+def test_a_stuck_signing_worker_is_an_error_not_a_hang(keys: Keys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signing_module, "BATCH_TIMEOUT", 1.0)
+    signing = Signing(DkimSigner(SELECTOR, DOMAIN, keys["rsa"].read_bytes()), processes=2)
+    message = b"From: a@contoh-solusi.co.id\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nbody\r\n"
+
+    async def scenario() -> str:
+        await signing.sign([message] * 4)
+        stuck = signing_workers()[0]
+        os.kill(stuck, signal.SIGSTOP)
+        try:
+            with pytest.raises(SigningError) as caught:
+                await signing.sign([message] * 4)
+        finally:
+            os.kill(stuck, signal.SIGCONT)
+            await signing.close()
+        return str(caught.value)
+
+    assert asyncio.run(scenario()).startswith("a DKIM signing process did not answer within 1 s; the messages")
+    assert signing_workers() == []
 
 
 def test_signing_workers_exit_when_their_parent_is_killed(tmp_path: Path, keys: Keys) -> None:
