@@ -63,7 +63,7 @@ def _sink_main(port: int, ready: mp.Event, stop: mp.Event) -> None:  # type: ign
 
 def make_workspace(n: int, connections: int, dkim: int | None = None) -> Path:
     """A workspace with ``n`` contacts; ``dkim`` set: RSA-2048 signing with that many processes (0: default)."""
-    from outreach.workspace import init_workspace
+    from outreach.settings.workspace import init_workspace
 
     ws = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
     init_workspace(ws)
@@ -99,9 +99,9 @@ _SETUP = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from outreach.config import load_workspace
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
-from outreach.contacts import import_contacts
+from outreach.audience.importer import import_contacts
 from outreach.campaigns.builder import build_campaign
 ws = load_workspace(Path({ws!r}))
 engine = open_engine(ws.database_url)
@@ -115,7 +115,7 @@ import asyncio, json, os, sys, time
 sys.path.insert(0, {root!r})
 os.environ['OUTREACH_SMTP_PORT'] = '{port}'
 from pathlib import Path
-from outreach.config import load_workspace
+from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.sending.engine import send_campaign
 ws = load_workspace(Path({ws!r}))
@@ -156,11 +156,11 @@ def run_engine(ws: Path, port: int, n: int, processes: int = 1) -> dict[str, flo
 
 
 def prepared_messages(ws: Path, count: int) -> list[tuple[str, bytes]]:
+    from outreach.audience.contacts import ContactView
     from outreach.campaigns.definition import load_campaign
     from outreach.campaigns.messages import MessageFactory
-    from outreach.config import load_workspace
-    from outreach.contacts import ContactView
-    from outreach.tokens import Signer
+    from outreach.settings.tokens import Signer
+    from outreach.settings.workspace import load_workspace
 
     w = load_workspace(ws)
     factory = MessageFactory(w, load_campaign(w, "bench"), 1, Signer(b"bench"))
@@ -201,7 +201,7 @@ async def _raw(port: int, msgs: list[tuple[str, bytes]], connections: int) -> fl
 
 
 def with_sink(fn):  # type: ignore[no-untyped-def]
-    from outreach.sink import free_port
+    from outreach.devtools.sink import free_port
 
     port = free_port()
     ready, stop = mp.Event(), mp.Event()
@@ -232,7 +232,7 @@ def signing_costs(ws: Path) -> dict[str, float]:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
-    from outreach.dkimsign import DkimSigner
+    from outreach.content.dkim import DkimSigner
 
     pem = (ws / "dkim.pem").read_bytes()
     ed_pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
@@ -258,9 +258,9 @@ def signing_costs(ws: Path) -> dict[str, float]:
 
 def signing_throughput(ws: Path, processes: int, count: int = 3000) -> tuple[float, float]:
     """Messages/second through ``Signing`` alone (no SMTP, no database), and its CPU in this process per message."""
-    from outreach.config import load_workspace
-    from outreach.dkimsign import DkimSigner
+    from outreach.content.dkim import DkimSigner
     from outreach.sending.signing import Signing
+    from outreach.settings.workspace import load_workspace
 
     w = load_workspace(ws)
     assert w.settings.dkim is not None

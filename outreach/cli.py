@@ -18,8 +18,9 @@ from typing import Any
 import click
 
 from outreach import __version__
-from outreach.config import Workspace, load_workspace
 from outreach.errors import OutreachError
+from outreach.settings.workspace import WorkspaceConfig, load_workspace
+from outreach.workspace import Workspace
 
 WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current directory)."
 
@@ -44,25 +45,24 @@ def ws_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         callback=_remember_ws, expose_value=False, is_eager=True, help=WS_HELP)(f)  # fmt: skip
 
 
-def _workspace() -> Workspace:
+def _workspace() -> WorkspaceConfig:
     ctx = click.get_current_context()
     root = ctx.find_object(dict) or {}
     return load_workspace(root.get("workspace"))
 
 
-def with_engine(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Load the workspace and open its database for the command."""
+def with_workspace(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Open the workspace (the library face) and its database for the command.
+
+    The database is opened up front so that a wrong URL or an unreachable server is the
+    command's first and only error, before it prints anything.
+    """
 
     @wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from outreach.storage import open_engine
-
-        ws = _workspace()
-        engine = open_engine(ws.database_url)
-        try:
-            return f(ws, engine, *args, **kwargs)
-        finally:
-            engine.dispose()
+        with Workspace(_workspace()) as ws:
+            _ = ws.engine
+            return f(ws, *args, **kwargs)
 
     return ws_option(wrapper)
 
@@ -81,13 +81,13 @@ def init(directory: Path | None) -> None:
     """Create an example workspace in DIRECTORY (or the -w folder)."""
     import os
 
-    from outreach.workspace import init_workspace
+    from outreach.settings.workspace import init_workspace
 
     given = (click.get_current_context().find_object(dict) or {}).get("workspace") or os.environ.get(
         "OUTREACH_WORKSPACE")  # fmt: skip
     if directory is None and not given:
         raise click.UsageError("say where: outreach init DIR")
-    directory = directory or Path(given)
+    directory = directory or Path(str(given))
     written = init_workspace(directory)
     click.echo(f"Created workspace {directory} ({len(written)} files). Next:")
     click.echo(f"  cd {directory} && outreach contacts import contacts.csv")
@@ -105,36 +105,57 @@ def contacts() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
               help="Write rejected rows, with row number and reason, to this CSV.")  # fmt: skip
-@with_engine
-def contacts_import(ws: Workspace, engine: Any, file: Path, rejects: Path | None) -> None:
-    """Import contacts from a CSV FILE (re-importing updates by email)."""
-    from outreach.contacts import import_contacts, write_rejects
+@click.option("--warnings", "warnings_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every warning (contact imported, a cell left out), with row number, to this CSV.")
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=FIELD",
+              help="Read COLUMN as FIELD (a contact field, full_name, custom.NAME or ignore); repeatable.")
+@with_workspace
+def contacts_import(ws: Workspace, file: Path, rejects: Path | None, warnings_out: Path | None,
+                    mapping: tuple[str, ...]) -> None:  # fmt: skip
+    """Import contacts from a CSV FILE (re-importing updates by email).
 
-    result = import_contacts(engine, file)
+    The headers of common exports are recognised (Outlook, Google Contacts, HubSpot,
+    Salesforce, LinkedIn, Indonesian sheets); other columns are kept as custom fields.
+    """
+    from outreach.audience.importer import write_rejects, write_warnings
+
+    result = ws.import_contacts(file, mapping)
     click.echo(f"Contacts: {result.summary()}")
+    for line in result.details():
+        click.echo(line)
     if result.rejected:
-        for line, reason, _row in result.rejected[:5]:
-            click.echo(f"  row {line}: {reason}", err=True)
-        if len(result.rejected) > 5:
-            click.echo(f"  ... and {len(result.rejected) - 5} more", err=True)
-        if rejects:
-            write_rejects(result, rejects)
-            click.echo(f"Rejected rows written to {rejects}")
+        _first_few([(line, reason) for line, reason, _row in result.rejected], "--rejects")
+    if result.warnings:
+        click.echo(f"{len(result.warnings)} warning(s) ({result.warning_kinds()}); those contacts were imported:",
+                   err=True)  # fmt: skip
+        _first_few(result.warnings, "--warnings")
+    if result.rejected and rejects:
+        write_rejects(result, rejects)
+        click.echo(f"Rejected rows written to {rejects}")
+    if result.warnings and warnings_out:
+        write_warnings(result, warnings_out)
+        click.echo(f"Warnings written to {warnings_out}")
+
+
+def _first_few(rows: list[tuple[int, str]], option: str, shown: int = 5) -> None:
+    """The first row problems on stderr, then how many more (all of them with ``option FILE``)."""
+    for line, reason in rows[:shown]:
+        click.echo(f"  row {line}: {reason}", err=True)
+    if len(rows) > shown:
+        click.echo(f"  ... and {len(rows) - shown} more ({option} FILE.csv lists every one)", err=True)
 
 
 @contacts.command("list")
 @click.option("--segment", help="Only contacts of this segment.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
-@with_engine
-def contacts_list(ws: Workspace, engine: Any, segment: str | None, fmt: str) -> None:
+@with_workspace
+def contacts_list(ws: Workspace, segment: str | None, fmt: str) -> None:
     """List contacts."""
-    from outreach.contacts import contacts_csv, iter_contacts
-    from outreach.segments import contacts_query, load_segment
+    from outreach.audience.contacts import contacts_csv
 
-    query = contacts_query(ws, load_segment(ws, segment)) if segment else None
-    views = iter_contacts(engine, query)
+    views = ws.contacts(segment)
     if fmt == "csv":
-        contacts_csv(engine, views, sys.stdout)  # type: ignore[arg-type]
+        contacts_csv(ws.engine, views, sys.stdout)
         return
     _contacts_table(list(views))
 
@@ -163,29 +184,29 @@ def segments() -> None:
 
 
 @segments.command("list")
-@with_engine
-def segments_list(ws: Workspace, engine: Any) -> None:
+@with_workspace
+def segments_list(ws: Workspace) -> None:
     """List segments with their contact counts."""
-    from outreach.segments import count_segment, list_segments, load_segment
+    from outreach.audience.segments import count_segment, list_segments, load_segment
 
-    for name in list_segments(ws):
-        seg = load_segment(ws, name)
-        click.echo(f"{name}\t{count_segment(engine, ws, seg)}\t{seg.description}")
+    for name in list_segments(ws.config):
+        seg = load_segment(ws.config, name)
+        click.echo(f"{name}\t{count_segment(ws.engine, ws.config, seg)}\t{seg.description}")
 
 
 @segments.command("show")
 @click.argument("name")
 @click.option("--sample", default=10, show_default=True, help="How many contacts to show.")
-@with_engine
-def segments_show(ws: Workspace, engine: Any, name: str, sample: int) -> None:
+@with_workspace
+def segments_show(ws: Workspace, name: str, sample: int) -> None:
     """Show a segment's size and a sample of its contacts."""
-    from outreach.contacts import iter_contacts
-    from outreach.segments import contacts_query, count_segment, load_segment
+    from outreach.audience.contacts import iter_contacts
+    from outreach.audience.segments import contacts_query, count_segment, load_segment
 
-    seg = load_segment(ws, name)
-    count = count_segment(engine, ws, seg)
+    seg = load_segment(ws.config, name)
+    count = count_segment(ws.engine, ws.config, seg)
     click.echo(f"Segment {name}: {count} contact(s)" + (f" — {seg.description}" if seg.description else ""))
-    views = list(iter_contacts(engine, contacts_query(ws, seg).limit(sample)))
+    views = list(iter_contacts(ws.engine, contacts_query(ws.config, seg).limit(sample)))
     if views:
         _contacts_table(views)
 
@@ -206,18 +227,18 @@ def content() -> None:
 @click.option("--serve", is_flag=True, help="Serve a live preview page that reloads as the content is edited.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
 @click.option("--port", type=int, default=8026, show_default=True, help="With --serve: port (0: any free port).")
-@with_engine
-def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, out: Path | None,
+@with_workspace
+def content_preview(ws: Workspace, name: str, email: str | None, out: Path | None,
                     serve: bool, host: str, port: int) -> None:  # fmt: skip
     """Render campaign NAME as one recipient would get it."""
-    from outreach.campaigns.preview import render_preview
-
     if serve:
         if out is not None:
             raise click.BadParameter("--out and --serve do not go together", param_hint="--out")
-        _serve_preview(ws, engine, name, email, host, port)
+        _serve_preview(ws, name, email, host, port)
         return
-    prepared = render_preview(ws, engine, name, email)
+    prepared = ws.preview(name, email)
+    for line in ws.empty_personalisation(name):  # on stderr: stdout is the message
+        click.echo(f"Warning: {line}", err=True)
     if out is None:
         click.echo(f"Subject: {prepared.rendered.subject}\n")
         click.echo(prepared.rendered.text, nl=False)
@@ -231,26 +252,25 @@ def content_preview(ws: Workspace, engine: Any, name: str, email: str | None, ou
     click.echo(f"Wrote {out}")
 
 
-def _serve_preview(ws: Workspace, engine: Any, name: str, email: str | None, host: str, port: int) -> None:
-    from outreach.campaigns.preview_server import make_server, serve_forever
+def _serve_preview(ws: Workspace, name: str, email: str | None, host: str, port: int) -> None:
+    from outreach.web.preview_server import make_server, serve_forever
 
-    server = make_server(ws, engine, name, host, port, contact=email)
+    server = make_server(ws.config, ws.engine, name, host, port, contact=email)
     click.echo(f"Previewing {name} at {server.url} (Ctrl-C to stop)")
     serve_forever(server)
 
 
 @content.command("lint")
 @click.argument("name", required=False)
-@with_engine
-def content_lint(ws: Workspace, engine: Any, name: str | None) -> None:
+@with_workspace
+def content_lint(ws: Workspace, name: str | None) -> None:
     """Check campaign NAME's content (every campaign without NAME); exit 1 on errors.
 
     Prints FILE:LINE: error|warning: message for each finding, then a summary.
     """
-    from outreach.campaigns.lint import lint_workspace
     from outreach.errors import TemplateError
 
-    result = lint_workspace(ws, engine, [name] if name else None)
+    result = ws.lint([name] if name else None)
     for finding in result.findings:
         click.echo(finding.format())
     click.echo(result.summary())
@@ -270,12 +290,23 @@ def campaign() -> None:
 
 @campaign.command("build")
 @click.argument("name")
-@with_engine
-def campaign_build(ws: Workspace, engine: Any, name: str) -> None:
-    """Freeze the campaign's segment into the outbox (again: adds only new contacts)."""
-    from outreach.campaigns.builder import build_campaign
+@click.option("--ignore-policy", is_flag=True,
+              help="Queue contacts the contact policy holds out (mailed lately, replied...), after a confirmation.")
+@click.option("--yes", is_flag=True, help="With --ignore-policy: do not ask for confirmation.")
+@with_workspace
+def campaign_build(ws: Workspace, name: str, ignore_policy: bool, yes: bool) -> None:
+    """Freeze the campaign's segment into the outbox (again: adds only new contacts).
 
-    click.echo(build_campaign(ws, engine, name).summary())
+    Says how many contacts the contact policy (outreach.yaml) or the campaign's
+    require: held out, and why, and which variables print empty for whom.
+    """
+    if ignore_policy and not yes:
+        held = ws.policy_holds(name)
+        if held.total:
+            click.confirm(f"The contact policy holds out {held.total} contact(s) of {name} "
+                          f"({', '.join(f'{n} {r}' for r, n in held.counts.items())}). Queue them anyway?",
+                          abort=True)  # fmt: skip
+    click.echo(ws.build(name, ignore_policy=ignore_policy).summary())
 
 
 @campaign.command("send")
@@ -286,27 +317,27 @@ def campaign_build(ws: Workspace, engine: Any, name: str) -> None:
 @click.option("--test-to", help="Send one rendered copy to this address; record nothing.")
 @click.option("--contact", "email", help="With --test-to: render for this contact.")
 @click.option("--now", "start_now", is_flag=True, help="Ignore the campaign's schedule and start now.")
-@with_engine
-def campaign_send(ws: Workspace, engine: Any, name: str, yes: bool, dry_run: bool, out: Path | None,
-                  test_to: str | None, email: str | None, start_now: bool) -> None:  # fmt: skip
+@click.option("--force", is_flag=True, help="Send even when a deliverability check (outreach doctor) fails.")
+@with_workspace
+def campaign_send(ws: Workspace, name: str, yes: bool, dry_run: bool, out: Path | None,
+                  test_to: str | None, email: str | None, start_now: bool, force: bool) -> None:  # fmt: skip
     """Send what is queued for campaign NAME."""
     if dry_run:
         if out is None:
             raise click.UsageError("--dry-run needs --out DIR")
-        from outreach.campaigns.preview import dry_run as write_dry_run
+        from outreach.studio.preview import dry_run as write_dry_run
 
-        n = sum(1 for _ in write_dry_run(ws, engine, name, out))
+        n = sum(1 for _ in write_dry_run(ws.config, ws.engine, name, out))
         click.echo(f"Dry run: wrote {n} message(s) to {out}; nothing was sent")
         return
     if test_to:
-        _send_test(ws, engine, name, test_to, email)
+        _send_test(ws, name, test_to, email)
         return
-    _send(ws, engine, name, yes, start_now)
+    _send(ws, name, yes, start_now, force)
 
 
-def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None) -> None:
-    from outreach.campaigns.preview import render_preview
-    from outreach.contacts import RowError, normalise_email
+def _send_test(ws: Workspace, name: str, to: str, email: str | None) -> None:
+    from outreach.audience.importer import RowError, normalise_email
     from outreach.errors import InputError
     from outreach.sending.single import send_one
 
@@ -314,12 +345,32 @@ def _send_test(ws: Workspace, engine: Any, name: str, to: str, email: str | None
         to = normalise_email(to)
     except RowError as exc:
         raise InputError(f"--test-to: {exc}") from None
-    prepared = render_preview(ws, engine, name, email, to=to)
-    asyncio.run(send_one(ws.settings.smtp, prepared.envelope_from, to, prepared.data))
+    prepared = ws.preview(name, email, to=to)
+    asyncio.run(send_one(ws.config.settings.smtp, prepared.envelope_from, to, prepared.data))
     click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
 
 
-def _send(ws: Workspace, engine: Any, name: str, yes: bool, start_now: bool) -> None:
+def _preflight(ws: Workspace, name: str, force: bool) -> None:
+    """The deliverability checks before anything is asked or sent; a failure is the command's error."""
+    if force:
+        click.echo("Pre-flight skipped (--force)", err=True)
+        return
+    from outreach.errors import PreflightError
+
+    try:
+        checkup, _why_not = ws.preflight(name)
+    except PreflightError as exc:
+        if exc.checkup is not None:
+            click.echo(exc.checkup.text(only_problems=True), err=True, nl=False)
+        raise
+    if checkup is not None:  # None: off, or a reserved example domain (outreach doctor tells more)
+        c = checkup.counts()
+        click.echo(f"Pre-flight: {c['ok']} ok, {c['warn']} warning(s)", err=True)
+        if c["warn"]:
+            click.echo(checkup.text(only_problems=True), err=True, nl=False)
+
+
+def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -328,17 +379,16 @@ def _send(ws: Workspace, engine: Any, name: str, yes: bool, start_now: bool) -> 
         TimeRemainingColumn,
     )
 
-    from outreach.campaigns.status import campaign_status
-
-    status = campaign_status(engine, name)
+    status = ws.status(name)
     pending = status.counts["queued"]
     if pending == 0:
         click.echo(f"Campaign {name}: nothing queued ({status.counts['sent']} sent, state {status.state})")
         return
     from outreach.campaigns.definition import load_campaign
 
-    spec = load_campaign(ws, name)
-    smtp = ws.settings.smtp
+    spec = load_campaign(ws.config, name)
+    _preflight(ws, name, force)
+    smtp = ws.config.settings.smtp
     if not yes:
         click.confirm(
             f"Send {pending} message(s) of {name} from {spec.sender.name} <{spec.sender.email}> "
@@ -353,7 +403,7 @@ def _send(ws: Workspace, engine: Any, name: str, yes: bool, start_now: bool) -> 
         def progress(report: Any) -> None:
             bar.update(task, completed=done_before + report.attempted, rate=report.rate())
 
-        report = asyncio.run(_send_with_signals(ws, engine, name, progress, start_now))
+        report = asyncio.run(_send_with_signals(ws, name, progress, start_now))
     click.echo(
         f"Campaign {name}: {report.sent} sent, {report.failed} failed, {report.retried} to retry "
         f"({report.rate():.1f} msg/s); state {report.state}"
@@ -365,41 +415,39 @@ def _send(ws: Workspace, engine: Any, name: str, yes: bool, start_now: bool) -> 
         raise DeliveryError(f"{report.fatal}; unsent messages stay queued")
 
 
-async def _send_with_signals(ws: Workspace, engine: Any, name: str, progress: Any, start_now: bool) -> Any:
+async def _send_with_signals(ws: Workspace, name: str, progress: Any, start_now: bool) -> Any:
     """Ctrl-C / SIGTERM: messages in flight finish, the rest goes back to the queue."""
-    from outreach.sending.engine import SendOptions, send_campaign
+    from outreach.sending.engine import SendOptions
     from outreach.worker import stop_on_signals
 
     stop = stop_on_signals(asyncio.Event())
-    return await send_campaign(ws, engine, name, options=SendOptions(stop=stop), progress=progress,
-                               start_now=start_now)
+    return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now,
+                               force=True)  # the pre-flight ran before the confirmation
 
 
 @campaign.command("status")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_engine
-def campaign_status_cmd(ws: Workspace, engine: Any, name: str, as_json: bool) -> None:
+@with_workspace
+def campaign_status_cmd(ws: Workspace, name: str, as_json: bool) -> None:
     """Progress and results of campaign NAME."""
-    from outreach.campaigns.status import campaign_status
-
-    status = campaign_status(engine, name)
+    status = ws.status(name)
     if as_json:
         click.echo(json.dumps(status.as_dict()))
         return
     click.echo(f"Campaign {name}: {status.state}" + (f" ({status.reason})" if status.reason else ""))
     for key, value in status.counts.items():
         click.echo(f"  {key:<13}{value:>7}")
+    if status.allowance:
+        click.echo(f"  {status.allowance.line()}")
 
 
 def _lifecycle(action: str) -> None:
     @campaign.command(action, help=f"{action.capitalize()} campaign NAME.")
     @click.argument("name")
-    @with_engine
-    def command(ws: Workspace, engine: Any, name: str) -> None:
-        from outreach.campaigns.status import set_lifecycle
-
-        state = set_lifecycle(engine, name, action)
+    @with_workspace
+    def command(ws: Workspace, name: str) -> None:
+        state = getattr(ws, action)(name)
         click.echo(f"Campaign {name}: {state}")
 
 
@@ -409,12 +457,10 @@ for _action in ("pause", "resume", "cancel"):
 
 @campaign.command("resend-uncertain")
 @click.argument("name")
-@with_engine
-def campaign_resend_uncertain(ws: Workspace, engine: Any, name: str) -> None:
+@with_workspace
+def campaign_resend_uncertain(ws: Workspace, name: str) -> None:
     """Queue again the messages a crash left uncertain (they may arrive twice)."""
-    from outreach.campaigns.status import resend_uncertain
-
-    n = resend_uncertain(engine, name)
+    n = ws.resend_uncertain(name)
     click.echo(f"Campaign {name}: {n} uncertain message(s) queued again; run `outreach campaign send {name}`")
 
 
@@ -428,30 +474,21 @@ def track() -> None:
 
 @track.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@with_engine
-def track_ingest(ws: Workspace, engine: Any, paths: tuple[Path, ...]) -> None:
+@with_workspace
+def track_ingest(ws: Workspace, paths: tuple[Path, ...]) -> None:
     """Record inbound mail from .eml files, Maildir folders or mbox files."""
-    from outreach.followups import promote
-    from outreach.tokens import workspace_signer
-    from outreach.tracking.ingest import ingest, policy_of
-    from outreach.tracking.sources import iter_messages
-
-    signer = workspace_signer(engine, ws)
-    report = ingest(engine, iter_messages(list(paths)), signer, policy_of(ws.settings))
+    report, promoted = ws.ingest(paths)
     click.echo(report.summary())
-    promoted = promote(engine, ws)
     if promoted:
         click.echo(f"{promoted} new follow-up(s) for callers")
 
 
 @track.command("poll")
 @click.option("--rescan", is_flag=True, help="Read the whole folder again (nothing is recorded twice).")
-@with_engine
-def track_poll(ws: Workspace, engine: Any, rescan: bool) -> None:
+@with_workspace
+def track_poll(ws: Workspace, rescan: bool) -> None:
     """Record new mail from the IMAP mailbox in outreach.yaml, then move it to the processed folder."""
-    from outreach.tracking.imap import poll_and_promote
-
-    report, promoted = poll_and_promote(ws, engine, rescan=rescan)
+    report, promoted = ws.poll(rescan=rescan)
     click.echo(report.summary())
     if promoted:
         click.echo(f"{promoted} new follow-up(s) for callers")
@@ -488,15 +525,13 @@ def followups() -> None:
 @followups.command("list")
 @click.option("--queue", type=click.Choice(["call", "visit"]))
 @click.option("--owner", help="Only items of this sales executive.")
-@with_engine
-def followups_list(ws: Workspace, engine: Any, queue: str | None, owner: str | None) -> None:
+@with_workspace
+def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
     """List open follow-ups, most urgent first."""
     from rich.console import Console
     from rich.table import Table
 
-    from outreach.followups import list_items
-
-    items = list_items(engine, queue, owner)
+    items = ws.followups(queue, owner)
     table = Table(box=None, header_style="bold")
     for col in ("id", "queue", "prio", "due", "owner", "company", "contact", "phone", "reply"):
         table.add_column(col)
@@ -511,33 +546,24 @@ def followups_list(ws: Workspace, engine: Any, queue: str | None, owner: str | N
 @followups.command("export")
 @click.option("--queue", type=click.Choice(["call", "visit"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]),
+              help="Default: from the --out file's extension (.xlsx, .ics), else csv.")
 @click.option("--owner", help="Only items of this sales executive.")
-@with_engine
-def followups_export(ws: Workspace, engine: Any, queue: str, out: Path, fmt: str, owner: str | None) -> None:
-    """Write the list for callers (CSV or an Excel workbook) or the visits as calendar events (ICS)."""
-    from outreach.followups import export_csv, export_ics, export_xlsx, list_items
-
-    items = list_items(engine, queue, owner)
-    if fmt == "ics":
-        n = export_ics(items, out, ws)
-        click.echo(f"Wrote {n} visit(s) to {out}")
-        return
-    if fmt == "xlsx":
-        export_xlsx(items, out, queue)
-    else:
-        export_csv(items, out)
-    click.echo(f"Wrote {len(items)} follow-up(s) to {out}")
+@with_workspace
+def followups_export(ws: Workspace, queue: str, out: Path, fmt: str | None, owner: str | None) -> None:
+    """Write the list for callers (an Excel workbook is best for them: phone numbers stay text) or
+    the visits as calendar events (ICS)."""
+    fmt = fmt or (out.suffix.lstrip(".").lower() if out.suffix.lower() in (".xlsx", ".ics") else "csv")
+    n = ws.export_followups(queue, out, fmt, owner)
+    click.echo(f"Wrote {n} visit(s) to {out}" if fmt == "ics" else f"Wrote {n} follow-up(s) to {out}")
 
 
 @followups.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@with_engine
-def followups_import(ws: Workspace, engine: Any, file: Path) -> None:
+@with_workspace
+def followups_import(ws: Workspace, file: Path) -> None:
     """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
-    from outreach.followups import import_outcomes
-
-    counts = import_outcomes(engine, ws, file)
+    counts = ws.import_outcomes(file)
     click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
 
 
@@ -564,7 +590,7 @@ class CampaignReportCommand(click.Command):
 
 
 def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    from outreach.reports import parse_month
+    from outreach.reports.monthly import parse_month
 
     if value is None:
         return None
@@ -589,19 +615,19 @@ def report() -> None:
 @click.argument("name", metavar="CAMPAIGN")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained, printable HTML page with charts to FILE.")  # fmt: skip
-@with_engine
-def report_campaign(ws: Workspace, engine: Any, name: str, html_out: Path | None) -> None:
+@with_workspace
+def report_campaign(ws: Workspace, name: str, html_out: Path | None) -> None:
     """The funnel of CAMPAIGN: sent, delivered, bounced, replied, promoted, outcomes, A/B."""
     from datetime import datetime
 
-    from outreach.reports import campaign_report, campaign_text
+    from outreach.reports.campaign import campaign_text
 
-    result = campaign_report(engine, name, ws)
+    result = ws.report(name)
     click.echo(campaign_text(result), nl=False)
     if html_out is not None:
-        from outreach.report_html import campaign_html
+        from outreach.reports.html import campaign_html
 
-        page = campaign_html(result, ws.settings.organization.name, datetime.now(ws.tz))
+        page = campaign_html(result, ws.config.settings.organization.name, datetime.now(ws.config.tz))
         html_out.write_text(page, encoding="utf-8")
         click.echo(f"Wrote {html_out}")
 
@@ -609,22 +635,22 @@ def report_campaign(ws: Workspace, engine: Any, name: str, html_out: Path | None
 @report.command("monthly")
 @click.option("--month", callback=_month, metavar="YYYY-MM",
               help="The month, in the workspace timezone (default: the current month).")  # fmt: skip
-@with_engine
-def report_monthly(ws: Workspace, engine: Any, month: str | None) -> None:
+@with_workspace
+def report_monthly(ws: Workspace, month: str | None) -> None:
     """Each sales executive's month: approached, replies, calls, visits, new prospects vs target."""
     from datetime import datetime
 
-    from outreach.reports import monthly_report, monthly_text
+    from outreach.reports.monthly import monthly_text
 
-    month = month or datetime.now(ws.tz).strftime("%Y-%m")
-    click.echo(monthly_text(monthly_report(ws, engine, month)), nl=False)
+    month = month or datetime.now(ws.config.tz).strftime("%Y-%m")
+    click.echo(monthly_text(ws.monthly(month)), nl=False)
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, then exit.")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
-@with_engine
-def worker(ws: Workspace, engine: Any, once: bool, interval: float) -> None:
+@with_workspace
+def worker(ws: Workspace, once: bool, interval: float) -> None:
     """Run the scheduler: start due campaigns and keep sending (Ctrl-C stops cleanly)."""
     from outreach.worker import run_worker
 
@@ -634,8 +660,27 @@ def worker(ws: Workspace, engine: Any, once: bool, interval: float) -> None:
 
     if not once:
         click.echo(f"Worker started (every {interval:g}s); Ctrl-C to stop")
-    stats = asyncio.run(run_worker(ws, engine, once=once, interval=interval, on_report=report))
+    stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))
     click.echo(f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)")
+
+
+@cli.command()
+@click.option("--sender", "sender_key", metavar="KEY", help="The sender to check (default: the first one).")
+@click.option("--nameserver", metavar="HOST[:PORT]", help="Ask this DNS server instead of the system's resolver.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@ws_option
+def doctor(sender_key: str | None, nameserver: str | None, as_json: bool) -> None:
+    """Deliverability pre-flight: SPF, DKIM record vs key, DMARC and alignment, MX, relay, settings.
+
+    Explains each finding and prints the DNS record to publish; exit 1 when a check fails.
+    """
+    from outreach.errors import PreflightError
+
+    checkup = Workspace(_workspace()).doctor(sender_key, nameserver)
+    click.echo(json.dumps(checkup.as_dict(), ensure_ascii=False) if as_json else checkup.text(), nl=as_json)
+    if checkup.failed:
+        raise PreflightError(f"deliverability check failed: {checkup.failed_labels()}",
+                             failed=tuple(f.check for f in checkup.failed), checkup=checkup)  # fmt: skip
 
 
 # -- tools -----------------------------------------------------------------------
@@ -644,14 +689,14 @@ def worker(ws: Workspace, engine: Any, once: bool, interval: float) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8025, show_default=True, type=int)
-@with_engine
-def serve(ws: Workspace, engine: Any, host: str, port: int) -> None:
+@with_workspace
+def serve(ws: Workspace, host: str, port: int) -> None:
     """Serve the unsubscribe links: a confirmation page on GET, RFC 8058 one-click POST."""
-    from outreach.tracking.unsubscribe import make_server
+    from outreach.web.public import make_server
 
-    server = make_server(ws, engine, host, port)
+    server = make_server(ws.config, ws.engine, host, port)
     click.echo(f"Unsubscribe endpoint on http://{host}:{server.server_port}/u/TOKEN "
-               f"(links point to {ws.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
+               f"(links point to {ws.config.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
 
@@ -662,13 +707,18 @@ def serve(ws: Workspace, engine: Any, host: str, port: int) -> None:
 @click.option("--port", default=1025, show_default=True, type=int)
 @ws_option
 def sink(maildir: Path, host: str, port: int) -> None:
-    """Run a local SMTP server that stores every message in a Maildir."""
+    """Run a local SMTP server that stores every message in a Maildir, printing a line for each."""
     import threading
 
-    from outreach.sink import Sink
+    from outreach.devtools.sink import Sink
 
-    with Sink(maildir, host, port):
+    def received(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()  # one line per message, as it arrives, also into a pipe
+
+    with Sink(maildir, host, port, on_message=received):
         click.echo(f"Sink listening on {host}:{port}, storing into {maildir} (Ctrl-C to stop)")
+        sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 
@@ -679,7 +729,7 @@ def sink(maildir: Path, host: str, port: int) -> None:
 @ws_option
 def demo(directory: Path | None) -> None:
     """Run the whole flow on the embedded example: nothing to configure."""
-    from outreach.demo import run_demo
+    from outreach.devtools.demo import run_demo
 
     target = directory or Path(tempfile.mkdtemp(prefix="outreach-demo-"))
     r = run_demo(target)

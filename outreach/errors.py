@@ -3,13 +3,54 @@
 Every error a user can cause or fix is an ``OutreachError``; its message says
 what is wrong, where (file, line, row or contact) and, where useful, what to do
 next. The CLI turns it into a single ``Error:`` line and exit code 1.
+
+The place is kept as fields as well as text (``path``, ``line``, ``row``,
+``contact``), so tools that collect errors (``content lint``, the web app)
+point at the place without parsing it back out of the message: ``detail`` is
+the message without its place.
 """
 
 from __future__ import annotations
 
+from os import PathLike
+from typing import Any
+
 
 class OutreachError(Exception):
-    """Root of every user-facing error."""
+    """Root of every user-facing error.
+
+    ``OutreachError("no 'email' column", path=p, line=1)`` reads
+    ``"p, line 1: no 'email' column"``.
+    """
+
+    def __init__(self, detail: str, *, path: str | PathLike[str] | None = None, line: int | None = None,
+                 row: int | None = None, contact: str | None = None) -> None:  # fmt: skip
+        self.detail = detail
+        self.path = path
+        self.line = line
+        self.row = row
+        self.contact = contact
+        super().__init__(self.message)
+
+    @property
+    def where(self) -> str:
+        """``PATH, line N`` / ``PATH, row N`` / ``contact EMAIL``, or '' when the error has no place."""
+        parts = [str(self.path)] if self.path is not None else []
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        where = ", ".join(parts)
+        if self.contact is not None:
+            where = f"{where} (contact {self.contact})" if where else f"contact {self.contact}"
+        return where
+
+    @property
+    def message(self) -> str:
+        return f"{self.where}: {self.detail}" if self.where else self.detail
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ConfigError(OutreachError):
@@ -38,6 +79,15 @@ class DeliveryError(OutreachError):
 
 class MailboxError(OutreachError):
     """The IMAP mailbox could not be reached, trusted or logged into."""
+
+
+class PreflightError(OutreachError):
+    """A deliverability check failed before a send: ``failed`` names them, ``checkup`` has every finding."""
+
+    def __init__(self, detail: str, *, failed: tuple[str, ...] = (), checkup: Any = None) -> None:
+        super().__init__(detail)
+        self.failed = failed
+        self.checkup = checkup
 
 
 class SigningError(OutreachError):

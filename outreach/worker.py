@@ -22,9 +22,9 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, select
 
-from outreach.config import Workspace
 from outreach.errors import OutreachError
 from outreach.sending.engine import SendOptions, SendReport, send_campaign
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import outbox, transaction, utcnow
 from outreach.storage.models import Campaign
 
@@ -61,7 +61,7 @@ def stop_on_signals(stop: asyncio.Event) -> asyncio.Event:
     return stop
 
 
-async def tick(ws: Workspace, engine: Engine, stop: asyncio.Event, stats: WorkerStats, *,
+async def tick(ws: WorkspaceConfig, engine: Engine, stop: asyncio.Event, stats: WorkerStats, *,
                wait_for_retries: timedelta, on_report: Callable[[SendReport], None] | None = None) -> None:  # fmt: skip
     stats.ticks += 1
     outbox.expire_leases(engine, utcnow())
@@ -87,7 +87,7 @@ async def tick(ws: Workspace, engine: Engine, stop: asyncio.Event, stats: Worker
         await poll_mailbox(ws, engine, stats)
 
 
-async def poll_mailbox(ws: Workspace, engine: Engine, stats: WorkerStats) -> None:
+async def poll_mailbox(ws: WorkspaceConfig, engine: Engine, stats: WorkerStats) -> None:
     """imaplib blocks, so the poll runs in a thread; a failed poll is logged and retried next time."""
     from outreach.tracking.imap import poll_and_promote
 
@@ -104,7 +104,7 @@ async def poll_mailbox(ws: Workspace, engine: Engine, stats: WorkerStats) -> Non
     log.info("%s; %d new follow-up(s)", report.summary().replace("\n", "; "), promoted)
 
 
-async def run_worker(ws: Workspace, engine: Engine, *, once: bool = False, interval: float = 10.0,
+async def run_worker(ws: WorkspaceConfig, engine: Engine, *, once: bool = False, interval: float = 10.0,
                      on_report: Callable[[SendReport], None] | None = None,
                      stop: asyncio.Event | None = None) -> WorkerStats:  # fmt: skip
     stop = stop_on_signals(stop or asyncio.Event())

@@ -1,41 +1,274 @@
-"""Creating workspaces from the example that ships with the package."""
+"""The library face: ``from outreach import Workspace``.
+
+One object for a workspace opened for work (its validated settings and its
+database) with the operations a user runs as methods, so scripts, the CLI, the
+worker and the web app all call the same core::
+
+    from outreach import Workspace
+
+    with Workspace.open("my-workspace") as ws:
+        ws.import_contacts("contacts.csv")
+        print(ws.build("solusi-jaringan").summary())
+        report = ws.send("solusi-jaringan")
+        print(report.sent, "sent;", ws.status("solusi-jaringan").counts)
+        ws.ingest(["replies.mbox"])
+        ws.export_followups("call", "call-list.xlsx")
+
+Each method imports what it needs when it is called: opening a workspace to
+read a campaign's status does not load the renderer, the SMTP client or the
+bounce classifier. The database is opened (and migrated) on first use.
+"""
 
 from __future__ import annotations
 
-import shutil
-from importlib import resources
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
-from outreach.config import SETTINGS_FILE
-from outreach.errors import InputError
+from outreach.settings.workspace import WorkspaceConfig, load_workspace
 
-SKIP = {"outreach.db", "outreach.db-wal", "outreach.db-shm", "__pycache__"}
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from outreach.audience.contacts import ContactView
+    from outreach.audience.importer import ImportResult
+    from outreach.campaigns.builder import BuildResult
+    from outreach.campaigns.messages import Prepared
+    from outreach.campaigns.policy import Held
+    from outreach.campaigns.status import Status
+    from outreach.deliverability.findings import Checkup
+    from outreach.followups.queue import Item
+    from outreach.reports.campaign import CampaignReport
+    from outreach.reports.monthly import MonthlyReport
+    from outreach.sending.engine import SendOptions, SendReport
+    from outreach.studio.lint import LintResult
+    from outreach.tracking.imap import PollReport
+    from outreach.tracking.ingest import IngestReport
 
 
-def example_dir() -> Path:
-    """The example workspace: packaged as outreach/_content, or the repository's content/."""
-    packaged = Path(str(resources.files("outreach"))) / "_content"
-    if packaged.is_dir():
-        return packaged
-    repo = Path(__file__).resolve().parent.parent / "content"
-    if repo.is_dir():
-        return repo
-    raise InputError("the example workspace is missing from this installation; reinstall outreach")
+class Workspace:
+    """A workspace opened for work. Close it (or use ``with``) to release the database."""
 
+    def __init__(self, config: WorkspaceConfig, engine: Engine | None = None) -> None:
+        self.config = config
+        self._engine = engine
 
-def init_workspace(target: Path) -> list[Path]:
-    """Copy the example into ``target``; never overwrite anything that is there."""
-    source = example_dir()
-    if (target / SETTINGS_FILE).exists():
-        raise InputError(f"{target / SETTINGS_FILE} already exists; refusing to overwrite a workspace")
-    files = [p for p in sorted(source.rglob("*")) if p.is_file() and not (set(p.relative_to(source).parts) & SKIP)]
-    clashes = [target / p.relative_to(source) for p in files if (target / p.relative_to(source)).exists()]
-    if clashes:
-        raise InputError(f"{clashes[0]} already exists; refusing to overwrite it (choose an empty folder)")
-    written = []
-    for p in files:
-        dest = target / p.relative_to(source)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p, dest)
-        written.append(dest)
-    return written
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> Workspace:
+        """Load ``outreach.yaml`` from ``path`` (default: $OUTREACH_WORKSPACE, else the current directory)."""
+        return cls(load_workspace(path))
+
+    # -- the basics ------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @property
+    def engine(self) -> Engine:
+        """The database, opened and brought to the newest schema on first use."""
+        if self._engine is None:
+            from outreach.storage import open_engine
+
+            self._engine = open_engine(self.config.database_url)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self.close()
+
+    # -- contacts and segments ------------------------------------------------------------
+
+    def import_contacts(self, path: str | Path, mapping: Sequence[str] = ()) -> ImportResult:
+        """Import a CSV; re-importing updates contacts by email. ``mapping``: ``["COLUMN=FIELD", ...]``
+        for columns the header synonyms do not recognise (as ``--map``)."""
+        from outreach.audience.headers import parse_mapping
+        from outreach.audience.importer import ImportOptions, import_contacts
+
+        settings = self.config.settings
+        options = ImportOptions(
+            region=settings.contacts.default_region,
+            senders={key: (s.name, s.email) for key, s in settings.senders.items()},
+            mapping=parse_mapping(mapping),
+        )
+        return import_contacts(self.engine, Path(path), options)
+
+    def contacts(self, segment: str | None = None) -> Iterator[ContactView]:
+        """Every contact, or a segment's, streamed in id order."""
+        from outreach.audience.contacts import iter_contacts
+        from outreach.audience.segments import contacts_query, load_segment
+
+        query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
+        return iter_contacts(self.engine, query)
+
+    # -- campaigns ------------------------------------------------------------------------
+
+    def build(self, name: str, *, ignore_policy: bool = False) -> BuildResult:
+        """Freeze the campaign's segment into the outbox (again: adds only new contacts); the contact
+        policy holds out who was mailed too lately, unless ``ignore_policy``."""
+        from outreach.campaigns.builder import build_campaign
+
+        return build_campaign(self.config, self.engine, name, ignore_policy=ignore_policy)
+
+    def policy_holds(self, name: str) -> Held:
+        """Who the contact policy would hold out of building ``name`` now; nothing is written."""
+        from outreach.campaigns.builder import policy_holds
+
+        return policy_holds(self.config, self.engine, name)
+
+    def status(self, name: str) -> Status:
+        from outreach.campaigns.status import campaign_status
+
+        return campaign_status(self.engine, name, self.config, self._campaign_names())
+
+    def send(self, name: str, *, start_now: bool = False, options: SendOptions | None = None,
+             progress: Callable[[SendReport], None] | None = None, force: bool = False) -> SendReport:  # fmt: skip
+        """Send what is queued, until done, paused, cancelled or stopped (``options.stop``).
+
+        The deliverability pre-flight runs first and raises ``PreflightError`` on a failing
+        check, unless ``force``.
+        """
+        if not force:
+            self.preflight(name)
+        return asyncio.run(self.send_async(name, start_now=start_now, options=options, progress=progress,
+                                           force=True))  # fmt: skip
+
+    async def send_async(self, name: str, *, start_now: bool = False, options: SendOptions | None = None,
+                         progress: Callable[[SendReport], None] | None = None,
+                         force: bool = False) -> SendReport:  # fmt: skip
+        from outreach.sending.engine import send_campaign
+
+        if not force:
+            await asyncio.to_thread(self.preflight, name)
+        return await send_campaign(self.config, self.engine, name, options=options, progress=progress,
+                                   start_now=start_now)  # fmt: skip
+
+    def preflight(self, name: str, nameserver: str | None = None) -> tuple[Checkup | None, str]:
+        """The deliverability checks for the campaign's sender, before a send: raises ``PreflightError``
+        naming the failed checks; returns (the checkup, or None and why it did not run)."""
+        from outreach.campaigns.definition import load_campaign
+        from outreach.deliverability.doctor import preflight
+
+        return preflight(self.config, load_campaign(self.config, name).sender_key, nameserver)
+
+    def doctor(self, sender: str | None = None, nameserver: str | None = None) -> Checkup:
+        """``outreach doctor``: SPF, DKIM, DMARC, alignment, MX, relay and settings for one sender."""
+        from outreach.deliverability.doctor import run_doctor
+
+        return run_doctor(self.config, sender, nameserver)
+
+    def pause(self, name: str) -> str:
+        return self._lifecycle(name, "pause")
+
+    def resume(self, name: str) -> str:
+        return self._lifecycle(name, "resume")
+
+    def cancel(self, name: str) -> str:
+        return self._lifecycle(name, "cancel")
+
+    def _lifecycle(self, name: str, action: str) -> str:
+        from outreach.campaigns.status import set_lifecycle
+
+        return set_lifecycle(self.engine, name, action, self._campaign_names())
+
+    def resend_uncertain(self, name: str) -> int:
+        """Queue again what a crash left uncertain (those may arrive twice)."""
+        from outreach.campaigns.status import resend_uncertain
+
+        return resend_uncertain(self.engine, name, self._campaign_names())
+
+    def _campaign_names(self) -> list[str]:
+        from outreach.campaigns.definition import campaign_names
+
+        return campaign_names(self.config)
+
+    # -- the writer's tools -------------------------------------------------------------
+
+    def lint(self, names: Sequence[str] | None = None) -> LintResult:
+        from outreach.studio.lint import lint_workspace
+
+        return lint_workspace(self.config, self.engine, names)
+
+    def preview(self, name: str, contact: str | None = None, *, to: str | None = None) -> Prepared:
+        """One message as ``contact`` (default: the segment's first) would get it."""
+        from outreach.studio.preview import render_preview
+
+        return render_preview(self.config, self.engine, name, contact, to=to)
+
+    def empty_personalisation(self, name: str) -> list[str]:
+        """Each variable of campaign ``name`` that prints empty for some contacts of its segment, with
+        how many and the first few (``FILE:LINE: `contact.title` is empty — 3 of 40 contacts: ...``)."""
+        from outreach.studio.preview import empty_personalisation
+
+        return empty_personalisation(self.config, self.engine, name)
+
+    # -- inbound mail and follow-ups ------------------------------------------------------
+
+    def ingest(self, paths: Iterable[str | Path]) -> tuple[IngestReport, int]:
+        """Record replies, bounces and complaints from files; then promote. (report, new follow-ups)."""
+        from outreach.followups.promotion import promote
+        from outreach.settings.tokens import workspace_signer
+        from outreach.tracking.ingest import ingest, policy_of
+        from outreach.tracking.sources import iter_messages
+
+        signer = workspace_signer(self.engine, self.config)
+        report = ingest(self.engine, iter_messages([Path(p) for p in paths]), signer, policy_of(self.config.settings),
+                        limits=self.config.settings.guardrails)
+        return report, promote(self.engine, self.config)
+
+    def poll(self, *, rescan: bool = False) -> tuple[PollReport, int]:
+        """The same from the IMAP mailbox in outreach.yaml. (report, new follow-ups)."""
+        from outreach.tracking.imap import poll_and_promote
+
+        return poll_and_promote(self.config, self.engine, rescan=rescan)
+
+    def followups(self, queue: str | None = None, owner: str | None = None) -> list[Item]:
+        """Open follow-ups, most urgent first."""
+        from outreach.followups.queue import list_items
+
+        return list_items(self.engine, queue, owner)
+
+    def export_followups(self, queue: str, out: str | Path, fmt: str | None = None,
+                         owner: str | None = None) -> int:  # fmt: skip
+        """Write the list for callers (``csv``, ``xlsx``) or the visits (``ics``); the format defaults to
+        the file's extension. Returns how many items (for ``ics``: visits) were written."""
+        from outreach.followups.exports import export_csv, export_ics, export_xlsx
+
+        out = Path(out)
+        fmt = fmt or out.suffix.lstrip(".").lower() or "csv"
+        items = self.followups(queue, owner)
+        if fmt == "ics":
+            return export_ics(items, out, self.config)
+        if fmt == "xlsx":
+            export_xlsx(items, out, queue)
+        else:
+            export_csv(items, out)
+        return len(items)
+
+    def import_outcomes(self, path: str | Path) -> dict[str, int]:
+        """Callers' outcomes back from CSV or .xlsx; a bad row changes nothing."""
+        from outreach.followups.outcomes import import_outcomes
+
+        return import_outcomes(self.engine, self.config, Path(path))
+
+    # -- reports ----------------------------------------------------------------------
+
+    def report(self, name: str) -> CampaignReport:
+        from outreach.reports.campaign import campaign_report
+
+        return campaign_report(self.engine, name, self.config)
+
+    def monthly(self, month: str) -> MonthlyReport:
+        from outreach.reports.monthly import monthly_report
+
+        return monthly_report(self.config, self.engine, month)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from engine_support import FaultySink, bulk_workspace, prepare, running
 from helpers import OVERRIDES, SendWorkspace, SmtpServer, free_port, invoke, make_workspace
+from sqlalchemy import select
 
-from outreach.workspace import init_workspace
+from outreach.sending.engine import send_campaign
+from outreach.settings.tokens import Signer, workspace_secret
+from outreach.settings.workspace import init_workspace
+from outreach.storage import transaction
+from outreach.storage.models import Outbox
 
 
 @pytest.fixture
@@ -51,3 +58,15 @@ def send_ws(tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyP
     result = invoke("contacts", "import", str(root / "small.csv"), ws=root)
     assert result.exit_code == 0, result.output
     return SendWorkspace(root, smtp_server)
+
+
+@pytest.fixture
+def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    root = bulk_workspace(tmp_path / "ws", 6, "throttle: {rate: 2000/s}\n")
+    with running(FaultySink()) as sink:
+        ws, engine = prepare(root, sink.port, monkeypatch)
+        asyncio.run(send_campaign(ws, engine, "blast"))
+    with transaction(engine) as session:
+        rows = {r.email: r for r in session.scalars(select(Outbox))}
+    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
+    return ws, engine, rows, signer

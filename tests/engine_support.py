@@ -14,14 +14,20 @@ import random
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 
-from outreach.sink import free_port
-from outreach.workspace import init_workspace
+from outreach.audience.importer import import_contacts
+from outreach.campaigns.builder import build_campaign
+from outreach.devtools.sink import free_port
+from outreach.settings.workspace import init_workspace, load_workspace
+from outreach.storage import open_engine
+from outreach.storage.models import Outbox
 
 
 @dataclass
@@ -109,3 +115,45 @@ def bulk_workspace(root: Path, n: int, campaign_extra: str = "", settings_extra:
         with (root / "outreach.yaml").open("a") as fh:
             fh.write(settings_extra)
     return root
+
+
+# -- a prepared bulk campaign, and inbound mail about it ----------------------------------
+
+
+def prepare(root: Path, port: int, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OUTREACH_SMTP_PORT", str(port))
+    ws = load_workspace(root)
+    engine = open_engine(ws.database_url)
+    import_contacts(engine, root / "bulk.csv")
+    build_campaign(ws, engine, "blast")
+    return ws, engine
+
+
+TODAY = date(2026, 11, 30)  # a Monday
+
+
+def contact(n: int) -> str:
+    return f"user{n:05d}@co{n % 7}.example.com"
+
+
+def reply(row: Outbox, text: str, n: int, extra: str = "") -> tuple[str, bytes]:
+    raw = (
+        f"From: <{row.email}>\r\nTo: sari@contoh-solusi.co.id\r\nSubject: Re: licensing\r\n{extra}"
+        f"Message-ID: <r{n}@customer.example.com>\r\nIn-Reply-To: <{row.message_id}>\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+    )
+    return (f"r{n}", raw.encode())
+
+
+def soft_bounce(row: Outbox, n: int) -> tuple[str, bytes]:
+    raw = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: sari@contoh-solusi.co.id\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b{n}@mx.example.com>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nMailbox full.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n"
+        f"Final-Recipient: rfc822; {row.email}\r\nAction: failed\r\nStatus: 5.2.2\r\n"
+        "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full, quota exceeded\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{row.message_id}>\r\n--B--\r\n"
+    )
+    return (f"b{n}", raw.encode())

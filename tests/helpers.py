@@ -23,9 +23,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from outreach.cli import cli
-from outreach.config import Workspace, load_workspace
+from outreach.settings.workspace import WorkspaceConfig, init_workspace, load_workspace
 from outreach.storage import open_engine
-from outreach.workspace import init_workspace
 
 DATA = Path(__file__).parent / "data" / "foundation"
 
@@ -299,7 +298,7 @@ class SendWorkspace:
     server: SmtpServer
 
     @property
-    def ws(self) -> Workspace:
+    def ws(self) -> WorkspaceConfig:
         return load_workspace(self.root)
 
     def engine(self) -> Engine:

@@ -11,24 +11,27 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy import Engine, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from outreach.audience.contacts import ContactView
+from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, compile_file, step_factories
-from outreach.config import Workspace
-from outreach.contacts import ContactView
+from outreach.campaigns.policy import Held, describe, held_out
+from outreach.content.problems import Problems
 from outreach.errors import StateError, TemplateError
-from outreach.segments import contacts_query, load_segment
+from outreach.settings.tokens import workspace_signer
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Outbox, Suppression
-from outreach.tokens import workspace_signer
 
 BATCH = 500
-MAX_REPORTED = 10
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,34 @@ class BuildResult:
     existing: int
     suppressed: int
     total: int
+    held: Held = field(default_factory=Held)  # by the contact policy
+    policy_reasons: dict[str, str] = field(default_factory=dict)
+    lacking: Held = field(default_factory=Held)  # by the campaign's require:
+    empty: list[str] = field(default_factory=list)  # variables that print empty, one line each
+    ignored_policy: bool = False
 
     def summary(self) -> str:
-        return (
+        lines = [
             f"Campaign {self.campaign}: {self.added} added to the outbox, {self.existing} already "
             f"there, {self.suppressed} skipped (suppressed); {self.total} in the outbox"
-        )
+        ]
+        if self.held.total:
+            lines.append(f"Held out by the contact policy (outreach.yaml contact_policy): {self.held.total}; "
+                         f"`outreach campaign build {self.campaign} --ignore-policy` queues them anyway")  # fmt: skip
+            lines += self.held.lines(self.policy_reasons)
+        elif self.ignored_policy:
+            lines.append("The contact policy was ignored for this build (--ignore-policy)")
+        if self.lacking.total:
+            lines.append(f"Held out by require: {self.lacking.total} missing a required field")
+            lines += self.lacking.lines({r: f"without {r}" for r in self.lacking.counts})
+        if self.empty:
+            lines.append("Empty personalisation (write {{ contact.FIELD | default(\"...\") }}, or hold those "
+                         "contacts out with require: [FIELD] in the campaign):")  # fmt: skip
+            lines += [f"  {line}" for line in self.empty]
+        return "\n".join(lines)
 
 
-def to_utc(moment: datetime, ws: Workspace) -> datetime:
+def to_utc(moment: datetime, ws: WorkspaceConfig) -> datetime:
     """A schedule written in the workspace timezone (unless it names one), as naive UTC."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=ws.tz)
     return aware.astimezone(UTC).replace(tzinfo=None)
@@ -69,12 +91,29 @@ def get_or_create_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     return row
 
 
-def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None = None) -> BuildResult:
+def campaign_id(engine: Engine, spec: CampaignSpec, *, create: bool) -> int:
+    """The campaign's id; when it was never built, 0, or with ``create`` a new row (state ``built``).
+
+    Previews need a stable id for the unsubscribe link; lint never writes to the database.
+    """
+    with Session(engine) as session:
+        found = session.scalar(select(Campaign.id).where(Campaign.name == spec.name))
+    if found is not None or not create:
+        return found or 0
+    with transaction(engine) as session:
+        return get_or_create_campaign(session, spec).id
+
+
+def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date | None = None, *,
+                   ignore_policy: bool = False, now: datetime | None = None) -> BuildResult:  # fmt: skip
+    """Freeze the segment into the outbox: every recipient's message rendered first, the contact
+    policy and ``require:`` applied, all in one transaction (any render error: nothing written)."""
     spec = load_campaign(ws, name)
     segment = load_segment(ws, spec.file.segment)
     query = contacts_query(ws, segment, today)
     signer = workspace_signer(engine, ws)  # before the transaction: it may write the secret
     content = compile_file(ws, spec.content_path)
+    now = now or utcnow()
     with transaction(engine) as session:
         campaign = get_or_create_campaign(session, spec)
         if campaign.state == "cancelled":
@@ -84,60 +123,136 @@ def build_campaign(ws: Workspace, engine: Engine, name: str, today: date | None 
             campaign.state, campaign.schedule_at = "scheduled", to_utc(spec.file.schedule, ws)
         factory = MessageFactory(ws, spec, campaign.id, signer, content)
         factories = step_factories(ws, spec, factory)
-        today = today or utcnow().date()
+        check = _Check(ws, factories)
+        # rows queued by an earlier build render again: a template broken since then fails the same way
+        for contact, variant, step in _pending(session, campaign.id):
+            check.render(ContactView.of(contact), {step: int(variant or 0)})
+        today = today or now.date()
         in_outbox = exists().where(Outbox.campaign_id == campaign.id, Outbox.contact_id == Contact.id,
                                    Outbox.step == 0)  # fmt: skip
         blocked = or_(Contact.email.in_(select(Suppression.email)),
                       and_(Contact.cooling_until.is_not(None), Contact.cooling_until > today))  # fmt: skip
         existing = _count(session, query.where(in_outbox))
         skipped = _count(session, query.where(~in_outbox, blocked))
-        errors: list[str] = []
+        candidates = query.where(~in_outbox, ~blocked)
+        rules = ws.settings.contact_policy
+        held = Held() if ignore_policy else held_out(session, candidates, campaign.id, rules, now)
+        lacking = Held()
         added = 0
-        for contact in _stream(session, query.where(~in_outbox, ~blocked)):  # filtered in SQL, streamed
-            view = ContactView.of(contact)
-            try:
-                for step_factory in factories.values():  # the first email and every follow-up step
-                    step_factory.render(view)
-            except TemplateError as exc:
-                errors.append(str(exc))
+        for contact in _stream(session, candidates):  # filtered in SQL, streamed
+            if contact.id in held.ids:
                 continue
-            session.add(_row(campaign.id, view, spec, added, factory.subject_count))
+            view = ContactView.of(contact)
+            missing = lacking_fields(view, spec.file.require)
+            if missing:
+                lacking.add(view.id, view.email, missing[0])
+                continue
+            variant = added % factory.subject_count
+            if not check.render(view, {k: variant if k == 0 else 0 for k in factories}):
+                continue
+            session.add(_row(campaign.id, view, spec, variant, factory.subject_count))
             added += 1
             if added % BATCH == 0:
                 session.flush()
-        if errors:
-            raise TemplateError(_preflight_message(errors))
+        if check.errors:
+            raise TemplateError(check.failure(name, "nothing was written"))
         campaign.content_hash = content_digest(factories)
         campaign.preflight_ok = True
         campaign.updated_at = utcnow()
-    return BuildResult(name, added, existing, skipped, added + existing)
+    return BuildResult(name, added, existing, skipped, added + existing, held, describe(rules), lacking,
+                       check.empty_lines(), ignore_policy)  # fmt: skip
 
 
-def _count(session: Session, query) -> int:  # type: ignore[no-untyped-def]
+def lacking_fields(view: ContactView, required: tuple[str, ...]) -> list[str]:
+    """The required fields a contact has no value for (``custom.X`` for a custom column)."""
+    out = []
+    for name in required:
+        value = view.custom.get(name[len("custom."):]) if name.startswith("custom.") else getattr(view, name, None)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            out.append(name)
+    return out
+
+
+def policy_holds(ws: WorkspaceConfig, engine: Engine, name: str, now: datetime | None = None) -> Held:
+    """Who the contact policy would hold out of building ``name`` now (nothing is written)."""
+    spec = load_campaign(ws, name)
+    query = contacts_query(ws, load_segment(ws, spec.file.segment))
+    with Session(engine) as session:
+        found = session.scalar(select(Campaign.id).where(Campaign.name == name)) or 0
+        in_outbox = exists().where(Outbox.campaign_id == found, Outbox.contact_id == Contact.id, Outbox.step == 0)
+        blocked = Contact.email.in_(select(Suppression.email))
+        return held_out(session, query.where(~in_outbox, ~blocked), found, ws.settings.contact_policy,
+                        now or utcnow())  # fmt: skip
+
+
+class _Check:
+    """Renders each recipient's messages (every step) and keeps what went wrong, once per problem."""
+
+    def __init__(self, ws: WorkspaceConfig, factories: dict[int, MessageFactory]) -> None:
+        self.ws = ws
+        self.factories = factories
+        self.errors = Problems()
+        self.empty = Problems()
+        self.rendered = 0
+
+    def render(self, view: ContactView, variants: dict[int, int]) -> bool:
+        self.rendered += 1
+        ok = True
+        for step, variant in variants.items():
+            factory = self.factories.get(step, self.factories[0])
+            try:
+                factory.render(view, variant)
+            except TemplateError as exc:
+                self.errors.add_error(exc, view.email)
+                ok = False
+                continue
+            for variable in factory.empty_variables(view):
+                self.empty.add(factory.content.path, variable.line, f"`{variable.name}` is empty", view.email)
+        return ok
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.ws.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def empty_lines(self) -> list[str]:
+        return self.empty.lines(self.rel, self.rendered)
+
+    def failure(self, name: str, outcome: str) -> str:
+        failed = len(self.errors.recipients)
+        head = (f"campaign {name}: the content does not render for {failed} of {self.rendered} "
+                f"recipient(s); {outcome}:")  # fmt: skip
+        return "\n".join([head, *(f"  {line}" for line in self.errors.lines(self.rel, self.rendered))])
+
+
+def _pending(session: Session, campaign_id: int) -> Iterator[Any]:
+    """Contacts with a row of this campaign still to send, with the row's variant and step."""
+    query = (
+        select(Contact, Outbox.variant, Outbox.step)
+        .join(Outbox, Outbox.contact_id == Contact.id)
+        .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry")))
+        .order_by(Outbox.id)
+    )
+    yield from session.execute(query.execution_options(yield_per=BATCH))
+
+
+def _count(session: Session, query: Select[Any]) -> int:
     return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _stream(session: Session, query) -> Iterator[Contact]:  # type: ignore[no-untyped-def]
+def _stream(session: Session, query: Select[Any]) -> Iterator[Contact]:
     yield from session.scalars(query.execution_options(yield_per=BATCH))
 
 
-def _row(campaign_id: int, view: ContactView, spec: CampaignSpec, n: int, subjects: int) -> Outbox:
+def _row(campaign_id: int, view: ContactView, spec: CampaignSpec, variant: int, subjects: int) -> Outbox:
     """A queued row; with A/B subjects, recipients are split evenly in build order."""
     now = utcnow()
     return Outbox(
         campaign_id=campaign_id, contact_id=view.id, step=0, email=view.email, state="queued",
         message_id=new_message_id(spec.sender.domain), attempts=0, created_at=now, updated_at=now,
-        variant=str(n % subjects) if subjects > 1 else None,
+        variant=str(variant) if subjects > 1 else None,
     )  # fmt: skip
-
-
-def _preflight_message(errors: list[str]) -> str:
-    shown = errors[:MAX_REPORTED]
-    more = len(errors) - len(shown)
-    text = "; ".join(shown)
-    if more:
-        text += f"; and {more} more"
-    return f"preflight failed for {len(errors)} recipient(s), nothing was written: {text}"
 
 
 def content_digest(factories: dict[int, MessageFactory]) -> str:
@@ -145,24 +260,13 @@ def content_digest(factories: dict[int, MessageFactory]) -> str:
     return hashlib.sha256("".join(f.content_hash for _, f in sorted(factories.items())).encode()).hexdigest()
 
 
-def preflight(engine: Engine, factories: dict[int, MessageFactory], campaign_id: int) -> int:
+def preflight(ws: WorkspaceConfig, engine: Engine, factories: dict[int, MessageFactory], campaign_id: int,
+              name: str) -> int:  # fmt: skip
     """Render every still-queued message of a campaign with its step's content; raise if any fails."""
-    errors: list[str] = []
-    count = 0
-    query = (
-        select(Contact, Outbox.variant, Outbox.step)
-        .join(Outbox, Outbox.contact_id == Contact.id)
-        .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry")))
-        .order_by(Outbox.id)
-    )
+    check = _Check(ws, factories)
     with Session(engine) as session:
-        for contact, variant, step in session.execute(query.execution_options(yield_per=BATCH)):
-            count += 1
-            factory = factories.get(step, factories[0])
-            try:
-                factory.render(ContactView.of(contact), int(variant or 0))
-            except TemplateError as exc:
-                errors.append(str(exc))
-    if errors:
-        raise TemplateError(_preflight_message(errors).replace("nothing was written", "nothing was sent"))
-    return count
+        for contact, variant, step in _pending(session, campaign_id):
+            check.render(ContactView.of(contact), {step: int(variant or 0)})
+    if check.errors:
+        raise TemplateError(check.failure(name, "nothing was sent"))
+    return check.rendered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,11 +10,14 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from outreach.config import Frozen, Retry, Sender, Throttle, Workspace
+from outreach.audience.contacts import ContactView
 from outreach.errors import ConfigError, NotFoundError
-from outreach.yamlfile import load_yaml, pydantic_error
+from outreach.settings.config import Frozen, Retry, Sender, Throttle
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.settings.yamlfile import load_yaml, pydantic_error
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+REQUIRABLE = tuple(sorted(ContactView.__template_fields__ - {"custom", "tags", "transactions"}))
 
 
 class Window(Frozen):
@@ -22,7 +26,7 @@ class Window(Frozen):
 
     @model_validator(mode="after")
     def _valid(self) -> Window:
-        from outreach.windows import SendingWindow
+        from outreach.workdays import SendingWindow
 
         SendingWindow.parse(self.days, self.hours)
         return self
@@ -72,8 +76,24 @@ class CampaignFile(Frozen):
     window: Window | None = None
     steps: tuple[Step, ...] = ()
     reply_to: str | None = None
+    require: tuple[str, ...] = ()  # contacts missing one of these fields are held out of the build
 
     _relative = field_validator("content")(lambda v: _inside_campaigns(v))
+
+    @field_validator("require", mode="before")
+    @classmethod
+    def _fields(cls, v: object) -> object:
+        names = [v] if isinstance(v, str) else v
+        if not isinstance(names, list | tuple):
+            return v
+        for name in names:
+            field_name = str(name).removeprefix("contact.")
+            if field_name not in REQUIRABLE and not (field_name.startswith("custom.") and len(field_name) > 7):
+                close = difflib.get_close_matches(field_name, REQUIRABLE, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise ValueError(f"{name!r} is not a contact field ({hint}fields: {', '.join(REQUIRABLE)}, "
+                                 "custom.COLUMN)")  # fmt: skip
+        return tuple(str(n).removeprefix("contact.") for n in names)
 
 
 @dataclass(frozen=True)
@@ -88,13 +108,13 @@ class CampaignSpec:
     retry: Retry
 
 
-def campaign_names(ws: Workspace) -> list[str]:
+def campaign_names(ws: WorkspaceConfig) -> list[str]:
     if not ws.campaigns_dir.is_dir():
         return []
     return sorted(p.stem for p in ws.campaigns_dir.glob("*.yaml"))
 
 
-def load_campaign(ws: Workspace, name: str) -> CampaignSpec:
+def load_campaign(ws: WorkspaceConfig, name: str) -> CampaignSpec:
     if not NAME.match(name):
         raise NotFoundError(f"{name!r} is not a campaign name (letters, digits, - _ .)")
     path = ws.campaigns_dir / f"{name}.yaml"
@@ -103,21 +123,21 @@ def load_campaign(ws: Workspace, name: str) -> CampaignSpec:
         raise NotFoundError(f"campaign {name!r} not found: no {path} (campaigns: {known})")
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise ConfigError(f"{doc.where()}: a campaign is a mapping with segment, content and sender")
+        raise ConfigError("a campaign is a mapping with segment, content and sender", **doc.at())
     try:
         spec = CampaignFile.model_validate(doc.data)
     except ValidationError as exc:
         raise pydantic_error(doc, exc) from None
     if spec.sender not in ws.settings.senders:
         known = ", ".join(sorted(ws.settings.senders))
-        raise ConfigError(f"{doc.where(('sender',))}: unknown sender {spec.sender!r} (senders: {known})")
+        raise ConfigError(f"unknown sender {spec.sender!r} (senders: {known})", **doc.at(('sender',)))
     content = ws.campaigns_dir / spec.content
     if not content.is_file():
-        raise ConfigError(f"{doc.where(('content',))}: content file {content} not found")
+        raise ConfigError(f"content file {content} not found", **doc.at(('content',)))
     for i, step in enumerate(spec.steps):
         if not (ws.campaigns_dir / step.content).is_file():
-            raise ConfigError(f"{doc.where(('steps', i, 'content'))}: step {i + 1}: content file "
-                              f"{step.content} not found")  # fmt: skip
+            raise ConfigError(f"step {i + 1}: content file "
+                              f"{step.content} not found", **doc.at(('steps', i, 'content')))  # fmt: skip
     return CampaignSpec(
         name=name, path=path, file=spec, content_path=content, sender_key=spec.sender,
         sender=ws.settings.senders[spec.sender],

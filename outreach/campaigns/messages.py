@@ -15,13 +15,14 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine
 
-from outreach import mime
+from outreach.audience.contacts import ContactView
 from outreach.campaigns.definition import CampaignSpec
-from outreach.config import Workspace
-from outreach.contacts import ContactView
-from outreach.dkimsign import DkimSigner
-from outreach.rendering import CompiledContent, Organization, Rendered, load_compiled
-from outreach.tokens import Signer, workspace_signer
+from outreach.content import mime
+from outreach.content.dkim import DkimSigner
+from outreach.content.problems import Variable, is_empty
+from outreach.content.rendering import CompiledContent, Organization, Rendered, load_compiled
+from outreach.settings.tokens import Signer, workspace_signer
+from outreach.settings.workspace import WorkspaceConfig
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,14 @@ class Prepared:
     envelope_from: str
 
 
-def compile_file(ws: Workspace, path: Path) -> CompiledContent:
+def compile_file(ws: WorkspaceConfig, path: Path) -> CompiledContent:
     """A content file compiled with this workspace's footer and click-tracking setting."""
     org = ws.settings.organization
     return load_compiled(path, Organization(org.name, org.address), ws.settings.tracking.clicks)
 
 
 class MessageFactory:
-    def __init__(self, ws: Workspace, spec: CampaignSpec, campaign_id: int, signer: Signer,
+    def __init__(self, ws: WorkspaceConfig, spec: CampaignSpec, campaign_id: int, signer: Signer,
                  content: CompiledContent | None = None, dkim: DkimSigner | None = None) -> None:  # fmt: skip
         self.ws = ws
         self.dkim = dkim
@@ -74,7 +75,7 @@ class MessageFactory:
         self.mailto = f"mailto:{mailto}?subject=unsubscribe%20"
 
     @classmethod
-    def for_campaign(cls, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int) -> MessageFactory:
+    def for_campaign(cls, ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign_id: int) -> MessageFactory:
         dkim = DkimSigner.from_settings(ws.settings.dkim, ws.root) if ws.settings.dkim else None  # key read once
         return cls(ws, spec, campaign_id, workspace_signer(engine, ws), dkim=dkim)
 
@@ -101,6 +102,13 @@ class MessageFactory:
     def tracked(self, token: str, url: str) -> str:
         """The click-tracking URL for ``url`` in this recipient's message."""
         return f"{self.click_base}{quote(token)}?u={quote(url, safe='')}&s={self.signer.link_mac(token, url)}"
+
+    def empty_variables(self, contact: ContactView) -> list[Variable]:
+        """The content's plain ``{{ ... }}`` outputs that print nothing for ``contact``."""
+        if not self.content.variables:
+            return []
+        context = self.context(contact, "")
+        return [v for v in self.content.variables if is_empty(context, v)]
 
     def render(self, contact: ContactView, variant: int = 0) -> Rendered:
         token = self.signer.sign(contact.id, self.campaign_id)
@@ -133,7 +141,7 @@ class MessageFactory:
         return Prepared(rendered=rendered, data=data, envelope_from=self.spec.sender.email)
 
 
-def step_factories(ws: Workspace, spec: CampaignSpec, base: MessageFactory) -> dict[int, MessageFactory]:
+def step_factories(ws: WorkspaceConfig, spec: CampaignSpec, base: MessageFactory) -> dict[int, MessageFactory]:
     """One compiled factory per step (0 = the first email), built once per run."""
     factories = {0: base}
     for k, step in enumerate(spec.file.steps, 1):

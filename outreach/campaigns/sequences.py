@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, exists, select
+from sqlalchemy import Engine, Select, and_, exists, select
 from sqlalchemy.orm import aliased
 
 from outreach.campaigns.builder import new_message_id
 from outreach.campaigns.definition import CampaignSpec
-from outreach.config import Workspace
-from outreach.promotion import away_until
+from outreach.followups.promotion import away_until
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Company, Contact, Event, Outbox, Suppression
+from outreach.workdays import WEEKDAYS, BusinessCalendar
 
 STOPPING = ("replied", "bounced", "unsubscribed", "complained")
 
@@ -33,21 +34,16 @@ class StepsResult:
     waiting: int  # not yet due, still to be sent if nobody answers
 
 
-def add_delay(sent_at: datetime, days: int, business: bool, tz: ZoneInfo) -> datetime:
-    """``sent_at`` (naive UTC) plus days, counting only Mon–Fri when ``business``, in ``tz``."""
+def add_delay(sent_at: datetime, days: int, business: bool, tz: ZoneInfo,
+              calendar: BusinessCalendar = WEEKDAYS) -> datetime:  # fmt: skip
+    """``sent_at`` (naive UTC) plus days in ``tz``; with ``business``, working days of ``calendar``
+    (no weekends, public holidays or cuti bersama)."""
     local = sent_at.replace(tzinfo=UTC).astimezone(tz)
-    if not business:
-        due = local + timedelta(days=days)
-    else:
-        due, left = local, days
-        while left > 0:
-            due += timedelta(days=1)
-            if due.weekday() < 5:
-                left -= 1
+    due = calendar.add_to(local, days) if business else local + timedelta(days=days)
     return due.astimezone(UTC).replace(tzinfo=None)
 
 
-def schedule_steps(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int,
+def schedule_steps(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign_id: int,
                    now: datetime | None = None) -> StepsResult:  # fmt: skip
     now = now or utcnow()
     created = waiting = 0
@@ -57,7 +53,7 @@ def schedule_steps(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_i
     return StepsResult(created, waiting)
 
 
-def _candidates(campaign_id: int, k: int):  # type: ignore[no-untyped-def]
+def _candidates(campaign_id: int, k: int) -> Select:
     prev, nxt = aliased(Outbox), aliased(Outbox)
     stopped = select(Event.contact_id).where(Event.campaign_id == campaign_id, Event.kind.in_(STOPPING))
     talking = (
@@ -79,14 +75,15 @@ def _candidates(campaign_id: int, k: int):  # type: ignore[no-untyped-def]
     )
 
 
-def _schedule_step(ws: Workspace, engine: Engine, spec: CampaignSpec, campaign_id: int, k: int,
+def _schedule_step(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign_id: int, k: int,
                    delay: tuple[int, bool], now: datetime) -> tuple[int, int]:  # fmt: skip
     created = waiting = 0
+    calendar = BusinessCalendar.of(ws.settings.calendar)
     with transaction(engine) as session:
         away = away_until(session)
         for row in session.execute(_candidates(campaign_id, k)).all():
             tz = ws.zone(row.timezone or row.company_tz)
-            due = add_delay(row.sent_at, delay[0], delay[1], tz)
+            due = add_delay(row.sent_at, delay[0], delay[1], tz, calendar)
             back = away.get(row.contact_id)
             if due > now or (back is not None and back > now.date()):  # out of office: hold until back
                 waiting += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +10,31 @@ from sqlalchemy import Engine, distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.errors import NotFoundError, StateError
-from outreach.storage import outbox, transaction, utcnow
+from outreach.guardrails import sent_today, warmup_allowance
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.storage import changed_rows, outbox, transaction, utcnow
 from outreach.storage.models import Campaign, Event, Outbox
 
 EVENT_COUNTS = {"bounced": "bounced", "replied": "replied", "unsubscribed": "unsubscribed",
                 "complained": "complained", "auto_replied": "auto_reply", "clicked": "clicked"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DailyAllowance:
+    """A warming-up sender's allowance for today, and what it has used."""
+
+    sender: str
+    limit: int
+    sent_today: int
+    day: int  # 1 on the first day of sending
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sender": self.sender, "limit": self.limit, "sent_today": self.sent_today, "day": self.day,
+                "left": max(self.limit - self.sent_today, 0)}  # fmt: skip
+
+    def line(self) -> str:
+        return (f"today's allowance: {self.limit} (warm-up day {self.day} of sender {self.sender}; "
+                f"{self.sent_today} sent today, {max(self.limit - self.sent_today, 0)} left)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -22,23 +43,33 @@ class Status:
     state: str
     reason: str | None
     counts: dict[str, int]
+    allowance: DailyAllowance | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"campaign": self.campaign, "state": self.state, "reason": self.reason, **self.counts}
+        allowance = self.allowance.as_dict() if self.allowance else None
+        return {"campaign": self.campaign, "state": self.state, "reason": self.reason, **self.counts,
+                "allowance": allowance}  # fmt: skip
 
 
-def built_campaign(session: Session, name: str) -> Campaign:
-    """The campaign's row; a clear error telling what to run when it was never built."""
+def built_campaign(session: Session, name: str, defined: Sequence[str] | None = None) -> Campaign:
+    """The campaign's row; a clear error telling what to run when it was never built, or, given the
+    workspace's campaign files (``defined``), that there is no such campaign and which there are."""
     row = session.scalar(select(Campaign).where(Campaign.name == name))
     if row is None:
-        raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}`")
+        if defined is not None and name not in defined:
+            known = sorted({*defined, *session.scalars(select(Campaign.name))})
+            raise NotFoundError(f"there is no campaign {name!r} (campaigns: {', '.join(known) or 'none yet'})")
+        raise NotFoundError(f"campaign {name!r} has not been built yet; run `outreach campaign build {name}` first")
     return row
 
 
-def campaign_status(engine: Engine, name: str) -> Status:
+def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None,
+                    defined: Sequence[str] | None = None) -> Status:  # fmt: skip
+    """Counts by state and event; with ``ws``, also today's warm-up allowance of the sender; with
+    ``defined`` (the workspace's campaign names), an unknown name says which campaigns there are."""
     outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
     with transaction(engine) as session:
-        row = built_campaign(session, name)
+        row = built_campaign(session, name, defined)
         states = outbox.state_counts(session, row.id)
         events = dict(session.execute(
             select(Event.kind, func.count(distinct(Event.outbox_id)))
@@ -57,13 +88,25 @@ def campaign_status(engine: Engine, name: str) -> Status:
         "cancelled": states.get("cancelled", 0),
         **{key: events.get(kind, 0) for key, kind in EVENT_COUNTS.items()},
     }
-    return Status(name, row.state, row.state_reason, counts)
+    return Status(name, row.state, row.state_reason, counts, _allowance(engine, ws, row.sender))
 
 
-def set_lifecycle(engine: Engine, name: str, action: str) -> str:
+def _allowance(engine: Engine, ws: WorkspaceConfig | None, sender: str) -> DailyAllowance | None:
+    if ws is None:
+        return None
+    now = utcnow()
+    found = warmup_allowance(engine, ws, sender, now)
+    if found is None:
+        return None
+    cap = ws.settings.throttle.daily_cap
+    return DailyAllowance(sender, min(found.limit, cap) if cap else found.limit,
+                          sent_today(engine, ws, sender, now), found.good_days + 1)  # fmt: skip
+
+
+def set_lifecycle(engine: Engine, name: str, action: str, defined: Sequence[str] | None = None) -> str:
     """pause | resume | cancel. Running workers see the change before their next claim."""
     with transaction(engine) as session:
-        row = built_campaign(session, name)
+        row = built_campaign(session, name, defined)
         if row.state == "cancelled":
             raise StateError(f"campaign {name} is cancelled; it cannot be {action}d")
         if action == "pause":
@@ -81,10 +124,10 @@ def set_lifecycle(engine: Engine, name: str, action: str) -> str:
         return row.state
 
 
-def resend_uncertain(engine: Engine, name: str) -> int:
+def resend_uncertain(engine: Engine, name: str, defined: Sequence[str] | None = None) -> int:
     """Put messages whose fate a crash left unknown back in the queue, on request only."""
     with transaction(engine) as session:
-        row = built_campaign(session, name)
+        row = built_campaign(session, name, defined)
         if row.state == "cancelled":
             raise StateError(f"campaign {name} is cancelled")
         res = session.execute(
@@ -93,6 +136,7 @@ def resend_uncertain(engine: Engine, name: str) -> int:
             .values(state="queued", updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        if res.rowcount and row.state == "done":
+        n = changed_rows(res)
+        if n and row.state == "done":
             row.state = "built"
-        return res.rowcount or 0
+        return n

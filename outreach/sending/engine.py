@@ -30,24 +30,25 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
+from outreach.audience.contacts import ContactView
 from outreach.campaigns.builder import content_digest, preflight
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, step_factories
 from outreach.campaigns.sequences import StepsResult, schedule_steps
 from outreach.campaigns.status import built_campaign
-from outreach.config import Workspace
-from outreach.contacts import ContactView
 from outreach.errors import StateError
+from outreach.guardrails import enforce, sent_today, warmup_allowance
 from outreach.sending.recording import Committer, Health, backoff
 from outreach.sending.signing import Signing
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
+from outreach.settings.tokens import verp_address
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import outbox, transaction, utcnow
-from outreach.storage.models import Campaign, Outbox
-from outreach.tokens import verp_address
-from outreach.windows import SendingWindow
+from outreach.storage.models import Campaign
+from outreach.workdays import SendingWindow
 
 Progress = Callable[["SendReport"], None]
 
@@ -64,6 +65,7 @@ class SendOptions:
     wait_for_retries: timedelta = timedelta(minutes=2)  # keep running while retries are this close
     now: Callable[[], datetime] = utcnow
     stop: asyncio.Event | None = None  # set by a signal handler: finish in-flight, release the rest
+    guardrail_every: float = 5.0  # seconds between the engine's own guardrail checks
 
 
 @dataclass
@@ -99,7 +101,7 @@ class _Job:
 
 
 class CampaignSender:
-    def __init__(self, ws: Workspace, engine: Engine, spec: CampaignSpec, campaign: Campaign,
+    def __init__(self, ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, campaign: Campaign,
                  options: SendOptions, progress: Progress | None) -> None:  # fmt: skip
         self.ws, self.engine, self.spec, self.campaign = ws, engine, spec, campaign
         self.options, self.progress = options, progress
@@ -123,6 +125,8 @@ class CampaignSender:
         self.fatal: str | None = None
         self.connect_failures = 0
         self.cap_left: int | None = None
+        self.allowance: int | None = None  # warm-up: today's limit; 0 when the sender is not warming up
+        self.guardrails_checked = time.monotonic()
         self.background_error: BaseException | None = None
         self.steps: StepsResult | None = None
 
@@ -132,7 +136,7 @@ class CampaignSender:
         digest = content_digest(self.factories)
         if self.campaign.preflight_ok and self.campaign.content_hash == digest:
             return
-        preflight(self.engine, self.factories, self.campaign.id)
+        preflight(self.ws, self.engine, self.factories, self.campaign.id, self.spec.name)
         with transaction(self.engine) as session:
             row = session.get(Campaign, self.campaign.id)
             assert row is not None
@@ -296,7 +300,18 @@ class CampaignSender:
                 self.stop_reason = self.stop_reason or state
                 self.halt.set()
                 return
+            self._guardrails()
             await asyncio.sleep(0.5)
+
+    def _guardrails(self) -> None:
+        """Every few seconds: complaints and hard bounces recorded by ingest (any process) may
+        have crossed a guardrail, or the sample grown past its minimum; the pause is a state
+        change the next watch turn obeys."""
+        now = time.monotonic()
+        if now - self.guardrails_checked < self.options.guardrail_every:
+            return
+        self.guardrails_checked = now
+        enforce(self.engine, self.campaign.id, self.ws.settings.guardrails, self.options.now())
 
     async def _feed(self) -> None:
         while not self.halt.is_set():
@@ -338,16 +353,27 @@ class CampaignSender:
             return outbox.mark_sending(session, ids, self.options.worker, self.options.now(), self.options.lease)
 
     def _claim_limit(self) -> int:
-        cap = self.spec.throttle.daily_cap
+        cap, what = self._daily_cap()
         if cap is None:
             return self.options.batch
         if self.cap_left is None:
             self.cap_left = cap - sent_today(self.engine, self.ws, self.spec.sender_key, self.options.now())
         if self.cap_left <= 0:
-            self.stop_reason = (f"daily cap of {cap} for sender {self.spec.sender_key} reached; "
+            self.stop_reason = (f"{what} of {cap} for sender {self.spec.sender_key} reached; "
                                 "the rest waits for tomorrow")  # fmt: skip
             return 0
         return min(self.options.batch, self.cap_left)
+
+    def _daily_cap(self) -> tuple[int | None, str]:
+        """The campaign's ``daily_cap``, lowered to the warm-up allowance of a warming sender
+        (read once per run: the allowance is per day and a run rarely spans midnight)."""
+        if self.allowance is None:
+            found = warmup_allowance(self.engine, self.ws, self.spec.sender_key, self.options.now())
+            self.allowance = found.limit if found else 0
+        cap = self.spec.throttle.daily_cap
+        if self.allowance and (cap is None or self.allowance < cap):
+            return self.allowance, "warm-up allowance"
+        return cap, "daily cap"
 
     async def _wait_for_retries(self) -> bool:
         with transaction(self.engine) as session:
@@ -385,20 +411,6 @@ class CampaignSender:
             self.report.total = sum(counts.values())
 
 
-def sent_today(engine: Engine, ws: Workspace, sender_key: str, now: datetime) -> int:
-    """Messages sent (or in flight) today, in the workspace timezone, by one sender identity."""
-    local_midnight = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ws.tz).replace(
-        hour=0, minute=0, second=0, microsecond=0)  # fmt: skip
-    since = local_midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-    with transaction(engine) as session:
-        return session.scalar(
-            select(func.count(Outbox.id))
-            .join(Campaign, Campaign.id == Outbox.campaign_id)
-            .where(Campaign.sender == sender_key)
-            .where(((Outbox.state == "sent") & (Outbox.sent_at >= since)) | Outbox.state.in_(("sending",)))
-        ) or 0
-
-
 def _set_state(engine: Engine, campaign_id: int, state: str, reason: str | None) -> None:
     with transaction(engine) as session:
         row = session.get(Campaign, campaign_id)
@@ -413,7 +425,7 @@ def load_campaign_row(engine: Engine, name: str) -> Campaign:
         return built_campaign(session, name)
 
 
-async def send_campaign(ws: Workspace, engine: Engine, name: str, *, options: SendOptions | None = None,
+async def send_campaign(ws: WorkspaceConfig, engine: Engine, name: str, *, options: SendOptions | None = None,
                         progress: Progress | None = None, start_now: bool = False) -> SendReport:  # fmt: skip
     """Send what is due; a campaign scheduled for later is only marked ``scheduled``."""
     spec = load_campaign(ws, name)

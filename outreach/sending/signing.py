@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from outreach.dkimsign import DkimSigner, crlf
+from outreach.content.dkim import DkimSigner, crlf
 from outreach.errors import SigningError
 
 _LENGTH = struct.Struct(">I")
@@ -79,7 +79,8 @@ class _Worker:
         assert self.proc.stdin is not None
         await self.proc.stdin.drain()
         (size,) = _LENGTH.unpack(await self.proc.stdout.readexactly(_LENGTH.size))
-        return pickle.loads(await self.proc.stdout.readexactly(size))  # type: ignore[no-any-return]
+        signatures: list[bytes] = pickle.loads(await self.proc.stdout.readexactly(size))
+        return signatures
 
     async def why_dead(self) -> str:
         assert self.proc.stderr is not None
@@ -145,10 +146,12 @@ class Signing:
         except TimeoutError:
             raise SigningError(f"a DKIM signing process did not answer within {BATCH_TIMEOUT:g} s; "
                                f"{_NOT_SENT}") from None  # fmt: skip
+        signatures: list[bytes] = []
         for worker, part in zip(busy, done, strict=True):
             if isinstance(part, BaseException):
                 raise SigningError(f"a DKIM signing process died ({await worker.why_dead()}); {_NOT_SENT}")
-        return [s for part in done for s in part]
+            signatures += part
+        return signatures
 
     async def close(self) -> None:
         """Stop the workers (idempotent); they have nothing to flush."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from outreach.config import Smtp
 from outreach.errors import DeliveryError
 from outreach.sending.smtp import Relay
+from outreach.settings.config import Smtp
 
 
 async def send_one(settings: Smtp, envelope_from: str, to: str, data: bytes) -> str:

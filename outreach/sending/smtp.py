@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from outreach.config import Smtp
+from outreach.content.mime import wire_safe
 from outreach.errors import DeliveryError
-from outreach.mime import wire_safe
+from outreach.settings.config import Smtp
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _DEAD = re.compile(

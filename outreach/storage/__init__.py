@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -43,7 +44,7 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -67,6 +68,11 @@ def upgrade(engine: Engine) -> None:
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:
         command.upgrade(cfg, "head")
+
+
+def changed_rows(result: Any) -> int:
+    """Rows an UPDATE or DELETE changed (``Session.execute`` is typed as a plain ``Result``)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @contextmanager

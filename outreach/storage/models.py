@@ -65,6 +65,7 @@ class Contact(Base):
     transactions: Mapped[int] = mapped_column(Integer, default=0)
     tags: Mapped[str] = mapped_column(Text, default="")  # ";a;b;" so LIKE '%;a;%' matches a tag
     custom: Mapped[dict] = mapped_column(JSON, default=dict)
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # id | en | "" (the workspace's)
     needs_cleanup: Mapped[str | None] = mapped_column(String(200))
     cooling_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -101,6 +102,8 @@ class Outbox(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "contact_id", "step", name="uq_outbox_campaign_contact"),
         Index("ix_outbox_claim", "campaign_id", "state", "next_attempt_at"),
+        # the contact policy at build: a contact's recent and pending emails, read by index
+        Index("ix_outbox_contact_state_sent", "contact_id", "state", "sent_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
@@ -126,7 +129,10 @@ class Event(Base):
     """Something that happened to a message or contact: sent, bounced, replied..."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_kind_campaign", "kind", "campaign_id"),)
+    __table_args__ = (
+        Index("ix_events_kind_campaign", "kind", "campaign_id"),
+        Index("ix_events_contact_kind_at", "contact_id", "kind", "at"),  # the contact policy's "replied lately"
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(DateTime)
@@ -151,6 +157,7 @@ class FollowUp(Base):
     """A contact for a caller to phone (queue call) or a sales exec to visit."""
 
     __tablename__ = "followups"
+    __table_args__ = (Index("ix_followups_contact_state", "contact_id", "state"),)  # the policy's open items
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))

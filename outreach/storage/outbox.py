@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, and_, func, literal, select, update
+from sqlalchemy import Date, DateTime, Engine, and_, func, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from outreach.storage import transaction
+from outreach.storage import changed_rows, transaction
 from outreach.storage.models import Campaign, Company, Contact, Event, Outbox, Suppression
 
 PENDING = ("queued", "retry", "claimed", "sending")
@@ -55,6 +55,7 @@ class _Driver:
     """
 
     _DT = DateTime()
+    _DAY = Date()
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -62,6 +63,10 @@ class _Driver:
         self.qmark = dialect.paramstyle == "qmark"
         self.locking = dialect.name != "sqlite"  # SQLite has one writer; others lock and skip rows
         self._ts = self._DT.dialect_impl(dialect).bind_processor(dialect)
+        self._day = self._DAY.dialect_impl(dialect).bind_processor(dialect)
+
+    def day(self, value: date) -> Any:
+        return self._day(value) if self._day is not None else value
 
     def ts(self, value: datetime | None) -> Any:
         return self._ts(value) if self._ts is not None and value is not None else value
@@ -149,7 +154,7 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
 
 
 CONTACT_FIELDS = ("first_name", "last_name", "title", "phone", "industry", "city", "timezone",
-                  "status", "owner", "last_contacted_at", "transactions", "tags", "custom")  # fmt: skip
+                  "status", "owner", "last_contacted_at", "transactions", "tags", "custom", "language")  # fmt: skip
 
 
 def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
@@ -173,7 +178,8 @@ _RECORD = (
 
 
 def record(session: Session, results: Sequence[Result], worker: str, now: datetime) -> None:
-    """Write outcomes of attempts (or releases) by ``worker`` in one executemany."""
+    """Write outcomes of attempts (or releases) by ``worker`` in one executemany; the contacts of the
+    sent ones get ``last_contacted_at`` (the UTC date of ``now``) in the same transaction."""
     if not results:
         return
     db = _Driver(session.connection())
@@ -183,6 +189,15 @@ def record(session: Session, results: Sequence[Result], worker: str, now: dateti
          db.ts(r.next_attempt_at), r.outbox_id, worker)
         for r in results
     ])  # fmt: skip
+    sent = [r.outbox_id for r in results if r.state == "sent"]
+    if sent:  # the contact was mailed: durable with the `sent` record itself, one statement per batch
+        day = now.date()
+        db.run(
+            "UPDATE contacts SET last_contacted_at = ? WHERE id IN "
+            f"(SELECT contact_id FROM outbox WHERE id IN ({_marks(len(sent))})) "
+            "AND (last_contacted_at IS NULL OR last_contacted_at < ?)",
+            (db.day(day), *sent, db.day(day)),
+        )
     failed = [r for r in results if r.state == "failed"]
     for r in failed:
         row = session.execute(
@@ -224,25 +239,25 @@ def release(engine: Engine, worker: str, now: datetime) -> int:
             .values(state="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        return res.rowcount or 0
+        return changed_rows(res)
 
 
 def expire_leases(engine: Engine, now: datetime) -> tuple[int, int]:
     """Dead workers' rows: never attempted -> queued again; mid-attempt -> uncertain."""
     with transaction(engine) as session:
         base = and_(Outbox.lease_expires_at.is_not(None), Outbox.lease_expires_at < now)
-        requeued = session.execute(
+        requeued = changed_rows(session.execute(
             update(Outbox).where(base, Outbox.state == "claimed")
             .values(state="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount  # fmt: skip
-        uncertain = session.execute(
+        ))  # fmt: skip
+        uncertain = changed_rows(session.execute(
             update(Outbox).where(base, Outbox.state == "sending")
             .values(state="uncertain", lease_owner=None, lease_expires_at=None, updated_at=now,
                     last_error="worker stopped during the SMTP transaction; the relay may have it")
             .execution_options(synchronize_session=False)
-        ).rowcount  # fmt: skip
-    return requeued or 0, uncertain or 0
+        ))  # fmt: skip
+    return requeued, uncertain
 
 
 def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
@@ -253,7 +268,7 @@ def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
         .values(state="cancelled", lease_owner=None, lease_expires_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount or 0
+    return changed_rows(res)
 
 
 def state_counts(session: Session, campaign_id: int) -> dict[str, int]:

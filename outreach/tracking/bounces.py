@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import parseaddr
@@ -26,10 +27,9 @@ from flufl.bounce import all_failures
 try:  # the detector list is private; without it we fall back to all_failures
     from flufl.bounce._scan import _DETECTORS
 except ImportError:  # pragma: no cover - a future flufl.bounce
-    _DETECTORS = None  # type: ignore[assignment]
+    _DETECTORS = None  # type: ignore[assignment]  # flufl.bounce moved its private list; tested in test_dependencies
 
-from outreach.tracking.arf import clean_address, iter_parts, parse_headers
-from outreach.tracking.replies import body_text, part_text, subparts
+from outreach.tracking.message import body_text, clean_address, iter_parts, parse_headers, part_text, subparts
 
 log = logging.getLogger(__name__)
 
@@ -445,7 +445,7 @@ def _from_dsn(
     if not failed:
         delayed = [b for b in blocks if b.action.startswith("delay")]
         status = next((b.status for b in delayed if b.status), None)
-        addresses = _unique([b.address for b in delayed] or sorted(temporary))
+        addresses = _unique([b.address for b in delayed] or list(sorted(temporary)))
         return BounceVerdict(True, "delayed" if delayed else None, False, status, addresses)
     failures = []
     for block in failed:
@@ -455,13 +455,11 @@ def _from_dsn(
             status = refine_status(status, text)
             failure = explain(status, f"{block.diagnostic}\n{text}", permanent=True)
         failures.append(failure)
-    addresses = list(_unique([b.address for b in failed]))
-    if not addresses:
-        addresses = sorted(permanent)
-    return _merge(failures, addresses)
+    failed_to = list(_unique([b.address for b in failed])) or sorted(permanent)
+    return _merge(failures, failed_to)
 
 
-def _unique(addresses: list[str | None]) -> tuple[str, ...]:
+def _unique(addresses: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a for a in addresses if a))
 
 
@@ -487,7 +485,7 @@ def detect_bounce(
         return None  # a null sender alone is any auto-reply; flufl must agree with the words
     extra = [clean_address(a) for a in str(msg.get("X-Failed-Recipients", "")).split(",")]
     if permanent or (extra and any(extra)):
-        recipients = list(_unique(sorted(permanent) + extra))
+        recipients = list(_unique([*sorted(permanent), *extra]))
         return _merge([explain(None, text, permanent=bool(permanent))], recipients)
     if temporary:
         status = find_status(text)

@@ -23,17 +23,19 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from outreach.tracking.arf import (
-    address_list,
-    clean_address,
-    find_complaint,
-    message_ids,
-    original_message_ids,
-    returned_headers,
-)
 from outreach.tracking.autoreply import is_auto_reply, return_date
 from outreach.tracking.bounces import detect_bounce
-from outreach.tracking.replies import all_text, body_text, decode_bytes, trim_reply
+from outreach.tracking.complaints import find_complaint, original_message_ids
+from outreach.tracking.message import (
+    address_list,
+    all_text,
+    body_text,
+    clean_address,
+    decode_bytes,
+    message_ids,
+    returned_headers,
+)
+from outreach.tracking.replies import trim_reply
 
 log = logging.getLogger(__name__)
 
@@ -233,4 +235,4 @@ def _token(subject: str) -> str | None:
 
 
 def _with(base: Classification, **changes: object) -> Classification:
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)  # type: ignore[arg-type]  # field names and types checked by the dataclass

@@ -12,9 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from outreach.settings.tokens import Signer
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Event, Outbox
-from outreach.tokens import Signer
 
 
 def record_click(engine: Engine, signer: Signer, token: str, url: str, mac: str,

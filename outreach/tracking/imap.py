@@ -30,18 +30,20 @@ import logging
 import re
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from outreach.config import Imap, Workspace
 from outreach.errors import ConfigError, MailboxError
+from outreach.settings.config import Imap
+from outreach.settings.tokens import Signer, workspace_signer
+from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction
 from outreach.storage.models import Meta
-from outreach.tokens import Signer, workspace_signer
-from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, policy_of, record_message
+from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, check_guardrails, policy_of, record_message
 
 log = logging.getLogger("outreach.imap")
 
@@ -233,14 +235,14 @@ def ensure_folder(client: imaplib.IMAP4, cfg: Imap) -> None:
         raise MailboxError(f"{_where(cfg)}: cannot create folder {cfg.processed_folder!r}: {_first(data)}")
 
 
-def _first(data: list[object]) -> str:
+def _first(data: Sequence[object]) -> str:
     item = data[0] if data else b""
     return item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item or "")
 
 
 def new_uids(client: imaplib.IMAP4, after: int) -> list[int]:
     """UIDs above ``after``, ascending. ``N:*`` always names the newest message, so filter."""
-    typ, data = client.uid("SEARCH", None, f"UID {after + 1}:*")
+    typ, data = client.uid("SEARCH", f"UID {after + 1}:*")
     if typ != "OK":
         raise MailboxError(f"UID SEARCH failed: {_first(data)}")
     uids = {int(tok) for chunk in data if isinstance(chunk, bytes) for tok in chunk.split() if tok.isdigit()}
@@ -280,7 +282,7 @@ def move(client: imaplib.IMAP4, uid: int, cfg: Imap, caps: set[str]) -> bool:
 # -- the poll ----------------------------------------------------------------------------
 
 
-def poll_mailbox(ws: Workspace, engine: Engine, signer: Signer | None, *, rescan: bool = False) -> PollReport:
+def poll_mailbox(ws: WorkspaceConfig, engine: Engine, signer: Signer | None, *, rescan: bool = False) -> PollReport:
     """Record every new message of the configured folder, then move it to the processed folder."""
     cfg = ws.settings.imap
     if cfg is None:
@@ -300,6 +302,7 @@ def poll_mailbox(ws: Workspace, engine: Engine, signer: Signer | None, *, rescan
         raise MailboxError(f"{_where(cfg)}: the server refused a command: {_text(exc)}") from None
     finally:
         _close(client)
+    check_guardrails(engine, report.ingest, ws.settings.guardrails)
     return report
 
 
@@ -358,9 +361,9 @@ def _leave(cfg: Imap, report: PollReport, uid: int, why: object) -> None:
                 and log.isEnabledFor(logging.DEBUG))  # fmt: skip
 
 
-def poll_and_promote(ws: Workspace, engine: Engine, *, rescan: bool = False) -> tuple[PollReport, int]:
+def poll_and_promote(ws: WorkspaceConfig, engine: Engine, *, rescan: bool = False) -> tuple[PollReport, int]:
     """One poll and the follow-ups it creates: what ``track poll`` and the worker both do."""
-    from outreach.followups import promote
+    from outreach.followups.promotion import promote
 
     signer = workspace_signer(engine, ws)
     report = poll_mailbox(ws, engine, signer, rescan=rescan)

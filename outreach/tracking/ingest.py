@@ -19,11 +19,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from outreach.config import Settings
+from outreach.guardrails import enforce
+from outreach.settings.config import Guardrails, Settings
+from outreach.settings.tokens import Signer, parse_verp
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, Outbox
-from outreach.tokens import Signer, parse_verp
+from outreach.tracking.authresults import authentication_results
 from outreach.tracking.classify import Classification, classify_message
 
 EVENT_KIND = {"bounce": "bounced", "complaint": "complained", "reply": "replied",
@@ -37,13 +39,15 @@ class IngestReport:
     unmatched: int = 0
     duplicates: int = 0
     suppressed: int = 0
+    watch: set[int] = field(default_factory=set)  # campaigns with new bounces or complaints
+    paused: list[str] = field(default_factory=list)  # why guardrails paused a campaign
 
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items())) or "nothing"
         return (
             f"Read {sum(self.counts.values())} message(s): {kinds}; {self.unmatched} unmatched, "
             f"{self.duplicates} already recorded, {self.suppressed} contact(s) suppressed"
-        )
+        ) + "".join(f"\nGuardrail: {why}" for why in self.paused)
 
 
 def _source_id(cls: Classification, raw: bytes) -> str:
@@ -112,10 +116,12 @@ def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: In
             event = Event(
                 kind=EVENT_KIND[cls.kind], at=now, campaign_id=row.campaign_id if row else None,
                 outbox_id=row.id if row else None, contact_id=contact_id,
-                source_id=_source_id(cls, raw), detail=_detail(cls),
+                source_id=_source_id(cls, raw), detail=_detail(cls, raw),
             )  # fmt: skip
             session.add(event)
             session.flush()
+            if row is not None and cls.kind in ("bounce", "complaint"):
+                report.watch.add(row.campaign_id)
             if _suppress(session, cls, row, contact_id, now, policy or SoftBouncePolicy()):
                 report.suppressed += 1
     except IntegrityError:
@@ -131,7 +137,7 @@ def _contact_by_address(session: Session, cls: Classification) -> int | None:
     return None
 
 
-def _detail(cls: Classification) -> dict[str, object]:
+def _detail(cls: Classification, raw: bytes) -> dict[str, object]:
     detail: dict[str, object] = {
         "subject": (cls.subject or "")[:300], "from": cls.from_address, "reason": cls.reason,
         "status": cls.status, "hard": cls.hard, "recipients": list(cls.recipients),
@@ -140,6 +146,8 @@ def _detail(cls: Classification) -> dict[str, object]:
         detail["reply_text"] = cls.reply_text[:4000]
     if cls.return_date:
         detail["return_date"] = cls.return_date.isoformat()
+    if auth := authentication_results(raw, returned=cls.kind in ("bounce", "complaint")):
+        detail["auth"] = auth
     return detail
 
 
@@ -170,11 +178,26 @@ def _suppress(session: Session, cls: Classification, row: Outbox | None, contact
 
 
 def ingest(engine: Engine, messages: Iterable[tuple[str, bytes]], signer: Signer | None,
-           policy: SoftBouncePolicy | None = None, now: datetime | None = None) -> IngestReport:  # fmt: skip
+           policy: SoftBouncePolicy | None = None, now: datetime | None = None,
+           limits: Guardrails | None = None) -> IngestReport:  # fmt: skip
     report = IngestReport()
     for _label, raw in messages:
         record_message(engine, raw, signer, report, now=now, policy=policy)
+    check_guardrails(engine, report, limits or Guardrails(), now)
     return report
+
+
+def check_guardrails(engine: Engine, report: IngestReport, limits: Guardrails, now: datetime | None = None) -> None:
+    """After a batch: pause each campaign whose new bounces or complaints crossed a guardrail.
+
+    Once per campaign per batch (one aggregate query each), not per message: a flood of
+    bounces costs one check, and the engine re-checks on its own watch loop anyway.
+    """
+    for campaign_id in sorted(report.watch):
+        reason = enforce(engine, campaign_id, limits, now or utcnow())
+        if reason:
+            report.paused.append(reason)
+    report.watch.clear()
 
 
 def policy_of(settings: Settings) -> SoftBouncePolicy:

@@ -27,12 +27,12 @@ def is_mbox(path: Path) -> bool:
 def iter_messages(paths: list[Path]) -> Iterator[tuple[str, bytes]]:
     for path in paths:
         if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError("no such file or folder", path=path)
     for path in paths:
         if is_maildir(path):
-            box = mailbox.Maildir(path, factory=None, create=False)
-            for key in sorted(box.iterkeys()):
-                yield f"{path}/{key}", box.get_bytes(key)
+            maildir = mailbox.Maildir(path, factory=None, create=False)
+            for key in sorted(maildir.iterkeys()):
+                yield f"{path}/{key}", maildir.get_bytes(key)
         elif path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 yield from iter_messages([child])

@@ -1,0 +1,245 @@
+"""Which spreadsheet column holds which contact field: resolved once per file, before any row.
+
+People import what their tools export: Outlook, Google Contacts, HubSpot,
+Salesforce, LinkedIn, Excel sheets typed by hand, in English or Indonesian.
+The same field goes by many names there (``E-mail Address``, ``E-mail 1 -
+Value``, ``Primary Email``, ``Alamat Email``), so a header is compared in a
+normalised form (case, spaces, punctuation, accents and bracketed notes like
+``[Required]`` ignored) against a table of synonyms per field, most specific
+first. ``--map COLUMN=FIELD`` settles the rest.
+
+The result is a :class:`HeaderPlan`: for each field the columns to read, in
+order (a phone is taken from ``Mobile Phone``, else ``Business Phone``, ...),
+and the columns kept as custom fields. Rows are then parsed against the plan
+without looking at header names again.
+
+Column names of the exports were taken from the exporters' own files: Outlook's
+contacts CSV (First Name ... E-mail Address ... Mobile Phone, Business Phone,
+Company, Job Title, Business City, Categories), Google Contacts' two layouts
+(Given Name / Family Name, Organization 1 - Name, E-mail 1 - Value, and the
+newer First Name / Organization Name / Labels), HubSpot's contact export
+(Email, Phone Number, Mobile Phone Number, Company Name, Contact owner, Last
+Contacted), Salesforce reports (Account Name, Mobile, Mailing City, Contact
+Owner) and LinkedIn's Connections.csv (Email Address, Company, Position).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from outreach.audience.contacts import COLUMNS
+from outreach.errors import InputError
+
+# Pseudo-fields: read from the sheet, then folded into first_name / last_name.
+NAME_PARTS = ("full_name", "middle_name")
+IGNORE = "ignore"
+FIELDS = (*COLUMNS, *NAME_PARTS)
+
+# Each field's header names, most specific first. Where a sheet has several of them, the
+# first that has a value in a row wins for that row (FALLBACK fields) or the first column
+# is the field and the others are kept as custom fields (every other field).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "email": (
+        "email", "e-mail", "email address", "e-mail address", "e-mail 1 - value", "email 1", "email 1 - value",
+        "primary email", "work email", "business email", "email (work)", "emailaddress", "mail",
+        "alamat email", "alamat e-mail", "surel", "surat elektronik", "email kantor",
+    ),
+    "first_name": (
+        "first_name", "first name", "firstname", "given name", "given", "forename", "first",
+        "nama depan", "nama pertama", "nama panggilan",
+    ),
+    "last_name": (
+        "last_name", "last name", "lastname", "surname", "family name", "last",
+        "nama belakang", "nama keluarga",
+    ),
+    "middle_name": ("middle name", "additional name", "nama tengah"),
+    "full_name": (
+        "full name", "name", "contact name", "contact full name", "display name", "full_name",
+        "nama", "nama lengkap", "nama kontak", "nama pic", "pic",
+    ),
+    "title": (  # "Job Title" first: Outlook's own "Title" column holds Mr./Mrs./Dr.
+        "job title", "jobtitle", "title", "position", "organization 1 - title", "organization title",
+        "job position", "designation", "role", "occupation",
+        "jabatan", "posisi", "jabatan pekerjaan",
+    ),
+    "phone": (  # mobile first: in Indonesia the number a caller reaches (and WhatsApps) is the mobile
+        "phone", "mobile phone", "mobile", "mobile phone number", "cell phone", "cellphone", "cell",
+        "handphone", "hp", "no hp", "no. hp", "nomor hp", "nomor handphone", "ponsel", "telepon seluler",
+        "whatsapp", "whatsapp number", "whatsapp phone number", "wa", "no wa", "nomor wa",
+        "phone number", "phone 1 - value", "business phone", "work phone", "primary phone", "telephone",
+        "company main phone", "office phone", "direct phone", "business phone 2", "phone 2 - value",
+        "telepon", "telp", "no telp", "no. telp", "nomor telepon", "telepon kantor", "home phone",
+        "other phone",
+    ),
+    "company": (
+        "company", "company name", "organization", "organisation", "organization name",
+        "organization 1 - name", "account name", "account", "business name", "employer",
+        "associated company", "perusahaan", "nama perusahaan", "instansi", "organisasi", "nama instansi",
+        "badan usaha",
+    ),
+    "industry": ("industry", "industri", "sector", "sektor", "bidang usaha", "jenis usaha", "lini bisnis"),
+    "city": (
+        "city", "business city", "mailing city", "work city", "address 1 - city", "billing city", "town",
+        "kota", "kota/kabupaten", "kabupaten/kota", "kota kabupaten", "home city", "other city",
+    ),
+    "timezone": ("timezone", "time zone", "tz", "zona waktu"),
+    "status": ("status", "contact status", "customer status", "status pelanggan"),
+    "owner": (
+        "owner", "contact owner", "account owner", "sales owner", "sales", "sales executive", "assigned to",
+        "pemilik", "pemilik kontak", "pic sales",
+    ),
+    "last_contacted_at": (
+        "last_contacted_at", "last contacted", "last contact", "last contact date", "last contacted at",
+        "terakhir dihubungi", "kontak terakhir", "tanggal kontak terakhir",
+    ),
+    "transactions": ("transactions", "transaction count", "number of transactions", "orders", "transaksi",
+                     "jumlah transaksi"),
+    "tags": ("tags", "tag", "labels", "label", "categories", "category", "group membership", "kategori", "grup"),
+    "language": ("language", "preferred language", "lang", "locale", "bahasa"),
+}  # fmt: skip
+FALLBACK = frozenset({"phone", "city"})  # another column of the same kind fills an empty cell
+# a column that lost its field to a better one, kept as a custom field under a name saying what it holds
+RENAMED = {"title": "salutation"}  # Outlook's "Title" is Mr./Mrs./Dr. when "Job Title" is there
+
+
+def normalise(header: str) -> str:
+    """``" E-mail Address [Required]"`` -> ``"emailaddress"``: what two headers must share to match."""
+    text = re.sub(r"\[[^\]]*\]|\((?:required|optional|wajib)\)", "", header, flags=re.I)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def custom_key(header: str) -> str:
+    """The name a custom column gets: ``"Jumlah Karyawan"`` -> ``jumlah_karyawan``, reachable as
+    ``contact.custom.jumlah_karyawan`` in templates and segments."""
+    text = unicodedata.normalize("NFKD", header.strip()).encode("ascii", "ignore").decode()
+    key = re.sub(r"[^0-9a-z]+", "_", text.casefold()).strip("_")
+    return key or "column"
+
+
+_LOOKUP: dict[str, tuple[str, int]] = {}
+for _field, _names in SYNONYMS.items():
+    for _rank, _name in enumerate(_names):
+        _LOOKUP.setdefault(normalise(_name), (_field, _rank))
+
+
+@dataclass(frozen=True)
+class HeaderPlan:
+    """How one file's columns are read: settled once, then applied to every row."""
+
+    header: tuple[str, ...]  # the names as the file has them
+    fields: Mapping[str, tuple[int, ...]]  # field -> column indexes, the first non-empty one wins
+    custom: Mapping[int, str]  # column index -> custom field key
+    ignored: tuple[int, ...] = ()
+    header_line: int = 1  # where the header was found (an export may put notes above it)
+    mapped: Mapping[int, str] = field(default_factory=dict)  # column index -> field, for the summary
+
+    def source(self, field_name: str) -> str | None:
+        """The header of the column a field is read from first, or None."""
+        cols = self.fields.get(field_name)
+        return self.header[cols[0]] if cols else None
+
+    def describe(self) -> list[str]:
+        """``'E-mail Address' -> email`` for every column not already named like its field."""
+        out = []
+        for field_name in FIELDS:
+            for i in self.fields.get(field_name, ()):
+                if self.header[i].strip().lower() != field_name:
+                    out.append(f"{self.header[i]!r} -> {field_name}")
+        return out
+
+
+def parse_mapping(items: Sequence[str]) -> dict[str, str]:
+    """``["Nama PIC=full_name", "Kode=custom.kode"]`` -> {normalised column: field}; bad input raises."""
+    out: dict[str, str] = {}
+    for item in items:
+        column, sep, target = item.partition("=")
+        column, target = column.strip(), target.strip()
+        if not sep or not column or not target:
+            raise InputError(f"--map {item!r}: write COLUMN=FIELD, e.g. --map 'Nama PIC=full_name'")
+        if target not in FIELDS and target != IGNORE and not _custom_target(target):
+            raise InputError(f"--map {item!r}: {target!r} is not a field "
+                             f"(fields: {', '.join(FIELDS)}, custom.NAME, {IGNORE})")  # fmt: skip
+        out[normalise(column)] = target
+    return out
+
+
+def _custom_target(target: str) -> bool:
+    return target.startswith("custom.") and custom_key(target[len("custom."):]) == target[len("custom."):]
+
+
+def plan_header(header: Sequence[str], mapping: Mapping[str, str] | None = None, *,
+                path: Path | None = None, line: int = 1) -> HeaderPlan:  # fmt: skip
+    """Settle which column is which field; ``mapping`` (from ``--map``) wins over the synonyms."""
+    mapping = dict(mapping or {})
+    names = [h.strip() for h in header]
+    keys = [normalise(h) for h in names]
+    unknown = [c for c in mapping if c not in keys]
+    if unknown:
+        raise InputError(f"--map names no column of this file: {', '.join(repr(c) for c in unknown)} "
+                         f"(columns: {', '.join(n for n in names if n)})", path=path, line=line)  # fmt: skip
+    candidates: dict[str, list[tuple[int, int]]] = {}  # field -> [(rank, column)]
+    custom: dict[int, str] = {}
+    ignored: list[int] = []
+    for i, key in enumerate(keys):
+        if not names[i]:
+            ignored.append(i)
+            continue
+        target = mapping.get(key)
+        if target == IGNORE:
+            ignored.append(i)
+        elif target is not None and target.startswith("custom."):
+            custom[i] = target[len("custom."):]
+        elif target is not None:
+            candidates.setdefault(target, []).append((-1, i))  # --map comes first
+        elif key in _LOOKUP:
+            field_name, rank = _LOOKUP[key]
+            candidates.setdefault(field_name, []).append((rank, i))
+        else:
+            custom[i] = custom_key(names[i])
+    fields: dict[str, tuple[int, ...]] = {}
+    for field_name, found in candidates.items():
+        ordered = [i for _rank, i in sorted(found)]
+        if field_name in FALLBACK:
+            fields[field_name] = tuple(ordered)
+        else:
+            fields[field_name] = (ordered[0],)
+            for i in ordered[1:]:  # a second "Title" beside "Job Title" (Outlook's Mr./Mrs.) is kept, not lost
+                custom[i] = RENAMED.get(custom_key(names[i]), custom_key(names[i]))
+    mapped = {i: f for f, cols in fields.items() for i in cols}
+    return HeaderPlan(tuple(names), fields, _unique(custom, names), tuple(ignored), line, mapped)
+
+
+def _unique(custom: dict[int, str], names: list[str]) -> dict[int, str]:
+    """Two columns never share a custom key: the second ``Phone`` becomes ``phone_2``."""
+    seen: dict[str, int] = {}
+    out: dict[int, str] = {}
+    for i in sorted(custom):
+        key = custom[i]
+        if key in seen:
+            n = 2
+            while f"{key}_{n}" in seen:
+                n += 1
+            key = f"{key}_{n}"
+        seen[key] = i
+        out[i] = key
+    return out
+
+
+def find_header(rows: Sequence[Sequence[str]], mapping: Mapping[str, str] | None = None) -> int:
+    """The index of the header row among the first rows: the first with an email column.
+
+    LinkedIn's Connections.csv starts with a few lines of notes before its header; other
+    exports start with the header itself (index 0, also when no row has an email column,
+    so the error names the first line).
+    """
+    mapping = mapping or {}
+    for n, row in enumerate(rows):
+        keys = [normalise(c) for c in row]
+        if any(_LOOKUP.get(k, ("",))[0] == "email" or mapping.get(k) == "email" for k in keys):
+            return n
+    return 0

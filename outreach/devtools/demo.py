@@ -1,0 +1,169 @@
+"""``outreach demo``: the whole flow on the embedded example, with nothing to configure.
+
+A temporary workspace from the example, a local SMTP sink in-process, a blast
+to the Jakarta prospects, one customer reply and one bounce read back, and
+the callers' list written out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import mailbox
+from dataclasses import dataclass
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+
+from outreach.audience.importer import import_contacts
+from outreach.campaigns.builder import build_campaign
+from outreach.campaigns.status import Status, campaign_status
+from outreach.devtools.sink import Sink, free_port
+from outreach.followups.exports import export_csv
+from outreach.followups.promotion import promote
+from outreach.followups.queue import list_items
+from outreach.sending.engine import SendReport, send_campaign
+from outreach.settings.tokens import workspace_signer
+from outreach.settings.workspace import WorkspaceConfig, init_workspace, load_workspace
+from outreach.storage import open_engine, utcnow
+from outreach.tracking.ingest import IngestReport, ingest
+from outreach.tracking.sources import iter_messages
+
+CAMPAIGN = "solusi-jaringan"
+
+REPLY = """\
+From: {name} <{addr}>
+To: {sender}
+Subject: Re: {subject}
+Date: {date}
+Message-ID: <demo-reply-1@customer.example.co.id>
+In-Reply-To: <{mid}>
+References: <{mid}>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="utf-8"
+Content-Transfer-Encoding: 8bit
+
+Selamat siang Pak Awang,
+
+Terima kasih atas informasinya. Kami sedang merencanakan peremajaan jaringan
+kantor pusat tahun depan, sekitar 40 access point. Silakan telepon saya hari
+Kamis untuk membahas kebutuhan kami lebih lanjut.
+
+Salam,
+{name}
+
+Pada {date}, {sender} menulis:
+> Yth. Bapak/Ibu {name},
+>
+> Jaringan kantor yang lambat atau rentan serangan ...
+"""
+
+BOUNCE = """\
+From: Mail Delivery System <MAILER-DAEMON@mx.customer.example.net>
+To: {sender}
+Subject: Undelivered Mail Returned to Sender
+Date: {date}
+Message-ID: <demo-bounce-1@mx.customer.example.net>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
+
+--BOUNDARY
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.customer.example.net.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+<{addr}>: host mx.customer.example.net said: 550 5.1.1 <{addr}>:
+    Recipient address rejected: User unknown in virtual mailbox table
+
+--BOUNDARY
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.customer.example.net
+Arrival-Date: {date}
+
+Final-Recipient: rfc822; {addr}
+Original-Recipient: rfc822;{addr}
+Action: failed
+Status: 5.1.1
+Remote-MTA: dns; mx.customer.example.net
+Diagnostic-Code: smtp; 550 5.1.1 <{addr}>: Recipient address rejected: User
+    unknown in virtual mailbox table
+
+--BOUNDARY
+Content-Type: text/rfc822-headers
+
+From: {sender}
+To: {addr}
+Subject: {subject}
+Message-ID: <{mid}>
+
+--BOUNDARY--
+"""
+
+
+@dataclass
+class DemoResult:
+    workspace: Path
+    imported: int
+    built: int
+    report: SendReport
+    ingest: IngestReport
+    status: Status
+    call_list: Path
+    call_items: int
+    maildir: Path
+    inbox: Path
+
+
+def _fill(template: str, msg: email.message.Message) -> bytes:
+    name, addr = parseaddr(str(msg["To"]))
+    values = {
+        "name": name or addr, "addr": addr, "sender": str(msg["From"]),
+        "subject": str(msg["Subject"]), "mid": str(msg["Message-ID"]).strip("<>"),
+        "date": format_datetime(utcnow()),
+    }  # fmt: skip
+    return template.format(**values).replace("\n", "\r\n").encode("utf-8")
+
+
+def run_demo(target: Path) -> DemoResult:
+    init_workspace(target)
+    maildir = target / "sink-maildir"
+    port = free_port()
+    base = load_workspace(target)
+    ws = WorkspaceConfig(target, base.settings.model_copy(
+        update={"smtp": base.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port,
+                                                              "security": "none"}),
+                "database_url": "sqlite:///outreach.db"}))  # fmt: skip
+    engine = open_engine(ws.database_url)
+    imported = import_contacts(engine, target / "contacts.csv")
+    built = build_campaign(ws, engine, CAMPAIGN)
+    with Sink(maildir, port=port):
+        report = asyncio.run(send_campaign(ws, engine, CAMPAIGN))
+    inbox = target / "inbox"
+    inbox.mkdir(exist_ok=True)
+    delivered = [
+        email.message_from_bytes(box_msg, policy=email.policy.compat32)
+        for _, box_msg in sorted(
+            ((k, mailbox.Maildir(maildir, create=False).get_bytes(k))
+             for k in mailbox.Maildir(maildir, create=False).iterkeys()),
+        )
+    ]  # fmt: skip
+    delivered.sort(key=lambda m: str(m["To"]))
+    if len(delivered) >= 2:
+        (inbox / "reply.eml").write_bytes(_fill(REPLY, delivered[0]))
+        (inbox / "bounce.eml").write_bytes(_fill(BOUNCE, delivered[1]))
+    signer = workspace_signer(engine, ws)
+    ingested = ingest(engine, iter_messages([inbox]), signer)
+    promote(engine, ws)
+    items = list_items(engine, queue="call")
+    call_list = target / "call-list.csv"
+    export_csv(items, call_list)
+    return DemoResult(
+        workspace=target, imported=imported.imported + imported.updated, built=built.added,
+        report=report, ingest=ingested, status=campaign_status(engine, CAMPAIGN),
+        call_list=call_list, call_items=len(items), maildir=maildir, inbox=inbox,
+    )  # fmt: skip

@@ -1,0 +1,52 @@
+"""The callers' list out of outreach: CSV for any spreadsheet, an Excel workbook, visits as ICS events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from outreach.followups.queue import CSV_COLUMNS, Item
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.sheets import write_csv, write_xlsx
+from outreach.storage import utcnow
+
+
+def export_xlsx(items: list[Item], out: Path, queue: str) -> None:
+    """The same columns as the CSV, as an Excel workbook (header frozen, filters on)."""
+    write_xlsx(CSV_COLUMNS, [item.row() for item in items], out, f"{queue} list")
+
+
+def export_csv(items: list[Item], out: Path) -> None:
+    """UTF-8 with BOM (spreadsheets then read Indonesian names right), formulas neutralised."""
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        write_csv(fh, CSV_COLUMNS, (item.row() for item in items))
+
+
+def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:
+    from icalendar import Calendar
+    from icalendar import Event as IcsEvent
+
+    cal = Calendar()
+    cal.add("prodid", "-//outreach//visits//EN")
+    cal.add("version", "2.0")
+    count = 0
+    for item in items:
+        if item.visit_at is None:
+            continue
+        start = item.visit_at.replace(tzinfo=ws.tz)
+        ev = IcsEvent()
+        ev.add("uid", f"outreach-visit-{item.id}@{ws.root.name or 'workspace'}")
+        ev.add("dtstamp", utcnow())
+        ev.add("dtstart", start)
+        ev.add("dtend", start + timedelta(hours=1))
+        ev.add("summary", f"Visit: {item.company or item.contact_name}")
+        ev.add("description", "\n".join(filter(None, (
+            f"{item.contact_name} ({item.title})", item.email, item.phone, item.notes,
+            f"Reply: {item.reply_excerpt}" if item.reply_excerpt else "",
+        ))))  # fmt: skip
+        ev.add("categories", ["outreach", item.owner or "unassigned"])
+        cal.add_component(ev)
+        count += 1
+    cal.add_missing_timezones()  # a VTIMEZONE for the TZID the events use: Outlook needs it to place them
+    out.write_bytes(cal.to_ical())
+    return count

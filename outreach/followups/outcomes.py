@@ -1,0 +1,202 @@
+"""Callers' outcomes back into outreach: close, re-queue or turn items into visits.
+
+A file of outcomes is all or nothing: any bad row rejects it and changes
+nothing (every bad row is reported, so the caller fixes them in one go), and
+importing the same file again changes nothing more.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from outreach.errors import InputError
+from outreach.followups.queue import OUTCOMES
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.sheets import decode_spreadsheet_bytes, read_xlsx, sniff_reader, unneutralise
+from outreach.storage import transaction, utcnow
+from outreach.storage.models import FollowUp
+from outreach.workdays import BusinessCalendar
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    line: int
+    id: int
+    outcome: str
+    notes: str
+    visit_at: datetime | None
+
+
+def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Header and numbered rows of what the callers handed back: CSV in any spreadsheet's dialect, or .xlsx."""
+    if path.suffix.lower() == ".xlsx":
+        return read_xlsx(path)
+    try:
+        text = decode_spreadsheet_bytes(path.read_bytes(), str(path))
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    reader = sniff_reader(text)
+    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    reader.fieldnames = header
+    return header, _numbered(path, reader)
+
+
+def _parse_import(path: Path, ws: WorkspaceConfig) -> tuple[list[OutcomeRow], list[tuple[int, str]]]:
+    """The usable rows, and every bad row with its reason (the caller refuses the file if there is one)."""
+    header, numbered = _read_rows(path)
+    for need in ("id", "outcome"):
+        if need not in header:
+            raise InputError(f"no {need!r} column (columns: {', '.join(header)})", path=path, line=1)
+    rows: list[OutcomeRow] = []
+    bad: list[tuple[int, str]] = []
+    for line, raw in numbered:
+        try:
+            row = _parse_row(path, line, raw)
+        except InputError as exc:
+            bad.append((line, exc.detail))
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows, bad
+
+
+def _parse_row(path: Path, line: int, raw: dict[str, str]) -> OutcomeRow | None:
+    ident = unneutralise((raw.get("id") or "").strip())
+    outcome = unneutralise((raw.get("outcome") or "").strip()).lower()
+    if not ident and not outcome:
+        return None
+    if not ident.isdigit():
+        raise InputError(f"id {ident!r} is not a follow-up id", path=path, row=line)
+    if outcome and outcome not in OUTCOMES:
+        raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}", path=path, row=line)
+    visit_at = _parse_visit(path, line, (raw.get("visit_at") or "").strip())
+    if outcome == "visit_scheduled" and visit_at is None:
+        visit_at = visit_from_notes(unneutralise(raw.get("notes") or ""))
+    if outcome == "visit_scheduled" and visit_at is None:
+        raise InputError("visit_scheduled needs a date: a visit_at column (YYYY-MM-DD HH:MM) or a date "
+                         "in the notes (2026-12-07 10:00 or 7/12/2026 10.00)", path=path, row=line)
+    if not outcome:
+        return None
+    return OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at)
+
+
+def _refuse(path: Path, bad: list[tuple[int, str]]) -> InputError:
+    """One bad row: ``FILE, row N: reason``; several: every one of them, each on its line."""
+    bad = sorted(bad)
+    if len(bad) == 1:
+        return InputError(bad[0][1], path=path, row=bad[0][0])
+    lines = "\n".join(f"  row {line}: {reason}" for line, reason in bad)
+    return InputError(f"{len(bad)} bad rows; nothing was changed (fix them and import the file again):\n{lines}",
+                      path=path)
+
+
+def _numbered(path: Path, reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows with the line each starts on (a quoted note may span lines); csv errors name the line."""
+    try:
+        for raw in reader:
+            cells = [v for v in raw.values() if isinstance(v, str)]
+            yield reader.line_num - sum(len(re.findall(r"\r\n|\r|\n", v)) for v in cells), raw
+    except csv.Error as exc:
+        raise InputError(str(exc), path=path, line=reader.reader.line_num) from None
+
+
+_ISO_IN_TEXT = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(?:jam |pukul |at )?(\d{1,2})[:.](\d{2}))?")
+_DMY_IN_TEXT = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})(?:[ ,]+(?:jam |pukul |at )?(\d{1,2})[:.](\d{2}))?")
+
+
+def visit_from_notes(notes: str) -> datetime | None:
+    """A caller wrote the date in the notes ("visit 2026-12-07 10:00", "kunjungan 7/12/2026 jam 14.30").
+
+    Day-first for d/m/y, as written in Indonesia; 10:00 when no time is given.
+    """
+    for pattern, order in ((_ISO_IN_TEXT, (0, 1, 2)), (_DMY_IN_TEXT, (2, 1, 0))):
+        m = pattern.search(notes)
+        if m is None:
+            continue
+        parts = m.groups()
+        year, month, day = (int(parts[i]) for i in order)
+        hour, minute = (int(parts[3]), int(parts[4])) if parts[3] else (10, 0)
+        try:
+            return datetime(year, month, day, hour, minute)
+        except ValueError:
+            return None
+    return None
+
+
+def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("T", " "))
+    except ValueError:
+        raise InputError(f"visit_at {text!r} is not an ISO date-time", path=path, row=line) from None
+
+
+def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date | None = None) -> dict[str, int]:
+    """Apply callers' outcomes; any bad row rejects the whole file and changes nothing."""
+    rows, bad = _parse_import(path, ws)
+    today = today or datetime.now(ws.tz).date()
+    counts = {"applied": 0, "unchanged": 0}
+    with transaction(engine) as session:
+        bad += [(r.line, f"no follow-up with id {r.id}") for r in rows if session.get(FollowUp, r.id) is None]
+        if bad:
+            raise _refuse(path, bad)
+        for r in rows:
+            item = session.get(FollowUp, r.id)
+            assert item is not None
+            changed = _apply(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off),
+                             BusinessCalendar.of(ws.settings.calendar))
+            counts["applied" if changed else "unchanged"] += 1
+    return counts
+
+
+def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
+           calendar: BusinessCalendar) -> bool:
+    if item.outcome == r.outcome and item.notes == r.notes and (r.visit_at is None or item.visit_at == r.visit_at):
+        return False  # same file imported again
+    now = utcnow()
+    item.outcome, item.notes, item.updated_at = r.outcome, r.notes, now
+    contact = item.contact
+    if r.outcome in ("reached",):
+        item.state = "done"
+    elif r.outcome in ("no_answer", "callback"):
+        item.state = "open"
+        days = 1 if r.outcome == "no_answer" else 2
+        item.due_date = r.visit_at.date() if r.visit_at else calendar.add(today, days)
+    elif r.outcome == "visit_scheduled":
+        visit_at = r.visit_at
+        assert visit_at is not None  # _parse_import refuses visit_scheduled without a date
+        if item.queue == "visit":
+            item.visit_at, item.due_date, item.state = visit_at, visit_at.date(), "open"
+        else:
+            item.state, item.visit_at = "done", visit_at
+            # rescheduled: move the open visit rather than adding a second one
+            visit = session.scalar(select(FollowUp).where(
+                FollowUp.contact_id == item.contact_id, FollowUp.queue == "visit", FollowUp.state == "open"
+            ))  # fmt: skip
+            if visit is not None:
+                visit.visit_at, visit.due_date, visit.updated_at = visit_at, visit_at.date(), now
+                visit.notes = r.notes or visit.notes
+                return True
+            session.add(FollowUp(
+                contact_id=item.contact_id, campaign_id=item.campaign_id, event_id=None, queue="visit",
+                state="open", priority=item.priority + 10, owner=item.owner, reason="visit_scheduled",
+                last_subject=item.last_subject, reply_excerpt=item.reply_excerpt,
+                due_date=visit_at.date(), visit_at=visit_at, outcome="", notes=r.notes,
+                created_at=now, updated_at=now,
+            ))  # fmt: skip
+    elif r.outcome == "not_interested":
+        item.state = "done"
+        contact.cooling_until = today + cooling
+    elif r.outcome == "wrong_contact":
+        item.state = "done"
+        contact.needs_cleanup = f"wrong contact (follow-up {item.id}): {r.notes}"[:200]
+    return True

@@ -1,0 +1,398 @@
+"""Workspace settings (outreach.yaml), validated once into frozen objects.
+
+Secrets never live in the file: it names environment variables
+(``password_env``, ``secret_env``) and we read them when needed.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from outreach.errors import ConfigError
+from outreach.settings.units import parse_duration, parse_rate
+from outreach.settings.yamlfile import YamlDoc, error_text, pydantic_error
+
+SETTINGS_FILE = "outreach.yaml"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _rate(v: Any) -> float:
+    return parse_rate(v)
+
+
+def _seconds(v: Any) -> float:
+    return parse_duration(v).total_seconds()
+
+
+Rate = Annotated[float, BeforeValidator(_rate)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+class Organization(Frozen):
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+
+
+class Smtp(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(1025, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str = "OUTREACH_SMTP_PASSWORD"
+    ca_file: str | None = None
+    timeout: Seconds = 30.0
+    local_hostname: str | None = None
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+class Imap(Frozen):
+    """The mailbox replies and bounces arrive in, read by ``track poll`` and the worker."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=1, le=65535)  # None: 993 for tls, else 143
+    security: Literal["none", "starttls", "tls"] = "tls"
+    username: str = Field(min_length=1)
+    password_env: str = "OUTREACH_IMAP_PASSWORD"
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    ca_file: str | None = None
+    timeout: Seconds = 30.0
+    poll_every: Seconds = 60.0  # the worker polls at most this often
+
+    @field_validator("folder", "processed_folder")
+    @classmethod
+    def _folder(cls, v: str) -> str:
+        if not v.strip() or any(c in v for c in "\r\n\x00"):
+            raise ValueError("must be a folder name on one line")
+        return v.strip()
+
+    @field_validator("processed_folder")
+    @classmethod
+    def _not_the_inbox(cls, v: str, info: ValidationInfo) -> str:
+        if v.casefold() == str(info.data.get("folder", "")).casefold():
+            raise ValueError("must differ from folder, or moved messages would be read again")
+        return v
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+SELECTOR = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class Dkim(Frozen):
+    """DKIM signing of every outgoing message; the key files never leave the workspace.
+
+    ``ed25519_selector`` with ``ed25519_private_key_file`` adds an RFC 8463
+    Ed25519 signature beside the RSA one (both or neither, on its own selector:
+    one DNS record holds one key). ``processes``: how many worker processes sign
+    during a send (default: the cores this process may use; 1 signs in the
+    sending loop itself).
+    """
+
+    selector: str = Field(pattern=SELECTOR)
+    domain: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}$")
+    private_key_file: str = Field(min_length=1)
+    ed25519_selector: str | None = Field(default=None, pattern=SELECTOR)
+    ed25519_private_key_file: str | None = Field(default=None, min_length=1)
+    processes: int | None = Field(default=None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _ed25519_pair(self) -> Dkim:
+        if (self.ed25519_selector is None) != (self.ed25519_private_key_file is None):
+            raise ValueError("ed25519_selector and ed25519_private_key_file go together: set both or neither")
+        if self.ed25519_selector is not None and self.ed25519_selector == self.selector:
+            raise ValueError("ed25519_selector must differ from selector (one DNS record holds one key)")
+        return self
+
+    def signing_processes(self) -> int:
+        """``processes``, else the cores this process may run on (a taskset or container limit counts)."""
+        if self.processes:
+            return self.processes
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Sender(Frozen):
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    title: str = ""
+    phone: str = ""
+    warmup: bool = False  # a new sending domain or address: the daily cap grows from warmup.start
+
+    @field_validator("name", "email", "title", "phone")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\r" in v or "\n" in v:
+            raise ValueError("must be on one line")
+        return v.strip()
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[1].lower()
+
+
+class Unsubscribe(Frozen):
+    base_url: str = "http://127.0.0.1:8025"
+    secret_env: str = "OUTREACH_SECRET"
+    mailto: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class Throttle(Frozen):
+    rate: Rate = 20.0
+    connections: int = Field(1, ge=1, le=64)
+    per_domain_rate: Rate | None = None
+    daily_cap: int | None = Field(None, ge=1)
+    messages_per_connection: int = Field(100, ge=1)
+
+
+class Retry(Frozen):
+    attempts: int = Field(8, ge=1, le=100)
+    backoff: Seconds = 30.0
+    max_backoff: Seconds = 3600.0
+
+
+class Bounces(Frozen):
+    """The envelope sender (Return-Path). With VERP each message gets its own, so a bounce
+    can be traced to its outbox row even when it quotes nothing of the original."""
+
+    verp: bool = True
+    address: str | None = Field(None, pattern=r"^[^@\s+]+@[^@\s]+$")
+    # soft bounces (mailbox full, greylisting, 4.x.x) suppress only when they keep coming:
+    # at least soft_limit of them, the first and last more than soft_spread apart
+    soft_limit: int = Field(3, ge=1)
+    soft_spread: Seconds = 7 * 86400.0
+
+
+class FollowupRules(Frozen):
+    """Who goes to the call queue, who straight to a visit, and in what order."""
+
+    visit_keywords: tuple[str, ...] = (
+        "penawaran", "harga", "jadwal", "bertemu", "ketemu", "kunjungan", "kunjung", "rapat", "meeting",
+        "meet", "quotation", "quote", "price", "pricing", "visit", "appointment", "demo",
+    )  # fmt: skip
+    existing_to_visit: bool = True  # a reply from an existing customer goes straight to a visit
+    due_business_days: int = Field(1, ge=0, le=30)
+    cooling_off: Seconds = 90 * 86400.0  # not_interested keeps the contact out of blasts this long
+    size_field: str | None = "employees"  # custom column: larger companies first
+    promote_clicks: int = Field(1, ge=0)  # clicks that earn a call when nobody replied (0: never)
+
+
+class Tracking(Frozen):
+    """Click tracking rewrites the body's links through ``outreach serve`` (unsubscribe.base_url)."""
+
+    clicks: bool = False
+
+
+class AutoPause(Frozen):
+    failure_rate: float = Field(0.10, gt=0, le=1)
+    window: int = Field(200, ge=10)
+    min_attempts: int = Field(20, ge=1)
+
+
+class Guardrails(Frozen):
+    """Mailbox providers junk a sender whose complaints pass 0.3%; hard bounces mean a stale list.
+
+    A campaign whose rates cross these pauses itself, but only once ``min_delivered`` messages
+    were delivered: two complaints among the first fifty say little.
+    """
+
+    complaint_rate: float = Field(0.003, gt=0, le=1)
+    hard_bounce_rate: float = Field(0.05, gt=0, le=1)
+    min_delivered: int = Field(200, ge=1)
+
+
+class Warmup(Frozen):
+    """The daily allowance of a sender marked ``warmup: true``: ``start`` on its first day of
+    sending, multiplied by ``factor`` for each earlier day that sent without tripping a guardrail."""
+
+    start: int = Field(50, ge=1)
+    factor: float = Field(1.5, ge=1, le=10)
+
+
+class Deliverability(Frozen):
+    """``campaign send`` runs ``outreach doctor``'s checks first and refuses on a failing one."""
+
+    preflight: bool = True
+    nameserver: str | None = None  # HOST[:PORT] to ask instead of the system's resolver (doctor's default too)
+    dns_timeout: Seconds = 3.0
+
+
+class Targets(Frozen):
+    """Monthly goals per sales executive, compared against in `outreach report monthly`."""
+
+    new_prospects: int = Field(50, ge=0)
+
+
+class ContactPolicy(Frozen):
+    """How often one person may be mailed, across campaigns; 0 turns a rule off.
+
+    Checked when a campaign is built (``campaign build --ignore-policy`` overrides it once),
+    against what was sent and what is already queued in other campaigns.
+    """
+
+    min_gap: Seconds = 7 * 86400.0  # between two campaign emails to one contact
+    max_per_30d: int = Field(4, ge=0)  # campaign emails to one contact in any 30 days
+    hold_after_reply: Seconds = 30 * 86400.0  # after a reply, and while a follow-up item is open
+
+    @field_validator("min_gap", "hold_after_reply")
+    @classmethod
+    def _not_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("must be 0 (off) or a duration like 7d")
+        return v
+
+
+class ContactsImport(Frozen):
+    """How contact spreadsheets are read."""
+
+    default_region: str = "ID"  # phone numbers written without +CC are read as numbers of this country
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        region = v.strip().upper()
+        if region == "ID":
+            return region  # the default: no need to load phonenumbers' tables for every command
+        import phonenumbers
+
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{v!r} is not a country code like ID, SG or MY")
+        return region
+
+
+class Calendar(Frozen):
+    """Working days for due dates and "N business days" steps: Monday to Friday, without the
+    public holidays (and, for Indonesia, the cuti bersama) of ``country``, nor ``holidays``."""
+
+    country: str | None = "ID"  # a country code the holidays package knows; null: weekends only
+    subdivision: str | None = None  # a province or state, where holidays differ by region
+    categories: tuple[str, ...] | None = None  # None: public, and "government" (Indonesia's cuti bersama) where known
+    holidays: tuple[date, ...] = ()  # the company's own days off
+
+    @model_validator(mode="after")
+    def _known(self) -> Calendar:
+        if self.country is None or (self.country, self.subdivision, self.categories) == ("ID", None, None):
+            return self  # the default is known good; loading the holidays package costs most of a second
+        import holidays
+
+        try:
+            known = holidays.country_holidays(self.country)
+        except NotImplementedError:
+            raise ValueError(f"country {self.country!r} is not known to the holidays package "
+                             "(use a code like ID, SG, MY, or null for weekends only)") from None
+        subdivisions = getattr(known, "subdivisions", ())
+        if self.subdivision is not None and self.subdivision not in subdivisions:
+            raise ValueError(f"subdivision {self.subdivision!r} is not one of {self.country}'s "
+                             f"({', '.join(subdivisions) or 'it has none'})")
+        unknown = set(self.categories or ()) - set(getattr(known, "supported_categories", ("public",)))
+        if unknown:
+            raise ValueError(f"categories {', '.join(sorted(unknown))} are not known for {self.country} "
+                             f"({', '.join(getattr(known, 'supported_categories', ('public',)))})")
+        return self
+
+
+class Settings(Frozen):
+    database_url: str = "sqlite:///outreach.db"
+    timezone: str = "Asia/Jakarta"
+    organization: Organization
+    smtp: Smtp = Smtp()
+    senders: dict[str, Sender] = Field(min_length=1)
+    unsubscribe: Unsubscribe = Unsubscribe()
+    throttle: Throttle = Throttle()
+    retry: Retry = Retry()
+    bounces: Bounces = Bounces()
+    followups: FollowupRules = FollowupRules()
+    tracking: Tracking = Tracking()
+    auto_pause: AutoPause = AutoPause()
+    targets: Targets = Targets()
+    guardrails: Guardrails = Guardrails()
+    warmup: Warmup = Warmup()
+    deliverability: Deliverability = Deliverability()
+    contact_policy: ContactPolicy = ContactPolicy()
+    contacts: ContactsImport = ContactsImport()
+    calendar: Calendar = Calendar()
+    imap: Imap | None = None
+    dkim: Dkim | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name like Asia/Jakarta)") from None
+        return v
+
+
+ENV_OVERRIDES = {
+    "OUTREACH_DATABASE_URL": ("database_url",),
+    "OUTREACH_SMTP_HOST": ("smtp", "host"),
+    "OUTREACH_SMTP_PORT": ("smtp", "port"),
+    "OUTREACH_SMTP_SECURITY": ("smtp", "security"),
+}
+
+
+def parse_settings(doc: YamlDoc) -> Settings:
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of settings", **doc.at())
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_error(doc, exc) from None
+    return _apply_env(settings, data)
+
+
+def _apply_env(settings: Settings, data: dict[str, Any]) -> Settings:
+    overridden = False
+    merged: dict[str, Any] = settings.model_dump()
+    for var, path in ENV_OVERRIDES.items():
+        value = os.environ.get(var)
+        if value is None or value == "":
+            continue
+        overridden = True
+        target = merged
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+    if not overridden:
+        return settings
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        names = [v for v, p in ENV_OVERRIDES.items() if os.environ.get(v)]
+        err = exc.errors()[0]
+        raise ConfigError(
+            f"environment override ({', '.join(names)}): "
+            f"{'.'.join(map(str, err['loc']))}: {error_text(err)}"
+        ) from None

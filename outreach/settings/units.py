@@ -1,0 +1,36 @@
+"""Parsing the small human units users write in YAML: rates and durations."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.I)
+_PER = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.I)
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_rate(text: str | float | int) -> float:
+    """``"20/s"`` -> 20.0 messages per second; ``"600/h"`` -> 0.1676."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        if text <= 0:
+            raise ValueError("a rate must be positive")
+        return float(text)
+    m = _RATE.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a rate; write e.g. 20/s, 300/m or 1000/h")
+    value = float(m.group(1)) / _PER[m.group(2).lower()]
+    if value <= 0:
+        raise ValueError("a rate must be positive")
+    return value
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """``"30s"``, ``"1h"``, ``"90d"``; a bare number (``0``, ``"0"``) is seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return timedelta(seconds=float(text))
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 15m, 1h or 90d")
+    return timedelta(seconds=float(m.group(1)) * _SECONDS[(m.group(2) or "s").lower()])

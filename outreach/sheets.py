@@ -1,0 +1,142 @@
+"""Spreadsheets people open: CSV safe to open in Excel, readable from any spreadsheet, and .xlsx.
+
+Cells starting with ``= + - @`` or a tab/CR are run as formulas by Excel and
+LibreOffice (CSV injection). We prefix them with an apostrophe on export and
+strip exactly that prefix again on import, so a round trip is lossless.
+
+One exception: a phone number in E.164 (``+6281234567890``: a plus, then only
+digits and spaces) is written as it is. As a "formula" it can only be a number
+(no function, no reference, no DDE), so it is no injection; quoted it would
+reach the caller as ``'+62…``. Excel may still show such a CSV cell as a
+number (6.28123E+12), which is why callers are given the .xlsx export, where
+every text cell is a string. In a
+workbook, a string that starts like a formula is stored as a string cell, so
+Excel shows it and never runs it; numbers and dates the callers type come back
+as text the importer understands.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TextIO
+
+from outreach.errors import InputError
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE = re.compile(r"\+[0-9][0-9 ]*")
+
+
+def neutralise(value: object) -> str:
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_START) and not _PHONE.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def unneutralise(text: str) -> str:
+    if text.startswith("'") and text[1:2] and text[1:].startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
+def decode_spreadsheet_bytes(data: bytes, name: str) -> str:
+    """Decode what Excel, LibreOffice or Google Sheets wrote: UTF-8 (BOM or not), UTF-16, CP1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: broken UTF-16 text at byte {exc.start}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data:
+        raise InputError(f"{name}: this is not a CSV text file (it holds binary data)")
+    return data.decode("cp1252", errors="replace")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter a spreadsheet used (`,` `;` or tab), the most frequent in the first line that
+    has any (LinkedIn puts a line of notes without one above its header)."""
+    for line in text.split("\n", 10)[:10]:
+        counts = {d: line.count(d) for d in (",", ";", "\t")}
+        if any(counts.values()):
+            return max(counts, key=lambda d: counts[d])
+    return ","
+
+
+def sniff_reader(text: str) -> csv.DictReader[str]:
+    """A DictReader on ``text`` with the delimiter a spreadsheet used (`,` `;` or tab)."""
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+
+
+def write_csv(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[object]],
+              lineterminator: str = "\r\n") -> None:  # fmt: skip
+    """The header, then every row with each cell neutralised: the one way we write CSV for people."""
+    writer = csv.writer(out, lineterminator=lineterminator)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([neutralise(v) for v in row])
+
+
+
+def write_xlsx(header: Sequence[str], rows: Sequence[Sequence[object]], out: Path, title: str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append(list(header))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(["" if v is None else v for v in row])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for i, name in enumerate(header, 1):
+        width = max([len(str(name)), *(len(str(r[i - 1] or "")) for r in rows)])
+        sheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
+    book.save(out)
+
+
+def read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Header (lowercased) and (row number, row) pairs of the first sheet, every value as text."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except Exception as exc:  # noqa: BLE001 - zipfile/openpyxl raise many kinds for a broken file
+        raise InputError(f"not a readable .xlsx workbook ({type(exc).__name__})", path=path) from None
+    rows = book.worksheets[0].iter_rows(values_only=True)
+    header = [_text(v).strip().lower() for v in next(rows, ())]
+
+    def body() -> Iterator[tuple[int, dict[str, str]]]:
+        for number, values in enumerate(rows, start=2):
+            yield number, {h: _text(v) for h, v in zip(header, values, strict=False) if h}
+        book.close()
+
+    return header, body()
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,518 @@
+"""`outreach content lint`: every problem of a campaign's content, found before anything is sent.
+
+Preflight (at build) stops the build on the first render error; a writer
+wants the whole list at once, with file and line, including what renders
+fine but still hurts: a broken link, a missing alt text, a subject cut off in
+the inbox, a message Gmail clips, phrases spam filters score. Errors make the
+command fail (exit 1); warnings are advice.
+
+Personalisation is tried against every contact of the campaign's segment,
+streamed, because a template that works for the first contact can still fail
+for the one whose custom column is empty. Distinct problems are reported
+once, with the first few contacts they hit (a contact's message stops at its
+first problem, so it is named under that one); so are variables that print
+empty for some contacts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from sqlalchemy import Engine
+
+from outreach.audience.contacts import ContactView, iter_contacts
+from outreach.audience.segments import contacts_query, load_segment
+from outreach.campaigns.builder import campaign_id
+from outreach.campaigns.definition import CampaignSpec, campaign_names, load_campaign
+from outreach.campaigns.messages import MessageFactory
+from outreach.content.problems import Problems
+from outreach.content.rendering import ContentSource, Organization, compile_content, read_content
+from outreach.content.tags import TAG
+from outreach.errors import NotFoundError, OutreachError, TemplateError
+from outreach.settings.tokens import Signer
+from outreach.settings.workspace import WorkspaceConfig
+from outreach.settings.yamlfile import load_yaml
+
+MAX_SUBJECT = 78  # RFC 5322's recommended line length; longer subjects get cut off in inbox lists
+MAX_BYTES = 100 * 1024  # Gmail clips bigger messages, hiding the footer and its unsubscribe link
+URL_SCHEMES = ("http", "https", "mailto", "tel")
+SPAM_PHRASES = (
+    # English
+    "100% free", "act now", "click here", "risk-free", "risk free", "winner", "you have been selected",
+    "limited time offer", "order now", "no obligation", "guaranteed", "cash bonus", "earn money",
+    "double your", "urgent", "congratulations",
+    # Indonesian
+    "gratis 100%", "klik di sini", "segera", "dijamin", "tanpa risiko", "hadiah", "pemenang",
+    "penawaran terbatas", "selamat anda", "untung besar", "uang tunai",
+)  # fmt: skip
+_JINJA = "\x1a"  # what a masked jinja tag is made of: no space, bracket or parenthesis
+_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~).*?^[ \t]{0,3}\1[^\n]*$", re.S | re.M)
+_CODE_SPAN = re.compile(r"(`+)[^`].*?\1", re.S)
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
+_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
+_REF_LINK = re.compile(r"(!?)\[([^\]]+)\]\[([^\]]*)\]")
+_REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]]+)\]:[ \t]*(\S*)", re.M)
+_HTML_A = re.compile(r"<a\b[^>]*>", re.I)
+_HTML_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*("([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_BANG = re.compile(r"!{3,}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: where it is (workspace-relative file, 1-based line when known) and what."""
+
+    level: str  # error | warning
+    file: str
+    line: int | None
+    message: str
+
+    def format(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.level}: {self.message}"
+
+
+@dataclass
+class LintResult:
+    campaigns: list[str]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+    def summary(self) -> str:
+        return (
+            f"Checked {_plural(len(self.campaigns), 'campaign')}: "
+            f"{_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')}"
+        )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class _Report:
+    """Collects findings of one campaign, naming files relative to the workspace."""
+
+    def __init__(self, ws: WorkspaceConfig) -> None:
+        self.ws = ws
+        self.findings: list[Finding] = []
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.ws.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def add(self, level: str, path: Path, line: int | None, message: str) -> None:
+        self.findings.append(Finding(level, self.rel(path), line, message))
+
+    def error_from(self, exc: OutreachError, default: Path) -> None:
+        """A finding at the error's own file and line; at ``default`` when it names no file."""
+        if exc.path is None:
+            self.add("error", default, None, exc.message)
+        else:
+            self.add("error", Path(exc.path), exc.line, exc.detail)
+
+
+# -- entry points -------------------------------------------------------------------
+
+
+def lint_workspace(ws: WorkspaceConfig, engine: Engine, names: Sequence[str] | None = None) -> LintResult:
+    """Lint the named campaigns, or every campaign of the workspace; a missing name is an error."""
+    names = list(names) if names else campaign_names(ws)
+    result = LintResult(campaigns=names)
+    seen: set[Finding] = set()
+    for name in names:
+        for finding in lint_campaign(ws, engine, name):
+            if finding not in seen:  # two campaigns may share a content file
+                seen.add(finding)
+                result.findings.append(finding)
+    return result
+
+
+def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str) -> list[Finding]:
+    """One campaign's findings, by file and line. Only a campaign that does not exist raises:
+    a broken one is itself a finding, so linting every campaign never stops at the first."""
+    report = _Report(ws)
+    path = ws.campaigns_dir / f"{name}.yaml"
+    try:
+        spec = load_campaign(ws, name)
+    except NotFoundError:
+        if not path.is_file():
+            raise
+        spec = None
+    except OutreachError as exc:
+        spec = None
+        report.error_from(exc, path)
+    if spec is not None:
+        for content_path in _content_files(spec, report):
+            _lint_content(ws, engine, spec, content_path, report)
+    return sorted(report.findings, key=lambda f: (f.file, f.line or 0))
+
+
+def _content_files(spec: CampaignSpec, report: _Report) -> Iterator[Path]:
+    """The first message and each follow-up step's content, when the file exists."""
+    yield spec.content_path
+    for i, step in enumerate(spec.file.steps):
+        path = spec.path.parent / step.content
+        if path.is_file():
+            yield path
+        else:
+            line = load_yaml(spec.path).line(("steps", i, "content"))
+            report.add("error", spec.path, line, f"step {i + 1}: content file {step.content} not found")
+
+
+def _lint_content(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, path: Path, report: _Report) -> None:
+    try:
+        source = read_content(path)
+    except OutreachError as exc:
+        report.error_from(exc, path)
+        return
+    lines = front_matter_lines(source)
+    check_links(source, report)
+    check_spam(source, lines, report)
+    org = ws.settings.organization
+    try:
+        compiled = compile_content(source, Organization(org.name, org.address))
+    except TemplateError as exc:
+        report.error_from(exc, path)
+        return
+    factory = MessageFactory(ws, spec, campaign_id(engine, spec, create=False), Signer(b"lint"), compiled)
+    contacts = _segment_contacts(ws, engine, spec, report)
+    if contacts is None:
+        return
+    samples = check_recipients(factory, contacts, source, report)
+    check_subjects(_subject_only(factory, source), samples, lines, report)
+    if 0 in samples:
+        check_unsubscribe(factory, samples[0], report)
+        check_size(factory, samples[0], report)
+
+
+def _segment_contacts(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec,
+                      report: _Report) -> Iterable[ContactView] | None:  # fmt: skip
+    """The segment's contacts, streamed; a placeholder contact when the segment is empty."""
+    segment_file = ws.segments_dir / f"{spec.file.segment}.yaml"
+    try:
+        query = contacts_query(ws, load_segment(ws, spec.file.segment))
+    except OutreachError as exc:
+        report.error_from(exc, segment_file if segment_file.is_file() else spec.path)
+        return None
+    return _or_placeholder(iter_contacts(engine, query), ws, spec, report)
+
+
+def _or_placeholder(views: Iterator[ContactView], ws: WorkspaceConfig, spec: CampaignSpec,
+                    report: _Report) -> Iterator[ContactView]:  # fmt: skip
+    first = next(views, None)
+    if first is None:
+        report.add("warning", spec.path, None,
+                   f"segment {spec.file.segment} has no contacts; personalisation was checked "
+                   "with a placeholder contact only (import contacts to check real data)")  # fmt: skip
+        yield placeholder_contact(ws, spec)
+        return
+    yield first
+    yield from views
+
+
+class _AnyCustom(dict[str, str]):
+    """The placeholder's custom fields: any column a template names exists."""
+
+    def __missing__(self, key: str) -> str:
+        return f"Sample {key}"
+
+
+def placeholder_contact(ws: WorkspaceConfig, spec: CampaignSpec) -> ContactView:
+    return ContactView(
+        id=0, email="sample.contact@example.com", first_name="Sample", last_name="Contact",
+        title="Manager", phone="+62 21 0000 0000", company="PT Sample", industry="Industry",
+        city="Jakarta", timezone=ws.settings.timezone, status="prospect", owner=spec.sender_key,
+        last_contacted_at=None, transactions=0, tags=(), custom=_AnyCustom(),
+    )  # fmt: skip
+
+
+# -- where things are in the file ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrontLines:
+    """File lines of the front matter values: subjects[0] is the subject, then each variant."""
+
+    subjects: tuple[int, ...]
+    preheader: int
+
+
+def front_matter_lines(source: ContentSource) -> FrontLines:
+    variants = tuple(source.line_of("variant", i) for i in range(len(source.variants)))
+    return FrontLines((source.subject_line, *variants), source.preheader_line)
+
+
+def _file_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+
+
+def _blank(text: str, pattern: re.Pattern[str], fill: str) -> str:
+    """Overwrite every match, keeping newlines, so offsets and line numbers stay put."""
+    return pattern.sub(lambda m: re.sub(r"[^\n]", fill, m.group(0)), text)
+
+
+def masked_body(body: str) -> str:
+    """The body with jinja tags masked and code blanked: what Markdown will read as links."""
+    text = _blank(body, TAG, _JINJA)
+    text = _blank(text, _FENCE, " ")
+    return _blank(text, _CODE_SPAN, " ")
+
+
+def _line_of(source: ContentSource, text: str, offset: int) -> int:
+    return source.body_line + text.count("\n", 0, offset)
+
+
+# -- links and images ------------------------------------------------------------------
+
+
+def url_problem(url: str) -> str | None:
+    """Why a (masked) link target would not work in an email, or None."""
+    if not url:
+        return "empty URL"
+    if url.startswith(_JINJA):
+        return None  # the whole target comes from a variable; the render check covers it
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return "not an http(s), mailto or tel URL (relative links do not work in email)"
+    if parts.scheme.lower() in ("http", "https") and not parts.netloc:
+        return "no host name"
+    return None
+
+
+def _target(inside: str) -> str:
+    """The URL part of ``(url "title")`` or ``(<url>)``."""
+    inside = inside.strip()
+    if inside.startswith("<"):
+        return inside[1:].split(">", 1)[0].strip()
+    return inside.split(None, 1)[0] if inside else ""
+
+
+def check_links(source: ContentSource, report: _Report) -> None:
+    """Broken Markdown and HTML links, unresolved references, images without alt text."""
+    body = source.body
+    text = masked_body(body)
+    definitions = {_label(m.group(1)): m for m in _REF_DEF.finditer(text)}
+    for m in _IMAGE.finditer(text):
+        _check_image(source, report, text, m.start(), alt=m.group(1), url=_target(m.group(2)),
+                     original=_target(body[m.start(2) : m.end(2)]))  # fmt: skip
+    text_links = _blank(text, _IMAGE, "I")  # an image inside a link is not the link's target
+    for m in _LINK.finditer(text_links):
+        _check_url(source, report, text, m.start(), _target(m.group(2)), _target(body[m.start(2) : m.end(2)]),
+                   f"link [{_short(body[m.start(1) : m.end(1)])}]")  # fmt: skip
+    for m in _REF_LINK.finditer(_blank(text_links, _LINK, "L")):
+        label = m.group(3) or m.group(2)
+        if _label(label) not in definitions:
+            shown = _short(body[m.start(0) : m.end(0)])
+            report.add("error", source.path, _line_of(source, text, m.start()),
+                       f"reference link {shown}: no definition [{label}]: URL in the file")  # fmt: skip
+    for label, m in definitions.items():
+        _check_url(source, report, text, m.start(), m.group(2), body[m.start(2) : m.end(2)],
+                   f"link definition [{label}]")  # fmt: skip
+    _check_html_tags(source, report, text, body)
+
+
+def _label(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_url(source: ContentSource, report: _Report, text: str, offset: int, url: str, original: str,
+               what: str) -> None:  # fmt: skip
+    problem = url_problem(url)
+    if problem:
+        shown = f" ({_short(original, 60)})" if original else ""
+        report.add("error", source.path, _line_of(source, text, offset), f"{what}: {problem}{shown}")
+
+
+def _check_image(source: ContentSource, report: _Report, text: str, offset: int, alt: str, url: str,
+                 original: str) -> None:  # fmt: skip
+    _check_url(source, report, text, offset, url, original, "image")
+    if not alt.strip():
+        report.add("warning", source.path, _line_of(source, text, offset),
+                   f"image {_short(original, 60)} has no alt text (most mail apps block images at first)")  # fmt: skip
+
+
+def _attrs(tag: str) -> dict[str, str]:
+    return {m.group(1).lower(): next(g for g in m.group(3, 4, 5) if g is not None) for m in _ATTR.finditer(tag)}
+
+
+def _check_html_tags(source: ContentSource, report: _Report, text: str, body: str) -> None:
+    """Raw HTML written in the Markdown: <a href> targets and <img alt>."""
+    for m in _HTML_A.finditer(text):
+        attrs, original = _attrs(m.group(0)), _attrs(body[m.start() : m.end()])
+        if "href" in attrs:
+            _check_url(source, report, text, m.start(), attrs["href"].strip(), original.get("href", ""), "<a> link")
+    for m in _HTML_IMG.finditer(text):
+        attrs, original = _attrs(m.group(0)), _attrs(body[m.start() : m.end()])
+        _check_image(source, report, text, m.start(), attrs.get("alt", ""), attrs.get("src", "").strip(),
+                     original.get("src", ""))  # fmt: skip
+
+
+# -- spam triggers -------------------------------------------------------------------
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", re.I)
+
+
+_PHRASES = tuple((p, _phrase_pattern(p)) for p in SPAM_PHRASES)
+
+
+def spam_hits(text: str) -> list[str]:
+    """The spam-trigger phrases (and runs of '!!!') in one piece of text, in list order."""
+    hits = [phrase for phrase, pattern in _PHRASES if pattern.search(text)]
+    if _BANG.search(text):
+        hits.append("!!!")
+    return hits
+
+
+def all_caps(subject: str) -> bool:
+    letters = [c for c in TAG.sub("", subject) if c.isalpha()]
+    return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
+def check_spam(source: ContentSource, lines: FrontLines, report: _Report) -> None:
+    """Phrases spam filters score, in the subjects, the preheader and the body (warnings)."""
+    subjects = (source.subject, *source.variants)
+    for i, subject in enumerate(subjects):
+        what = "subject" if i == 0 else f"subject variant {i + 1}"
+        _spam_line(report, source.path, lines.subjects[i], what, _blank(subject, TAG, " "))
+        if all_caps(subject):
+            report.add("warning", source.path, lines.subjects[i],
+                       f"{what} is in capitals, which reads as shouting and spam filters score")  # fmt: skip
+    if source.preheader:
+        _spam_line(report, source.path, lines.preheader, "preheader", _blank(source.preheader, TAG, " "))
+    text = _blank(source.body, TAG, " ")
+    for n, line in enumerate(text.split("\n")):
+        _spam_line(report, source.path, source.body_line + n, "body", line)
+
+
+def _spam_line(report: _Report, path: Path, line: int, what: str, text: str) -> None:
+    for hit in spam_hits(text):
+        if hit == "!!!":
+            report.add("warning", path, line, f"{what}: many exclamation marks ('!!!') look like spam")
+        else:
+            report.add("warning", path, line, f'{what}: spam-trigger phrase "{hit}"')
+
+
+# -- rendering for every recipient --------------------------------------------------------
+
+
+def check_recipients(factory: MessageFactory, contacts: Iterable[ContactView], source: ContentSource,
+                     report: _Report) -> dict[int, ContactView]:  # fmt: skip
+    """Render every subject variant for every contact; report each distinct render error, and each
+    variable that prints empty for some contacts (a warning: the greeting reads "Yth. ,").
+
+    Returns, per variant, the first contact it renders for: the sample the
+    checks on a finished message (subject length, unsubscribe link, size) use.
+    """
+    errors, empty = Problems(), Problems()
+    samples: dict[int, ContactView] = {}
+    total = 0
+    for view in contacts:
+        total += 1
+        for variant in range(factory.subject_count):
+            try:
+                factory.render(view, variant)
+            except TemplateError as exc:
+                errors.add_error(exc, view.email)
+                samples.setdefault(-1 - variant, view)  # for the subject check: the body may be at fault
+                continue
+            samples.setdefault(variant, view)
+        if view.id:  # the placeholder contact has every field
+            for variable in factory.empty_variables(view):
+                empty.add(source.path, variable.line, variable.name, view.email)
+    who = f"of {_plural(total, 'contact')}"
+    for problem in errors:
+        report.add("error", source.path, problem.line,
+                   f"{problem.detail} — {problem.count} {who}: {problem.who()}")  # fmt: skip
+    for problem in empty:
+        field = problem.detail.removeprefix("contact.")
+        report.add("warning", source.path, problem.line,
+                   f"`{problem.detail}` is empty for {problem.count} {who}: {problem.who()}; write "
+                   f'{{{{ {problem.detail} | default("...") }}}} or add require: [{field}] '
+                   "to the campaign")  # fmt: skip
+    return samples
+
+
+# -- checks on one rendered message ---------------------------------------------------------
+
+
+def _subject_only(factory: MessageFactory, source: ContentSource) -> MessageFactory:
+    """A factory for the subjects alone, so a broken body does not hide a subject's length."""
+    compiled = compile_content(replace(source, body="", preheader=""), Organization("-", "-"))
+    return MessageFactory(factory.ws, factory.spec, factory.campaign_id, factory.signer, compiled)
+
+
+def check_subjects(factory: MessageFactory, samples: dict[int, ContactView], lines: FrontLines,
+                   report: _Report) -> None:  # fmt: skip
+    """Subjects over 78 characters, rendered for the first contact each renders for."""
+    for variant in range(factory.subject_count):
+        sample = samples.get(variant) or samples.get(-1 - variant)
+        if sample is None:
+            continue
+        try:
+            subject = factory.render(sample, variant).subject
+        except TemplateError:
+            continue  # already reported as a render error
+        if len(subject) > MAX_SUBJECT:
+            what = "subject" if variant == 0 else f"subject variant {variant + 1}"
+            report.add("warning", factory.content.path, lines.subjects[variant],
+                       f"{what} is {len(subject)} characters for {sample.email} (inboxes cut it off after "
+                       f"about {MAX_SUBJECT}): {subject!r}")  # fmt: skip
+
+
+class _Hrefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.extend(v for k, v in attrs if k == "href" and v)
+
+
+def html_links(html: str) -> list[str]:
+    parser = _Hrefs()
+    parser.feed(html)
+    parser.close()
+    return parser.hrefs
+
+
+def has_link(html: str, url: str) -> bool:
+    return url in html_links(html)
+
+
+def check_unsubscribe(factory: MessageFactory, sample: ContactView, report: _Report) -> None:
+    """The footer link is the law (CAN-SPAM) and the first thing spam filters look for."""
+    html = factory.render(sample).html
+    url = factory.unsub_base + quote(factory.signer.sign(sample.id, factory.campaign_id))
+    if not has_link(html, url):
+        report.add("error", factory.content.path, None,
+                   f"the HTML for {sample.email} has no link to its unsubscribe URL {url}")  # fmt: skip
+
+
+def check_size(factory: MessageFactory, sample: ContactView, report: _Report) -> None:
+    data = factory.prepare(sample, f"lint@{factory.spec.sender.domain}").data
+    if len(data) > MAX_BYTES:
+        report.add("warning", factory.content.path, None,
+                   f"the message is {len(data) / 1024:.0f} KB for {sample.email}; over "
+                   f"{MAX_BYTES // 1024} KB Gmail clips it and hides the footer")  # fmt: skip
