@@ -88,3 +88,7 @@ class PreflightError(OutreachError):
         super().__init__(detail)
         self.failed = failed
         self.checkup = checkup
+
+
+class SigningError(OutreachError):
+    """Messages could not be DKIM-signed: a signing worker process died or failed."""

@@ -3,8 +3,9 @@
 Pipeline, per worker process:
 
 * the feeder claims a batch of due rows (a lease in the database), holds back
-  those outside their recipient's sending window, renders the rest, commits
-  them as ``sending`` a few at a time, and only then hands them to
+  those outside their recipient's sending window, renders the rest, signs
+  them (DKIM; in worker processes, see ``signing.py``), commits them as
+  ``sending`` a few at a time, and only then hands them to
 * the connections: N SMTP sessions, each paced by the campaign's token
   bucket and by a bucket per recipient domain, which push outcomes to
 * the committer, which writes them in groups (one executemany per tick).
@@ -40,6 +41,7 @@ from outreach.campaigns.status import built_campaign
 from outreach.errors import StateError
 from outreach.guardrails import enforce, sent_today, warmup_allowance
 from outreach.sending.recording import Committer, Health, backoff
+from outreach.sending.signing import Signing
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
 from outreach.settings.tokens import verp_address
@@ -105,6 +107,8 @@ class CampaignSender:
         self.options, self.progress = options, progress
         self.factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
         self.factories = step_factories(ws, spec, self.factory)
+        dkim = ws.settings.dkim
+        self.signing = Signing(self.factory.dkim, dkim.signing_processes() if dkim else 1)  # see signing.py
         self.report = SendReport(campaign=spec.name)
         self.rng = random.Random()
         t = spec.throttle
@@ -148,7 +152,8 @@ class CampaignSender:
         view = ContactView.from_row(r)
         factory = self.factories.get(r.step, self.factory)
         in_reply_to = r.first_message_id if r.step else None
-        data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to).data
+        data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to,
+                               sign=False).data  # signed per chunk by self.signing
         return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
 
     def _defer(self, claimed: list[Any]) -> list[Any]:
@@ -272,6 +277,7 @@ class CampaignSender:
             for _ in conns:
                 await self.queue.put(None)
             await asyncio.gather(*conns, return_exceptions=True)
+            await self.signing.close()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -346,6 +352,8 @@ class CampaignSender:
         for r in chunk:
             jobs.append(self._prepare(r))
             await asyncio.sleep(0)  # let the connections run between renders
+        for job, data in zip(jobs, await self.signing.sign([j.data for j in jobs]), strict=True):
+            job.data = data
         owned = self._mark([j.row_id for j in jobs])
         if self.cap_left is not None:
             self.cap_left -= len(owned)

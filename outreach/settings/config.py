@@ -100,12 +100,39 @@ class Imap(Frozen):
         return os.environ.get(self.password_env) or None
 
 
-class Dkim(Frozen):
-    """DKIM signing of every outgoing message; the key file never leaves the workspace."""
+SELECTOR = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
-    selector: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+class Dkim(Frozen):
+    """DKIM signing of every outgoing message; the key files never leave the workspace.
+
+    ``ed25519_selector`` with ``ed25519_private_key_file`` adds an RFC 8463
+    Ed25519 signature beside the RSA one (both or neither, on its own selector:
+    one DNS record holds one key). ``processes``: how many worker processes sign
+    during a send (default: the cores this process may use; 1 signs in the
+    sending loop itself).
+    """
+
+    selector: str = Field(pattern=SELECTOR)
     domain: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}$")
     private_key_file: str = Field(min_length=1)
+    ed25519_selector: str | None = Field(default=None, pattern=SELECTOR)
+    ed25519_private_key_file: str | None = Field(default=None, min_length=1)
+    processes: int | None = Field(default=None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _ed25519_pair(self) -> Dkim:
+        if (self.ed25519_selector is None) != (self.ed25519_private_key_file is None):
+            raise ValueError("ed25519_selector and ed25519_private_key_file go together: set both or neither")
+        if self.ed25519_selector is not None and self.ed25519_selector == self.selector:
+            raise ValueError("ed25519_selector must differ from selector (one DNS record holds one key)")
+        return self
+
+    def signing_processes(self) -> int:
+        """``processes``, else the cores this process may run on (a taskset or container limit counts)."""
+        if self.processes:
+            return self.processes
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Sender(Frozen):
