@@ -21,8 +21,9 @@ Every job outlives its own failures: an error is logged — expected ones as one
 line, anything else through the scheduler's error events — and the job runs
 again at its next time, so a broken mailbox never stops sending and a broken
 relay never stops the mailbox. A campaign whose run could send nothing (the
-relay is unreachable, the daily cap is reached) is tried again after a growing
-pause, ``--interval`` doubling up to five minutes, instead of every tick.
+relay is unreachable, the daily cap is reached, its content has an error) is
+tried again after a growing pause, ``--interval`` doubling up to five
+minutes, instead of every tick.
 ``max_instances=1`` and ``coalesce``: a job that overruns its interval is not
 started twice and its missed runs collapse into one; ``misfire_grace_time=None``:
 a run delayed by a busy machine still runs.
@@ -138,8 +139,7 @@ class Worker:
     def _start(self, name: str) -> None:
         if name in self.sending or self.stop.is_set():
             return
-        failures, next_try = self.pauses.get(name, (0, 0.0))
-        if time.monotonic() < next_try:
+        if time.monotonic() < self.pauses.get(name, (0, 0.0))[1]:
             return
         self.sending.add(name)
         if self.scheduler is None:  # --once: the caller awaits the sends in turn
@@ -151,8 +151,8 @@ class Worker:
         options = SendOptions(stop=self.stop, wait_for_retries=wait_for_retries or timedelta(seconds=self.interval))
         try:
             report = await send_campaign(self.ws, self.engine, name, options=options)
-        except OutreachError as exc:
-            log.error("campaign %s: %s", name, exc)
+        except OutreachError as exc:  # a content error, a campaign file gone: it stays so until someone acts
+            self._pause(name, str(exc), logging.ERROR)
             return
         finally:
             self.sending.discard(name)
@@ -160,18 +160,17 @@ class Worker:
         self.stats.failed += report.failed
         if self.on_report:
             self.on_report(report)
-        self._pace(name, report)
-
-    def _pace(self, name: str, report: SendReport) -> None:
-        """A run that could send nothing waits longer each time before the next; one that sent resets it."""
         if report.attempted or report.state != "sending" or self.stop.is_set():
             self.pauses.pop(name, None)
-            return
+        else:
+            self._pause(name, report.fatal or report.reason or "nothing could be sent", logging.WARNING)
+
+    def _pause(self, name: str, why: str, level: int) -> None:
+        """A run that could send nothing: the next waits longer each time (``--interval`` doubling)."""
         failures = self.pauses.get(name, (0, 0.0))[0] + 1
         pause = min(self.interval * 2 ** (failures - 1), MAX_PAUSE)
         self.pauses[name] = (failures, time.monotonic() + pause)
-        why = report.fatal or report.reason or "nothing could be sent"
-        log.warning("campaign %s: %s; trying again in %.0fs", name, why, pause)
+        log.log(level, "campaign %s: %s; trying again in %.0fs", name, why, pause)
 
     async def poll_mailbox(self) -> None:
         """imaplib blocks, so the poll runs in a thread; a failed poll is logged and runs again next time."""

@@ -395,12 +395,14 @@ class CampaignSender:
             self._show_waiting("")
             return False
         if w.held:
-            ends = f"{w.lease_ends:%H:%M:%S} UTC" if w.lease_ends else "its lease ends"
-            self._show_waiting(f"waiting for {w.held} message(s) held by another sender ({', '.join(w.holders)}); "
-                               f"if it has stopped, they are taken over when its lease runs out ({ends})",
-                               w.holders)  # fmt: skip
+            one = len(w.holders) == 1
+            who = "another sender" if one else f"{len(w.holders)} other senders"
+            ends = f" ({w.lease_ends:%H:%M:%S} UTC)" if w.lease_ends else ""
+            self._show_waiting(f"waiting for {w.held} message(s) held by {who} ({', '.join(w.holders)}); "
+                               f"if {'it' if one else 'one'} has stopped, they are taken over when its lease runs "
+                               f"out{ends}", w.holders)  # fmt: skip
         elif w.due is not None and not w.mine:
-            self._show_waiting(f"waiting for {w.pending} retry(ies) due at {w.due:%H:%M:%S} UTC")
+            self._show_waiting(f"waiting for {w.pending} message(s) to retry at {w.due:%H:%M:%S} UTC")
         wakes = [0.2 if w.mine else 1.0] + [(t - now).total_seconds() for t in (w.due, w.lease_ends) if t is not None]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.halt.wait(), timeout=max(min(wakes), 0.05))
