@@ -24,7 +24,7 @@ import click
 from outreach import __version__
 from outreach.errors import OutreachError
 from outreach.settings.workspace import WorkspaceConfig, load_workspace
-from outreach.stopping import catch_stop_signals, exit_stopped, stop_requests, stopped_message
+from outreach.stopping import catch_stop_signals, exit_stopped, stop_requests
 from outreach.workspace import Workspace
 
 WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current directory)."
@@ -36,8 +36,7 @@ class OutreachGroup(click.Group):
         try:
             return super().make_context(info_name, args, parent, **extra)
         except KeyboardInterrupt as exc:  # click would say "Aborted!" and exit 1
-            click.echo(stopped_message(exc), err=True)
-            raise click.exceptions.Exit(0) from None
+            exit_stopped(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -46,8 +45,7 @@ class OutreachGroup(click.Group):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt as exc:  # a stop signal before the command started sending
-            click.echo(stopped_message(exc), err=True)
-            ctx.exit(0)
+            exit_stopped(exc)
 
 
 def _remember_ws(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

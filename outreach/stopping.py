@@ -30,7 +30,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import asyncio
@@ -67,8 +67,11 @@ def stopped_message(exc: KeyboardInterrupt) -> str:
     return f"Stopped ({name}) before sending anything."
 
 
-def exit_stopped(exc: KeyboardInterrupt) -> None:
+def exit_stopped(exc: KeyboardInterrupt) -> NoReturn:
     """Say so and exit 0: stopping on request is a clean exit, which is what a service manager expects."""
+    for sig in SIGNALS:  # a second signal while saying so changes nothing
+        with contextlib.suppress(ValueError):
+            signal.signal(sig, _finishing)
     with contextlib.suppress(OSError):
         print(stopped_message(exc), file=sys.stderr, flush=True)
     sys.exit(0)

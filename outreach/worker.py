@@ -117,14 +117,14 @@ class Worker:
         come and nothing pending gets one more send run, whose end marks it done."""
         now = utcnow()
         for name in idle_campaigns(self.engine):
-            if name in self.sending:
+            if name in self.sending or self._paused(name):
                 continue
             try:
                 spec = load_campaign(self.ws, name)
                 campaign_id = load_campaign_row(self.engine, name).id
                 steps = schedule_steps(self.ws, self.engine, spec, campaign_id, now) if spec.file.steps else None
-            except OutreachError as exc:
-                log.error("campaign %s: %s", name, exc)
+            except OutreachError as exc:  # its file is gone or broken: it stays so until someone acts
+                self._pause(name, str(exc), logging.ERROR)
                 continue
             if steps is None or (not steps.created and not steps.waiting):
                 self._start(name)
@@ -137,9 +137,7 @@ class Worker:
             self._start(name)
 
     def _start(self, name: str) -> None:
-        if name in self.sending or self.stop.is_set():
-            return
-        if time.monotonic() < self.pauses.get(name, (0, 0.0))[1]:
+        if name in self.sending or self.stop.is_set() or self._paused(name):
             return
         self.sending.add(name)
         if self.scheduler is None:  # --once: the caller awaits the sends in turn
@@ -164,6 +162,9 @@ class Worker:
             self.pauses.pop(name, None)
         else:
             self._pause(name, report.fatal or report.reason or "nothing could be sent", logging.WARNING)
+
+    def _paused(self, name: str) -> bool:
+        return time.monotonic() < self.pauses.get(name, (0, 0.0))[1]
 
     def _pause(self, name: str, why: str, level: int) -> None:
         """A run that could send nothing: the next waits longer each time (``--interval`` doubling)."""

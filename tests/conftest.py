@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import OVERRIDES, SendWorkspace, SmtpServer, free_port, invoke, make_workspace
+from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace
 from imap_server import Dovecot, start_dovecot
 from sqlalchemy import select
 
@@ -42,6 +42,14 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """Processes a test started are gone after it, even when it failed half-way."""
+    yield
+    while Spawned.started:
+        Spawned.started.pop().kill()
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
@@ -387,7 +387,12 @@ def catches(pid: int, signum: int) -> bool:
 
 
 class Spawned:
-    """A real ``outreach`` process; its stdout and stderr are collected line by line as they come."""
+    """A real ``outreach`` process; its stdout and stderr are collected line by line as they come.
+
+    Every one started is killed after its test (conftest.py), so a failed wait leaks nothing.
+    """
+
+    started: ClassVar[list[Spawned]] = []
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -399,6 +404,7 @@ class Spawned:
                          for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]  # fmt: skip
         for reader in self._readers:
             reader.start()
+        Spawned.started.append(self)
 
     @staticmethod
     def _read(stream: Any, lines: list[str]) -> None:

@@ -38,7 +38,7 @@ class Service:
     def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
         self.root = root
         self.proc = Spawned(["-w", str(root), "worker", "--interval", "1"], env)
-        self.proc.wait_line(r"^Worker started: ")
+        self.proc.wait_line(r"^Worker started")
 
     def wait(self, predicate: Callable[[], Any], what: str) -> Any:
         return wait_for(predicate, what=what, context=self.proc.output)
