@@ -171,7 +171,8 @@ class Worker:
         failures = self.pauses.get(name, (0, 0.0))[0] + 1
         pause = min(self.interval * 2 ** (failures - 1), MAX_PAUSE)
         self.pauses[name] = (failures, time.monotonic() + pause)
-        log.log(level, "campaign %s: %s; trying again in %.0fs", name, why, pause)
+        then = f"trying again in {pause:.0f}s" if self.scheduler is not None else "the next run tries again"
+        log.log(level, "campaign %s: %s; %s", name, why, then)
 
     async def poll_mailbox(self) -> None:
         """imaplib blocks, so the poll runs in a thread; a failed poll is logged and runs again next time."""
