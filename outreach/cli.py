@@ -1,6 +1,10 @@
 """The command line: parse options, call one core function, print the result.
 
 Every ``OutreachError`` becomes one ``Error:`` line on stderr and exit code 1.
+A stop signal (SIGTERM, Ctrl-C) is a clean exit with status 0 at any instant:
+before sending starts it unwinds and says ``Stopped (SIGTERM) before sending
+anything.``; while the engine or the worker runs, they finish what is in flight
+and report (outreach/stopping.py).
 """
 
 from __future__ import annotations
@@ -20,18 +24,28 @@ import click
 from outreach import __version__
 from outreach.errors import OutreachError
 from outreach.settings.workspace import WorkspaceConfig, load_workspace
+from outreach.stopping import catch_stop_signals, exit_stopped, stop_requests
 from outreach.workspace import Workspace
 
 WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current directory)."
 
 
 class OutreachGroup(click.Group):
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:  # fmt: skip
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as exc:  # click would say "Aborted!" and exit 1
+            exit_stopped(exc)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OutreachError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
+        except KeyboardInterrupt as exc:  # a stop signal before the command started sending
+            exit_stopped(exc)
 
 
 def _remember_ws(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -346,7 +360,12 @@ def _send_test(ws: Workspace, name: str, to: str, email: str | None) -> None:
     except RowError as exc:
         raise InputError(f"--test-to: {exc}") from None
     prepared = ws.preview(name, email, to=to)
-    asyncio.run(send_one(ws.config.settings.smtp, prepared.envelope_from, to, prepared.data))
+
+    async def send() -> None:
+        async with stop_requests(asyncio.Event()):  # one message: a stop request lets it finish
+            await send_one(ws.config.settings.smtp, prepared.envelope_from, to, prepared.data)
+
+    asyncio.run(send())
     click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
 
 
@@ -399,9 +418,16 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
                   TextColumn("{task.fields[rate]:.0f} msg/s"), TimeRemainingColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:  # fmt: skip
         task = bar.add_task(name, total=status.counts["total"] - status.counts["suppressed"], rate=0.0)
+        waiting_on: tuple[str, ...] = ()
 
         def progress(report: Any) -> None:
-            bar.update(task, completed=done_before + report.attempted, rate=report.rate())
+            nonlocal waiting_on
+            bar.update(task, completed=done_before + report.attempted, rate=report.rate(),
+                       description=f"{name} ({report.waiting})" if report.waiting else name)  # fmt: skip
+            if report.waiting_on != waiting_on and not sys.stderr.isatty():  # no bar: one line per change
+                waiting_on = report.waiting_on
+                if report.waiting:
+                    click.echo(f"Campaign {name}: {report.waiting}", err=True)
 
         report = asyncio.run(_send_with_signals(ws, name, progress, start_now))
     click.echo(
@@ -409,6 +435,8 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
         f"({report.rate():.1f} msg/s); state {report.state}"
         + (f": {report.reason}" if report.reason else "")
     )
+    if report.requeued or report.uncertain:
+        click.echo(f"Campaign {name}: {report.taken_over()}")
     if report.fatal:
         from outreach.errors import DeliveryError
 
@@ -418,11 +446,10 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
 async def _send_with_signals(ws: Workspace, name: str, progress: Any, start_now: bool) -> Any:
     """Ctrl-C / SIGTERM: messages in flight finish, the rest goes back to the queue."""
     from outreach.sending.engine import SendOptions
-    from outreach.worker import stop_on_signals
 
-    stop = stop_on_signals(asyncio.Event())
-    return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now,
-                               force=True)  # the pre-flight ran before the confirmation
+    async with stop_requests(asyncio.Event()) as stop:
+        return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now,
+                                   force=True)  # the pre-flight ran before the confirmation
 
 
 @campaign.command("status")
@@ -647,19 +674,26 @@ def report_monthly(ws: Workspace, month: str | None) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, then exit.")
-@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, poll the mailbox, then exit.")
+@click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between checks for due campaigns, retries and follow-up steps.")  # fmt: skip
 @with_workspace
 def worker(ws: Workspace, once: bool, interval: float) -> None:
-    """Run the scheduler: start due campaigns and keep sending (Ctrl-C stops cleanly)."""
+    """Run the scheduler as a service: start scheduled campaigns, resume retries, send follow-up steps
+    when due, take over a crashed sender's messages, poll the mailbox. SIGTERM or Ctrl-C stops it cleanly.
+    """
     from outreach.worker import run_worker
 
     def report(r: Any) -> None:
         click.echo(f"{r.campaign}: {r.sent} sent, {r.failed} failed, {r.retried} to retry; state {r.state}"
                    + (f": {r.reason}" if r.reason else ""))  # fmt: skip
 
+    _service_log()
     if not once:
-        click.echo(f"Worker started (every {interval:g}s); Ctrl-C to stop")
+        imap = ws.config.settings.imap
+        mailbox = f", the mailbox every {imap.poll_every:g}s" if imap else ""
+        click.echo(f"Worker started: due campaigns, retries and follow-up steps every {interval:g}s{mailbox}; "
+                   "Ctrl-C or SIGTERM stops it cleanly")  # fmt: skip
     stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))
     click.echo(f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)")
 
@@ -681,6 +715,15 @@ def doctor(sender_key: str | None, nameserver: str | None, as_json: bool) -> Non
     if checkup.failed:
         raise PreflightError(f"deliverability check failed: {checkup.failed_labels()}",
                              failed=tuple(f.check for f in checkup.failed), checkup=checkup)  # fmt: skip
+
+
+def _service_log() -> None:
+    """The worker's log (jobs, errors, take-overs) on stderr, where a service manager collects it."""
+    import logging
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # a no-op if already configured
+    logging.getLogger("outreach").setLevel(logging.INFO)
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)  # the worker logs job errors itself
 
 
 # -- tools -----------------------------------------------------------------------
@@ -748,7 +791,11 @@ def demo(directory: Path | None) -> None:
 
 
 def main() -> None:
-    cli(prog_name="outreach")
+    catch_stop_signals()  # already done by outreach/__main__.py; here for callers of outreach.cli.main
+    try:
+        cli(prog_name="outreach")
+    except KeyboardInterrupt as exc:  # between click's parsing and the command: the same clean stop
+        exit_stopped(exc)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import OVERRIDES, SendWorkspace, SmtpServer, free_port, invoke, make_workspace
+from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace
+from imap_server import Dovecot, start_dovecot
 from sqlalchemy import select
 
 from outreach.sending.engine import send_campaign
@@ -23,13 +25,31 @@ from outreach.storage.models import Outbox
 def smtp_server() -> Iterator[SmtpServer]:
     """A recording SMTP server on a free port; see SmtpServer for fault injection."""
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
+    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
     controller.start()
     server.port = controller.port
     try:
         yield server
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A private dovecot (imap_server.py); each test takes its own user with ``new_user()``."""
+    server = start_dovecot()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """Processes a test started are gone after it, even when it failed half-way."""
+    yield
+    while Spawned.started:
+        Spawned.started.pop().kill()
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +90,30 @@ def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
         rows = {r.email: r for r in session.scalars(select(Outbox))}
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
     return ws, engine, rows, signer
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database for the test (dropped afterwards); skipped without a server, except under CI."""
+    url = os.environ.get("OUTREACH_TEST_POSTGRES_URL", "postgresql+psycopg://outreach:outreach@127.0.0.1:5432/outreach_test")
+    try:
+        import psycopg
+        from sqlalchemy import create_engine, text
+    except ImportError:  # pragma: no cover
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("psycopg is not installed")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"outreach_t{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL at {url} ({type(exc).__name__}); set OUTREACH_TEST_POSTGRES_URL")
+    yield url.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    _ = psycopg

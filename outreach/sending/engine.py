@@ -14,6 +14,13 @@ A crash can leave only the rows already committed as ``sending`` and not yet
 answered — at most ``connections × 4`` — and those become ``uncertain``,
 never silently resent. Pause, cancel and shutdown stop the hand-over within
 half a second; rows not yet attempted go back to the queue.
+
+Every claim is a lease, renewed every quarter lease (``lease`` in
+outreach.yaml, 45 s). While it runs, a sender takes over the rows of its
+campaign whose lease ran out — a sender that was killed — so a send started
+right after a crash finishes the campaign one lease later instead of waiting
+on the dead sender's rows for ever; while it waits on a live sender's rows it
+says so in its progress (``SendReport.waiting``).
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ def worker_id() -> str:
 @dataclass
 class SendOptions:
     worker: str = field(default_factory=worker_id)
-    lease: timedelta = timedelta(seconds=45)
+    lease: timedelta | None = None  # None: the workspace's ``lease`` setting
     batch: int = 200
     wait_for_retries: timedelta = timedelta(minutes=2)  # keep running while retries are this close
     now: Callable[[], datetime] = utcnow
@@ -79,6 +86,10 @@ class SendReport:
     state: str = ""
     reason: str = ""
     fatal: str | None = None  # the run stopped because the relay could not be reached
+    requeued: int = 0  # taken over from a sender whose lease ran out: never attempted, queued again
+    uncertain: int = 0  # taken over mid-attempt: the relay may have them
+    waiting: str = ""  # what the run waits for now, for its progress line ("" while it sends)
+    waiting_on: tuple[str, ...] = ()  # the other senders it waits for
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -88,6 +99,12 @@ class SendReport:
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
         return self.sent / elapsed if elapsed > 0 else 0.0
+
+    def taken_over(self) -> str:
+        return (f"took over {self.requeued + self.uncertain} message(s) from a sender that stopped: "
+                f"{self.requeued} queued again, {self.uncertain} uncertain"
+                + (" (the relay may have them; `outreach campaign resend-uncertain` sends them again)"
+                   if self.uncertain else ""))  # fmt: skip
 
 
 @dataclass
@@ -105,6 +122,7 @@ class CampaignSender:
                  options: SendOptions, progress: Progress | None) -> None:  # fmt: skip
         self.ws, self.engine, self.spec, self.campaign = ws, engine, spec, campaign
         self.options, self.progress = options, progress
+        self.lease = options.lease or timedelta(seconds=ws.settings.lease)
         self.factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
         self.factories = step_factories(ws, spec, self.factory)
         dkim = ws.settings.dkim
@@ -266,8 +284,8 @@ class CampaignSender:
         self._check_content()
         self.events_seen = outbox.last_event_id(self.engine)
         _set_state(self.engine, self.campaign.id, "sending", None)
-        outbox.expire_leases(self.engine, self.options.now())
-        tasks = [asyncio.create_task(t) for t in (self.committer.run(), self._renew(), self._watch())]
+        self._take_over(self.options.now())
+        tasks = [asyncio.create_task(t) for t in (self.committer.run(), self._leases(), self._watch())]
         for task in tasks[:2]:  # a database failure in the background stops the run, loudly
             task.add_done_callback(self._background_done)
         conns = [asyncio.create_task(self._connection()) for _ in range(self.spec.throttle.connections)]
@@ -293,10 +311,26 @@ class CampaignSender:
             self.background_error = task.exception()
             self.halt.set()
 
-    async def _renew(self) -> None:
+    async def _leases(self) -> None:
+        """Renew ours every quarter lease, then take over the campaign's rows whose lease ran out."""
         while True:
-            await asyncio.sleep(self.options.lease.total_seconds() / 4)
-            outbox.renew(self.engine, self.options.worker, self.options.now(), self.options.lease)
+            await asyncio.sleep(self.lease.total_seconds() / 4)
+            now = self.options.now()
+            outbox.renew(self.engine, self.options.worker, now, self.lease)
+            self._take_over(now)
+
+    def _take_over(self, now: datetime) -> None:
+        requeued, uncertain = outbox.expire_leases(self.engine, now, self.campaign.id)
+        self.report.requeued += requeued
+        self.report.uncertain += uncertain
+
+    def _stopping(self) -> bool:
+        """A stop signal arrived: halt (also checked before each claim, so none is made after it)."""
+        if self.options.stop is None or not self.options.stop.is_set():
+            return False
+        self.stop_reason = self.stop_reason or "stopped by a signal"
+        self.halt.set()
+        return True
 
     async def _watch(self) -> None:
         """Pause/cancel from another process, or a stop signal, halts within half a second;
@@ -306,9 +340,7 @@ class CampaignSender:
             ticks += 1
             if ticks % 4 == 0:
                 self._late_failures()
-            if self.options.stop is not None and self.options.stop.is_set():
-                self.stop_reason = "stopped by a signal"
-                self.halt.set()
+            if self._stopping():
                 return
             state = outbox.campaign_state(self.engine, self.campaign.id)
             if state in ("paused", "cancelled"):
@@ -329,14 +361,14 @@ class CampaignSender:
         enforce(self.engine, self.campaign.id, self.ws.settings.guardrails, self.options.now())
 
     async def _feed(self) -> None:
-        while not self.halt.is_set():
+        while not self.halt.is_set() and not self._stopping():
             limit = self._claim_limit()
             if limit == 0:
                 return
             claimed = outbox.claim(self.engine, self.campaign.id, self.options.worker, limit,
-                                   self.options.lease, self.options.now(), threads=bool(self.spec.file.steps))
+                                   self.lease, self.options.now(), threads=bool(self.spec.file.steps))
             if not claimed:
-                if await self._wait_for_retries():
+                if await self._wait_for_more():
                     continue
                 if self._schedule_steps():  # follow-up steps that became due meanwhile
                     continue
@@ -365,7 +397,7 @@ class CampaignSender:
 
     def _mark(self, ids: list[int]) -> set[int]:
         with transaction(self.engine) as session:  # durable before any byte goes out
-            return outbox.mark_sending(session, ids, self.options.worker, self.options.now(), self.options.lease)
+            return outbox.mark_sending(session, ids, self.options.worker, self.options.now(), self.lease)
 
     def _claim_limit(self) -> int:
         cap, what = self._daily_cap()
@@ -390,23 +422,47 @@ class CampaignSender:
             return self.allowance, "warm-up allowance"
         return cap, "daily cap"
 
-    async def _wait_for_retries(self) -> bool:
-        with transaction(self.engine) as session:
-            due = outbox.next_due_at(session, self.campaign.id)
-            busy = outbox.state_counts(session, self.campaign.id)
-        in_flight = busy.get("claimed", 0) + busy.get("sending", 0)
+    async def _wait_for_more(self) -> bool:
+        """Nothing to claim: True when there is more to send now, False when this run is done.
+
+        It waits — a second at most at a time, so pause, cancel and signals stay prompt — for its
+        own messages in flight (they may come back as retries), for retries and window openings
+        due within ``wait_for_retries``, and for messages leased to other senders: a live sender
+        finishes them, a dead one's are taken over when its lease runs out.
+        """
         now = self.options.now()
-        if due is None and not in_flight:
+        self._take_over(now)
+        with transaction(self.engine) as session:
+            w = outbox.waiting(session, self.campaign.id, self.options.worker, now)
+        if w.ready:
+            self._show_waiting("")
+            return True
+        if not w.busy() and (w.due is None or w.due - now > self.options.wait_for_retries):
+            if w.due is not None:
+                self.stop_reason = (f"{w.pending} message(s) wait until {w.due:%Y-%m-%d %H:%M} UTC (retries or "
+                                    "sending window); a worker or another send will take them")  # fmt: skip
+            self._show_waiting("")
             return False
-        if due is not None and due - now > self.options.wait_for_retries and not in_flight:
-            self.stop_reason = (f"{busy.get('retry', 0) + busy.get('queued', 0)} message(s) wait until "
-                                f"{due:%Y-%m-%d %H:%M} UTC (retries or sending window); "
-                                "a worker or another send will take them")  # fmt: skip
-            return False
-        wait = (due - now).total_seconds() if due is not None else 0.2
+        if w.held:
+            one = len(w.holders) == 1
+            who = "another sender" if one else f"{len(w.holders)} other senders"
+            ends = f" ({w.lease_ends:%H:%M:%S} UTC)" if w.lease_ends else ""
+            self._show_waiting(f"waiting for {w.held} message(s) held by {who} ({', '.join(w.holders)}); "
+                               f"if {'it' if one else 'one'} has stopped, they are taken over when its lease runs "
+                               f"out{ends}", w.holders)  # fmt: skip
+        elif w.due is not None and not w.mine:
+            self._show_waiting(f"waiting for {w.pending} message(s) to retry at {w.due:%H:%M:%S} UTC")
+        wakes = [0.2 if w.mine else 1.0] + [(t - now).total_seconds() for t in (w.due, w.lease_ends) if t is not None]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.halt.wait(), timeout=min(max(wait, 0.05), 1.0))
+            await asyncio.wait_for(self.halt.wait(), timeout=max(min(wakes), 0.05))
         return not self.halt.is_set()
+
+    def _show_waiting(self, text: str, on: tuple[str, ...] = ()) -> None:
+        if (text, on) == (self.report.waiting, self.report.waiting_on):
+            return
+        self.report.waiting, self.report.waiting_on = text, on
+        if self.progress:
+            self.progress(self.report)
 
     def _finish(self) -> None:
         with transaction(self.engine) as session:

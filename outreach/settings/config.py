@@ -343,6 +343,9 @@ class Settings(Frozen):
     calendar: Calendar = Calendar()
     imap: Imap | None = None
     dkim: Dkim | None = None
+    # how long a sender's claim on its messages lasts without renewal (it renews every quarter):
+    # after a crash, another sender or the worker takes its messages over this long after the last renewal
+    lease: Annotated[float, BeforeValidator(_seconds), Field(ge=2, le=3600)] = 45.0
 
     @field_validator("timezone")
     @classmethod

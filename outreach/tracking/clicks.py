@@ -7,7 +7,7 @@ endpoint to bounce visitors elsewhere or to fake interest for a contact.
 
 from __future__ import annotations
 
-import hmac
+import re
 from datetime import datetime
 
 from sqlalchemy import Engine, select
@@ -16,14 +16,26 @@ from outreach.settings.tokens import Signer
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Event, Outbox
 
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")  # never in a Location header: it could split the response
+
+
+def click_target(signer: Signer, token: str, url: str, mac: str) -> tuple[int, int] | None:
+    """(contact_id, campaign_id) when the token is genuine and ``mac`` binds ``url`` to it, else None.
+
+    Pure and never raising: the web checks it before anything else, so no later failure
+    (the database, say) can send a reader to a URL whose signature did not verify.
+    """
+    ids = signer.verify(token)
+    if ids is None or not url.lower().startswith(("http://", "https://")) or _UNSAFE.search(url):
+        return None
+    return ids if signer.check_link(token, url, mac) else None
+
 
 def record_click(engine: Engine, signer: Signer, token: str, url: str, mac: str,
                  now: datetime | None = None) -> str | None:  # fmt: skip
     """The URL to redirect to after recording the click; None when the link is not one of ours."""
-    ids = signer.verify(token)
-    if ids is None or not url.lower().startswith(("http://", "https://")):
-        return None
-    if not hmac.compare_digest(mac, signer.link_mac(token, url)):
+    ids = click_target(signer, token, url, mac)
+    if ids is None:
         return None
     contact_id, campaign_id = ids
     with transaction(engine) as session:

@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from outreach.errors import InputError
 from outreach.settings.tokens import Signer, workspace_signer
 from outreach.settings.workspace import WorkspaceConfig
-from outreach.tracking.clicks import record_click
+from outreach.tracking.clicks import click_target, record_click
 from outreach.tracking.unsubscribe import Target, lookup, unsubscribe
 from outreach.web.headers import security_headers
 
@@ -131,12 +131,18 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
     server: UnsubscribeServer
     server_version = "outreach"
     sys_version = ""
+    timeout = 30  # seconds: a client that stops sending mid-request does not hold its thread for ever
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if (click := _CLICK.search(self.path)) is not None:
             self._click(unquote(click.group(1)), parse_qs(click.group(2)))
             return
-        target = self._target()
+        try:
+            target = self._target()
+        except Exception:  # noqa: BLE001 - the database failed: say so instead of dropping the connection
+            log.exception("unsubscribe lookup failed")
+            self._unavailable()
+            return
         if target is None:
             self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
         else:
@@ -153,8 +159,7 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
             target = unsubscribe(self.server.engine, self.server.signer, token, how) if token else None
         except Exception:  # noqa: BLE001 - the database failed: say so, never pretend it worked
             log.exception("unsubscribe failed")
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE, _page("Error", "<h1>Coba lagi nanti · Please try again "
-                                                             "later</h1>", self.server.org))  # fmt: skip
+            self._unavailable()
             return
         if target is None:
             self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
@@ -163,20 +168,31 @@ class UnsubscribeHandler(BaseHTTPRequestHandler):
 
     def _click(self, token: str, query: dict[str, list[str]]) -> None:
         url, mac = (query.get("u") or [""])[0], (query.get("s") or [""])[0]
-        try:
-            target = record_click(self.server.engine, self.server.signer, token, url, mac)
-        except Exception:  # noqa: BLE001 - never lose the reader because the database hiccuped
-            log.exception("recording a click failed")
-            target = url if url.lower().startswith(("http://", "https://")) and mac else None
-        if target is None:
+        if click_target(self.server.signer, token, url, mac) is None:  # verified first: no open redirect
             self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
             return
-        self._send(HTTPStatus.FOUND, b"", location=target)
+        try:
+            record_click(self.server.engine, self.server.signer, token, url, mac)
+        except Exception:  # noqa: BLE001 - never lose the reader because the database hiccuped
+            log.exception("recording a click failed")
+        self._send(HTTPStatus.FOUND, b"", location=url)
+
+    def _unavailable(self) -> None:
+        self._send(HTTPStatus.SERVICE_UNAVAILABLE, _page("Error", "<h1>Coba lagi nanti · Please try again later</h1>",
+                                                         self.server.org))  # fmt: skip
 
     def _not_allowed(self) -> None:
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, invalid_page(self.server.org), allow="GET, HEAD, POST")
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # noqa: N815
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Any other method (TRACE, CONNECT, ``get``, ...) is refused like PUT, with a 405: http.server's
+        501 would say the server is broken when it is the request that is wrong."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            self._not_allowed()
+            return
+        super().send_error(code, message, explain)
 
     def _token(self) -> str | None:
         match = _PATH.search(self.path)

