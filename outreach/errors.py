@@ -78,3 +78,11 @@ class DeliveryError(OutreachError):
 
 class MailboxError(OutreachError):
     """The IMAP mailbox could not be reached, trusted or logged into."""
+
+
+class ConflictError(StateError):
+    """Someone else changed the same thing since it was read (two callers saving one follow-up)."""
+
+
+class AuthError(OutreachError):
+    """A login or an account operation was refused (wrong password, unknown user, too many tries)."""

@@ -23,6 +23,13 @@ def export_csv(items: list[Item], out: Path) -> None:
 
 
 def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:
+    data, count = visits_ics(items, ws)
+    out.write_bytes(data)
+    return count
+
+
+def visits_ics(items: list[Item], ws: WorkspaceConfig) -> tuple[bytes, int]:
+    """The items' visits as one iCalendar (the file export and the callers' subscribed feed), and how many."""
     from icalendar import Calendar
     from icalendar import Event as IcsEvent
 
@@ -47,5 +54,4 @@ def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:
         ev.add("categories", ["outreach", item.owner or "unassigned"])
         cal.add_component(ev)
         count += 1
-    out.write_bytes(cal.to_ical())
-    return count
+    return cal.to_ical(), count

@@ -64,7 +64,8 @@ class Signer:
             contact_id, campaign_id = int(contact), int(campaign)
         except ValueError:
             return None
-        if hmac.compare_digest(mac, self._mac(contact_id, campaign_id)):
+        # as bytes: compare_digest refuses (raises on) a str with non-ASCII characters
+        if hmac.compare_digest(mac.encode("utf-8", "replace"), self._mac(contact_id, campaign_id).encode()):
             return contact_id, campaign_id
         return None
 
