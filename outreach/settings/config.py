@@ -162,12 +162,15 @@ class Web(Frozen):
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
         for entry in v:
             try:
-                ipaddress.ip_network(entry, strict=False)
+                network = ipaddress.ip_network(entry.strip(), strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)") from None
-        return v
+            single = network.num_addresses == 1 and "/" not in entry
+            out.append(str(network.network_address) if single else str(network))  # as uvicorn parses them
+        return tuple(out)
 
 
 class Throttle(Frozen):

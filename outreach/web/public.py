@@ -181,7 +181,9 @@ def click(request: Request, token: str) -> Response:
     """302 to the link's target when its MAC verifies (and queue the click); the invalid page otherwise."""
     ctx = context(request)
     query = parse_qs(request.scope["query_string"].decode("latin-1"), max_num_fields=8)
-    url, mac = (query.get("u") or [""])[0], (query.get("s") or [""])[0]
+    if len(query.get("u", ())) != 1 or len(query.get("s", ())) != 1:
+        return _html(404, invalid_page(ctx.org))  # one target and one MAC, nothing ambiguous
+    url, mac = query["u"][0], query["s"][0]
     verified = verify_click(ctx.signer, token, url, mac)
     if verified is None or any(ord(c) < 0x20 or c == "\x7f" for c in url):
         return _html(404, invalid_page(ctx.org))
