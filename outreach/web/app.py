@@ -24,14 +24,18 @@ campaign mail itself (the executive's "send" hands the campaign to
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.to_thread
 import jinja2
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -48,7 +52,7 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
 from outreach.web import auth, caller, executive, writer
 from outreach.web.auth import LoginThrottle
-from outreach.web.clickqueue import ClickRecorder
+from outreach.web.batching import ClickRecorder, EmailReader
 from outreach.web.headers import SecurityHeaders
 from outreach.web.public import invalid_page, public
 from outreach.web.render import STATIC, environment, page, redirect
@@ -56,6 +60,7 @@ from outreach.web.server import Server, bind
 from outreach.web.sessions import SessionMiddleware, session_key
 from outreach.workspace import Workspace
 
+T = TypeVar("T")
 log = logging.getLogger("outreach.web")
 access = logging.getLogger("outreach.unsubscribe")
 _SECRET_IN_PATH = re.compile(r"/(?:[uc]|calendar)/[^\s/?#\"]+")
@@ -75,8 +80,15 @@ class WebContext:
     session_seconds: float = 12 * 3600
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     pages: jinja2.Environment = field(default_factory=environment)
+    limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(5))
+    emails: EmailReader | None = None  # made with the context: it runs its reads through ``run``
     _previewers: dict[str, Previewer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking work (the database, rendering) in a worker thread, at most as many at once as the
+        database pool holds connections: more would only open and close connections under a burst."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self.limiter)
 
     def url(self, path: str) -> str:
         """A link to one of our paths, with the proxy's prefix."""
@@ -95,9 +107,13 @@ def _context(ws: Workspace) -> WebContext:
     web = ws.config.settings.web
     secret = ws.secret()
     prefix = urlsplit(web.public_url).path.rstrip("/") if web.public_url else ""
-    return WebContext(ws=ws, signer=Signer(secret), secret=secret, org=ws.config.settings.organization.name,
+    pool = getattr(ws.engine.pool, "size", None)
+    ctx = WebContext(ws=ws, signer=Signer(secret), secret=secret, org=ws.config.settings.organization.name,
                       clicks=ClickRecorder(ws.engine), prefix=prefix, public_url=web.public_url,
-                      session_seconds=web.session_hours * 3600)  # fmt: skip
+                      session_seconds=web.session_hours * 3600,
+                      limiter=anyio.CapacityLimiter(max(pool() if callable(pool) else 5, 2)))  # fmt: skip
+    ctx.emails = EmailReader(ws.engine, ctx.run)
+    return ctx
 
 
 # -- errors as pages ---------------------------------------------------------------------------

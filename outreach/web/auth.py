@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -92,7 +91,7 @@ async def current_user(request: Request) -> Account | None:
     ctx = context(request)
     if time.time() - since > ctx.session_seconds:
         return None
-    account = await run_in_threadpool(get_user, ctx.ws.engine, uid)
+    account = await ctx.run(get_user, ctx.ws.engine, uid)
     if account is None or account.session_gen != gen:
         return None
     return account
@@ -162,7 +161,7 @@ async def login(request: Request) -> Response:
                     error=f"Too many failed logins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
                     next=nxt, name=name)  # fmt: skip
     try:
-        account = await run_in_threadpool(authenticate, ctx.ws.engine, name, password)
+        account = await ctx.run(authenticate, ctx.ws.engine, name, password)
     except AuthError as exc:
         ctx.throttle.failed(name, ip)
         return page(request, "login.html", status=401, error=str(exc).capitalize() + ".", next=nxt, name=name)
@@ -176,7 +175,7 @@ async def logout(request: Request) -> Response:
     await checked_form(request)
     user = await current_user(request)
     if user is not None:
-        await run_in_threadpool(end_sessions, context(request).ws.engine, user.id)
+        await context(request).run(end_sessions, context(request).ws.engine, user.id)
     request.session.clear()
     return redirect(request, "/app/login")
 

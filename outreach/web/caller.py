@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -69,10 +68,10 @@ def _load(ws: Workspace, queue: str, owners: list[str] | None) -> tuple[list[Ite
 async def _queue_page(request: Request, queue: str, status: int = 200, drafts: dict[int, Draft] | None = None,
                       extra: Item | None = None) -> Response:  # fmt: skip
     ws, user = context(request).ws, request.state.user
-    items, history = await run_in_threadpool(_load, ws, queue, owners_of(user))
+    items, history = await context(request).run(_load, ws, queue, owners_of(user))
     if extra is not None and all(i.id != extra.id for i in items):
         items.insert(0, extra)  # closed by the other caller meanwhile: still shown, with what they saved
-        history[extra.id] = await run_in_threadpool(ws.history, extra.contact_id)
+        history[extra.id] = await context(request).run(ws.history, extra.contact_id)
     return page(request, "caller/queue.html", status=status, queue=queue, items=items, history=history,
                 drafts=drafts or {}, outcomes=[(o, OUTCOME_LABELS[o]) for o in OUTCOMES],
                 today=datetime.now(ws.config.tz).date())  # fmt: skip
@@ -112,7 +111,7 @@ async def save(request: Request) -> Response:
         return redirect(request, "/app/followups")
     form = await checked_form(request)
     item_id = int(request.path_params["item"])
-    item = await run_in_threadpool(ws.followup, item_id)
+    item = await context(request).run(ws.followup, item_id)
     owners = owners_of(user)
     if item is None or (owners is not None and item.owner not in owners):
         raise HTTPException(404, f"There is no follow-up {item_id} in your queue.")
@@ -122,10 +121,10 @@ async def save(request: Request) -> Response:
     try:
         if not version.isascii() or not version.isdigit():
             raise ValueError("the form is incomplete; reload the page")
-        changed = await run_in_threadpool(ws.save_outcome, item_id, int(version), outcome, notes,
+        changed = await context(request).run(ws.save_outcome, item_id, int(version), outcome, notes,
                                           _when(form, outcome))  # fmt: skip
     except ConflictError as exc:
-        theirs = await run_in_threadpool(ws.followup, item_id)
+        theirs = await context(request).run(ws.followup, item_id)
         return await _queue_page(request, queue, 409, {item_id: _draft(form, str(exc), theirs)}, theirs)
     except (OutreachError, ValueError) as exc:
         return await _queue_page(request, queue, 400, {item_id: _draft(form, str(exc))}, item)
@@ -153,7 +152,7 @@ async def calendar(request: Request) -> Response:
 @requires("caller")
 async def rotate(request: Request) -> Response:
     await checked_form(request)
-    await run_in_threadpool(rotate_calendar, context(request).ws.engine, request.state.user.id)
+    await context(request).run(rotate_calendar, context(request).ws.engine, request.state.user.id)
     flash(request, "Your calendar has a new address; the old one no longer works. Subscribe to the new one.")
     return redirect(request, "/app/followups/calendar")
 
@@ -162,10 +161,10 @@ async def feed(request: Request) -> Response:
     """The caller's visits as iCalendar, for the phone's calendar; 404 for any token but the current one."""
     ctx = context(request)
     token = str(request.path_params["token"])
-    user = await run_in_threadpool(calendar_account, ctx.ws.engine, ctx.secret, token)
+    user = await ctx.run(calendar_account, ctx.ws.engine, ctx.secret, token)
     if user is None or user.role != "caller":
         raise HTTPException(404, "No such calendar.")
-    body = await run_in_threadpool(ctx.ws.visits_calendar, owners_of(user))
+    body = await ctx.run(ctx.ws.visits_calendar, owners_of(user))
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": 'inline; filename="visits.ics"'})  # fmt: skip
 

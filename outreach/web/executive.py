@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -106,14 +105,14 @@ def _name(request: Request) -> str:
 
 @requires("executive")
 async def dashboard(request: Request) -> Response:
-    cards = await run_in_threadpool(_cards, context(request).ws)
+    cards = await context(request).run(_cards, context(request).ws)
     return page(request, "executive/campaigns.html", cards=cards)
 
 
 @requires("executive")
 async def rows(request: Request) -> Response:
     """The dashboard's table body, polled by htmx."""
-    cards = await run_in_threadpool(_cards, context(request).ws)
+    cards = await context(request).run(_cards, context(request).ws)
     return page(request, "executive/_rows.html", cards=cards)
 
 
@@ -124,7 +123,7 @@ def _cards(ws: Workspace) -> list[Card]:
 @requires("executive")
 async def detail(request: Request) -> Response:
     name = _name(request)
-    found = await run_in_threadpool(card, context(request).ws, name)
+    found = await context(request).run(card, context(request).ws, name)
     return page(request, "executive/campaign.html", card=found)
 
 
@@ -132,7 +131,7 @@ async def detail(request: Request) -> Response:
 async def progress(request: Request) -> Response:
     """The campaign's counts and progress bar, polled by htmx while it runs."""
     name = _name(request)
-    found = await run_in_threadpool(card, context(request).ws, name)
+    found = await context(request).run(card, context(request).ws, name)
     return page(request, "executive/_progress.html", card=found)
 
 
@@ -141,11 +140,11 @@ async def confirm(request: Request) -> Response:
     """What the action will do, to how many people, and the button that does it."""
     name, action = _name(request), _action(request)
     ws = context(request).ws
-    found = await run_in_threadpool(card, ws, name)
+    found = await context(request).run(card, ws, name)
     audience = None
     if action == "build":
         try:
-            audience = await run_in_threadpool(ws.audience_size, name)
+            audience = await context(request).run(ws.audience_size, name)
         except OutreachError as exc:
             flash(request, str(exc), "error")
             return redirect(request, f"/app/campaigns/{name}")
@@ -160,7 +159,7 @@ async def act(request: Request) -> Response:
     await checked_form(request)
     ws, user = context(request).ws, request.state.user
     try:
-        message = await run_in_threadpool(_do, ws, name, action, user.name)
+        message = await context(request).run(_do, ws, name, action, user.name)
     except OutreachError as exc:
         flash(request, str(exc), "error")
     else:
@@ -193,7 +192,7 @@ async def report(request: Request) -> Response:
     name = _name(request)
     ws = context(request).ws
     try:
-        result = await run_in_threadpool(ws.report, name)
+        result = await context(request).run(ws.report, name)
     except OutreachError as exc:
         flash(request, str(exc), "error")
         return redirect(request, f"/app/campaigns/{name}")
@@ -209,7 +208,7 @@ async def monthly(request: Request) -> Response:
         year, mon = parse_month(month[:16])
     except OutreachError as exc:
         raise HTTPException(400, str(exc)) from None
-    result = await run_in_threadpool(ws.monthly, f"{year:04d}-{mon:02d}")
+    result = await context(request).run(ws.monthly, f"{year:04d}-{mon:02d}")
     return page(request, "executive/monthly.html", report=result, sections=monthly_sections(result), css=REPORT_CSS)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Sequence
@@ -46,6 +47,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Server:
     """One app on one bound socket."""
 
@@ -77,12 +82,17 @@ class Server:
         return f"http://{host}:{port}/"
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
-        """Serve until ``shutdown()`` or, in the main thread, Ctrl-C/SIGTERM. ``poll_interval`` is unused
-        (uvicorn checks for a stop ten times a second); it is accepted as http.server's was."""
+        """Serve until ``shutdown()`` or, in the main thread, Ctrl-C/SIGTERM, which then raise
+        KeyboardInterrupt once the server has stopped cleanly (clicks written). ``poll_interval`` is
+        unused (uvicorn checks for a stop ten times a second); it is accepted as http.server's was."""
         self._stopped.clear()
+        main = threading.current_thread() is threading.main_thread()
+        before = signal.signal(signal.SIGTERM, _interrupt) if main else None  # uvicorn raises it again at the end
         try:
             self.server.run(sockets=[self.sock])
         finally:
+            if main:
+                signal.signal(signal.SIGTERM, before)
             self._stopped.set()
 
     def shutdown(self, timeout: float = 30.0) -> None:

@@ -19,7 +19,6 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -58,7 +57,7 @@ def _query(**params: object) -> str:
 async def _preview_page(request: Request, previewer: Previewer, base: str, standalone: bool) -> Response:
     mode = "text" if _param(request, "view") == "text" else "html"
     step, variant = _number(request, "step"), _number(request, "variant")
-    view: View = await run_in_threadpool(previewer.view, _param(request, "contact"), step, variant)
+    view: View = await context(request).run(previewer.view, _param(request, "contact"), step, variant)
     email = view.contact.email if view.contact else None
     contacts = view.contacts
     if view.contact is not None and all(c.email != view.contact.email for c in contacts):
@@ -79,7 +78,7 @@ async def _preview_page(request: Request, previewer: Previewer, base: str, stand
 
 async def _message(request: Request, previewer: Previewer) -> Response:
     """The HTML part alone, for a tab of its own; the CSP sandbox keeps it inert there too."""
-    view = await run_in_threadpool(previewer.view, _param(request, "contact"), _number(request, "step"),
+    view = await context(request).run(previewer.view, _param(request, "contact"), _number(request, "step"),
                                    _number(request, "variant"))  # fmt: skip
     if view.prepared is None:
         body = context(request).pages.get_template("writer/message_error.html").render(error=view.error)
@@ -87,12 +86,12 @@ async def _message(request: Request, previewer: Previewer) -> Response:
     return HTMLResponse(view.prepared.rendered.html, headers={"Content-Security-Policy": MESSAGE_ALONE_CSP})
 
 
-async def _version(previewer: Previewer) -> Response:
-    return PlainTextResponse(await run_in_threadpool(previewer.version))
+async def _version(request: Request, previewer: Previewer) -> Response:
+    return PlainTextResponse(await context(request).run(previewer.version))
 
 
 async def _lint(request: Request, previewer: Previewer) -> Response:
-    version, result, error = await run_in_threadpool(previewer.lint)
+    version, result, error = await context(request).run(previewer.lint)
     return page(request, "writer/_lint.html", result=result, error=error, version=version)
 
 
@@ -123,23 +122,23 @@ async def campaigns(request: Request) -> Response:
 
 @requires("writer")
 async def preview(request: Request) -> Response:
-    previewer = await run_in_threadpool(_previewer, request)
+    previewer = await context(request).run(_previewer, request)
     return await _preview_page(request, previewer, context(request).url(f"/app/preview/{previewer.name}"), False)
 
 
 @requires("writer")
 async def message(request: Request) -> Response:
-    return await _message(request, await run_in_threadpool(_previewer, request))
+    return await _message(request, await context(request).run(_previewer, request))
 
 
 @requires("writer")
 async def version(request: Request) -> Response:
-    return await _version(await run_in_threadpool(_previewer, request))
+    return await _version(request, await context(request).run(_previewer, request))
 
 
 @requires("writer")
 async def lint(request: Request) -> Response:
-    return await _lint(request, await run_in_threadpool(_previewer, request))
+    return await _lint(request, await context(request).run(_previewer, request))
 
 
 @requires("writer")
@@ -158,7 +157,7 @@ async def test_send(request: Request) -> Response:
     contact = str(form.get("contact") or "")[:320] or None
     variant = str(form.get("variant") or "0")
     try:
-        prepared = await run_in_threadpool(context(request).ws.test_send, name, to, contact,
+        prepared = await context(request).run(context(request).ws.test_send, name, to, contact,
                                            int(variant) if variant.isdigit() and len(variant) < 4 else 0)  # fmt: skip
     except OutreachError as exc:
         flash(request, f"The test copy was not sent: {exc}", "error")
@@ -193,7 +192,7 @@ def standalone_routes() -> list[BaseRoute]:
         return await _message(request, previewer(request))
 
     async def ver(request: Request) -> Response:
-        return await _version(previewer(request))
+        return await _version(request, previewer(request))
 
     async def findings(request: Request) -> Response:
         return await _lint(request, previewer(request))

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +22,7 @@ from urllib.parse import quote
 
 import httpx2
 import pytest
-from helpers import write
+from helpers import free_port, write
 from sqlalchemy import func, select
 from team_support import csrf_of, log_in, running_server
 
@@ -28,7 +31,7 @@ from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine, transaction
 from outreach.storage.models import Event, Outbox
 from outreach.tracking.clicks import Click
-from outreach.web.clickqueue import ClickRecorder
+from outreach.web.batching import ClickRecorder
 from outreach.workspace import Workspace
 
 TARGET = "https://www.example.com/promo?c=promo"
@@ -198,3 +201,25 @@ def test_a_public_url_with_a_path_prefixes_links_redirects_and_the_cookie(team: 
         session = {"Cookie": response.headers["set-cookie"].split(";")[0]}
         calendar = client.get("/app/followups/calendar", headers=session)
         assert "https://team.example.com/outreach/calendar/" in calendar.text
+
+
+def test_outreach_serve_as_a_process_stops_on_sigterm_with_every_click_written(team: Path) -> None:
+    signer, rows = signer_and_rows(team)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "outreach", "-w", str(team), "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        assert banner.startswith(f"Serving on http://127.0.0.1:{port}/: team app at http://127.0.0.1:{port}/app/")
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as client:
+            codes = [client.get(click_path(signer, rows[n % len(rows)], f"{TARGET}&n={n}")).status_code
+                     for n in range(50)]  # fmt: skip
+        assert codes == [302] * 50
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert clicked_events(team) == 50
