@@ -21,6 +21,7 @@ from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from outreach.errors import InputError
 
@@ -51,6 +52,15 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class HalfCloseTolerant(AutoHTTPProtocol):  # type: ignore[misc,valid-type]  # a class chosen at import time
+    """uvicorn's HTTP protocol, except that a client that half-closes its side after sending the request
+    (``shutdown(SHUT_WR)``, as some scripts and scanners do) still gets the answer: by default asyncio
+    closes the whole connection at that EOF, before a response that needs the database is written."""
+
+    def eof_received(self) -> bool:
+        return True  # keep the transport; the response (or the keep-alive timeout) closes it
+
+
 class Server:
     """One app on one bound socket."""
 
@@ -59,7 +69,7 @@ class Server:
         self.sock = sock or bind(host, port)
         self.app = app
         self.config = uvicorn.Config(
-            app, log_config=None, access_log=False, server_header=False, lifespan="on",
+            app, log_config=None, access_log=False, server_header=False, lifespan="on", http=HalfCloseTolerant,
             proxy_headers=bool(trusted_proxies), forwarded_allow_ips=list(trusted_proxies) or None,
             timeout_graceful_shutdown=10, backlog=2048,
         )  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -223,3 +224,16 @@ def test_outreach_serve_as_a_process_stops_on_sigterm_with_every_click_written(t
             proc.kill()
             proc.wait()
     assert clicked_events(team) == 50
+
+
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(team: Path) -> None:
+    """Some scripts and scanners shut their side down once the request is sent; the page needs the database."""
+    signer, rows = signer_and_rows(team)
+    path = "/u/" + signer.sign(rows[0].contact_id, rows[0].campaign_id)
+    with running_server(team) as srv, socket.create_connection(srv.server.server_address, timeout=30) as sock:
+        sock.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"Berhenti berlangganan?" in answer
