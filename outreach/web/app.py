@@ -53,7 +53,7 @@ from outreach.studio.live import Previewer
 from outreach.web import auth, caller, executive, writer
 from outreach.web.auth import LoginThrottle
 from outreach.web.batching import ClickRecorder, EmailReader
-from outreach.web.headers import SecurityHeaders
+from outreach.web.headers import DEFAULT_CSP, SecurityHeaders
 from outreach.web.public import invalid_page, public
 from outreach.web.render import STATIC, environment, page, redirect
 from outreach.web.server import Server, bind
@@ -133,8 +133,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, _SECRET_IN_PATH.sub("/…", request.url.path), exc_info=exc)
+    # made outside SecurityHeaders (Starlette's error middleware is the outermost), so it carries them itself
+    headers = {"Content-Security-Policy": DEFAULT_CSP, "Cache-Control": "no-store",
+               "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}  # fmt: skip
     return PlainTextResponse("Something went wrong on our side; it has been logged. Please try again.",
-                             status_code=500)  # fmt: skip
+                             status_code=500, headers=headers)
 
 
 # -- the app ------------------------------------------------------------------------------------

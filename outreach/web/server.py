@@ -18,6 +18,7 @@ import socket
 import threading
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -52,10 +53,19 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-class HalfCloseTolerant(AutoHTTPProtocol):  # type: ignore[misc,valid-type]  # a class chosen at import time
-    """uvicorn's HTTP protocol, except that a client that half-closes its side after sending the request
-    (``shutdown(SHUT_WR)``, as some scripts and scanners do) still gets the answer: by default asyncio
-    closes the whole connection at that EOF, before a response that needs the database is written."""
+class Protocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]  # a class chosen at import time
+    """uvicorn's HTTP protocol, with two changes.
+
+    * A client that half-closes its side after sending the request (``shutdown(SHUT_WR)``, as some
+      scripts and scanners do) still gets the answer: by default asyncio closes the whole connection at
+      that EOF, before a response that needs the database is written.
+    * It never writes uvicorn's own access log, whatever logging someone configured: that log holds whole
+      paths, which carry working unsubscribe and click tokens. The app's AccessLog cuts them out.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.access_log = False
 
     def eof_received(self) -> bool:
         return True  # keep the transport; the response (or the keep-alive timeout) closes it
@@ -69,7 +79,7 @@ class Server:
         self.sock = sock or bind(host, port)
         self.app = app
         self.config = uvicorn.Config(
-            app, log_config=None, access_log=False, server_header=False, lifespan="on", http=HalfCloseTolerant,
+            app, log_config=None, access_log=False, server_header=False, lifespan="on", http=Protocol,
             proxy_headers=bool(trusted_proxies), forwarded_allow_ips=list(trusted_proxies) or None,
             timeout_graceful_shutdown=10, backlog=2048,
         )  # fmt: skip

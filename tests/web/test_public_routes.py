@@ -237,3 +237,16 @@ def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(team:
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 ") and b"Berhenti berlangganan?" in answer
+
+
+def test_no_log_holds_a_token_even_when_uvicorns_access_log_is_switched_on(
+        team: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    signer, rows = signer_and_rows(team)
+    token = signer.sign(rows[0].contact_id, rows[0].campaign_id)
+    with caplog.at_level(logging.INFO), running_server(team) as srv, httpx2.Client(base_url=srv.base) as client:
+        monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)  # as a logging setup might
+        assert client.get(f"/u/{token}").status_code == 200
+        assert client.get(click_path(signer, rows[0]), follow_redirects=False).status_code == 302
+    server = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]  # not the client
+    assert any("/…" in line for line in server)  # our own access log, with the tokens cut out
+    assert not [line for line in server if token in line]
