@@ -734,14 +734,82 @@ def _service_log() -> None:
 @click.option("--port", default=8025, show_default=True, type=int)
 @with_workspace
 def serve(ws: Workspace, host: str, port: int) -> None:
-    """Serve the unsubscribe links: a confirmation page on GET, RFC 8058 one-click POST."""
-    from outreach.web.public import make_server
+    """Serve the links in every message (unsubscribe: a confirmation page on GET, RFC 8058 one-click POST;
+    signed click redirects) and the team app under /app (Ctrl-C stops it)."""
+    from outreach.web.app import make_server
 
     server = make_server(ws.config, ws.engine, host, port)
-    click.echo(f"Unsubscribe endpoint on http://{host}:{server.server_port}/u/TOKEN "
+    base = server.url.rstrip("/")
+    public = ws.config.settings.web.public_url
+    click.echo(f"Serving on {base}/: team app at {public or base}/app/, unsubscribe and click links "
                f"(links point to {ws.config.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
+    if not ws.users():
+        click.echo("No accounts yet: `outreach users add NAME --role executive|writer|caller` makes one.")
     with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
+
+
+# -- accounts of the team app -------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def users() -> None:
+    """Accounts of the team app (`outreach serve`, under /app)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    """One line from standard input, or asked twice without echo."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise click.UsageError("--password-stdin: nothing on standard input")
+        return line.rstrip("\r\n")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    return password
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["executive", "writer", "caller"]), required=True)
+@click.option("--sender", help="The sender key (outreach.yaml senders) this person works for or as.")
+@click.option("--email", help="Where the writer's test copies go (default: the sender's address).")
+@click.option("--password-stdin", is_flag=True, help="Read the password as one line from standard input.")
+@with_workspace
+def users_add(ws: Workspace, name: str, role: str, sender: str | None, email: str | None,
+              password_stdin: bool) -> None:  # fmt: skip
+    """Add an account NAME for the team app."""
+    account = ws.add_user(name, role, _read_password(password_stdin), sender=sender, email=email)
+    extra = f", sender {account.sender}" if account.sender else ""
+    click.echo(f"User {account.name} added ({account.role}{extra})")
+
+
+@users.command("list")
+@with_workspace
+def users_list(ws: Workspace) -> None:
+    """List the accounts."""
+    accounts = ws.users()
+    for a in accounts:
+        click.echo(f"{a.name:<24}{a.role:<11}{a.sender or '-':<16}{a.email or '-'}")
+    click.echo(f"{len(accounts)} user(s)")
+
+
+@users.command("remove")
+@click.argument("name")
+@with_workspace
+def users_remove(ws: Workspace, name: str) -> None:
+    """Remove account NAME; its sessions end at once."""
+    ws.remove_user(name)
+    click.echo(f"User {name} removed")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password as one line from standard input.")
+@with_workspace
+def users_password(ws: Workspace, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME; its open sessions end."""
+    account = ws.set_password(name, _read_password(password_stdin))
+    click.echo(f"Password of {account.name} changed; its open sessions are closed")
 
 
 @cli.command()

@@ -92,3 +92,11 @@ class PreflightError(OutreachError):
 
 class SigningError(OutreachError):
     """Messages could not be DKIM-signed: a signing worker process died or failed."""
+
+
+class ConflictError(StateError):
+    """Someone else changed the same thing since it was read (two callers saving one follow-up)."""
+
+
+class AuthError(OutreachError):
+    """A login or an account operation was refused (wrong password, unknown user, too many tries)."""

@@ -6,6 +6,7 @@ Secrets never live in the file: it names environment variables
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -165,6 +166,41 @@ class Unsubscribe(Frozen):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+
+class Web(Frozen):
+    """``outreach serve`` behind a reverse proxy: the address people use, and whom to believe about it.
+
+    ``public_url`` is where the team app is reached (``https://…`` makes session cookies Secure, and its
+    path is the prefix the proxy strips); ``trusted_proxies`` are the addresses (or networks) whose
+    ``X-Forwarded-For``/``X-Forwarded-Proto`` headers are believed. Nobody's are by default.
+    """
+
+    public_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if not v.startswith(("http://", "https://")) or any(c in v for c in "?# \r\n"):
+            raise ValueError("must be an http:// or https:// address without query or fragment")
+        return v.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for entry in v:
+            try:
+                network = ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)") from None
+            single = network.num_addresses == 1 and "/" not in entry
+            out.append(str(network.network_address) if single else str(network))  # as uvicorn parses them
+        return tuple(out)
 
 
 class Throttle(Frozen):
@@ -341,6 +377,7 @@ class Settings(Frozen):
     contact_policy: ContactPolicy = ContactPolicy()
     contacts: ContactsImport = ContactsImport()
     calendar: Calendar = Calendar()
+    web: Web = Web()
     imap: Imap | None = None
     dkim: Dkim | None = None
     # how long a sender's claim on its messages lasts without renewal (it renews every quarter):
