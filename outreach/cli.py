@@ -65,6 +65,11 @@ def _workspace() -> WorkspaceConfig:
     return load_workspace(root.get("workspace"))
 
 
+def _interactive() -> bool:
+    """Someone at a terminal can answer a question; a script or a service cannot (and must not hang)."""
+    return sys.stdin.isatty()
+
+
 def with_workspace(f: Callable[..., Any]) -> Callable[..., Any]:
     """Open the workspace (the library face) and its database for the command.
 
@@ -306,7 +311,7 @@ def campaign() -> None:
 @click.argument("name")
 @click.option("--ignore-policy", is_flag=True,
               help="Queue contacts the contact policy holds out (mailed lately, replied...), after a confirmation.")
-@click.option("--yes", is_flag=True, help="With --ignore-policy: do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help="With --ignore-policy: do not ask (no question is asked without a terminal).")
 @with_workspace
 def campaign_build(ws: Workspace, name: str, ignore_policy: bool, yes: bool) -> None:
     """Freeze the campaign's segment into the outbox (again: adds only new contacts).
@@ -314,7 +319,7 @@ def campaign_build(ws: Workspace, name: str, ignore_policy: bool, yes: bool) -> 
     Says how many contacts the contact policy (outreach.yaml) or the campaign's
     require: held out, and why, and which variables print empty for whom.
     """
-    if ignore_policy and not yes:
+    if ignore_policy and not yes and _interactive():  # without a terminal, --ignore-policy is its own answer
         held = ws.policy_holds(name)
         if held.total:
             click.confirm(f"The contact policy holds out {held.total} contact(s) of {name} "
