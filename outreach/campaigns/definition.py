@@ -120,6 +120,12 @@ class ContentFiles:
         return self.base.is_file() or bool(self.versions)
 
     @property
+    def candidates(self) -> list[Path]:
+        """The base and every language version it could have, there or not: what a watcher watches."""
+        stem = self.base.name.removesuffix(".md")
+        return [self.base, *(self.base.with_name(f"{stem}.{lang}.md") for lang in LANGUAGES)]
+
+    @property
     def paths(self) -> list[Path]:
         """Every file, the base first."""
         return ([self.base] if self.base.is_file() else []) + list(self.versions.values())

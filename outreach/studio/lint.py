@@ -106,7 +106,7 @@ class SpamScore:
     def lines(self) -> list[str]:
         """``SpamAssassin score: X (threshold T)``, whose message it is, and the rules hit."""
         whose = (f"the highest of {self.recipients} recipients" if self.recipients > 1 else "one recipient")
-        out = [f"SpamAssassin score: {self.verdict.score:.1f} (threshold {self.threshold:g})",
+        out = [f"SpamAssassin score: {self.verdict.score:.1f} (threshold {self.threshold:.1f})",
                f"  {self.file}, as sent to {self.email} ({whose})"]  # fmt: skip
         if not self.verdict.rules:
             return [*out, "  rules hit: none"]
