@@ -74,6 +74,11 @@ class Line:
     line: int
 
 
+def loads_templates(text: str) -> bool:
+    """Whether ``text`` has an include (or an import, from, extends) to expand or refuse."""
+    return _LOADING_TAG.search(text) is not None
+
+
 def expand_includes(text: str, path: Path, first_line: int, loader: BlockLoader | None) -> list[Line]:
     """``text`` (starting at ``path``:``first_line``) with every include replaced by its block, line by line."""
     return _expand(text, path, first_line, loader, (path,))

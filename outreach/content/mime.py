@@ -197,7 +197,7 @@ def build(env: Envelope, text: str, html: str, images: Sequence[InlineImage] = (
 def _related(outer: str, html: str, images: Sequence[InlineImage]) -> bytes:
     """The HTML part with its pictures: a nested ``multipart/related`` inside the alternative."""
     inner = outer + "_r"  # still starts with "=_": cannot occur in base64 or quoted-printable lines
-    head = (f'--{outer}\r\nContent-Type: multipart/related; type="text/html"; boundary="{inner}"\r\n'
+    head = (f'--{outer}\r\nContent-Type: multipart/related; type="text/html";\r\n boundary="{inner}"\r\n'
             "\r\n").encode("ascii")  # fmt: skip
     parts = [head, _part(inner, "text/html", b64(html), "base64")]
     for image in images:

@@ -39,7 +39,7 @@ from premailer import Premailer
 
 from outreach.content.blocks import EmailBlocks, ImageError
 from outreach.content.images import InlineImage, is_local, load_image
-from outreach.content.includes import BlockLoader, expand_includes
+from outreach.content.includes import BlockLoader, expand_includes, loads_templates
 from outreach.content.links import rewrite_links
 from outreach.content.problems import Variable, explain, output_variables
 from outreach.content.tags import TAG, TOKEN, TOKEN_PATTERN, token, token_index
@@ -220,7 +220,7 @@ def read_content(path: Path, root: Path | None = None) -> ContentSource:
     variants = front.get("variants") or ()
     if not isinstance(variants, list | tuple) or not all(isinstance(v, str) for v in variants):
         raise TemplateError("variants must be a list of subject lines", path=path)
-    if "include" in body:
+    if loads_templates(body):
         expanded = expand_includes(body, path, body_line, BlockLoader(root or path.parent.parent))
         if any(line.path != path for line in expanded):
             body = "\n".join(line.text for line in expanded)

@@ -73,6 +73,7 @@ _HTML_A = re.compile(r"<a\b[^>]*>", re.I)
 _HTML_IMG = re.compile(r"<img\b[^>]*>", re.I)
 _ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*("([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _BANG = re.compile(r"!{3,}")
+_ADMONITION = re.compile(r"(?m)^[ \t]*!!!(?=[ \t]+[\w-])")  # `!!! note "Title"`: a callout, not shouting
 
 
 @dataclass(frozen=True)
@@ -524,7 +525,7 @@ def check_spam(source: ContentSource, lines: FrontLines, report: _Report) -> Non
                        f"{what} is in capitals, which reads as shouting and spam filters score")  # fmt: skip
     if source.preheader:
         _spam_line(report, source.path, lines.preheader, "preheader", _blank(source.preheader, TAG, " "))
-    text = _blank(source.body, TAG, " ")
+    text = _blank(_blank(source.body, TAG, " "), _ADMONITION, " ")
     for n, line in enumerate(text.split("\n")):
         _spam_line(report, *source.locate(source.body_line + n), "body", line)
 
@@ -707,28 +708,42 @@ def _kb(size: int) -> str:
     return f"{size / 1024:.0f} KB"
 
 
-_THEME_COLOURS = ("text_color", "heading_color", "primary_color", "button_text_color", "footer_color",
-                  "card_color", "callout_color", "background_color")  # fmt: skip
+_TEXT_COLOURS = ("text_color", "heading_color", "footer_color", "primary_color", "button_text_color")
+_BACKGROUNDS = ("card_color", "callout_color", "background_color", "primary_color")
 
 
 def check_contrast(ws: WorkspaceConfig, factory: MessageFactory, sample: ContactView, report: _Report) -> None:
-    """Text colours under WCAG AA against their background, in the message as rendered: a theme colour
-    is reported at its line of outreach.yaml, a colour written in the content at its line there."""
+    """Text colours under WCAG AA against their background, in the message as rendered: a colour written
+    in the content is reported at its line there, a theme colour at its line of outreach.yaml."""
     html = factory.render(sample).html
     doc: YamlDoc | None = None
-    theme = ws.settings.theme
+    theme, source = ws.settings.theme, factory.content.source
     for pair in contrast.failing(html):
-        fg_key = next((k for k in _THEME_COLOURS if getattr(theme, k) == pair.foreground), None)
-        bg_key = next((k for k in _THEME_COLOURS if getattr(theme, k) == pair.background), None)
+        fg_key = next((k for k in _TEXT_COLOURS if getattr(theme, k) == pair.foreground), None)
+        bg_key = next((k for k in _BACKGROUNDS if getattr(theme, k) == pair.background), None)
+        written = _colour_written_at(source, pair.foreground) or _colour_written_at(source, pair.background)
+        if written is not None:
+            fg_key = bg_key = None  # the writer's own colour, whatever the theme also uses
         what = (f"text colour {_named(fg_key, pair.foreground)} on {_named(bg_key, pair.background)} has a contrast "
                 f"of {pair.ratio:.1f}:1, under WCAG AA's {pair.required:g}:1 for "
                 f"{'large' if pair.large else 'normal'} text (\"{_short(pair.sample, 40)}\")")  # fmt: skip
-        if fg_key or bg_key:
+        if written is not None:
+            report.add("warning", *written, what)
+        elif fg_key or bg_key:
             doc = doc or load_yaml(ws.root / SETTINGS_FILE)
             report.add("warning", ws.root / SETTINGS_FILE, doc.line(("theme", fg_key or bg_key)), what)
         else:
-            path, line = _written_at(factory.content.source, pair.foreground)
-            report.add("warning", path, line, what)
+            report.add("warning", source.path, None, what)
+
+
+def _colour_written_at(source: ContentSource, hex_colour: str) -> tuple[Path, int] | None:
+    """Where the content writes this colour (``#ffffff``, ``#fff``), if it does."""
+    short = "#" + hex_colour[1::2] if all(hex_colour[i] == hex_colour[i + 1] for i in (1, 3, 5)) else None
+    pattern = re.compile("|".join(re.escape(c) for c in (hex_colour, short) if c) + r"(?![0-9a-f])", re.I)
+    m = pattern.search(source.body)
+    if m is None:
+        return None
+    return source.locate(source.body_line + source.body.count("\n", 0, m.start()))
 
 
 def _named(key: str | None, value: str) -> str:

@@ -51,9 +51,8 @@ class Verdict:
 
 
 def spamassassin() -> str | None:
-    """The ``spamassassin`` program, when installed."""
-    return shutil.which("spamassassin") or next(
-        (p for p in ("/usr/bin/spamassassin", "/usr/local/bin/spamassassin") if os.access(p, os.X_OK)), None)
+    """The ``spamassassin`` program on the PATH, when installed."""
+    return shutil.which("spamassassin")
 
 
 def settings(threshold: float) -> list[str]:
