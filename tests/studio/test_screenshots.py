@@ -24,6 +24,7 @@ from outreach.settings.workspace import init_workspace
 from outreach.studio.live import GMAIL_CLIP
 from outreach.workspace import Workspace
 
+REPOSITORY = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 EVERY_BLOCK = """\
@@ -161,11 +162,16 @@ def test_desktop_shows_the_600px_column(browser: Browser, root: Path) -> None:
         context.close()
 
 
-def test_preview_screenshot_writes_a_phone_and_a_desktop_png(root: Path, tmp_path: Path) -> None:
+def test_preview_screenshot_writes_a_phone_and_a_desktop_png(tmp_path: Path) -> None:
+    """A press release as `content new` writes it, in the example workspace as `outreach init` makes it."""
     chromium_path()
-    folder = Path(os.environ.get("OUTREACH_SCREENSHOTS") or tmp_path / "shots")
-    result = invoke("content", "preview", "launch", "--contact", "ani@alpha.example.com", "--screenshot",
-                    str(folder), ws=root)  # fmt: skip
+    root = tmp_path / "ws"
+    init_workspace(root)
+    assert invoke("contacts", "import", str(root / "contacts.csv"), ws=root).exit_code == 0
+    assert invoke("content", "new", "launch", "--kind", "press-release", ws=root).exit_code == 0
+    keep = os.environ.get("OUTREACH_SCREENSHOTS")
+    folder = REPOSITORY / keep if keep else tmp_path / "shots"  # relative to the repository: tests run elsewhere
+    result = invoke("content", "preview", "launch", "--screenshot", str(folder), ws=root)
     assert (result.exit_code, result.stderr) == (0, ""), result.output
     phone, desktop = folder / "launch-phone.png", folder / "launch-desktop.png"
     assert result.stdout.splitlines() == [
@@ -175,6 +181,6 @@ def test_preview_screenshot_writes_a_phone_and_a_desktop_png(root: Path, tmp_pat
     (pw, ph), (dw, dh) = png_size(phone), png_size(desktop)
     assert (pw, dw) == (375, 800)
     assert ph > dh > 800  # the whole message, taller where the column is narrower
-    if os.environ.get("OUTREACH_SCREENSHOTS"):  # keep them under the names the README uses
+    if keep:  # under the names the README uses
         phone.replace(folder / "press-release-phone.png")
         desktop.replace(folder / "press-release-desktop.png")

@@ -61,7 +61,7 @@ def test_a_press_release_in_bahasa_indonesia(made: Path) -> None:
     assert re.search(r"^# PT Contoh Solusi Teknologi Luncurkan .+$", md, re.M)  # the headline
     dateline = re.search(r"^\*\*JAKARTA, (.+?)\*\* – PT Contoh Solusi Teknologi, .+ hari ini meluncurkan", md, re.M)
     assert dateline and dated(dateline.group(0), "id")  # the dateline and lead
-    assert re.search(r'^> ".+," ujar Awang Prasetyo, Sales Executive PT Contoh Solusi Teknologi\.$', md, re.M)
+    assert re.search(r'^> “.+,” ujar Awang Prasetyo, Sales Executive PT Contoh Solusi Teknologi\.$', md, re.M)
     assert "\n## Tentang PT Contoh Solusi Teknologi\n" in md
     assert "berkantor pusat di Jl. Jend. Sudirman Kav. 52-53, Jakarta Selatan 12190, Indonesia." in md
     assert md.endswith("## Kontak media\n\nAwang Prasetyo, Sales Executive  \nEmail: awang@contoh-solusi.example  \n"
@@ -78,7 +78,7 @@ def test_a_press_release_in_english(made: Path) -> None:
     assert "lang: en\n" in md and re.search(r"^# PT Contoh Solusi Teknologi Launches .+$", md, re.M)
     dateline = re.search(r"^\*\*JAKARTA, (.+?)\*\* – PT Contoh Solusi Teknologi, .+ today launched", md, re.M)
     assert dateline and dated(dateline.group(0), "en")
-    assert re.search(r'^> ".+," said Awang Prasetyo, Sales Executive at PT Contoh Solusi Teknologi\.$', md, re.M)
+    assert re.search(r'^> “.+,” said Awang Prasetyo, Sales Executive at PT Contoh Solusi Teknologi\.$', md, re.M)
     assert "\n## About PT Contoh Solusi Teknologi\n" in md and "\n## Media contact\n" in md
 
 
