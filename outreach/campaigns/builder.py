@@ -46,6 +46,7 @@ class BuildResult:
     lacking: Held = field(default_factory=Held)  # by the campaign's require:
     empty: list[str] = field(default_factory=list)  # variables that print empty, one line each
     ignored_policy: bool = False
+    languages: dict[str, int] = field(default_factory=dict)  # added per language version (bilingual only)
 
     def summary(self) -> str:
         lines = [
@@ -58,6 +59,9 @@ class BuildResult:
             lines += self.held.lines(self.policy_reasons)
         elif self.ignored_policy:
             lines.append("The contact policy was ignored for this build (--ignore-policy)")
+        if self.languages:
+            each = ", ".join(f"{lang} {n}" for lang, n in sorted(self.languages.items()))
+            lines.append(f"By language (each contact gets the version of its own): {each}")
         if self.lacking.total:
             lines.append(f"Held out by require: {self.lacking.total} missing a required field")
             lines += self.lacking.lines({r: f"without {r}" for r in self.lacking.counts})
@@ -139,6 +143,7 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
         held = Held() if ignore_policy else held_out(session, candidates, campaign.id, rules, now)
         lacking = Held()
         added = 0
+        languages: dict[str, int] = {}
         for contact in _stream(session, candidates):  # filtered in SQL, streamed
             if contact.id in held.ids:
                 continue
@@ -150,8 +155,9 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
             variant = added % factory.subject_count
             if not check.render(view, {k: variant if k == 0 else 0 for k in factories}):
                 continue
-            session.add(_row(campaign.id, view, spec, variant, factory.subject_count,
-                             factory.content_for(view).lang))  # fmt: skip
+            lang = factory.content_for(view).lang
+            session.add(_row(campaign.id, view, spec, variant, factory.subject_count, lang))
+            languages[lang] = languages.get(lang, 0) + 1
             added += 1
             if added % BATCH == 0:
                 session.flush()
@@ -160,8 +166,9 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
         campaign.content_hash = content_digest(factories)
         campaign.preflight_ok = True
         campaign.updated_at = utcnow()
+    bilingual = bool(spec.content_files.versions)
     return BuildResult(name, added, existing, skipped, added + existing, held, describe(rules), lacking,
-                       check.empty_lines(), ignore_policy)  # fmt: skip
+                       check.empty_lines(), ignore_policy, languages if bilingual else {})  # fmt: skip
 
 
 def lacking_fields(view: ContactView, required: tuple[str, ...]) -> list[str]:

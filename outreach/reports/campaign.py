@@ -344,14 +344,15 @@ def _variant_subject(variant: str, subjects: tuple[str, ...]) -> str:
 
 
 def _subjects(ws: WorkspaceConfig | None, name: str) -> tuple[str, ...]:
-    """The subject templates of the campaign's content, when its files are still there to read."""
+    """The subject templates of the campaign's content (of the workspace language's version), when its files
+    are still there to read."""
     if ws is None:
         return ()
     from outreach.campaigns.definition import load_campaign
     from outreach.content.rendering import read_content
 
     try:
-        source = read_content(load_campaign(ws, name).content_path)
+        source = read_content(load_campaign(ws, name).content_files.pick(None), ws.root)
     except OutreachError:
         return ()
     return (source.subject, *source.variants)

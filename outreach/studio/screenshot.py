@@ -5,8 +5,8 @@ browser download: ``--dump-dom`` once per width to learn how tall the message
 is there (a private copy, its width pinned to the target's because a headless
 window may not be as narrow as asked, reports ``scrollHeight`` once loaded),
 then ``--screenshot`` with the window exactly that tall. Phone: 375 px wide
-(an iPhone's CSS width); desktop: 800 px, where the message column is its full
-600 px with the page's background around it. Embedded pictures are shown from
+(an iPhone's CSS width); desktop: 600 px, the message column at its full
+width, as a desktop mail client shows it. Embedded pictures are shown from
 ``data:`` URLs, since a browser knows no ``cid:``.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from outreach.errors import InputError
 
-WIDTHS = (("phone", 375), ("desktop", 800))
+WIDTHS = (("phone", 375), ("desktop", 600))
 MAX_HEIGHT = 16_000  # px: Chromium's screenshots grow unreliable beyond this
 TIMEOUT = 120.0  # seconds per Chromium run, for a slow, busy machine
 _HEIGHT = re.compile(r'data-outreach-height="(\d+)"')

@@ -77,6 +77,7 @@ def test_each_contact_gets_its_language_and_the_row_remembers_it(bilingual: Send
     sw = bilingual
     build = sw.run("campaign", "build", "launch")
     assert build.exit_code == 0, build.output
+    assert "By language (each contact gets the version of its own): en 2, id 2" in build.stdout.splitlines()
     assert languages_in_outbox(sw) == {**LANGUAGES, "citra@gamma.example.com": "id"}
     assert sw.run("campaign", "send", "launch", "--yes").exit_code == 0
     got = {r.rcpt_tos[0]: r.message for r in sw.server.received}

@@ -176,10 +176,10 @@ def test_preview_screenshot_writes_a_phone_and_a_desktop_png(tmp_path: Path) -> 
     phone, desktop = folder / "launch-phone.png", folder / "launch-desktop.png"
     assert result.stdout.splitlines() == [
         f"Wrote {phone} (phone: 375 px wide)",
-        f"Wrote {desktop} (desktop: 800 px wide, the 600 px message column)",
+        f"Wrote {desktop} (desktop: 600 px wide, the message column at its full width)",
     ]
     (pw, ph), (dw, dh) = png_size(phone), png_size(desktop)
-    assert (pw, dw) == (375, 800)
+    assert (pw, dw) == (375, 600)
     assert ph > dh > 800  # the whole message, taller where the column is narrower
     if keep:  # under the names the README uses
         phone.replace(folder / "press-release-phone.png")
