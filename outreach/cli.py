@@ -276,25 +276,28 @@ def content_preview(ws: Workspace, name: str, email: str | None, lang: str | Non
             raise click.BadParameter("--out and --screenshot do not go with --serve", param_hint="--serve")
         _serve_preview(ws, name, email, host, port)
         return
-    prepared = ws.preview(name, email, lang=lang)
-    for line in ws.empty_personalisation(name):  # on stderr: stdout is the message
-        click.echo(f"Warning: {line}", err=True)
+    if out is not None and out.suffix.lower() not in (".eml", ".html", ".htm"):
+        raise click.BadParameter("--out must end in .html or .eml", param_hint="--out")
     if screenshot is not None:
+        if email is None and ws.audience_size(name) == 0:
+            click.echo("Warning: the campaign's segment has no contacts; the screenshots show a sample contact",
+                       err=True)  # fmt: skip
         for shot in ws.screenshots(name, screenshot, email, lang):
             column = "" if shot.label == "phone" else ", the message column at its full width"
             click.echo(f"Wrote {shot.path} ({shot.label}: {shot.width} px wide{column})")
-    if out is None and screenshot is not None:
-        return
+        if out is None:
+            return
+    prepared = ws.preview(name, email, lang=lang)
+    for line in ws.empty_personalisation(name):  # on stderr: stdout is the message
+        click.echo(f"Warning: {line}", err=True)
     if out is None:
         click.echo(f"Subject: {prepared.rendered.subject}\n")
         click.echo(prepared.rendered.text, nl=False)
         return
     if out.suffix.lower() == ".eml":
         out.write_bytes(prepared.data)
-    elif out.suffix.lower() in (".html", ".htm"):
-        out.write_text(prepared.rendered.html, encoding="utf-8")
     else:
-        raise click.BadParameter("--out must end in .html or .eml", param_hint="--out")
+        out.write_text(prepared.rendered.html, encoding="utf-8")
     click.echo(f"Wrote {out}")
 
 

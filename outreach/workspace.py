@@ -241,10 +241,12 @@ class Workspace:
 
     def screenshots(self, name: str, folder: str | Path, contact: str | None = None,
                     lang: str | None = None) -> list[Shot]:  # fmt: skip
-        """PNGs of the message in headless Chromium at phone (375 px) and desktop (600 px column) width."""
+        """PNGs of the message in headless Chromium at phone (375 px) and desktop (600 px column) width; for an
+        empty segment, as lint's sample contact would get it."""
+        from outreach.studio.preview import render_preview
         from outreach.studio.screenshot import take
 
-        prepared = self.preview(name, contact, lang=lang)
+        prepared = render_preview(self.config, self.engine, name, contact, lang=lang, sample_if_empty=True)
         stem = f"{name}.{lang}" if lang else name
         return take(prepared.html_for_browser(), Path(folder), stem)
 

@@ -22,7 +22,10 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.models import Contact, Outbox, Suppression
 
 
-def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, email: str | None) -> ContactView:
+def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, email: str | None,
+                    sample_if_empty: bool = False) -> ContactView:  # fmt: skip
+    """``email``'s contact, else the segment's first; ``sample_if_empty``: lint's sample contact for an empty
+    segment (how a message looks hardly depends on who gets it)."""
     with Session(engine) as session:
         if email:
             contact = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
@@ -31,6 +34,10 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
         else:
             query = contacts_query(ws, load_segment(ws, spec.file.segment)).limit(1)
             contact = session.scalars(query).first()
+            if contact is None and sample_if_empty:
+                from outreach.studio.lint import placeholder_contact
+
+                return placeholder_contact(ws, spec)
             if contact is None:
                 raise NotFoundError(
                     f"segment {spec.file.segment!r} has no contacts to preview with; "
@@ -40,12 +47,13 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
 
 
 def render_preview(ws: WorkspaceConfig, engine: Engine, name: str, email: str | None,
-                   to: str | None = None, variant: int = 0, lang: str | None = None) -> Prepared:  # fmt: skip
+                   to: str | None = None, variant: int = 0, lang: str | None = None,
+                   sample_if_empty: bool = False) -> Prepared:  # fmt: skip
     """``lang``: show that language version (default: the one the contact gets)."""
     spec = load_campaign(ws, name)
     check_language(spec, lang)
     factory = MessageFactory.for_campaign(ws, engine, spec, campaign_id(engine, spec, create=True))
-    contact = preview_contact(ws, engine, spec, email)
+    contact = preview_contact(ws, engine, spec, email, sample_if_empty)
     return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to, variant=variant, lang=lang)
 
 

@@ -167,8 +167,12 @@ def test_preview_screenshot_writes_a_phone_and_a_desktop_png(tmp_path: Path) -> 
     chromium_path()
     root = tmp_path / "ws"
     init_workspace(root)
-    assert invoke("contacts", "import", str(root / "contacts.csv"), ws=root).exit_code == 0
     assert invoke("content", "new", "launch", "--kind", "press-release", ws=root).exit_code == 0
+    early = invoke("content", "preview", "launch", "--screenshot", str(tmp_path / "early"), ws=root)
+    assert early.exit_code == 0 and early.stderr == ("Warning: the campaign's segment has no contacts; the "
+                                                     "screenshots show a sample contact\n")  # fmt: skip
+    assert png_size(tmp_path / "early" / "launch-phone.png")[0] == 375
+    assert invoke("contacts", "import", str(root / "contacts.csv"), ws=root).exit_code == 0
     keep = os.environ.get("OUTREACH_SCREENSHOTS")
     folder = REPOSITORY / keep if keep else tmp_path / "shots"  # relative to the repository: tests run elsewhere
     result = invoke("content", "preview", "launch", "--screenshot", str(folder), ws=root)
