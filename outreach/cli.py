@@ -263,7 +263,7 @@ def content_new(name: str, kind: str, lang: str | None, segment: str | None, sen
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write FILE.html (the HTML part) or FILE.eml (the whole message).")  # fmt: skip
 @click.option("--screenshot", type=click.Path(file_okay=False, path_type=Path),
-              help="Write PNGs of the message at phone (375 px) and desktop (600 px) width into this folder (Chromium).")
+              help="Write PNGs of the message at phone (375 px) and desktop (600 px) width into this folder.")
 @click.option("--serve", is_flag=True, help="Serve a live preview page that reloads as the content is edited.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
 @click.option("--port", type=int, default=8026, show_default=True, help="With --serve: port (0: any free port).")
