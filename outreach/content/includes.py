@@ -50,7 +50,7 @@ class BlockLoader(BaseLoader):
             real, folder = path.resolve(strict=True), self.folder.resolve(strict=True)
         except (FileNotFoundError, RuntimeError):
             raise TemplateNotFound(name, f"block {name} not found: create {path}") from None
-        if not real.is_relative_to(folder):
+        if not real.is_relative_to(folder) or not folder.is_relative_to(self.root.resolve()):
             raise TemplateNotFound(name, f"block {name} leads outside blocks/ (a link to {real}); "
                                          "copy the file into blocks/ instead")  # fmt: skip
         if not real.is_file():
