@@ -107,7 +107,8 @@ class SpamScore:
     def lines(self) -> list[str]:
         """``SpamAssassin score: X (threshold T)``, whose message it is, and the rules hit."""
         whose = (f"the highest of {self.recipients} recipients" if self.recipients > 1 else "one recipient")
-        out = [f"SpamAssassin score: {self.verdict.score:.1f} (threshold {self.threshold:.1f})",
+        shown = round(self.verdict.score, 1) or 0.0  # SpamAssassin's -0.001 is no "-0.0"
+        out = [f"SpamAssassin score: {shown:.1f} (threshold {self.threshold:.1f})",
                f"  {self.file}, as sent to {self.email} ({whose})"]  # fmt: skip
         if not self.verdict.rules:
             return [*out, "  rules hit: none"]
