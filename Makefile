@@ -27,9 +27,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/send.py
 
-# the team app's three main pages (and the campaign page), from the browser tests
+# the team app's three main pages (and the campaign page), and a `content new` press release at phone and
+# desktop width (`content preview --screenshot`), from the browser tests
 screenshots: $(STAMP)
-	OUTREACH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web/test_app_browser.py
+	OUTREACH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web/test_app_browser.py tests/studio/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -23,8 +23,10 @@ import click
 
 from outreach import __version__
 from outreach.errors import OutreachError
+from outreach.settings.config import LANGUAGES
 from outreach.settings.workspace import WorkspaceConfig, load_workspace
 from outreach.stopping import catch_stop_signals, exit_stopped, stop_requests
+from outreach.studio import STARTER_KINDS
 from outreach.workspace import Workspace
 
 WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current directory)."
@@ -235,27 +237,62 @@ def segments_show(ws: Workspace, name: str, sample: int) -> None:
 
 @cli.group(cls=OutreachGroup)
 def content() -> None:
-    """The writer's tools: preview and lint campaign content."""
+    """The writer's tools: start, preview and lint campaign content."""
+
+
+@content.command("new")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(STARTER_KINDS), required=True, help="What the campaign is.")
+@click.option("--lang", type=click.Choice(LANGUAGES),
+              help="Bahasa Indonesia (id) or English (en); default: the workspace's language.")  # fmt: skip
+@click.option("--segment", help="Send to this segment (default: the first in segments/).")
+@click.option("--sender", help="Send as this key of senders in outreach.yaml (default: the first).")
+@ws_option
+def content_new(name: str, kind: str, lang: str | None, segment: str | None, sender: str | None) -> None:
+    """Write campaigns/NAME.yaml and NAME.md: a starting structure that passes lint (never overwrites)."""
+    made = Workspace(_workspace()).new_content(name, kind, lang, segment=segment, sender=sender)
+    root = made.files[0].parent.parent
+    for path in made.files:
+        click.echo(f"Created {path.relative_to(root).as_posix()}")
+    click.echo(f"  {kind} in {'Bahasa Indonesia' if made.lang == 'id' else 'English'}, segment {made.segment}, "
+               f"sender {made.sender}")  # fmt: skip
+    click.echo(f"Next: edit campaigns/{name}.md, then `outreach content preview {name}` and "
+               f"`outreach content lint {name} --spam`")  # fmt: skip
 
 
 @content.command("preview")
 @click.argument("name")
 @click.option("--contact", "email", help="Render for this contact (default: the segment's first).")
+@click.option("--lang", type=click.Choice(LANGUAGES),
+              help="Show this language version (default: the one the contact gets).")  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write FILE.html (the HTML part) or FILE.eml (the whole message).")  # fmt: skip
+@click.option("--screenshot", type=click.Path(file_okay=False, path_type=Path),
+              help="Write PNGs of the message at phone (375 px) and desktop (600 px) width into this folder.")
 @click.option("--serve", is_flag=True, help="Serve a live preview page that reloads as the content is edited.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
 @click.option("--port", type=int, default=8026, show_default=True, help="With --serve: port (0: any free port).")
 @with_workspace
-def content_preview(ws: Workspace, name: str, email: str | None, out: Path | None,
-                    serve: bool, host: str, port: int) -> None:  # fmt: skip
+def content_preview(ws: Workspace, name: str, email: str | None, lang: str | None, out: Path | None,
+                    screenshot: Path | None, serve: bool, host: str, port: int) -> None:  # fmt: skip
     """Render campaign NAME as one recipient would get it."""
     if serve:
-        if out is not None:
-            raise click.BadParameter("--out and --serve do not go together", param_hint="--out")
+        if out is not None or screenshot is not None:
+            raise click.BadParameter("--out and --screenshot do not go with --serve", param_hint="--serve")
         _serve_preview(ws, name, email, host, port)
         return
-    prepared = ws.preview(name, email)
+    if out is not None and out.suffix.lower() not in (".eml", ".html", ".htm"):
+        raise click.BadParameter("--out must end in .html or .eml", param_hint="--out")
+    if screenshot is not None:
+        if email is None and ws.audience_size(name) == 0:
+            click.echo("Warning: the campaign's segment has no contacts; the screenshots show a sample contact",
+                       err=True)  # fmt: skip
+        for shot in ws.screenshots(name, screenshot, email, lang):
+            column = "" if shot.label == "phone" else ", the message column at its full width"
+            click.echo(f"Wrote {shot.path} ({shot.label}: {shot.width} px wide{column})")
+        if out is None:
+            return
+    prepared = ws.preview(name, email, lang=lang)
     for line in ws.empty_personalisation(name):  # on stderr: stdout is the message
         click.echo(f"Warning: {line}", err=True)
     if out is None:
@@ -264,10 +301,8 @@ def content_preview(ws: Workspace, name: str, email: str | None, out: Path | Non
         return
     if out.suffix.lower() == ".eml":
         out.write_bytes(prepared.data)
-    elif out.suffix.lower() in (".html", ".htm"):
-        out.write_text(prepared.rendered.html, encoding="utf-8")
     else:
-        raise click.BadParameter("--out must end in .html or .eml", param_hint="--out")
+        out.write_text(prepared.rendered.html, encoding="utf-8")
     click.echo(f"Wrote {out}")
 
 
@@ -281,17 +316,23 @@ def _serve_preview(ws: Workspace, name: str, email: str | None, host: str, port:
 
 @content.command("lint")
 @click.argument("name", required=False)
+@click.option("--spam", is_flag=True, help="Also score the rendered messages with SpamAssassin (local rules only); "
+                                           "a score at or over studio.spam_threshold is an error.")  # fmt: skip
 @with_workspace
-def content_lint(ws: Workspace, name: str | None) -> None:
+def content_lint(ws: Workspace, name: str | None, spam: bool) -> None:
     """Check campaign NAME's content (every campaign without NAME); exit 1 on errors.
 
-    Prints FILE:LINE: error|warning: message for each finding, then a summary.
+    Prints FILE:LINE: error|warning: message for each finding, with --spam each
+    content file's SpamAssassin score and the rules hit, then a summary.
     """
     from outreach.errors import TemplateError
 
-    result = ws.lint([name] if name else None)
+    result = ws.lint([name] if name else None, spam=spam)
     for finding in result.findings:
         click.echo(finding.format())
+    for score in result.spam:
+        for line in score.lines():
+            click.echo(line)
     click.echo(result.summary())
     if result.errors:
         first = result.errors[0]

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from outreach.reports.monthly import MonthlyReport
     from outreach.sending.engine import SendOptions, SendReport
     from outreach.studio.lint import LintResult
+    from outreach.studio.screenshot import Shot
+    from outreach.studio.starters import NewCampaign
     from outreach.tracking.imap import PollReport
     from outreach.tracking.ingest import IngestReport
 
@@ -223,22 +225,44 @@ class Workspace:
 
     # -- the writer's tools -------------------------------------------------------------
 
-    def lint(self, names: Sequence[str] | None = None) -> LintResult:
+    def lint(self, names: Sequence[str] | None = None, *, spam: bool = False) -> LintResult:
+        """Every problem of the campaigns' content; ``spam``: also SpamAssassin's score of the rendered messages."""
         from outreach.studio.lint import lint_workspace
 
-        return lint_workspace(self.config, self.engine, names)
+        return lint_workspace(self.config, self.engine, names, spam_check=spam)
 
-    def preview(self, name: str, contact: str | None = None, *, to: str | None = None, variant: int = 0) -> Prepared:
-        """One message as ``contact`` (default: the segment's first) would get it."""
+    def preview(self, name: str, contact: str | None = None, *, to: str | None = None, variant: int = 0,
+                lang: str | None = None) -> Prepared:  # fmt: skip
+        """One message as ``contact`` (default: the segment's first) would get it; ``lang``: that language's
+        version instead of the contact's own."""
         from outreach.studio.preview import render_preview
 
-        return render_preview(self.config, self.engine, name, contact, to=to, variant=variant)
+        return render_preview(self.config, self.engine, name, contact, to=to, variant=variant, lang=lang)
 
-    def test_send(self, name: str, to: str, contact: str | None = None, variant: int = 0) -> Prepared:
+    def screenshots(self, name: str, folder: str | Path, contact: str | None = None,
+                    lang: str | None = None) -> list[Shot]:  # fmt: skip
+        """PNGs of the message in headless Chromium at phone (375 px) and desktop (600 px column) width; for an
+        empty segment, as lint's sample contact would get it."""
+        from outreach.studio.preview import render_preview
+        from outreach.studio.screenshot import take
+
+        prepared = render_preview(self.config, self.engine, name, contact, lang=lang, sample_if_empty=True)
+        stem = f"{name}.{lang}" if lang else name
+        return take(prepared.html_for_browser(), Path(folder), stem)
+
+    def new_content(self, name: str, kind: str, lang: str | None = None, *, segment: str | None = None,
+                    sender: str | None = None) -> NewCampaign:  # fmt: skip
+        """A new campaign (NAME.yaml + NAME.md) with a writer's starting structure; never overwrites."""
+        from outreach.studio.starters import new_campaign
+
+        return new_campaign(self.config, name, kind, lang, segment=segment, sender=sender)
+
+    def test_send(self, name: str, to: str, contact: str | None = None, variant: int = 0,
+                  lang: str | None = None) -> Prepared:  # fmt: skip
         """One rendered copy of ``name`` (as ``contact`` would get it) to ``to``, recorded nowhere."""
         from outreach.sending.single import send_one
 
-        prepared = self.preview(name, contact, to=to, variant=variant)
+        prepared = self.preview(name, contact, to=to, variant=variant, lang=lang)
         asyncio.run(send_one(self.config.settings.smtp, prepared.envelope_from, to, prepared.data))
         return prepared
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from outreach.audience.contacts import ContactView
 from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.definition import CampaignSpec, load_campaign
-from outreach.campaigns.messages import MessageFactory, compile_file, step_factories
+from outreach.campaigns.messages import MessageFactory, compile_versions, step_factories
 from outreach.campaigns.policy import Held, describe, held_out
 from outreach.content.problems import Problems
 from outreach.errors import StateError, TemplateError
@@ -46,6 +46,7 @@ class BuildResult:
     lacking: Held = field(default_factory=Held)  # by the campaign's require:
     empty: list[str] = field(default_factory=list)  # variables that print empty, one line each
     ignored_policy: bool = False
+    languages: dict[str, int] = field(default_factory=dict)  # added per language version (bilingual only)
 
     def summary(self) -> str:
         lines = [
@@ -58,6 +59,9 @@ class BuildResult:
             lines += self.held.lines(self.policy_reasons)
         elif self.ignored_policy:
             lines.append("The contact policy was ignored for this build (--ignore-policy)")
+        if self.languages:
+            each = ", ".join(f"{lang} {n}" for lang, n in sorted(self.languages.items()))
+            lines.append(f"By language (each contact gets the version of its own): {each}")
         if self.lacking.total:
             lines.append(f"Held out by require: {self.lacking.total} missing a required field")
             lines += self.lacking.lines({r: f"without {r}" for r in self.lacking.counts})
@@ -112,7 +116,7 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
     segment = load_segment(ws, spec.file.segment)
     query = contacts_query(ws, segment, today)
     signer = workspace_signer(engine, ws)  # before the transaction: it may write the secret
-    content = compile_file(ws, spec.content_path)
+    content = compile_versions(ws, spec.content_files)  # each language version, compiled once
     now = now or utcnow()
     with transaction(engine) as session:
         campaign = get_or_create_campaign(session, spec)
@@ -125,8 +129,8 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
         factories = step_factories(ws, spec, factory)
         check = _Check(ws, factories)
         # rows queued by an earlier build render again: a template broken since then fails the same way
-        for contact, variant, step in _pending(session, campaign.id):
-            check.render(ContactView.of(contact), {step: int(variant or 0)})
+        for contact, variant, step, lang in _pending(session, campaign.id):
+            check.render(ContactView.of(contact), {step: int(variant or 0)}, lang)
         today = today or now.date()
         in_outbox = exists().where(Outbox.campaign_id == campaign.id, Outbox.contact_id == Contact.id,
                                    Outbox.step == 0)  # fmt: skip
@@ -139,6 +143,7 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
         held = Held() if ignore_policy else held_out(session, candidates, campaign.id, rules, now)
         lacking = Held()
         added = 0
+        languages: dict[str, int] = {}
         for contact in _stream(session, candidates):  # filtered in SQL, streamed
             if contact.id in held.ids:
                 continue
@@ -150,7 +155,9 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
             variant = added % factory.subject_count
             if not check.render(view, {k: variant if k == 0 else 0 for k in factories}):
                 continue
-            session.add(_row(campaign.id, view, spec, variant, factory.subject_count))
+            lang = factory.content_for(view).lang
+            session.add(_row(campaign.id, view, spec, variant, factory.subject_count, lang))
+            languages[lang] = languages.get(lang, 0) + 1
             added += 1
             if added % BATCH == 0:
                 session.flush()
@@ -159,8 +166,9 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
         campaign.content_hash = content_digest(factories)
         campaign.preflight_ok = True
         campaign.updated_at = utcnow()
+    bilingual = bool(spec.content_files.versions)
     return BuildResult(name, added, existing, skipped, added + existing, held, describe(rules), lacking,
-                       check.empty_lines(), ignore_policy)  # fmt: skip
+                       check.empty_lines(), ignore_policy, languages if bilingual else {})  # fmt: skip
 
 
 def lacking_fields(view: ContactView, required: tuple[str, ...]) -> list[str]:
@@ -195,19 +203,21 @@ class _Check:
         self.empty = Problems()
         self.rendered = 0
 
-    def render(self, view: ContactView, variants: dict[int, int]) -> bool:
+    def render(self, view: ContactView, variants: dict[int, int], lang: str | None = None) -> bool:
+        """Each step's message for ``view`` (in ``lang``, an outbox row's, else the contact's language)."""
         self.rendered += 1
         ok = True
         for step, variant in variants.items():
             factory = self.factories.get(step, self.factories[0])
             try:
-                factory.render(view, variant)
+                factory.render(view, variant, lang)
             except TemplateError as exc:
                 self.errors.add_error(exc, view.email)
                 ok = False
                 continue
-            for variable in factory.empty_variables(view):
-                self.empty.add(factory.content.path, variable.line, f"`{variable.name}` is empty", view.email)
+            for variable in factory.empty_variables(view, lang):
+                self.empty.add(variable.file or factory.content_for(view, lang).path, variable.line,
+                               f"`{variable.name}` is empty", view.email)  # fmt: skip
         return ok
 
     def rel(self, path: Path) -> str:
@@ -227,9 +237,9 @@ class _Check:
 
 
 def _pending(session: Session, campaign_id: int) -> Iterator[Any]:
-    """Contacts with a row of this campaign still to send, with the row's variant and step."""
+    """Contacts with a row of this campaign still to send, with the row's variant, step and language."""
     query = (
-        select(Contact, Outbox.variant, Outbox.step)
+        select(Contact, Outbox.variant, Outbox.step, Outbox.language)
         .join(Outbox, Outbox.contact_id == Contact.id)
         .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry")))
         .order_by(Outbox.id)
@@ -245,13 +255,14 @@ def _stream(session: Session, query: Select[Any]) -> Iterator[Contact]:
     yield from session.scalars(query.execution_options(yield_per=BATCH))
 
 
-def _row(campaign_id: int, view: ContactView, spec: CampaignSpec, variant: int, subjects: int) -> Outbox:
+def _row(campaign_id: int, view: ContactView, spec: CampaignSpec, variant: int, subjects: int,
+         language: str) -> Outbox:  # fmt: skip
     """A queued row; with A/B subjects, recipients are split evenly in build order."""
     now = utcnow()
     return Outbox(
         campaign_id=campaign_id, contact_id=view.id, step=0, email=view.email, state="queued",
         message_id=new_message_id(spec.sender.domain), attempts=0, created_at=now, updated_at=now,
-        variant=str(variant) if subjects > 1 else None,
+        variant=str(variant) if subjects > 1 else None, language=language,
     )  # fmt: skip
 
 
@@ -265,8 +276,8 @@ def preflight(ws: WorkspaceConfig, engine: Engine, factories: dict[int, MessageF
     """Render every still-queued message of a campaign with its step's content; raise if any fails."""
     check = _Check(ws, factories)
     with Session(engine) as session:
-        for contact, variant, step in _pending(session, campaign_id):
-            check.render(ContactView.of(contact), {step: int(variant or 0)})
+        for contact, variant, step, lang in _pending(session, campaign_id):
+            check.render(ContactView.of(contact), {step: int(variant or 0)}, lang)
     if check.errors:
         raise TemplateError(check.failure(name, "nothing was sent"))
     return check.rendered

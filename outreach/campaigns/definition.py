@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from outreach.audience.contacts import ContactView
 from outreach.errors import ConfigError, NotFoundError
-from outreach.settings.config import Frozen, Retry, Sender, Throttle
+from outreach.settings.config import LANGUAGES, Frozen, Retry, Sender, Throttle
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import load_yaml, pydantic_error
 
@@ -97,6 +97,51 @@ class CampaignFile(Frozen):
 
 
 @dataclass(frozen=True)
+class ContentFiles:
+    """The files of one email (the first, or a step): ``NAME.md`` and its language versions
+    ``NAME.id.md`` and ``NAME.en.md`` beside it, those that exist.
+
+    A contact gets the version of its ``language`` (else the workspace's); with no such
+    version, ``NAME.md``; without that, the workspace language's version, else any.
+    """
+
+    base: Path
+    versions: dict[str, Path]
+    default: str  # the workspace's language
+
+    @classmethod
+    def of(cls, base: Path, default: str) -> ContentFiles:
+        stem = base.name[: -len(".md")] if base.name.endswith(".md") else base.stem
+        found = {lang: base.with_name(f"{stem}.{lang}.md") for lang in LANGUAGES}
+        return cls(base, {lang: p for lang, p in found.items() if p.is_file() and p != base}, default)
+
+    @property
+    def exists(self) -> bool:
+        return self.base.is_file() or bool(self.versions)
+
+    @property
+    def candidates(self) -> list[Path]:
+        """The base and every language version it could have, there or not: what a watcher watches."""
+        stem = self.base.name.removesuffix(".md")
+        return [self.base, *(self.base.with_name(f"{stem}.{lang}.md") for lang in LANGUAGES)]
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every file, the base first."""
+        return ([self.base] if self.base.is_file() else []) + list(self.versions.values())
+
+    def pick(self, language: str | None) -> Path:
+        """The file a contact of ``language`` ('' or None: the workspace's) gets."""
+        language = language if language in LANGUAGES else self.default
+        found = self.versions.get(language)
+        if found is not None:
+            return found
+        if self.base.is_file() or not self.versions:
+            return self.base
+        return self.versions.get(self.default) or next(iter(self.versions.values()))
+
+
+@dataclass(frozen=True)
 class CampaignSpec:
     name: str
     path: Path
@@ -106,6 +151,21 @@ class CampaignSpec:
     sender: Sender
     throttle: Throttle
     retry: Retry
+    language: str = "id"  # the workspace's, for contacts without one
+
+    @property
+    def content_files(self) -> ContentFiles:
+        return ContentFiles.of(self.content_path, self.language)
+
+    def step_files(self, k: int) -> ContentFiles:
+        """Step ``k``'s files (0: the first email)."""
+        if k == 0:
+            return self.content_files
+        return ContentFiles.of(self.path.parent / self.file.steps[k - 1].content, self.language)
+
+    def all_content(self) -> list[Path]:
+        """Every content file of the campaign: each step's, each language's."""
+        return [p for k in range(len(self.file.steps) + 1) for p in self.step_files(k).paths]
 
 
 def campaign_names(ws: WorkspaceConfig) -> list[str]:
@@ -132,14 +192,21 @@ def load_campaign(ws: WorkspaceConfig, name: str) -> CampaignSpec:
         known = ", ".join(sorted(ws.settings.senders))
         raise ConfigError(f"unknown sender {spec.sender!r} (senders: {known})", **doc.at(('sender',)))
     content = ws.campaigns_dir / spec.content
-    if not content.is_file():
-        raise ConfigError(f"content file {content} not found", **doc.at(('content',)))
+    language = ws.settings.language
+    if not ContentFiles.of(content, language).exists:
+        raise ConfigError(f"content file {content} not found (nor its language versions "
+                          f"{_versions_named(content)})", **doc.at(('content',)))  # fmt: skip
     for i, step in enumerate(spec.steps):
-        if not (ws.campaigns_dir / step.content).is_file():
+        if not ContentFiles.of(ws.campaigns_dir / step.content, language).exists:
             raise ConfigError(f"step {i + 1}: content file "
                               f"{step.content} not found", **doc.at(('steps', i, 'content')))  # fmt: skip
     return CampaignSpec(
         name=name, path=path, file=spec, content_path=content, sender_key=spec.sender,
         sender=ws.settings.senders[spec.sender],
-        throttle=spec.throttle or ws.settings.throttle, retry=spec.retry or ws.settings.retry,
+        throttle=spec.throttle or ws.settings.throttle, retry=spec.retry or ws.settings.retry, language=language,
     )  # fmt: skip
+
+
+def _versions_named(content: Path) -> str:
+    stem = content.name.removesuffix(".md")
+    return " or ".join(f"{stem}.{lang}.md" for lang in LANGUAGES)

@@ -62,7 +62,8 @@ def _candidates(campaign_id: int, k: int) -> Select:
         .where(Event.campaign_id == campaign_id, Event.kind == "replied", Contact.company_id.is_not(None))
     )
     return (
-        select(prev.contact_id, prev.email, prev.sent_at, Contact.timezone, Company.timezone.label("company_tz"))
+        select(prev.contact_id, prev.email, prev.sent_at, prev.language, Contact.timezone,
+               Company.timezone.label("company_tz"))
         .join(Contact, Contact.id == prev.contact_id)
         .outerjoin(Company, Company.id == Contact.company_id)
         .where(prev.campaign_id == campaign_id, prev.step == k - 1, prev.state == "sent")
@@ -91,6 +92,7 @@ def _schedule_step(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, camp
             session.add(Outbox(
                 campaign_id=campaign_id, contact_id=row.contact_id, step=k, email=row.email, state="queued",
                 message_id=new_message_id(spec.sender.domain), attempts=0, created_at=now, updated_at=now,
+                language=row.language,  # a follow-up speaks the first email's language
             ))  # fmt: skip
             created += 1
     return created, waiting

@@ -120,10 +120,12 @@ def _parts(source: ContentSource) -> Iterator[tuple[str, int]]:
 
 @dataclass(frozen=True)
 class Variable:
-    """A plain ``{{ a.b.c }}`` output of the content, at its file line."""
+    """A plain ``{{ a.b.c }}`` output of the content, at its file line (``file``: the content file,
+    or the included block the tag is written in)."""
 
     path: tuple[str, ...]
     line: int
+    file: Path | None = None
 
     @property
     def name(self) -> str:
@@ -137,7 +139,9 @@ def output_variables(source: ContentSource, parse: Callable[[str], nodes.Templat
         if not text:
             continue
         for path, lineno in _outputs(parse(text), frozenset()):
-            found.setdefault(path, Variable(path, first_line + lineno - 1))
+            if path not in found:
+                file, line = source.locate(first_line + lineno - 1)
+                found[path] = Variable(path, line, file)
     return tuple(found.values())
 
 

@@ -11,7 +11,13 @@ of everything that comes from the contact.
 
 Swapping the tags out first matters: Markdown would treat ``_`` inside
 ``{{ contact.first_name }}`` as emphasis, and premailer rewrites and escapes
-URLs, which would break ``href="...{{ campaign.name }}"``.
+URLs, which would break ``href="...{{ campaign.name }}"``. For the same reason
+``{% include "blocks/NAME.md" %}`` is expanded before Markdown (includes.py),
+with a line map so errors still name the block's own file and line.
+
+Before the layout, the writer's building blocks (buttons, images, callouts,
+tables: blocks.py) become email-safe tables with the theme's colours; local
+images become inline parts of the message (images.py).
 """
 
 from __future__ import annotations
@@ -31,14 +37,19 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from premailer import Premailer
 
+from outreach.content.blocks import EmailBlocks, ImageError
+from outreach.content.images import InlineImage, is_local, load_image
+from outreach.content.includes import BlockLoader, expand_includes, loads_templates
 from outreach.content.links import rewrite_links
 from outreach.content.problems import Variable, explain, output_variables
 from outreach.content.tags import TAG, TOKEN, TOKEN_PATTERN, token, token_index
 from outreach.content.text import text_alternative
 from outreach.errors import ConfigError, TemplateError
+from outreach.settings.config import Theme
 from outreach.settings.yamlfile import load_yaml
 
 FRONT_KEYS = ("subject", "preheader", "lang", "variants")
+DEFAULT_THEME = Theme()
 LABELS = {
     "en": ("Unsubscribe", "You receive this email because we believe it is relevant to your work."),
     "id": (
@@ -63,12 +74,34 @@ class ContentSource:
     subject_line: int = 1
     preheader_line: int = 1
     variant_lines: tuple[int, ...] = ()
+    # with includes: where each line of ``body`` came from (file, line); empty: all from ``path``
+    line_map: tuple[tuple[Path, int], ...] = ()
 
     def line_of(self, what: str, index: int = 0) -> int:
         """The file line of ``subject``, ``preheader`` or ``variant`` number ``index``."""
         if what == "variant":
             return self.variant_lines[index] if index < len(self.variant_lines) else 1
         return self.preheader_line if what == "preheader" else self.subject_line
+
+    def locate(self, line: int) -> tuple[Path, int]:
+        """(file, line) of a line counted as if the body were written in this file: a line that came
+        from an included block is that block's own file and line."""
+        index = line - self.body_line
+        if self.line_map and 0 <= index < len(self.line_map):
+            return self.line_map[index]
+        return self.path, line
+
+    def at(self, line: int | None) -> dict[str, Any]:
+        """``locate`` as an error's fields: ``TemplateError(detail, **source.at(line))``."""
+        if line is None:
+            return {"path": self.path, "line": None}
+        path, where = self.locate(line)
+        return {"path": path, "line": where}
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """This file and every block it includes: what an edit of changes the message."""
+        return tuple(dict.fromkeys((self.path, *(p for p, _ in self.line_map))))
 
 
 @dataclass(frozen=True)
@@ -138,8 +171,15 @@ def _package_text(name: str) -> str:
     return resources.files("outreach.templates").joinpath(name).read_text(encoding="utf-8")
 
 
-def read_content(path: Path) -> ContentSource:
-    """Split front matter from the Markdown body; check both for syntax."""
+def language_of_file(path: Path) -> str | None:
+    """``NAME.en.md`` -> ``en``: the language version a file is, by its name (None: not a version)."""
+    parts = path.name.split(".")
+    return parts[-2] if len(parts) >= 3 and parts[-1] == "md" and parts[-2] in LABELS else None
+
+
+def read_content(path: Path, root: Path | None = None) -> ContentSource:
+    """Split front matter from the Markdown body; expand includes of ``ROOT/blocks`` (ROOT: the
+    workspace, by default the folder above ``campaigns/``); check both for syntax."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -176,18 +216,34 @@ def read_content(path: Path) -> ContentSource:
     subject = front.get("subject")
     if not isinstance(subject, str) or not subject.strip():
         raise TemplateError("front matter needs a subject: line", path=path, line=1)
-    lang = str(front.get("lang") or "en")
-    if lang not in LABELS:
-        raise TemplateError(f"lang {lang!r} is not one of {', '.join(LABELS)}", path=path)
+    lang = _language(path, front, lines)
     variants = front.get("variants") or ()
     if not isinstance(variants, list | tuple) or not all(isinstance(v, str) for v in variants):
         raise TemplateError("variants must be a list of subject lines", path=path)
+    if loads_templates(body):
+        expanded = expand_includes(body, path, body_line, BlockLoader(root or path.parent.parent))
+        if any(line.path != path for line in expanded):
+            body = "\n".join(line.text for line in expanded)
+            lines["line_map"] = tuple((line.path, line.line) for line in expanded)
     source = ContentSource(
         path=path, subject=subject.strip(), preheader=str(front.get("preheader") or "").strip(),
         lang=lang, body=body, body_line=body_line, variants=tuple(variants), **lines,
     )  # fmt: skip
     _check_syntax(source)
     return source
+
+
+def _language(path: Path, front: dict[str, Any], lines: dict[str, Any]) -> str:
+    """``lang:`` of the front matter; a language version (``NAME.en.md``) is the language of its name."""
+    by_name = language_of_file(path)
+    written = front.get("lang")
+    lang = str(written or by_name or "en")
+    if lang not in LABELS:
+        raise TemplateError(f"lang {lang!r} is not one of {', '.join(LABELS)}", path=path)
+    if by_name and lang != by_name:
+        raise TemplateError(f"lang: {lang} in {path.name}, whose name says {by_name}; remove the lang: line",
+                            path=path)  # fmt: skip
+    return lang
 
 
 def _check_syntax(src: ContentSource) -> None:
@@ -202,7 +258,8 @@ def _check_syntax(src: ContentSource) -> None:
             env.parse(text)
         except TemplateSyntaxError as exc:
             line = line0 + (exc.lineno or 1) - 1
-            raise TemplateError(f"template syntax error in {what}: {exc.message}", path=src.path, line=line) from None
+            where = src.at(line) if what == "body" else {"path": src.path, "line": line}
+            raise TemplateError(f"template syntax error in {what}: {exc.message}", **where) from None
 
 
 class _Tokens:
@@ -276,10 +333,15 @@ class CompiledContent:
     _html: Any = field(repr=False)
     _text: Any = field(repr=False)
     variables: tuple[Variable, ...] = ()  # plain {{ ... }} outputs: checked for recipients they print empty for
+    images: tuple[InlineImage, ...] = ()  # embedded in every message (multipart/related)
 
     @property
     def path(self) -> Path:
         return self.source.path
+
+    @property
+    def lang(self) -> str:
+        return self.source.lang
 
     def render(self, context: dict[str, Any], variant: int = 0) -> Rendered:
         """Personalise for one recipient; any template problem is a TemplateError."""
@@ -292,7 +354,7 @@ class CompiledContent:
             who = context.get("contact")
             email = getattr(who, "email", None) or "the preview contact"
             detail, line = explain(exc, self.source, context)
-            raise TemplateError(detail, path=self.path, line=line, contact=email) from None
+            raise TemplateError(detail, **self.source.at(line), contact=email) from None
 
 
 def _render(template: Any, variables: dict[str, Any]) -> str:
@@ -306,11 +368,19 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def compile_content(source: ContentSource, organization: Organization, track_clicks: bool = False) -> CompiledContent:
-    """With ``track_clicks`` the body's links go through ``track_click`` (see links.py)."""
+def compile_content(source: ContentSource, organization: Organization, track_clicks: bool = False,
+                    theme: Theme | None = None, root: Path | None = None) -> CompiledContent:
+    """With ``track_clicks`` the body's links go through ``track_click`` (see links.py). ``theme``: the
+    workspace's look; ``root``: the workspace, where local images (and a logo file) are read from."""
+    theme = theme or DEFAULT_THEME
     tokens = _Tokens()
     body_md = tokens.protect(source.body)
-    fragment = markdown.markdown(body_md, extensions=["extra", "sane_lists"], output_format="html")
+    blocks = EmailBlocks(theme.model_dump(include=_COLOURS), _image_reader(root))
+    try:
+        fragment = markdown.markdown(body_md, extensions=["extra", "sane_lists", "admonition", blocks],
+                                     output_format="html")  # fmt: skip
+    except ImageError as exc:
+        raise TemplateError(exc.detail, **source.at(_line_naming(source, exc.src))) from None
     fragment = tokens.unwrap_blocks(fragment)
     if track_clicks:
         fragment = rewrite_links(fragment, tokens.tags, tokens.token)
@@ -320,14 +390,18 @@ def compile_content(source: ContentSource, organization: Organization, track_cli
         "preheader": tokens.protect(source.preheader),
     }
     unsub_label, why = LABELS[source.lang]
+    org = Organization(_literal(organization.name), _literal(organization.address))
+    shown = theme.model_copy(update={"footer_lines": tuple(_literal(line) for line in theme.footer_lines)})
+    logo, images = _logo(theme, organization, root), dict(blocks.used)
+    if logo is not None and logo["image"] is not None:
+        images.setdefault(logo["image"].cid, logo["image"])
     common = {
-        "organization": organization, "lang": source.lang,
+        "organization": org, "lang": source.lang, "theme": shown, "logo": logo,
         "unsubscribe_label": unsub_label, "footer_why": why, **per_recipient,
     }  # fmt: skip
     layout_env = _env(True)
-    html = layout_env.from_string(_package_text("layout.html")).render(
-        body=Markup(fragment), css=Markup(_package_text("style.css")), **common
-    )
+    css = _env(False).from_string(_package_text("style.css")).render(t=theme)
+    html = layout_env.from_string(_package_text("layout.html")).render(body=Markup(fragment), css=Markup(css), **common)
     html = _inline_css(html)
     text = _env(False).from_string(_package_text("layout.txt")).render(
         body=text_alternative(fragment).rstrip(), **common
@@ -340,7 +414,48 @@ def compile_content(source: ContentSource, organization: Organization, track_cli
     except TemplateSyntaxError as exc:  # syntax was checked on the source; this is defensive
         raise TemplateError(f"{source.path}: template error after layout: {exc.message}") from None
     variables = output_variables(source, _env(False).parse)
-    return CompiledContent(source, html_source, text_source, subjects, html_t, text_t, variables)
+    return CompiledContent(source, html_source, text_source, subjects, html_t, text_t, variables,
+                           tuple(images.values()))  # fmt: skip
+
+
+_COLOURS = {"primary_color", "button_text_color", "callout_color"}
+
+
+def _image_reader(root: Path | None) -> Any:
+    """Local images are read from the workspace; without one (a bare content file) they cannot be."""
+    if root is None:
+        return None
+    return lambda src: load_image(root, src)
+
+
+def _line_naming(source: ContentSource, src: str) -> int | None:
+    """The line of the body (counted as ``locate`` wants) where an image source is written."""
+    at = source.body.find(src)
+    return None if at < 0 else source.body_line + source.body.count("\n", 0, at)
+
+
+def _logo(theme: Theme, organization: Organization, root: Path | None) -> dict[str, Any] | None:
+    """The layout's logo: a URL as it is, a workspace file embedded; None shows the organization's name."""
+    if not theme.logo:
+        return None
+    alt = _literal(theme.logo_alt or organization.name)
+    if not is_local(theme.logo):
+        return {"src": theme.logo, "alt": alt, "width": theme.logo_width, "image": None}
+    if root is None:
+        return None
+    try:
+        image = load_image(root, theme.logo)
+    except TemplateError as exc:
+        raise TemplateError(f"theme: logo: {exc.detail}", path=root / "outreach.yaml") from None
+    return {"src": image.src, "alt": alt, "width": min(theme.logo_width, image.width or theme.logo_width),
+            "image": image}  # fmt: skip
+
+
+def _literal(text: str) -> str:
+    """Settings text put into the layout is compiled with it as a template: never let it be one."""
+    if not any(mark in text for mark in ("{{", "{%", "{#")):
+        return text
+    return "{% raw %}" + text.replace("{% endraw %}", "") + "{% endraw %}"
 
 
 def _inline_css(html: str) -> str:
@@ -351,11 +466,13 @@ def _inline_css(html: str) -> str:
         keep_style_tags=False,
         strip_important=False,
         disable_validation=True,
+        disable_basic_attributes=["height"],  # ``height: auto`` of a shrinking image is no attribute
         allow_network=False,
         cssutils_logging_level=logging.CRITICAL,
         cache_css_parsing=True,
     ).transform(pretty_print=False)
 
 
-def load_compiled(path: Path, organization: Organization, track_clicks: bool = False) -> CompiledContent:
-    return compile_content(read_content(path), organization, track_clicks)
+def load_compiled(path: Path, organization: Organization, track_clicks: bool = False, theme: Theme | None = None,
+                  root: Path | None = None) -> CompiledContent:  # fmt: skip
+    return compile_content(read_content(path, root), organization, track_clicks, theme, root)

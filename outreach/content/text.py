@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-_BLOCK = {"p", "div", "table", "tr", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCK = {"p", "div", "table", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"}
 
 
 class _TextWriter(HTMLParser):
@@ -22,6 +22,7 @@ class _TextWriter(HTMLParser):
         self.lists: list[list[int]] = []  # stack of [counter, ordered]
         self.pre = 0
         self.skip = 0
+        self.cells = 0  # cells so far in the current table row
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -33,6 +34,15 @@ class _TextWriter(HTMLParser):
                 self.pre += 1
         elif tag == "br":
             self.out.append("\n")
+        elif tag == "tr":
+            self._newline()
+            self.cells = 0
+        elif tag in ("td", "th"):
+            if self.cells:
+                if self.out and self.out[-1].isspace():
+                    self.out.pop()  # the markup's line break between two cells
+                self.out.append(" | ")
+            self.cells += 1
         elif tag in ("ul", "ol"):
             self._blank() if not self.lists else self.out.append("\n")
             self.lists.append([0, 1 if tag == "ol" else 0])

@@ -73,6 +73,26 @@ class VariantRow:
 
 
 @dataclass(frozen=True)
+class LanguageRow:
+    """One language version of a bilingual campaign: how many got it and how many answered."""
+
+    language: str
+    sent: int
+    replied: int
+
+    @property
+    def reply_rate(self) -> float | None:
+        return percent(self.replied, self.sent)
+
+    @property
+    def label(self) -> str:
+        return LANGUAGE_NAMES.get(self.language, self.language)
+
+
+LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
+
+
+@dataclass(frozen=True)
 class DeferredDomain:
     """A recipient domain that answered "try later" (4xx): how often, and its last words."""
 
@@ -112,6 +132,7 @@ class CampaignReport:
     # bounces that blame the sending side (spam, blocked, policy, authentication...), and DMARC
     # failure reports, by reason: the relay, the domain or the content is at fault, not the list
     sender_problems: dict[str, int] = field(default_factory=dict)
+    languages: tuple[LanguageRow, ...] = ()  # a campaign sent in more than one language, by language
 
     def rate(self, key: str) -> float | None:
         """The share of sent messages, in percent (None for the base rows or when nothing was sent)."""
@@ -133,10 +154,11 @@ def campaign_report(engine: Engine, name: str, ws: WorkspaceConfig | None = None
             _auth_results(session, row.id, _our_domains(ws, row.sender)), _deferred(session, row.id),
         )  # fmt: skip
         problems = _sender_problems(session, row.id)
+        languages = _languages(session, row.id)
     return CampaignReport(
         campaign=name, state=row.state, sender=row.sender, funnel={k: funnel[k] for k, _ in FUNNEL},
         outcomes=outcomes, awaiting=awaiting, variants=variants, deliverability=deliverability,
-        sender_problems=problems,
+        sender_problems=problems, languages=languages,
     )  # fmt: skip
 
 
@@ -229,6 +251,26 @@ def _variants(session: Session, campaign_id: int, subjects: tuple[str, ...]) -> 
     )
 
 
+def _languages(session: Session, campaign_id: int) -> tuple[LanguageRow, ...]:
+    """Recipients sent the first email and those who replied (to any step), per language version: each
+    outbox row remembers its own. Empty unless the campaign went out in two languages."""
+    in_campaign = (Outbox.campaign_id == campaign_id, Outbox.language.is_not(None))
+    sent = dict(session.execute(
+        select(Outbox.language, func.count())
+        .where(*in_campaign, Outbox.step == 0, Outbox.state == "sent").group_by(Outbox.language)
+    ).all())  # fmt: skip
+    built = sorted(v for v in session.scalars(select(Outbox.language).where(*in_campaign).distinct()) if v)
+    if len(built) < 2:
+        return ()
+    replied = dict(session.execute(
+        select(Outbox.language, func.count(distinct(Event.contact_id)))
+        .join(Event, Event.outbox_id == Outbox.id)
+        .where(*in_campaign, Event.kind == "replied")
+        .group_by(Outbox.language)
+    ).all())  # fmt: skip
+    return tuple(LanguageRow(lang, sent.get(lang, 0), replied.get(lang, 0)) for lang in built)
+
+
 def _our_domains(ws: WorkspaceConfig | None, sender_key: str) -> tuple[str, ...]:
     """The domains our mail is authenticated as: From, DKIM d= and the envelope (bounce) domain."""
     if ws is None or sender_key not in ws.settings.senders:
@@ -302,14 +344,15 @@ def _variant_subject(variant: str, subjects: tuple[str, ...]) -> str:
 
 
 def _subjects(ws: WorkspaceConfig | None, name: str) -> tuple[str, ...]:
-    """The subject templates of the campaign's content, when its files are still there to read."""
+    """The subject templates of the campaign's content (of the workspace language's version), when its files
+    are still there to read."""
     if ws is None:
         return ()
     from outreach.campaigns.definition import load_campaign
     from outreach.content.rendering import read_content
 
     try:
-        source = read_content(load_campaign(ws, name).content_path)
+        source = read_content(load_campaign(ws, name).content_files.pick(None), ws.root)
     except OutreachError:
         return ()
     return (source.subject, *source.variants)
@@ -332,6 +375,10 @@ def campaign_text(report: CampaignReport) -> str:
         out += ["", "A/B subjects", f"  {'variant':<9}{'sent':>6}{'replied':>9}{'reply rate':>12}  subject"]
         for v in report.variants:
             out.append(f"  {v.label:<9}{v.sent:>6}{v.replied:>9}{fmt_percent(v.reply_rate):>12}  {v.subject}")
+    if report.languages:
+        out += ["", "Replies by language", f"  {'language':<18}{'sent':>6}{'replied':>9}{'reply rate':>12}"]
+        for row in report.languages:
+            out.append(f"  {row.label:<18}{row.sent:>6}{row.replied:>9}{fmt_percent(row.reply_rate):>12}")
     if report.deliverability is not None:
         out += ["", *deliverability_lines(report.deliverability)]
     if report.sender_problems:

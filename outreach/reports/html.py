@@ -253,6 +253,22 @@ def _variants_section(report: CampaignReport) -> str:
             f"<tbody>{rows}</tbody></table></section>")  # fmt: skip
 
 
+def _languages_section(report: CampaignReport) -> str:
+    if not report.languages:
+        return ""
+    best = max((row.reply_rate or 0.0) for row in report.languages)
+    rows = "".join(
+        f'<tr data-language="{escape(row.language)}"><td><strong>{escape(row.label)}</strong></td>'
+        f'<td class="num">{_num(row.sent)}</td><td class="num">{_num(row.replied)}</td>'
+        f'<td class="num">{fmt_percent(row.reply_rate)}</td><td>{rate_bar_svg(row.reply_rate, best)}</td></tr>'
+        for row in report.languages
+    )
+    return ('<section class="card"><h2>Replies by language<small>each contact got the version of its '
+            'language</small></h2><table class="languages"><thead><tr><th>Language</th><th class="num">Sent</th>'
+            '<th class="num">Replied</th><th class="num">Reply rate</th><th></th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></section>")  # fmt: skip
+
+
 def _deliverability_section(report: CampaignReport) -> str:
     d = report.deliverability
     if d is None:
@@ -294,6 +310,7 @@ def campaign_sections(report: CampaignReport) -> str:
 </div>
 {_sender_problems_section(report)}
 {_variants_section(report)}
+{_languages_section(report)}
 {_deliverability_section(report)}"""
 
 

@@ -171,7 +171,7 @@ class CampaignSender:
         factory = self.factories.get(r.step, self.factory)
         in_reply_to = r.first_message_id if r.step else None
         data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to,
-                               sign=False).data  # signed per chunk by self.signing
+                               sign=False, lang=r.message_language).data  # signed per chunk by self.signing
         return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
 
     def _defer(self, claimed: list[Any]) -> list[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,7 +25,7 @@ from pydantic import (
 )
 
 from outreach.errors import ConfigError
-from outreach.settings.units import parse_duration, parse_rate
+from outreach.settings.units import parse_duration, parse_rate, parse_size
 from outreach.settings.yamlfile import YamlDoc, error_text, pydantic_error
 
 SETTINGS_FILE = "outreach.yaml"
@@ -42,8 +43,14 @@ def _seconds(v: Any) -> float:
     return parse_duration(v).total_seconds()
 
 
+def _bytes(v: Any) -> int:
+    return parse_size(v)
+
+
 Rate = Annotated[float, BeforeValidator(_rate)]
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+Bytes = Annotated[int, BeforeValidator(_bytes)]
+LANGUAGES = ("id", "en")  # the languages content can be written in (footer labels, pages, starters)
 
 
 class Organization(Frozen):
@@ -203,6 +210,80 @@ class Web(Frozen):
         return tuple(out)
 
 
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_FONT = re.compile(r"^[A-Za-z0-9 ,'-]+$")  # family names, quoted with ' when they hold spaces; nothing else
+
+
+def _hex(v: Any) -> str:
+    """``#0B5CAB`` or ``#fff`` -> ``#0b5cab``: one spelling, so contrast checks and CSS agree."""
+    text = str(v).strip()
+    if not _HEX.match(text):
+        raise ValueError(f"{v!r} is not a hex colour like #0b5cab")
+    text = text.lower()
+    return "#" + "".join(c * 2 for c in text[1:]) if len(text) == 4 else text
+
+
+Colour = Annotated[str, BeforeValidator(_hex)]
+
+
+class Theme(Frozen):
+    """The company's look, applied by the message layout (outreach/templates/).
+
+    Colours are hex, checked here; ``content lint`` warns when a text colour falls
+    short of WCAG AA contrast (4.5:1) against what is behind it. ``logo`` is an
+    http(s) URL or an image file in the workspace, which is then embedded in each
+    message (an inline part, shown even when remote images are blocked).
+    """
+
+    logo: str | None = None
+    logo_width: int = Field(160, ge=16, le=536)
+    logo_alt: str | None = None  # default: the organization's name
+    primary_color: Colour = "#0b5cab"  # buttons, links, the brand line, callout edges
+    button_text_color: Colour = "#ffffff"
+    text_color: Colour = "#1f2933"
+    heading_color: Colour = "#102a43"
+    background_color: Colour = "#f2f4f7"  # around the message
+    card_color: Colour = "#ffffff"  # behind the text
+    callout_color: Colour = "#eef4fb"  # behind a callout
+    footer_color: Colour = "#52606d"
+    font_family: str = "Arial, Helvetica, sans-serif"
+    footer_lines: tuple[str, ...] = ()  # printed above the organization's address, one per line
+
+    @field_validator("font_family")
+    @classmethod
+    def _font(cls, v: str) -> str:
+        if not _FONT.match(v.strip()):
+            raise ValueError("must be a font stack like Arial, Helvetica, sans-serif (letters, digits, spaces, "
+                             "commas, hyphens and 'quotes' only)")
+        return v.strip()
+
+    @field_validator("footer_lines", "logo_alt")
+    @classmethod
+    def _one_line(cls, v: Any) -> Any:
+        for line in (v,) if isinstance(v, str) else v or ():
+            if "\r" in line or "\n" in line:
+                raise ValueError("each footer line must be on one line")
+        return v
+
+    @field_validator("logo")
+    @classmethod
+    def _logo(cls, v: str | None) -> str | None:
+        if v is None or v.startswith(("https://", "http://")):
+            return v
+        parts = v.replace("\\", "/").split("/")
+        if v.startswith("/") or ".." in parts or ":" in v:
+            raise ValueError("must be an http(s) URL or an image file inside the workspace (e.g. images/logo.png)")
+        return v
+
+
+class Studio(Frozen):
+    """The writer's checks: SpamAssassin's threshold, how many recipients it scores, the image budget."""
+
+    spam_threshold: float = Field(5.0, gt=0, le=100)  # `content lint --spam` fails at or above this score
+    spam_samples: int = Field(3, ge=1, le=20)  # recipients scored per content file (language, step)
+    image_budget: Bytes = Field(300 * 1024, ge=0)  # embedded images per message, in total
+
+
 class Throttle(Frozen):
     rate: Rate = 20.0
     connections: int = Field(1, ge=1, le=64)
@@ -360,6 +441,7 @@ class Calendar(Frozen):
 class Settings(Frozen):
     database_url: str = "sqlite:///outreach.db"
     timezone: str = "Asia/Jakarta"
+    language: Literal["id", "en"] = "id"  # of contacts whose language column is empty
     organization: Organization
     smtp: Smtp = Smtp()
     senders: dict[str, Sender] = Field(min_length=1)
@@ -378,6 +460,8 @@ class Settings(Frozen):
     contacts: ContactsImport = ContactsImport()
     calendar: Calendar = Calendar()
     web: Web = Web()
+    theme: Theme = Theme()
+    studio: Studio = Studio()
     imap: Imap | None = None
     dkim: Dkim | None = None
     # how long a sender's claim on its messages lasts without renewal (it renews every quarter):

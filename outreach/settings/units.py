@@ -1,4 +1,4 @@
-"""Parsing the small human units users write in YAML: rates and durations."""
+"""Parsing the small human units users write in YAML: rates, durations and sizes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour
 _PER = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.I)
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|kib|mb|m|mib)?\s*$", re.I)
+_BYTES = {"b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
 
 
 def parse_rate(text: str | float | int) -> float:
@@ -34,3 +36,17 @@ def parse_duration(text: str | int | float) -> timedelta:
     if not m:
         raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 15m, 1h or 90d")
     return timedelta(seconds=float(m.group(1)) * _SECONDS[(m.group(2) or "s").lower()])
+
+
+def parse_size(text: str | int | float) -> int:
+    """``"300KB"`` -> 307200 bytes (KB and MB count in 1024s, as mail clients show sizes); a bare number is bytes."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        m = _SIZE.match(str(text))
+        if not m:
+            raise ValueError(f"{text!r} is not a size; write e.g. 300KB or 1MB")
+        value = float(m.group(1)) * _BYTES[(m.group(2) or "b").lower()]
+    if value < 0:
+        raise ValueError("a size cannot be negative")
+    return int(value)

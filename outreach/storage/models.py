@@ -113,6 +113,7 @@ class Outbox(Base):
     state: Mapped[str] = mapped_column(String(20), default="queued")
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     variant: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(8))  # id | en: the content version it was built in
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(120))

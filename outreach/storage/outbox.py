@@ -141,7 +141,8 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
         )  # fmt: skip
     query = (
         select(OUTBOX.c.id, OUTBOX.c.campaign_id, OUTBOX.c.contact_id, OUTBOX.c.email, OUTBOX.c.step,
-               OUTBOX.c.message_id, OUTBOX.c.variant, OUTBOX.c.attempts, first_message_id,
+               OUTBOX.c.message_id, OUTBOX.c.variant, OUTBOX.c.language.label("message_language"),
+               OUTBOX.c.attempts, first_message_id,
                *(CONTACTS.c[name] for name in CONTACT_FIELDS),
                companies.c.name.label("company_name"), companies.c.timezone.label("company_tz"))
         .join(CONTACTS, CONTACTS.c.id == OUTBOX.c.contact_id)

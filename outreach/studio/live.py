@@ -1,8 +1,8 @@
 """The writer's live preview, without the HTTP: compile once per change, render per request.
 
 ``/version`` (in the web app) is a hash of the watched files' mtimes and
-sizes (outreach.yaml, the campaign's YAML, its Markdown, the step contents,
-the segment); the first request that sees a new version recompiles, every
+sizes (outreach.yaml, the campaign's YAML, its Markdown and language versions,
+the blocks they include, the step contents, the segment); the first request that sees a new version recompiles, every
 other request reuses the compiled factories. A render error (a syntax error
 with file and line, an undefined variable for this contact, a broken YAML)
 is kept in the View instead of raised: the page shows it and the next save can
@@ -73,6 +73,8 @@ class View:
     step: int = 0
     variants: int = 1  # A/B subject lines of the shown step
     variant: int = 0
+    languages: tuple[str, ...] = ()  # the step's language versions (none: one file for everyone)
+    lang: str | None = None  # the version asked for; None: the one the contact gets
     prepared: Prepared | None = None
     error: str | None = None
 
@@ -133,24 +135,35 @@ class Previewer:
         spec = None
         try:
             spec = load_campaign(ws, self.name)
-            watched = self._watched(ws, spec)
+            watched = self._watched(ws, spec, {})
             base = MessageFactory.for_campaign(ws, self.engine, spec, campaign_id(self.engine, spec, create=True))
             factories = step_factories(ws, spec, base)
+            watched = self._watched(ws, spec, factories)
         except OutreachError as exc:  # spec kept when only the content failed: the contact list still shows
-            return Compiled(before, files, ws=ws, spec=spec, error=str(exc))
+            if spec is None:
+                return Compiled(before, files, ws=ws, error=str(exc))
+            # watch the file at fault too (a block with a syntax error): saving the fix shows at once
+            at_fault = (Path(exc.path),) if exc.path else ()
+            watched = tuple(dict.fromkeys((*self._watched(ws, spec, {}), *at_fault)))
+            version = before if watched == files else file_version(watched)
+            return Compiled(version, watched, ws=ws, spec=spec, error=str(exc))
         version = before if watched == files else file_version(watched)
         return Compiled(version, watched, ws=ws, spec=spec, factories=factories)
 
-    def _watched(self, ws: WorkspaceConfig, spec: CampaignSpec) -> tuple[Path, ...]:
-        steps = tuple(ws.campaigns_dir / step.content for step in spec.file.steps)
+    def _watched(self, ws: WorkspaceConfig, spec: CampaignSpec,
+                 factories: dict[int, MessageFactory]) -> tuple[Path, ...]:  # fmt: skip
+        """Every content file (a language version not written yet too) and every block they include."""
+        content = [p for k in range(len(spec.file.steps) + 1) for p in spec.step_files(k).candidates]
+        blocks = [p for f in factories.values() for c in f.versions.all for p in c.source.files]
         segment = segment_path(ws, spec.file.segment)
-        return tuple(dict.fromkeys((*self._base_files(), spec.path, spec.content_path, *steps, segment)))
+        return tuple(dict.fromkeys((*self._base_files(), spec.path, *content, *blocks, segment)))
 
-    def view(self, email: str | None, step: int = 0, variant: int = 0) -> View:
-        """Render ``step`` with subject ``variant`` for ``email`` (default: the segment's first contact)."""
+    def view(self, email: str | None, step: int = 0, variant: int = 0, lang: str | None = None) -> View:
+        """Render ``step`` with subject ``variant`` for ``email`` (default: the segment's first contact),
+        in language version ``lang`` (default: the contact's)."""
         compiled = self.current()
         view = View(compiled.version, steps=max(len(compiled.factories), 1), step=step, variant=variant,
-                    error=compiled.error)  # fmt: skip
+                    lang=lang, error=compiled.error)  # fmt: skip
         if compiled.ws is None or compiled.spec is None:
             return view
         try:
@@ -162,11 +175,16 @@ class Previewer:
             if step not in compiled.factories:
                 raise NotFoundError(f"campaign {self.name!r} has no step {step} (steps 0 to {view.steps - 1})")
             factory = compiled.factories[step]
-            view = replace(view, variants=factory.subject_count)
+            languages = tuple(factory.versions.files.versions)
+            view = replace(view, variants=factory.subject_count, languages=languages)
             if not 0 <= variant < factory.subject_count:
                 raise NotFoundError(f"campaign {self.name!r} has no subject variant {variant} "
                                     f"(0 to {factory.subject_count - 1})")  # fmt: skip
-            prepared = factory.prepare(contact, new_message_id(compiled.spec.sender.domain), variant=variant)
+            if lang is not None and lang not in languages:
+                raise NotFoundError(f"campaign {self.name!r} has no {lang} version of this email "
+                                    f"(versions: {', '.join(languages) or 'none'})")  # fmt: skip
+            prepared = factory.prepare(contact, new_message_id(compiled.spec.sender.domain), variant=variant,
+                                       lang=lang)  # fmt: skip
         except OutreachError as exc:
             return replace(view, error=compiled.error or str(exc))
         return replace(view, prepared=prepared)

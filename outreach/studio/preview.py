@@ -22,7 +22,10 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.models import Contact, Outbox, Suppression
 
 
-def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, email: str | None) -> ContactView:
+def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, email: str | None,
+                    sample_if_empty: bool = False) -> ContactView:  # fmt: skip
+    """``email``'s contact, else the segment's first; ``sample_if_empty``: lint's sample contact for an empty
+    segment (how a message looks hardly depends on who gets it)."""
     with Session(engine) as session:
         if email:
             contact = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
@@ -31,6 +34,10 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
         else:
             query = contacts_query(ws, load_segment(ws, spec.file.segment)).limit(1)
             contact = session.scalars(query).first()
+            if contact is None and sample_if_empty:
+                from outreach.studio.lint import placeholder_contact
+
+                return placeholder_contact(ws, spec)
             if contact is None:
                 raise NotFoundError(
                     f"segment {spec.file.segment!r} has no contacts to preview with; "
@@ -40,11 +47,23 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
 
 
 def render_preview(ws: WorkspaceConfig, engine: Engine, name: str, email: str | None,
-                   to: str | None = None, variant: int = 0) -> Prepared:  # fmt: skip
+                   to: str | None = None, variant: int = 0, lang: str | None = None,
+                   sample_if_empty: bool = False) -> Prepared:  # fmt: skip
+    """``lang``: show that language version (default: the one the contact gets)."""
     spec = load_campaign(ws, name)
+    check_language(spec, lang)
     factory = MessageFactory.for_campaign(ws, engine, spec, campaign_id(engine, spec, create=True))
-    contact = preview_contact(ws, engine, spec, email)
-    return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to, variant=variant)
+    contact = preview_contact(ws, engine, spec, email, sample_if_empty)
+    return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to, variant=variant, lang=lang)
+
+
+def check_language(spec: CampaignSpec, lang: str | None) -> None:
+    """A language asked for must have a version of its own, or the preview would silently show another."""
+    files = spec.content_files
+    if lang and lang not in files.versions:
+        written = ", ".join(p.name for p in files.versions.values()) or "none"
+        raise NotFoundError(f"campaign {spec.name} has no {lang} version: no "
+                            f"{files.base.name.removesuffix('.md')}.{lang}.md (language versions: {written})")
 
 
 def empty_personalisation(ws: WorkspaceConfig, engine: Engine, name: str) -> list[str]:
@@ -52,14 +71,15 @@ def empty_personalisation(ws: WorkspaceConfig, engine: Engine, name: str) -> lis
     ``campaigns/x.md:5: `contact.title` is empty — 3 of 40 contacts: a, b, c``."""
     spec = load_campaign(ws, name)
     factory = MessageFactory(ws, spec, 0, Signer(b"preview"))
-    if not factory.content.variables:
+    if not any(content.variables for content in factory.versions.all):
         return []
     empty = Problems()
     total = 0
     for view in iter_contacts(engine, contacts_query(ws, load_segment(ws, spec.file.segment))):
         total += 1
         for variable in factory.empty_variables(view):
-            empty.add(spec.content_path, variable.line, f"`{variable.name}` is empty", view.email)
+            empty.add(variable.file or factory.content_for(view).path, variable.line, f"`{variable.name}` is empty",
+                      view.email)  # fmt: skip
     return empty.lines(lambda p: _relative(ws, p), total, f"contacts of segment {spec.file.segment}")
 
 
@@ -88,7 +108,8 @@ def dry_run(ws: WorkspaceConfig, engine: Engine, name: str, out: Path) -> Iterat
             .order_by(Outbox.id).execution_options(yield_per=500)
         )  # fmt: skip
         for row, contact in rows:
-            prepared = factory.prepare(ContactView.of(contact), row.message_id, row.email, int(row.variant or 0))
+            prepared = factory.prepare(ContactView.of(contact), row.message_id, row.email, int(row.variant or 0),
+                                       lang=row.language)  # fmt: skip
             path = out / f"{row.id:07d}-{_safe_name(row.email)}.eml"
             path.write_bytes(prepared.data)
             yield path

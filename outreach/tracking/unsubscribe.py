@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,18 @@ from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Event, Outbox
 
-_EMAILS = select(Contact.id, Contact.email).where(Contact.id.in_(bindparam("ids", expanding=True)))
+_ADDRESSES = select(Contact.id, Contact.email, Contact.language).where(Contact.id.in_(bindparam("ids", expanding=True)))
+_MESSAGE_LANGUAGES = select(Outbox.contact_id, Outbox.campaign_id, Outbox.language).where(and_(
+    Outbox.contact_id.in_(bindparam("ids", expanding=True)), Outbox.step == 0, Outbox.language.is_not(None)))
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Whom an unsubscribe page speaks to: the address, and the language of the message the link came in
+    (else the contact's own; "" when neither is known: the workspace's)."""
+
+    email: str
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,7 @@ class Target:
     contact_id: int
     campaign_id: int
     email: str | None
+    language: str = ""
 
 
 def lookup(engine: Engine, signer: Signer, token: str) -> Target | None:
@@ -39,14 +51,25 @@ def lookup(engine: Engine, signer: Signer, token: str) -> Target | None:
     ids = signer.verify(token)
     if ids is None:
         return None
-    return Target(ids[0], ids[1], contact_emails(engine, [ids[0]]).get(ids[0]))
+    found = addressees(engine, [ids]).get(ids)
+    return Target(ids[0], ids[1], found.email if found else None, found.language if found else "")
 
 
-def contact_emails(engine: Engine, contact_ids: Collection[int]) -> dict[int, str]:
-    """The addresses of these contacts (absent: deleted), in one indexed read without an ORM session: the
-    web server answers a link scanner's burst of unsubscribe pages with one query per batch."""
+def addressees(engine: Engine, tokens: Collection[tuple[int, int]]) -> dict[tuple[int, int], Addressee]:
+    """For (contact, campaign) pairs: the address (absent: the contact was deleted) and the page's language,
+    in two indexed reads without an ORM session: the web server answers a link scanner's burst of unsubscribe
+    pages with one batch of queries."""
+    ids = sorted({contact_id for contact_id, _ in tokens})
     with engine.connect() as conn:
-        return {contact_id: email for contact_id, email in conn.execute(_EMAILS, {"ids": list(contact_ids)})}
+        contacts = {row.id: row for row in conn.execute(_ADDRESSES, {"ids": ids})}
+        sent_in = {(row.contact_id, row.campaign_id): row.language for row in conn.execute(_MESSAGE_LANGUAGES,
+                                                                                              {"ids": ids})}
+    out = {}
+    for pair in tokens:
+        contact = contacts.get(pair[0])
+        if contact is not None:
+            out[pair] = Addressee(contact.email, sent_in.get(pair) or contact.language or "")
+    return out
 
 
 def unsubscribe(engine: Engine, signer: Signer, token: str, how: str = "one-click",

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from sqlalchemy import Engine
 
 from outreach.tracking.clicks import Click, record_clicks
-from outreach.tracking.unsubscribe import contact_emails
+from outreach.tracking.unsubscribe import Addressee, addressees
 
 log = logging.getLogger("outreach.web.clicks")
 
@@ -102,24 +102,27 @@ class ClickRecorder:
                       c.at.isoformat(), c.url)  # fmt: skip
 
 
+Pair = tuple[int, int]  # (contact id, campaign id) of a token
+
+
 class EmailReader:
     """The unsubscribe page's one read, batched: concurrent requests share one query and one thread hop.
 
-    Each request waits for its contact's address; whoever arrives while a query runs joins the next one.
-    Under a scanner's burst that is one indexed ``IN (...)`` read per few dozen pages instead of a worker
-    thread and a connection per page; alone, a request costs the same as before. A failed read fails
-    exactly the requests of that batch (they answer 503).
+    Each request waits for its contact's address (and the page's language); whoever arrives while a query
+    runs joins the next one. Under a scanner's burst that is one indexed ``IN (...)`` read per few dozen
+    pages instead of a worker thread and a connection per page; alone, a request costs the same as before.
+    A failed read fails exactly the requests of that batch (they answer 503).
     """
 
-    def __init__(self, engine: Engine, run: Callable[..., Awaitable[dict[int, str]]],
-                 read: Callable[[Engine, Collection[int]], dict[int, str]] = contact_emails) -> None:  # fmt: skip
+    def __init__(self, engine: Engine, run: Callable[..., Awaitable[dict[Pair, Addressee]]],
+                 read: Callable[[Engine, Collection[Pair]], dict[Pair, Addressee]] = addressees) -> None:  # fmt: skip
         self.engine, self.run, self.read = engine, run, read
-        self._pending: dict[int, list[asyncio.Future[str | None]]] = {}
+        self._pending: dict[Pair, list[asyncio.Future[Addressee | None]]] = {}
         self._running = False
 
-    async def email(self, contact_id: int) -> str | None:
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(contact_id, []).append(future)
+    async def addressee(self, contact_id: int, campaign_id: int) -> Addressee | None:
+        future: asyncio.Future[Addressee | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault((contact_id, campaign_id), []).append(future)
         if not self._running:
             self._running = True
             asyncio.get_running_loop().create_task(self._drain())
@@ -137,9 +140,9 @@ class EmailReader:
                             if not f.done():
                                 f.set_exception(exc)
                     continue
-                for contact_id, futures in batch.items():
+                for pair, futures in batch.items():
                     for f in futures:
                         if not f.done():
-                            f.set_result(emails.get(contact_id))
+                            f.set_result(emails.get(pair))
         finally:
             self._running = False

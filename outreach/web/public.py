@@ -71,9 +71,41 @@ footer{margin-top:1.25rem;font-size:.8rem;color:#7b8794}
 """
 
 
-def _page(title: str, body: str, org: str) -> bytes:
+# the pages speak the language of the message the link came in (else the contact's, else the workspace's),
+# with one line in the other language, for a reader who expected it
+TEXTS = {
+    "id": {
+        "confirm_title": "Berhenti berlangganan?",
+        "confirm": "Anda tidak akan menerima email lagi dari {org}.",
+        "button": "Ya, berhenti berlangganan",
+        "done_title": "Anda telah berhenti berlangganan.",
+        "done": "Kami tidak akan mengirim email lagi dari {org} ke alamat ini.",
+        "confirm_other": "Berhenti berlangganan? Anda tidak akan menerima email lagi dari {org}.",
+        "done_other": "Anda telah berhenti berlangganan dan tidak akan menerima email lagi dari {org}.",
+    },
+    "en": {
+        "confirm_title": "Unsubscribe?",
+        "confirm": "You will receive no more emails from {org}.",
+        "button": "Yes, unsubscribe",
+        "done_title": "You have been unsubscribed.",
+        "done": "We will send no more emails from {org} to this address.",
+        "confirm_other": "Unsubscribe? You will receive no more emails from {org}.",
+        "done_other": "You have been unsubscribed and will receive no more emails from {org}.",
+    },
+}
+
+
+def _other(lang: str) -> str:
+    return "en" if lang == "id" else "id"
+
+
+def _text(lang: str, key: str, org: str) -> str:
+    return html.escape(TEXTS[lang][key].format(org=org))
+
+
+def _page(title: str, body: str, org: str, lang: str = "id") -> bytes:
     return (
-        '<!doctype html><html lang="id"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="robots" content="noindex,nofollow">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
@@ -86,28 +118,28 @@ def _masked_address(target: Target) -> str:
     return f'<p class="addr">{html.escape(mask(target.email))}</p>' if target.email else ""
 
 
-def confirm_page(target: Target, org: str) -> bytes:
-    addr = _masked_address(target)
+def page_language(target: Target, default: str) -> str:
+    return target.language if target.language in TEXTS else default if default in TEXTS else "id"
+
+
+def confirm_page(target: Target, org: str, lang: str = "id") -> bytes:
+    other = _other(lang)
     body = (
-        "<h1>Berhenti berlangganan?</h1>"
-        f"<p>Anda tidak akan menerima email lagi dari {html.escape(org)}.</p>"
-        f'<p class="en" lang="en">Unsubscribe? You will receive no more emails from {html.escape(org)}.</p>'
-        f"{addr}"
+        f"<h1>{_text(lang, 'confirm_title', org)}</h1><p>{_text(lang, 'confirm', org)}</p>"
+        f'<p class="en" lang="{other}">{_text(other, "confirm_other", org)}</p>{_masked_address(target)}'
         '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        "<button type=\"submit\">Ya, berhenti berlangganan · Yes, unsubscribe</button></form>"
+        f'<button type="submit">{_text(lang, "button", org)}</button></form>'
     )
-    return _page("Berhenti berlangganan · Unsubscribe", body, org)
+    return _page(TEXTS[lang]["confirm_title"].rstrip("?"), body, org, lang)
 
 
-def done_page(target: Target, org: str) -> bytes:
-    addr = _masked_address(target)
+def done_page(target: Target, org: str, lang: str = "id") -> bytes:
+    other = _other(lang)
     body = (
-        "<h1>Anda telah berhenti berlangganan.</h1>"
-        f"<p>Kami tidak akan mengirim email lagi dari {html.escape(org)} ke alamat ini.</p>"
-        f'<p class="en" lang="en">You have been unsubscribed and will receive no more emails '
-        f"from {html.escape(org)}.</p>{addr}"
+        f"<h1>{_text(lang, 'done_title', org)}</h1><p>{_text(lang, 'done', org)}</p>"
+        f'<p class="en" lang="{other}">{_text(other, "done_other", org)}</p>{_masked_address(target)}'
     )
-    return _page("Berhenti berlangganan · Unsubscribed", body, org)
+    return _page(TEXTS[lang]["done_title"].rstrip("."), body, org, lang)
 
 
 def invalid_page(org: str) -> bytes:
@@ -149,11 +181,12 @@ async def public(request: Request) -> Response:
         return _html(404, invalid_page(org))
     assert ctx.emails is not None  # made with the context
     try:
-        email = await ctx.emails.email(ids[0])  # batched with the other pages asked for meanwhile
+        found = await ctx.emails.addressee(ids[0], ids[1])  # batched with the other pages asked for meanwhile
     except Exception:  # noqa: BLE001 - the database failed: say so
         log.exception("unsubscribe lookup failed")
         return _html(503, unavailable_page(org))
-    return _html(200, confirm_page(Target(ids[0], ids[1], email), org))
+    target = Target(ids[0], ids[1], found.email if found else None, found.language if found else "")
+    return _html(200, confirm_page(target, org, page_language(target, ctx.ws.config.settings.language)))
 
 
 async def _unsubscribe(request: Request, token: str | None, how: str) -> Response:
@@ -165,7 +198,9 @@ async def _unsubscribe(request: Request, token: str | None, how: str) -> Respons
     except Exception:  # noqa: BLE001 - the database failed: say so, never pretend it worked
         log.exception("unsubscribe failed")
         return _html(503, unavailable_page(ctx.org))
-    return _html(200, done_page(target, ctx.org)) if target is not None else _html(404, invalid_page(ctx.org))
+    if target is None:
+        return _html(404, invalid_page(ctx.org))
+    return _html(200, done_page(target, ctx.org, page_language(target, ctx.ws.config.settings.language)))
 
 
 async def _body(request: Request) -> bytes:

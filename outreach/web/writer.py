@@ -2,8 +2,8 @@
 
 The preview page shows one campaign's message as one recipient gets it (the
 HTML part in a sandboxed ``<iframe srcdoc>``: no scripts, an opaque origin;
-or the text part), lets the writer switch contact, follow-up step and A/B
-subject, and reloads by itself when a watched file is saved: its one script
+or the text part), lets the writer switch contact, follow-up step, A/B
+subject and language version, and reloads by itself when a watched file is saved: its one script
 polls ``…/version`` every second (``studio/live.py`` recompiles once per
 change). Contact data is untrusted: everything is escaped, and the
 ``contact`` parameter is only ever looked up in the database.
@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from outreach.errors import OutreachError
+from outreach.settings.config import LANGUAGES
 from outreach.studio.live import Previewer, View
 from outreach.web.auth import requires
 from outreach.web.headers import ERROR_ALONE_CSP, MESSAGE_ALONE_CSP, MESSAGE_IMAGES, csp
@@ -37,6 +38,12 @@ _HEAD = re.compile(r"<head\b[^>]*>", re.I)
 def _param(request: Request, key: str) -> str | None:
     value = request.query_params.get(key)
     return value[:320] if value else None
+
+
+def _lang(request: Request) -> str | None:
+    """``?lang=`` when it names a language; anything else is the contact's own (no free text reaches the core)."""
+    value = _param(request, "lang")
+    return value if value in LANGUAGES else None
 
 
 def _number(request: Request, key: str) -> int:
@@ -56,8 +63,8 @@ def _query(**params: object) -> str:
 
 async def _preview_page(request: Request, previewer: Previewer, base: str, standalone: bool) -> Response:
     mode = "text" if _param(request, "view") == "text" else "html"
-    step, variant = _number(request, "step"), _number(request, "variant")
-    view: View = await context(request).run(previewer.view, _param(request, "contact"), step, variant)
+    step, variant, lang = _number(request, "step"), _number(request, "variant"), _lang(request)
+    view: View = await context(request).run(previewer.view, _param(request, "contact"), step, variant, lang)
     email = view.contact.email if view.contact else None
     contacts = view.contacts
     if view.contact is not None and all(c.email != view.contact.email for c in contacts):
@@ -65,10 +72,10 @@ async def _preview_page(request: Request, previewer: Previewer, base: str, stand
     values: dict[str, Any] = {
         "name": previewer.name, "view": view, "mode": mode, "contacts": contacts, "base": base,
         "standalone": standalone, "layout": "bare.html" if standalone else "base.html",
-        "message": _links_open_outside(view.prepared.rendered.html) if view.prepared else "",
-        "html_link": _query(contact=email, step=view.step, variant=view.variant, view="html"),
-        "text_link": _query(contact=email, step=view.step, variant=view.variant, view="text"),
-        "alone_link": base + "/message.html" + _query(contact=email, step=view.step, variant=view.variant),
+        "message": _links_open_outside(view.prepared.html_for_browser()) if view.prepared else "",
+        "html_link": _query(contact=email, step=view.step, variant=view.variant, lang=lang, view="html"),
+        "text_link": _query(contact=email, step=view.step, variant=view.variant, lang=lang, view="text"),
+        "alone_link": base + "/message.html" + _query(contact=email, step=view.step, variant=view.variant, lang=lang),
     }
     if not standalone:
         values["own_address"] = _own_address(request)
@@ -79,11 +86,11 @@ async def _preview_page(request: Request, previewer: Previewer, base: str, stand
 async def _message(request: Request, previewer: Previewer) -> Response:
     """The HTML part alone, for a tab of its own; the CSP sandbox keeps it inert there too."""
     view = await context(request).run(previewer.view, _param(request, "contact"), _number(request, "step"),
-                                   _number(request, "variant"))  # fmt: skip
+                                   _number(request, "variant"), _lang(request))  # fmt: skip
     if view.prepared is None:
         body = context(request).pages.get_template("writer/message_error.html").render(error=view.error)
         return HTMLResponse(body, headers={"Content-Security-Policy": ERROR_ALONE_CSP})
-    return HTMLResponse(view.prepared.rendered.html, headers={"Content-Security-Policy": MESSAGE_ALONE_CSP})
+    return HTMLResponse(view.prepared.html_for_browser(), headers={"Content-Security-Policy": MESSAGE_ALONE_CSP})
 
 
 async def _version(request: Request, previewer: Previewer) -> Response:
@@ -149,7 +156,10 @@ async def test_send(request: Request) -> Response:
         return redirect(request, f"/app/preview/{name}")
     form = await checked_form(request)
     to = _own_address(request)
-    back = f"/app/preview/{name}" + _query(contact=form.get("contact") or None, variant=form.get("variant") or None)
+    lang = str(form.get("lang") or "")
+    lang_or_none = lang if lang in LANGUAGES else None
+    back = f"/app/preview/{name}" + _query(contact=form.get("contact") or None, variant=form.get("variant") or None,
+                                           lang=lang_or_none)  # fmt: skip
     if to is None:
         flash(request, "Your account has no address for test copies; ask for one with "
                        "`outreach users add NAME --role writer --email ADDRESS`.", "error")  # fmt: skip
@@ -158,7 +168,8 @@ async def test_send(request: Request) -> Response:
     variant = str(form.get("variant") or "0")
     try:
         prepared = await context(request).run(context(request).ws.test_send, name, to, contact,
-                                           int(variant) if variant.isdigit() and len(variant) < 4 else 0)  # fmt: skip
+                                           int(variant) if variant.isdigit() and len(variant) < 4 else 0,
+                                           lang_or_none)  # fmt: skip
     except OutreachError as exc:
         flash(request, f"The test copy was not sent: {exc}", "error")
     else:

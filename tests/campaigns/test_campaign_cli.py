@@ -273,7 +273,8 @@ def test_readme_links_only_to_files_the_repository_has() -> None:
     repo = Path(__file__).resolve().parents[2]
     for doc in (repo / "README.md", repo / "content" / "README.md"):
         text = doc.read_text(encoding="utf-8")
-        for target in re.findall(r"\]\(([^)#][^)]*)\)", text):
+        prose = re.sub(r"`[^`\n]*`", "", re.sub(r"(?ms)^```.*?^```", "", text))  # examples in code are no links
+        for target in re.findall(r"\]\(([^)#][^)]*)\)", prose):
             if not target.startswith(("http://", "https://", "mailto:")):
                 assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which is not in the repository"
         for path in re.findall(r"`((?:outreach|tests|bench|content)/[\w./-]+\.(?:py|md|yaml|csv))`", text):

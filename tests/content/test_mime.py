@@ -262,3 +262,30 @@ def test_html_base64_is_the_standard_encoding() -> None:
     html = "<p>é</p>\n" * 400 + "tail"
     expected = base64.encodebytes(html.replace("\n", "\r\n").encode()).replace(b"\n", b"\r\n")
     assert b64(html) == expected
+
+
+def test_embedded_images_make_a_related_part_the_stdlib_reads_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from helpers import png
+
+    from outreach.content.images import load_image
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "banner.png").write_bytes(png(600, 200))
+    (tmp_path / "images" / "logo.png").write_bytes(png(120, 40))
+    images = [load_image(tmp_path, "images/banner.png"), load_image(tmp_path, "images/logo.png")]
+    html = "".join(f'<img src="{i.src}" alt="x">' for i in images) + "<p>Yth. Ani</p>\n"
+    data = build(ENV, TEXT, html, images)
+    assert wire_safe(data) and max(len(line) for line in crlf_lines(data)) <= 78
+    msg = parse(data)
+    assert msg.get_content_type() == "multipart/alternative" and msg.defects == []
+    text, related = msg.iter_parts()
+    assert text.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related" and related.get_param("type") == "text/html"
+    html_part, *pictures = related.iter_parts()  # type: ignore[attr-defined]
+    assert html_part.get_content().replace("\r\n", "\n") == html
+    assert [p.get_content_type() for p in pictures] == ["image/png", "image/png"]
+    for part, image in zip(pictures, images, strict=True):
+        assert part["Content-ID"] == f"<{image.cid}>" and f'src="cid:{image.cid}"' in html
+        assert part.get_content_disposition() == "inline" and part.get_filename() == image.filename
+        assert part.get_content() == (tmp_path / "images" / image.filename).read_bytes()
+        assert part.defects == []

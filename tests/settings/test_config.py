@@ -230,3 +230,50 @@ def test_campaign_file_errors_name_the_line(example_ws: Path) -> None:
         f"Error: {path}, line 5: throttle.rate: 'fast' is not a rate; write e.g. 20/s, 300/m or 1000/h; "
         f"{path}, line 6: extras: unknown key\n"
     )
+
+
+# -- the brand theme, the studio, the language ------------------------------------------------------
+
+THEME = """\
+theme:
+  logo: images/logo.png
+  primary_color: "#B3261E"
+  text_color: "#222"
+  font_family: "Georgia, 'Times New Roman', serif"
+  footer_lines: ["Distributor resmi sejak 2009"]
+studio:
+  spam_threshold: 4
+  image_budget: 150KB
+language: en
+"""
+
+
+def test_theme_studio_and_language_load(tmp_path: Path) -> None:
+    ws = load_workspace(settings_ws(tmp_path, SETTINGS + THEME))
+    theme = ws.settings.theme
+    assert (theme.primary_color, theme.text_color, theme.logo) == ("#b3261e", "#222222", "images/logo.png")
+    assert theme.footer_lines == ("Distributor resmi sejak 2009",)
+    assert (ws.settings.studio.spam_threshold, ws.settings.studio.image_budget) == (4.0, 150 * 1024)
+    assert ws.settings.language == "en"
+    (tmp_path / "d").mkdir()
+    assert load_workspace(settings_ws(tmp_path / "d", SETTINGS)).settings.language == "id"  # the default
+
+
+@pytest.mark.parametrize(("line", "value", "message"), [
+    (3, '  primary_color: "blue"', "theme.primary_color: 'blue' is not a hex colour like #0b5cab"),
+    (4, '  text_color: "#12345"', "theme.text_color: '#12345' is not a hex colour like #0b5cab"),
+    (5, '  font_family: "Arial; color: red"', "theme.font_family: must be a font stack"),
+    (2, "  logo: ../../etc/logo.png", "theme.logo: must be an http(s) URL or an image file inside"),
+])  # fmt: skip
+def test_bad_theme_values_name_the_line(tmp_path: Path, line: int, value: str, message: str) -> None:
+    key = value.split(":")[0]
+    text = "\n".join(value if row.startswith(key + ":") else row for row in THEME.splitlines()) + "\n"
+    root = settings_ws(tmp_path, SETTINGS + text)
+    err = error_of(root)
+    at = SETTINGS.count("\n") + line
+    assert err.startswith(f"Error: {root.resolve() / 'outreach.yaml'}, line {at}: {message}")
+
+
+def test_language_is_id_or_en(tmp_path: Path) -> None:
+    root = settings_ws(tmp_path, SETTINGS + "language: fr\n")
+    assert "language: Input should be 'id' or 'en'" in error_of(root)

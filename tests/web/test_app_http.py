@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SmtpServer, write_csv
+from helpers import SmtpServer, png, write, write_csv
 from sqlalchemy import select
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
@@ -486,6 +486,35 @@ def test_writer_test_copy_goes_to_their_own_address_only(team: Path, smtp_server
     with transaction(engine) as session:
         assert session.scalar(select(Outbox.id).where(Outbox.email == WRITER_EMAIL)) is None  # recorded nowhere
     engine.dispose()
+
+
+def test_writer_switches_language_and_sees_blocks_and_pictures(team: Path, smtp_server: SmtpServer) -> None:
+    campaigns = team / "campaigns"
+    write(campaigns / "bili.yaml", "segment: prospects\ncontent: bili.md\nsender: awang\n")
+    write(campaigns / "bili.id.md", '---\nsubject: "Halo {{ contact.first_name }}"\n---\n![Spanduk](images/b.png)\n\n'
+          '{% include "blocks/salam.md" %}\n')  # fmt: skip
+    write(campaigns / "bili.en.md", '---\nsubject: "Hello {{ contact.first_name }}"\n---\nHello.\n')
+    write(team / "blocks" / "salam.md", "Salam hangat.\n")
+    (team / "images").mkdir()
+    (team / "images" / "b.png").write_bytes(png(300, 100))
+    with app_client(team, "wina") as client:
+        page = client.get("/app/preview/bili?contact=ani@alpha.example.com").text
+        assert '<select name="lang">' in page and '<option value="en">English</option>' in page
+        assert '<dd id="subject">Halo Ani</dd>' in page  # Ani has no language: the workspace's (id)
+        assert "data:image/png;base64," in page and "cid:" not in page  # the embedded picture, shown
+        english = client.get("/app/preview/bili?contact=ani@alpha.example.com&lang=en").text
+        assert '<dd id="subject">Hello Ani</dd>' in english
+        assert '<option value="en" selected>English</option>' in english
+        assert "Hello Ani" in client.get("/app/preview/bili/message.html?lang=en").text
+        version = client.get("/app/preview/bili/version").text
+        write(team / "blocks" / "salam.md", "Salam hangat dari Jakarta.\n")  # a block the message includes
+        assert client.get("/app/preview/bili/version").text != version
+        assert "Salam hangat dari Jakarta." in client.get("/app/preview/bili?view=text").text
+        response = client.post("/app/preview/bili/test-send", data={
+            "csrf_token": csrf_of(english), "contact": "ani@alpha.example.com", "lang": "en"})  # fmt: skip
+        assert response.status_code == 303 and "lang=en" in response.headers["location"]
+    (received,) = smtp_server.received
+    assert received.message["Subject"] == "Hello Ani"
 
 
 def test_the_preview_of_a_name_that_is_no_campaign_is_404(team: Path) -> None:

@@ -137,7 +137,8 @@ def test_get_shows_a_confirmation_page_and_unsubscribes_nobody(endpoint: Endpoin
 
     assert code == 200
     assert '<form method="post">' in page and 'name="viewport"' in page
-    assert "Berhenti berlangganan" in page and "Yes, unsubscribe" in page
+    assert "Berhenti berlangganan?" in page and "Ya, berhenti berlangganan" in page  # the message's language
+    assert '<p class="en" lang="en">Unsubscribe? You will receive no more emails' in page  # and a line in the other
     assert "a••@alpha.example.com" in page and ANI not in page
     assert endpoint.get(link.path, "HEAD")[0] == 200
     assert endpoint.suppressed() == {} and endpoint.unsubscribe_events() == []
