@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
 from helpers import OVERRIDES, SendWorkspace, SmtpServer, free_port, invoke, make_workspace
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from outreach.sending.engine import send_campaign
 from outreach.settings.tokens import Signer, workspace_secret
@@ -70,3 +71,29 @@ def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
         rows = {r.email: r for r in session.scalars(select(Outbox))}
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
     return ws, engine, rows, signer
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database for the test (dropped after it); skipped without a server, except
+    under CI=true."""
+    url = os.environ.get("OUTREACH_TEST_POSTGRES_URL", "postgresql+psycopg://outreach:outreach@127.0.0.1:5432/outreach_test")
+    try:
+        import psycopg  # noqa: F401 - the driver the URL names
+    except ImportError:  # pragma: no cover
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("psycopg is not installed")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"outreach_t{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL at {url} ({type(exc).__name__}); set OUTREACH_TEST_POSTGRES_URL")
+    yield url.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -109,9 +109,7 @@ class CampaignSpec:
 
 
 def campaign_names(ws: WorkspaceConfig) -> list[str]:
-    if not ws.campaigns_dir.is_dir():
-        return []
-    return sorted(p.stem for p in ws.campaigns_dir.glob("*.yaml"))
+    return ws.campaign_names()
 
 
 def load_campaign(ws: WorkspaceConfig, name: str) -> CampaignSpec:
