@@ -61,7 +61,8 @@ def run_once(argv: list[str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one fresh process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}  # the workspace is cwd
+    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -84,7 +85,6 @@ def main() -> None:
         '(for reference) python -c "import outreach.sending.engine"':
             [sys.executable, "-c", "import outreach.sending.engine"],
     }  # fmt: skip
-    env_note = os.environ.get("OUTREACH_WORKSPACE")
     try:
         for argv in commands.values():  # warm the disk cache and the bytecode
             run_once(argv, root)
@@ -96,7 +96,7 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{args.runs} runs of each, in turns" + (f" (OUTREACH_WORKSPACE={env_note})" if env_note else ""))  # fmt: skip
+          f"{args.runs} runs of each, in turns")
     base = times['python -c "import click, sqlalchemy"']
     base_wall = (min(w for w, _ in base), statistics.median(w for w, _ in base))
     base_cpu = (min(c for _, c in base), statistics.median(c for _, c in base))

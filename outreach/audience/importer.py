@@ -64,6 +64,9 @@ MAX_FIELD = 500
 HEADER_SEARCH = 20  # rows an export may put above its header (LinkedIn: a few lines of notes)
 BATCH = 500  # rows per upsert, and per batch a worker parses
 PARALLEL_BYTES = 2_000_000  # about 20,000 rows: a smaller file is done before a worker has started
+# Parsing costs about twice what reading and writing cost here, so two workers keep this process busy;
+# on two cores the three share them fully (one worker would leave this process idle half the time).
+MAX_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,8 @@ class ImportOptions:
     region: str = "ID"  # phones without a country code are read as this country's
     senders: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name, email)
     mapping: Mapping[str, str] = field(default_factory=dict)  # --map, normalised column -> field
-    # processes parsing rows beside this one; None: one for a file of PARALLEL_BYTES or more when
-    # there is a second core, else none (0: all in this process)
+    # processes parsing rows beside this one; None: up to MAX_WORKERS (one a core) for a file of
+    # PARALLEL_BYTES or more on a machine with two cores or more, else none (0: all in this process)
     workers: int | None = None
 
 
@@ -403,7 +406,7 @@ def _workers(options: ImportOptions, size: int) -> int:
     if options.workers is not None:
         return options.workers
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1 if size >= PARALLEL_BYTES and cores > 1 else 0
+    return min(cores, MAX_WORKERS) if size >= PARALLEL_BYTES and cores > 1 else 0
 
 
 def _parsed(source: _Rows, options: ImportOptions) -> Iterator[tuple[list[RawRow], list[Outcome]]]:
