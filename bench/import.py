@@ -136,18 +136,24 @@ def run_child(*args: str) -> dict[str, float | str]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def database(work: Path, url: str | None, n: int) -> str:
+def database(work: Path, url: str | None, n: int, created: list[str]) -> str:
+    """A new, empty database: a SQLite file in ``work``, or a database on the PostgreSQL server of ``url``."""
     if url is None:
         db = work / f"bench-{n}-{time.monotonic_ns()}.db"
         return f"sqlite:///{db}"
+    name = f"outreach_bench_import_{os.getpid()}_{n}_{time.monotonic_ns() % 10**6}"
+    _admin(url, f'CREATE DATABASE "{name}"')
+    created.append(name)
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def _admin(url: str, sql: str) -> None:
     from sqlalchemy import create_engine, text
 
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"outreach_bench_import_{os.getpid()}_{n}_{time.monotonic_ns() % 10**6}"
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(sql))
     admin.dispose()
-    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def main() -> None:
@@ -170,20 +176,24 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="outreach-bench-import-"))
     workers = "auto" if args.workers is None else str(args.workers)
+    created: list[str] = []
     try:
         small = work / "contacts.csv"
         write_contacts(small, args.rows)
         floors, imports = [], []
         for _ in range(args.repeat):
             floors.append(run_child("floor", str(small)))
-            imports.append(run_child("import", str(small), database(work, args.database_url, args.rows), workers))
+            url = database(work, args.database_url, args.rows, created)
+            imports.append(run_child("import", str(small), url, workers))
         big = None
         if args.million:
             large = work / "contacts-large.csv"
             write_contacts(large, args.million)
-            big = run_child("import", str(large), database(work, args.database_url, args.million), workers)
+            big = run_child("import", str(large), database(work, args.database_url, args.million, created), workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        for name in created:
+            _admin(str(args.database_url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"database: {'SQLite file' if args.database_url is None else 'PostgreSQL'}; workers: {workers}")
