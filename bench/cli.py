@@ -72,7 +72,7 @@ def run_once(argv: list[str], cwd: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=9, help="runs of each command (default 9)")
+    parser.add_argument("--runs", type=int, default=15, help="runs of each command (default 15)")
     args = parser.parse_args()
 
     root = make_workspace()
