@@ -53,10 +53,15 @@ UPSERT_CONTACT = (
     + ", ".join(f"{name} = COALESCE(?, contacts.{name})" for name in DEFAULTS)
     + ", custom = excluded.custom, updated_at = excluded.updated_at"
 )
-UPSERT_COMPANY = (
-    f"INSERT INTO companies (name, key, {', '.join(COMPANY_FIELDS)}) VALUES ({marks(2 + len(COMPANY_FIELDS))}) "
+# A stored company is written only when the batch fills one of its empty fields: most rows name a
+# company already stored, and an update that changes nothing still writes a row (PostgreSQL: a new
+# row version each time).
+COMPANY_COLUMNS = (("name", "varchar"), ("key", "varchar"), *((f, "varchar") for f in COMPANY_FIELDS))
+KEEP_COMPANY = (
     "ON CONFLICT (key) DO UPDATE SET "
     + ", ".join(f"{f} = COALESCE(NULLIF(companies.{f}, ''), excluded.{f}, companies.{f})" for f in COMPANY_FIELDS)
+    + " WHERE "
+    + " OR ".join(f"(COALESCE(companies.{f}, '') = '' AND excluded.{f} IS NOT NULL)" for f in COMPANY_FIELDS)
 )
 
 
@@ -91,7 +96,7 @@ class ContactWriter:
         if not rows:
             return set()
         db = self.db
-        db.many(f"INSERT INTO {_SEEN.name} (email, line) VALUES (?, ?)", [(f["email"], line) for line, f in rows])
+        db.insert(_SEEN.name, (("email", "varchar"), ("line", "integer")), [(f["email"], line) for line, f in rows])
         self._analyse(len(rows))
         company_ids = self._companies([f for _line, f in rows])
         emails = [f["email"] for _line, f in rows]
@@ -102,12 +107,13 @@ class ContactWriter:
         return {email for email in emails if email not in stored}
 
     def _analyse(self, added: int) -> None:
-        """PostgreSQL plans the lookup once the temporary table has had a few batches, from its size
-        then, and autovacuum never analyses a temporary table: analysed as it doubles, the lookup keeps
-        to the index instead of scanning a table that has grown a hundredfold since."""
+        """PostgreSQL plans each batch's lookups (``key = ANY(...)``) once, from the tables' statistics
+        then; those of this transaction's rows are only what ANALYZE gathers (autovacuum does not see
+        them, nor ever a temporary table). Analysed whenever the file's rows have doubled, the lookups
+        keep to the indexes instead of scanning, for each batch, tables grown a hundredfold since."""
         self.seen += added
         if self.db.dialect == "postgresql" and self.seen >= 2 * self.analysed:
-            self.db.run(f"ANALYZE {_SEEN.name}")
+            self.db.run(f"ANALYZE {_SEEN.name}, companies, contacts")
             self.analysed = self.seen
 
     def close(self) -> None:
@@ -127,7 +133,8 @@ class ContactWriter:
                     company[n] = fields[f]
         if not found:
             return {}
-        self.db.many(UPSERT_COMPANY, [(name, key, *rest) for key, (name, *rest) in found.items()])
+        self.db.insert("companies", COMPANY_COLUMNS, [(name, key, *rest) for key, (name, *rest) in found.items()],
+                       KEEP_COMPANY)  # fmt: skip
         where, params = self.db.among("key", list(found))
         return {row[1]: row[0] for row in self.db.run(f"SELECT id, key FROM companies WHERE {where}", params)}
 
