@@ -7,8 +7,8 @@ Three steps, each on its own so they can be read, tested and run apart:
 2. each row: ``parse_row(plan, cells, options)``, a pure function from the
    row's cells to contact fields and warnings, or a ``RowError``. This is most
    of an import's work (email-validator and phonenumbers are pure Python), so
-   a large file's rows are parsed in a worker process, batch by batch, while
-   this one reads the next rows and writes the last batch;
+   a large file's rows are parsed in worker processes (``workers.py``), batch
+   by batch, while this one reads the next rows and writes the last batch;
 3. the upsert, in batches of ``BATCH`` rows (``upsert.ContactWriter``), all in
    one transaction.
 
@@ -30,8 +30,8 @@ import pickle
 import re
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -84,7 +84,8 @@ T = TypeVar("T")
 
 class RowLog(Sequence[T]):
     """Rows in file order, as a list reads them; the first ``keep`` in memory, the rest pickled to a
-    temporary file, so that a file with a million bad rows costs no more memory than one with a few."""
+    temporary file, so that a file with a million bad rows costs no more memory than one with a few.
+    Appended to while the import runs, read after it (not both at once)."""
 
     def __init__(self, keep: int = 1000) -> None:
         self._head: list[T] = []
@@ -409,7 +410,7 @@ def _workers(options: ImportOptions, size: int) -> int:
     return min(cores, MAX_WORKERS) if size >= PARALLEL_BYTES and cores > 1 else 0
 
 
-def _parsed(source: _Rows, options: ImportOptions) -> Iterator[tuple[list[RawRow], list[Outcome]]]:
+def _parsed(source: _Rows, options: ImportOptions) -> Generator[tuple[list[RawRow], list[Outcome]], None, None]:
     """Each batch of rows with its outcomes, in file order.
 
     With workers (``workers.Workers``), a few batches are in flight at a time, never the
@@ -448,10 +449,11 @@ def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = 
         plan = source.plan
         result = ImportResult(columns=list(plan.header), plan=plan)
         writer = ContactWriter(conn, utcnow())
-        for batch, outcomes in _parsed(source, options):
-            _write(writer, plan, batch, outcomes, result)
-            if progress is not None:
-                progress(source.position(), source.size)
+        with closing(_parsed(source, options)) as parsed:  # on any error, the workers stop at once
+            for batch, outcomes in parsed:
+                _write(writer, plan, batch, outcomes, result)
+                if progress is not None:
+                    progress(source.position(), source.size)
         writer.close()
     return result
 

@@ -15,7 +15,8 @@ batch, inside the import's one transaction:
    UPDATE``: each field is set from the row when the row has a value for it,
    and kept as stored when its cell was empty (``COALESCE`` of the row's value,
    NULL when absent, and the stored one). New contacts get their ids in file
-   order, as one row at a time gave them.
+   order, as one row at a time gave them; every contact written has the
+   import's start as its ``updated_at``.
 
 SQLite and PostgreSQL both support ``ON CONFLICT DO UPDATE``; it is also what
 keeps a contact that another import inserted meanwhile from failing this one.
