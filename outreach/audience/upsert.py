@@ -47,6 +47,8 @@ _SEEN = Table(
     prefixes=["TEMPORARY"],
 )  # fmt: skip
 
+_FIELDS, _DEFAULT_VALUES = tuple(DEFAULTS), tuple(DEFAULTS.values())
+_COMPANY_ID, _DAY = _FIELDS.index("company_id"), _FIELDS.index("last_contacted_at")
 _CONTACT_COLUMNS = ("email", "created_at", "updated_at", "custom", *DEFAULTS)
 UPSERT_CONTACT = (
     f"INSERT INTO contacts ({', '.join(_CONTACT_COLUMNS)}) VALUES ({marks(len(_CONTACT_COLUMNS))}) "
@@ -121,14 +123,17 @@ class ContactWriter:
         _SEEN.drop(self.db.conn)
 
     def _companies(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-        """Upsert the batch's companies: key -> id. Of several rows of one company, the first with a
-        value gives each of its fields, as the stored company's own value comes before them all."""
+        """Upsert the batch's companies: their names as the rows write them -> id. Of several rows of
+        one company, the first with a value gives each of its fields, as the stored company's own value
+        comes before them all."""
         found: dict[str, list[Any]] = {}  # key -> [name, industry, city, timezone]
+        keys: dict[str, str] = {}  # the name in a row -> key
         for fields in rows:
             name = fields.get("company")
             if not name:
                 continue
-            company = found.setdefault(company_key(name), [name, *(None for _f in COMPANY_FIELDS)])
+            key = keys.get(name) or keys.setdefault(name, company_key(name))
+            company = found.setdefault(key, [name, *(None for _f in COMPANY_FIELDS)])
             for n, f in enumerate(COMPANY_FIELDS, 1):
                 if fields.get(f) and not company[n]:
                     company[n] = fields[f]
@@ -137,22 +142,22 @@ class ContactWriter:
         self.db.insert("companies", COMPANY_COLUMNS, [(name, key, *rest) for key, (name, *rest) in found.items()],
                        KEEP_COMPANY)  # fmt: skip
         where, params = self.db.among("key", list(found))
-        return {row[1]: row[0] for row in self.db.run(f"SELECT id, key FROM companies WHERE {where}", params)}
+        ids = {row[1]: row[0] for row in self.db.run(f"SELECT id, key FROM companies WHERE {where}", params)}
+        return {name: ids[key] for name, key in keys.items()}
 
     def _params(self, fields: dict[str, Any], company_ids: dict[str, int],
                 stored: dict[str, dict[str, str] | None]) -> tuple[Any, ...]:  # fmt: skip
         """The row for ``UPSERT_CONTACT``: its values for a new contact (defaults where a cell is
         empty), then for a stored one (NULL where a cell is empty: the stored value stays)."""
         email = fields["email"]
-        given = dict(fields)
-        company = given.pop("company", None)
+        values = [fields.get(name) for name in _FIELDS]  # company_id: None, the row has "company"
+        company = fields.get("company")
         if company:
-            given["company_id"] = company_ids[company_key(company)]
-        if given.get("last_contacted_at") is not None:
-            given["last_contacted_at"] = self.db.day(given["last_contacted_at"])
-        custom = given.pop("custom", {})
+            values[_COMPANY_ID] = company_ids[company]
+        if values[_DAY] is not None:
+            values[_DAY] = self.db.day(values[_DAY])
+        custom = fields.get("custom") or {}
         if email in stored:
             custom = {**(stored[email] or {}), **custom}
-        values = [given.get(name) for name in DEFAULTS]
-        new = [default if value is None else value for value, default in zip(values, DEFAULTS.values(), strict=True)]
+        new = [default if value is None else value for value, default in zip(values, _DEFAULT_VALUES, strict=True)]
         return (email, self.now, self.now, self.db.json(custom), *new, *values)
