@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/send.py
+
+# the team app's three main pages (and the campaign page), from the browser tests
+screenshots: $(STAMP)
+	OUTREACH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web/test_app_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

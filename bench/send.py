@@ -1,6 +1,7 @@
 """Sending benchmark: outreach's engine end to end against the raw SMTP ceiling.
 
     python bench/send.py [-n 20000] [--connections 4] [--memory]
+    python bench/send.py --dkim [-n 10000] [--connections 4]
 
 Builds a workspace with N contacts, starts an aiosmtpd sink in its own
 process, then reports in one run:
@@ -9,6 +10,15 @@ process, then reports in one run:
     the same number of connections to the same sink, and the ratio,
   * CPU per recipient of preparation alone (render + MIME),
   * peak memory of the sending process (with --memory: 10k vs 100k recipients).
+
+With ``--dkim`` it answers instead what signing costs, in one run:
+  * the bare RSA-2048 signature ``cryptography`` makes on this machine, the
+    signer's whole cost per message (canonicalisation, body hash, signature,
+    header) with RSA alone and with Ed25519 beside it, and their ratios,
+    dkimpy's cost for reference (CPU time, best of several rounds);
+  * the engine end to end with DKIM off, on and signing in the event loop
+    (``dkim.processes: 1``), and on with worker processes (the default, one per
+    core), run by run alternately, with the ratios on/off.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import argparse
 import asyncio
 import csv
 import multiprocessing as mp
+import os
 import platform
 import shutil
 import statistics
@@ -50,7 +61,8 @@ def _sink_main(port: int, ready: mp.Event, stop: mp.Event) -> None:  # type: ign
     ctl.stop()
 
 
-def make_workspace(n: int, connections: int) -> Path:
+def make_workspace(n: int, connections: int, dkim: int | None = None) -> Path:
+    """A workspace with ``n`` contacts; ``dkim`` set: RSA-2048 signing with that many processes (0: default)."""
     from outreach.settings.workspace import init_workspace
 
     ws = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
@@ -66,7 +78,21 @@ def make_workspace(n: int, connections: int) -> Path:
         "segment: bench\ncontent: solusi-jaringan.md\nsender: awang\n"
         f"throttle: {{rate: 100000/s, connections: {connections}, messages_per_connection: 100000}}\n"
     )
+    if dkim is not None:
+        (ws / "dkim.pem").write_bytes(rsa_pem())
+        with (ws / "outreach.yaml").open("a") as fh:
+            fh.write("dkim:\n  selector: bench\n  domain: contoh-solusi.co.id\n  private_key_file: dkim.pem\n"
+                     + (f"  processes: {dkim}\n" if dkim else ""))  # fmt: skip
     return ws
+
+
+def rsa_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())  # fmt: skip
 
 
 _SETUP = """
@@ -133,8 +159,8 @@ def prepared_messages(ws: Path, count: int) -> list[tuple[str, bytes]]:
     from outreach.audience.contacts import ContactView
     from outreach.campaigns.definition import load_campaign
     from outreach.campaigns.messages import MessageFactory
-    from outreach.settings.config import load_workspace
     from outreach.settings.tokens import Signer
+    from outreach.settings.workspace import load_workspace
 
     w = load_workspace(ws)
     factory = MessageFactory(w, load_campaign(w, "bench"), 1, Signer(b"bench"))
@@ -189,16 +215,132 @@ def with_sink(fn):  # type: ignore[no-untyped-def]
         proc.join(5)
 
 
+def _per_op(fn, items: list, rounds: int = 5) -> float:  # type: ignore[no-untyped-def,type-arg]
+    """Best CPU microseconds per item of ``fn`` over several rounds (the least disturbed one)."""
+    best = float("inf")
+    for _ in range(rounds):
+        c = time.process_time()
+        for item in items:
+            fn(item)
+        best = min(best, (time.process_time() - c) / len(items) * 1e6)
+    return best
+
+
+def signing_costs(ws: Path) -> dict[str, float]:
+    """Per-message CPU of the signer against the bare OpenSSL RSA-2048 signature, on the same machine."""
+    import dkim
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, padding
+
+    from outreach.content.dkim import DkimSigner
+
+    pem = (ws / "dkim.pem").read_bytes()
+    ed_pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    rsa_only = DkimSigner("bench", "contoh-solusi.co.id", pem)
+    dual = DkimSigner("bench", "contoh-solusi.co.id", pem, ed25519=("bench-ed", ed_pem, "ed25519 key"))
+    key = serialization.load_pem_private_key(pem, None)
+    msgs = [m for _, m in prepared_messages(ws, 400)]
+    heads = [m[:700] for m in msgs]  # about what the canonical headers weigh
+    out: dict[str, float] = {}
+    for _ in range(2):  # interleaved, so that a busy moment of the machine hits each alike
+        for name, fn, items in (
+            ("bare", lambda d: key.sign(d, padding.PKCS1v15(), hashes.SHA256()), heads),  # type: ignore[union-attr]
+            ("rsa", rsa_only.signature, msgs),
+            ("dual", dual.signature, msgs),
+        ):
+            out[name] = min(out.get(name, float("inf")), _per_op(fn, items))
+    sel, dom = b"bench", b"contoh-solusi.co.id"
+    out["dkimpy"] = _per_op(lambda m: dkim.sign(m, sel, dom, pem, canonicalize=(b"relaxed", b"relaxed")),
+                            msgs[:40], rounds=2)  # fmt: skip
+    return out
+
+
+def signing_throughput(ws: Path, processes: int, count: int = 3000) -> tuple[float, float]:
+    """Messages/second through ``Signing`` alone (no SMTP, no database), and its CPU in this process per message."""
+    from outreach.content.dkim import DkimSigner
+    from outreach.sending.signing import Signing
+    from outreach.settings.workspace import load_workspace
+
+    w = load_workspace(ws)
+    assert w.settings.dkim is not None
+    signing = Signing(DkimSigner.from_settings(w.settings.dkim, ws), processes)
+    msgs = [m for _, m in prepared_messages(ws, 400)]
+    batches = [msgs[i % 400 : i % 400 + 32] for i in range(0, count, 32)]  # the engine's hand-over size
+
+    async def run() -> tuple[float, float]:
+        await signing.sign(msgs[:32])  # workers started and warm
+        t, c = time.perf_counter(), time.process_time()
+        for b in batches:
+            await signing.sign(b)
+        n = sum(len(b) for b in batches)
+        result = n / (time.perf_counter() - t), (time.process_time() - c) / n * 1e6
+        await signing.close()
+        return result
+
+    return asyncio.run(run())
+
+
+def dkim_main(args: argparse.Namespace) -> None:
+    variants = {"off": None, "on, in the loop": 1, "on, worker processes": 0}
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    costs: dict[str, float] = {}
+    for _ in range(args.repeat):  # alternate, so that a busy moment of the machine hits all alike
+        for name, processes in variants.items():
+            ws = make_workspace(args.n, args.connections, dkim=processes)
+            try:
+                runs[name].append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n)))
+                if processes is not None and not costs:
+                    costs = signing_costs(ws)
+                    for _ in range(3):  # alternately, best of each: the least disturbed round
+                        for p in sorted({1, len(os.sched_getaffinity(0))}):
+                            rate, cpu = signing_throughput(ws, p)
+                            if rate > costs.get(f"alone{p}", 0):
+                                costs[f"alone{p}"], costs[f"alone_cpu{p}"] = rate, cpu
+            finally:
+                shutil.rmtree(ws, ignore_errors=True)
+    cores = len(os.sched_getaffinity(0))
+    print(f"recipients:            {args.n} over {args.connections} connection(s), best of {args.repeat}; "
+          f"worker processes: {cores} (one per core)")
+    print(f"bare RSA-2048 sign:    {costs['bare']:.0f} us CPU (cryptography / OpenSSL, PKCS#1 v1.5, SHA-256)")
+    print(f"DKIM signer, RSA:      {costs['rsa']:.0f} us CPU per message, ratio to bare "
+          f"{costs['rsa'] / costs['bare']:.2f} (target <= 1.3)")
+    print(f"DKIM signer, RSA + Ed25519: {costs['dual']:.0f} us CPU per message, ratio to bare "
+          f"{costs['dual'] / costs['bare']:.2f}")
+    print(f"dkimpy (before), RSA:  {costs['dkimpy']:.0f} us CPU per message ({costs['dkimpy'] / costs['rsa']:.1f}x)")
+    for p in sorted({1, cores}):
+        print(f"signing alone, {p} process(es){' (in the loop)' if p == 1 else ''}: {costs[f'alone{p}']:,.0f} msg/s "
+              f"({costs[f'alone_cpu{p}']:.0f} us CPU/msg in the sending process)")
+    if cores > 1:
+        print(f"signing alone, {cores} worker processes / in the loop: {costs[f'alone{cores}'] / costs['alone1']:.2f}x "
+              "(best of 3 rounds each)")
+    rate = {name: max(r["sent"] / r["wall"] for r in rs) for name, rs in runs.items()}
+    for name, rs in runs.items():
+        best = max(rs, key=lambda r: r["sent"] / r["wall"])
+        print(f"engine, DKIM {name + ':':<22}{rate[name]:,.0f} msg/s ({best['sent']:.0f} sent in {best['wall']:.1f} s, "
+              f"{best['cpu'] / max(best['sent'], 1) * 1e6:.0f} us CPU/msg in the sending process)")
+    for name in list(variants)[1:]:
+        pairs = sorted(on["sent"] / on["wall"] / (off["sent"] / off["wall"])
+                       for on, off in zip(runs[name], runs["off"], strict=True))  # fmt: skip
+        print(f"ratio {name} / off: {rate[name] / rate['off']:.2f} (best / best); run by run "
+              f"{', '.join(f'{p:.2f}' for p in pairs)} (target >= 0.5)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=20000)
+    ap.add_argument("-n", type=int, default=None, help="recipients (default 20000; 10000 with --dkim)")
     ap.add_argument("--connections", type=int, default=4, help="SMTP connections in all")
     ap.add_argument("--processes", type=int, default=1, help="sending processes sharing the campaign")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each; the best of each is reported")
     ap.add_argument("--memory", action="store_true", help="also compare peak memory at 10k and 100k")
+    ap.add_argument("--dkim", action="store_true", help="measure DKIM signing instead (see above)")
     args = ap.parse_args()
+    args.n = args.n or (10000 if args.dkim else 20000)
     print(f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores, "
           f"Python {platform.python_version()}")
+    if args.dkim:
+        dkim_main(args)
+        return
     engines, raws = [], []
     for _ in range(args.repeat):  # alternate, so that a busy moment of the machine hits both alike
         ws = make_workspace(args.n, args.connections // args.processes)

@@ -1,6 +1,10 @@
 """The command line: parse options, call one core function, print the result.
 
 Every ``OutreachError`` becomes one ``Error:`` line on stderr and exit code 1.
+A stop signal (SIGTERM, Ctrl-C) is a clean exit with status 0 at any instant:
+before sending starts it unwinds and says ``Stopped (SIGTERM) before sending
+anything.``; while the engine or the worker runs, they finish what is in flight
+and report (outreach/stopping.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import click
 
 from outreach import __version__
 from outreach.errors import OutreachError
+from outreach.stopping import catch_stop_signals, exit_stopped, stop_requests
 
 if TYPE_CHECKING:  # imported when a command runs: ``--help`` and light commands load only what they use
     from outreach.settings.workspace import WorkspaceConfig
@@ -31,12 +36,21 @@ WS_HELP = "Workspace folder (default: $OUTREACH_WORKSPACE, else the current dire
 
 
 class OutreachGroup(click.Group):
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:  # fmt: skip
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as exc:  # click would say "Aborted!" and exit 1
+            exit_stopped(exc)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OutreachError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
+        except KeyboardInterrupt as exc:  # a stop signal before the command started sending
+            exit_stopped(exc)
 
 
 def _remember_ws(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -56,6 +70,11 @@ def _workspace() -> WorkspaceConfig:
     ctx = click.get_current_context()
     root = ctx.find_object(dict) or {}
     return load_workspace(root.get("workspace"))
+
+
+def _interactive() -> bool:
+    """Someone at a terminal can answer a question; a script or a service cannot (and must not hang)."""
+    return sys.stdin.isatty()
 
 
 def with_workspace(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -317,7 +336,7 @@ def campaign() -> None:
 @click.argument("name")
 @click.option("--ignore-policy", is_flag=True,
               help="Queue contacts the contact policy holds out (mailed lately, replied...), after a confirmation.")
-@click.option("--yes", is_flag=True, help="With --ignore-policy: do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help="With --ignore-policy: do not ask (no question is asked without a terminal).")
 @with_workspace
 def campaign_build(ws: Workspace, name: str, ignore_policy: bool, yes: bool) -> None:
     """Freeze the campaign's segment into the outbox (again: adds only new contacts).
@@ -325,7 +344,7 @@ def campaign_build(ws: Workspace, name: str, ignore_policy: bool, yes: bool) -> 
     Says how many contacts the contact policy (outreach.yaml) or the campaign's
     require: held out, and why, and which variables print empty for whom.
     """
-    if ignore_policy and not yes:
+    if ignore_policy and not yes and _interactive():  # without a terminal, --ignore-policy is its own answer
         held = ws.policy_holds(name)
         if held.total:
             click.confirm(f"The contact policy holds out {held.total} contact(s) of {name} "
@@ -371,7 +390,12 @@ def _send_test(ws: Workspace, name: str, to: str, email: str | None) -> None:
     except RowError as exc:
         raise InputError(f"--test-to: {exc}") from None
     prepared = ws.preview(name, email, to=to)
-    asyncio.run(send_one(ws.config.settings.smtp, prepared.envelope_from, to, prepared.data))
+
+    async def send() -> None:
+        async with stop_requests(asyncio.Event()):  # one message: a stop request lets it finish
+            await send_one(ws.config.settings.smtp, prepared.envelope_from, to, prepared.data)
+
+    asyncio.run(send())
     click.echo(f"Sent a test copy of {name} to {to}: {prepared.rendered.subject}")
 
 
@@ -424,9 +448,16 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
                   TextColumn("{task.fields[rate]:.0f} msg/s"), TimeRemainingColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:  # fmt: skip
         task = bar.add_task(name, total=status.counts["total"] - status.counts["suppressed"], rate=0.0)
+        waiting_on: tuple[str, ...] = ()
 
         def progress(report: Any) -> None:
-            bar.update(task, completed=done_before + report.attempted, rate=report.rate())
+            nonlocal waiting_on
+            bar.update(task, completed=done_before + report.attempted, rate=report.rate(),
+                       description=f"{name} ({report.waiting})" if report.waiting else name)  # fmt: skip
+            if report.waiting_on != waiting_on and not sys.stderr.isatty():  # no bar: one line per change
+                waiting_on = report.waiting_on
+                if report.waiting:
+                    click.echo(f"Campaign {name}: {report.waiting}", err=True)
 
         report = asyncio.run(_send_with_signals(ws, name, progress, start_now))
     click.echo(
@@ -434,6 +465,8 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
         f"({report.rate():.1f} msg/s); state {report.state}"
         + (f": {report.reason}" if report.reason else "")
     )
+    if report.requeued or report.uncertain:
+        click.echo(f"Campaign {name}: {report.taken_over()}")
     if report.fatal:
         from outreach.errors import DeliveryError
 
@@ -443,11 +476,10 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
 async def _send_with_signals(ws: Workspace, name: str, progress: Any, start_now: bool) -> Any:
     """Ctrl-C / SIGTERM: messages in flight finish, the rest goes back to the queue."""
     from outreach.sending.engine import SendOptions
-    from outreach.worker import stop_on_signals
 
-    stop = stop_on_signals(asyncio.Event())
-    return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now,
-                               force=True)  # the pre-flight ran before the confirmation
+    async with stop_requests(asyncio.Event()) as stop:
+        return await ws.send_async(name, options=SendOptions(stop=stop), progress=progress, start_now=start_now,
+                                   force=True)  # the pre-flight ran before the confirmation
 
 
 @campaign.command("status")
@@ -672,19 +704,26 @@ def report_monthly(ws: Workspace, month: str | None) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, then exit.")
-@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, poll the mailbox, then exit.")
+@click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between checks for due campaigns, retries and follow-up steps.")  # fmt: skip
 @with_workspace
 def worker(ws: Workspace, once: bool, interval: float) -> None:
-    """Run the scheduler: start due campaigns and keep sending (Ctrl-C stops cleanly)."""
+    """Run the scheduler as a service: start scheduled campaigns, resume retries, send follow-up steps
+    when due, take over a crashed sender's messages, poll the mailbox. SIGTERM or Ctrl-C stops it cleanly.
+    """
     from outreach.worker import run_worker
 
     def report(r: Any) -> None:
         click.echo(f"{r.campaign}: {r.sent} sent, {r.failed} failed, {r.retried} to retry; state {r.state}"
                    + (f": {r.reason}" if r.reason else ""))  # fmt: skip
 
+    _service_log()
     if not once:
-        click.echo(f"Worker started (every {interval:g}s); Ctrl-C to stop")
+        imap = ws.config.settings.imap
+        mailbox = f", the mailbox every {imap.poll_every:g}s" if imap else ""
+        click.echo(f"Worker started: due campaigns, retries and follow-up steps every {interval:g}s{mailbox}; "
+                   "Ctrl-C or SIGTERM stops it cleanly")  # fmt: skip
     stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))
     click.echo(f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)")
 
@@ -709,6 +748,15 @@ def doctor(sender_key: str | None, nameserver: str | None, as_json: bool) -> Non
                              failed=tuple(f.check for f in checkup.failed), checkup=checkup)  # fmt: skip
 
 
+def _service_log() -> None:
+    """The worker's log (jobs, errors, take-overs) on stderr, where a service manager collects it."""
+    import logging
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # a no-op if already configured
+    logging.getLogger("outreach").setLevel(logging.INFO)
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)  # the worker logs job errors itself
+
+
 # -- tools -----------------------------------------------------------------------
 
 
@@ -717,14 +765,82 @@ def doctor(sender_key: str | None, nameserver: str | None, as_json: bool) -> Non
 @click.option("--port", default=8025, show_default=True, type=int)
 @with_workspace
 def serve(ws: Workspace, host: str, port: int) -> None:
-    """Serve the unsubscribe links: a confirmation page on GET, RFC 8058 one-click POST."""
-    from outreach.web.public import make_server
+    """Serve the links in every message (unsubscribe: a confirmation page on GET, RFC 8058 one-click POST;
+    signed click redirects) and the team app under /app (Ctrl-C stops it)."""
+    from outreach.web.app import make_server
 
     server = make_server(ws.config, ws.engine, host, port)
-    click.echo(f"Unsubscribe endpoint on http://{host}:{server.server_port}/u/TOKEN "
+    base = server.url.rstrip("/")
+    public = ws.config.settings.web.public_url
+    click.echo(f"Serving on {base}/: team app at {public or base}/app/, unsubscribe and click links "
                f"(links point to {ws.config.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
+    if not ws.users():
+        click.echo("No accounts yet: `outreach users add NAME --role executive|writer|caller` makes one.")
     with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
+
+
+# -- accounts of the team app -------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def users() -> None:
+    """Accounts of the team app (`outreach serve`, under /app)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    """One line from standard input, or asked twice without echo."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise click.UsageError("--password-stdin: nothing on standard input")
+        return line.rstrip("\r\n")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    return password
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["executive", "writer", "caller"]), required=True)
+@click.option("--sender", help="The sender key (outreach.yaml senders) this person works for or as.")
+@click.option("--email", help="Where the writer's test copies go (default: the sender's address).")
+@click.option("--password-stdin", is_flag=True, help="Read the password as one line from standard input.")
+@with_workspace
+def users_add(ws: Workspace, name: str, role: str, sender: str | None, email: str | None,
+              password_stdin: bool) -> None:  # fmt: skip
+    """Add an account NAME for the team app."""
+    account = ws.add_user(name, role, _read_password(password_stdin), sender=sender, email=email)
+    extra = f", sender {account.sender}" if account.sender else ""
+    click.echo(f"User {account.name} added ({account.role}{extra})")
+
+
+@users.command("list")
+@with_workspace
+def users_list(ws: Workspace) -> None:
+    """List the accounts."""
+    accounts = ws.users()
+    for a in accounts:
+        click.echo(f"{a.name:<24}{a.role:<11}{a.sender or '-':<16}{a.email or '-'}")
+    click.echo(f"{len(accounts)} user(s)")
+
+
+@users.command("remove")
+@click.argument("name")
+@with_workspace
+def users_remove(ws: Workspace, name: str) -> None:
+    """Remove account NAME; its sessions end at once."""
+    ws.remove_user(name)
+    click.echo(f"User {name} removed")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password as one line from standard input.")
+@with_workspace
+def users_password(ws: Workspace, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME; its open sessions end."""
+    account = ws.set_password(name, _read_password(password_stdin))
+    click.echo(f"Password of {account.name} changed; its open sessions are closed")
 
 
 @cli.command()
@@ -781,8 +897,11 @@ def main() -> None:
     # pydantic looks for plugins in every installed package's entry points (tens of ms per
     # command); outreach uses none. Set the variable (even empty) to have them loaded.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    catch_stop_signals()  # already done by outreach/__main__.py; here for callers of outreach.cli.main
     try:
         cli(prog_name="outreach")
+    except KeyboardInterrupt as exc:  # between click's parsing and the command: the same clean stop
+        exit_stopped(exc)
     finally:
         # On its way out the interpreter runs the cyclic collector over every object once more (the
         # modules of SQLAlchemy and pydantic: a fifth of a light command's time). Frozen, they are

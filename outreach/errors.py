@@ -88,3 +88,15 @@ class PreflightError(OutreachError):
         super().__init__(detail)
         self.failed = failed
         self.checkup = checkup
+
+
+class SigningError(OutreachError):
+    """Messages could not be DKIM-signed: a signing worker process died or failed."""
+
+
+class ConflictError(StateError):
+    """Someone else changed the same thing since it was read (two callers saving one follow-up)."""
+
+
+class AuthError(OutreachError):
+    """A login or an account operation was refused (wrong password, unknown user, too many tries)."""

@@ -21,7 +21,9 @@ bounce classifier. The database is opened (and migrated) on first use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import asyncio
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
     from outreach.audience.importer import ImportResult
     from outreach.campaigns.builder import BuildResult
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from outreach.campaigns.policy import Held
     from outreach.campaigns.status import Status
     from outreach.deliverability.findings import Checkup
+    from outreach.followups.history import Happening
     from outreach.followups.queue import Item
     from outreach.reports.campaign import CampaignReport
     from outreach.reports.monthly import MonthlyReport
@@ -74,6 +78,12 @@ class Workspace:
 
             self._engine = open_engine(self.config.database_url)
         return self._engine
+
+    def secret(self) -> bytes:
+        """The workspace secret (``$OUTREACH_SECRET``, else generated once and kept in the database)."""
+        from outreach.settings.tokens import workspace_secret
+
+        return workspace_secret(self.engine, self.config.settings.unsubscribe.secret_env)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -115,6 +125,20 @@ class Workspace:
 
     # -- campaigns ------------------------------------------------------------------------
 
+    def campaigns(self) -> list[str]:
+        """The campaigns defined in the workspace (campaigns/*.yaml), built or not."""
+        from outreach.campaigns.definition import campaign_names
+
+        return campaign_names(self.config)
+
+    def audience_size(self, name: str) -> int:
+        """How many contacts the campaign's segment holds now (before the contact policy)."""
+        from outreach.audience.segments import count_segment, load_segment
+        from outreach.campaigns.definition import load_campaign
+
+        spec = load_campaign(self.config, name)
+        return count_segment(self.engine, self.config, load_segment(self.config, spec.file.segment))
+
     def build(self, name: str, *, ignore_policy: bool = False) -> BuildResult:
         """Freeze the campaign's segment into the outbox (again: adds only new contacts); the contact
         policy holds out who was mailed too lately, unless ``ignore_policy``."""
@@ -140,8 +164,6 @@ class Workspace:
         The deliverability pre-flight runs first and raises ``PreflightError`` on a failing
         check, unless ``force``.
         """
-        import asyncio
-
         if not force:
             self.preflight(name)
         return asyncio.run(self.send_async(name, start_now=start_now, options=options, progress=progress,
@@ -150,8 +172,6 @@ class Workspace:
     async def send_async(self, name: str, *, start_now: bool = False, options: SendOptions | None = None,
                          progress: Callable[[SendReport], None] | None = None,
                          force: bool = False) -> SendReport:  # fmt: skip
-        import asyncio
-
         from outreach.sending.engine import send_campaign
 
         if not force:
@@ -172,6 +192,12 @@ class Workspace:
         from outreach.deliverability.doctor import run_doctor
 
         return run_doctor(self.config, sender, nameserver)
+
+    def send_via_worker(self, name: str, who: str = "a user") -> str:
+        """Hand a built campaign to ``outreach worker`` to send now; this process sends nothing."""
+        from outreach.campaigns.status import hand_to_worker
+
+        return hand_to_worker(self.engine, name, who)
 
     def pause(self, name: str) -> str:
         return self._lifecycle(name, "pause")
@@ -203,11 +229,19 @@ class Workspace:
 
         return lint_workspace(self.config, self.engine, names)
 
-    def preview(self, name: str, contact: str | None = None, *, to: str | None = None) -> Prepared:
+    def preview(self, name: str, contact: str | None = None, *, to: str | None = None, variant: int = 0) -> Prepared:
         """One message as ``contact`` (default: the segment's first) would get it."""
         from outreach.studio.preview import render_preview
 
-        return render_preview(self.config, self.engine, name, contact, to=to)
+        return render_preview(self.config, self.engine, name, contact, to=to, variant=variant)
+
+    def test_send(self, name: str, to: str, contact: str | None = None, variant: int = 0) -> Prepared:
+        """One rendered copy of ``name`` (as ``contact`` would get it) to ``to``, recorded nowhere."""
+        from outreach.sending.single import send_one
+
+        prepared = self.preview(name, contact, to=to, variant=variant)
+        asyncio.run(send_one(self.config.settings.smtp, prepared.envelope_from, to, prepared.data))
+        return prepared
 
     def empty_personalisation(self, name: str) -> list[str]:
         """Each variable of campaign ``name`` that prints empty for some contacts of its segment, with
@@ -236,11 +270,36 @@ class Workspace:
 
         return poll_and_promote(self.config, self.engine, rescan=rescan)
 
-    def followups(self, queue: str | None = None, owner: str | None = None) -> list[Item]:
-        """Open follow-ups, most urgent first."""
+    def followups(self, queue: str | None = None, owner: str | None = None,
+                  owners: Collection[str] | None = None) -> list[Item]:  # fmt: skip
+        """Open follow-ups, most urgent first (``owners``: only these owners' items; '' is unassigned)."""
         from outreach.followups.queue import list_items
 
-        return list_items(self.engine, queue, owner)
+        return list_items(self.engine, queue, owner, owners=owners)
+
+    def followup(self, item_id: int) -> Item | None:
+        from outreach.followups.queue import get_item
+
+        return get_item(self.engine, item_id)
+
+    def history(self, contact_id: int) -> list[Happening]:
+        """What already happened with a contact, newest first: messages, replies, clicks, outcomes."""
+        from outreach.followups.history import contact_history
+
+        return contact_history(self.engine, contact_id)
+
+    def save_outcome(self, item_id: int, version: int, outcome: str, notes: str,
+                     visit_at: datetime | None = None) -> bool:  # fmt: skip
+        """A caller's outcome for one item, by the import's rules; ConflictError if it changed since ``version``."""
+        from outreach.followups.outcomes import save_outcome
+
+        return save_outcome(self.engine, self.config, item_id, version, outcome, notes, visit_at)
+
+    def visits_calendar(self, owners: Collection[str] | None = None) -> bytes:
+        """Open visits as an iCalendar feed (the callers' subscribed calendar)."""
+        from outreach.followups.exports import visits_ics
+
+        return visits_ics(self.followups("visit", owners=owners), self.config)[0]
 
     def export_followups(self, queue: str, out: str | Path, fmt: str | None = None,
                          owner: str | None = None) -> int:  # fmt: skip
@@ -264,6 +323,39 @@ class Workspace:
         from outreach.followups.outcomes import import_outcomes
 
         return import_outcomes(self.engine, self.config, Path(path))
+
+    # -- accounts of the team app -----------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str, *, sender: str | None = None,
+                 email: str | None = None) -> Account:  # fmt: skip
+        """An account for the team app (``outreach serve``): executive, writer or caller."""
+        from outreach.accounts.users import add_user
+        from outreach.audience.importer import RowError, normalise_email
+        from outreach.errors import InputError
+
+        if email is not None:
+            try:
+                email = normalise_email(email)
+            except RowError as exc:
+                raise InputError(f"--email: {exc}") from None
+        return add_user(self.engine, name, role, password, sender=sender, email=email,
+                        senders=list(self.config.settings.senders))  # fmt: skip
+
+    def users(self) -> list[Account]:
+        from outreach.accounts.users import list_users
+
+        return list_users(self.engine)
+
+    def remove_user(self, name: str) -> None:
+        from outreach.accounts.users import remove_user
+
+        remove_user(self.engine, name)
+
+    def set_password(self, name: str, password: str) -> Account:
+        """A new password; the user's open sessions end."""
+        from outreach.accounts.users import set_password
+
+        return set_password(self.engine, name, password)
 
     # -- reports ----------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import OVERRIDES, SendWorkspace, SmtpServer, free_port, invoke, make_workspace
-from sqlalchemy import create_engine, select, text
+from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace
+from imap_server import Dovecot, start_dovecot
+from sqlalchemy import select
 
 from outreach.sending.engine import send_campaign
 from outreach.settings.tokens import Signer, workspace_secret
@@ -24,13 +25,31 @@ from outreach.storage.models import Outbox
 def smtp_server() -> Iterator[SmtpServer]:
     """A recording SMTP server on a free port; see SmtpServer for fault injection."""
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
+    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
     controller.start()
     server.port = controller.port
     try:
         yield server
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A private dovecot (imap_server.py); each test takes its own user with ``new_user()``."""
+    server = start_dovecot()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """Processes a test started are gone after it, even when it failed half-way."""
+    yield
+    while Spawned.started:
+        Spawned.started.pop().kill()
 
 
 @pytest.fixture(autouse=True)
@@ -75,11 +94,11 @@ def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
 
 @pytest.fixture
 def pg_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh PostgreSQL database for the test (dropped after it); skipped without a server, except
-    under CI=true."""
+    """A fresh PostgreSQL database for the test (dropped afterwards); skipped without a server, except under CI."""
     url = os.environ.get("OUTREACH_TEST_POSTGRES_URL", "postgresql+psycopg://outreach:outreach@127.0.0.1:5432/outreach_test")
     try:
-        import psycopg  # noqa: F401 - the driver the URL names
+        import psycopg
+        from sqlalchemy import create_engine, text
     except ImportError:  # pragma: no cover
         if os.environ.get("CI") == "true":
             raise
@@ -97,3 +116,4 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+    _ = psycopg

@@ -86,7 +86,7 @@ class running:
 
     def __init__(self, sink: FaultySink) -> None:
         self.sink = sink
-        self.controller = Controller(sink, hostname="127.0.0.1", port=free_port(), ready_timeout=10)
+        self.controller = Controller(sink, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
 
     def __enter__(self) -> FaultySink:
         self.controller.start()

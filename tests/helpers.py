@@ -4,6 +4,10 @@ Nothing of the world is mocked: messages go over TCP to an aiosmtpd server on
 127.0.0.1 that records what arrives, and every workspace is a folder in
 ``tmp_path`` with its own ``outreach.db``. Only clocks are fixed, by passing
 ``today=`` where the API takes it. Fixtures live in conftest.py.
+
+Tests wait for events — N messages at the server, a state in the database, a
+line from a process — with ``wait_for`` and a generous deadline, never for a
+fixed time, so the suite holds on a slow, busy machine.
 """
 
 from __future__ import annotations
@@ -11,13 +15,20 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
@@ -339,3 +350,108 @@ def invoke(*args: str, ws: Path | None = None, input: str | None = None) -> Resu
 
 def lines(text: str) -> list[str]:
     return text.splitlines()
+
+
+# -- waiting for events, and real processes ------------------------------------------
+
+T = TypeVar("T")
+DEADLINE = 60.0  # seconds: generous, it only matters when something is broken
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = DEADLINE, what: str = "the condition",
+             context: Callable[[], str] | None = None) -> T:  # fmt: skip
+    """Poll ``predicate`` until it returns something truthy, and return that.
+
+    A deadline, not a delay: on a fast machine this returns at once, on a busy one it
+    waits as long as needed, and only a real failure takes the whole ``timeout``.
+    ``context`` says more when it fails (a process's output, say).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g}s for {what}" + (f"\n{context()}" if context else ""))
+        time.sleep(0.02)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """The process has installed a handler for ``signum`` (Linux: SigCgt in /proc/PID/status)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    match = re.search(r"^SigCgt:\s*([0-9a-f]+)$", text, re.M)
+    return bool(match and int(match.group(1), 16) >> (signum - 1) & 1)
+
+
+class Spawned:
+    """A real ``outreach`` process; its stdout and stderr are collected line by line as they come.
+
+    Every one started is killed after its test (conftest.py), so a failed wait leaks nothing.
+    """
+
+    started: ClassVar[list[Spawned]] = []
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", "outreach", *args], env=full_env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                         for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]  # fmt: skip
+        for reader in self._readers:
+            reader.start()
+        Spawned.started.append(self)
+
+    @staticmethod
+    def _read(stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return "\n".join(["--- stdout", *self.out, "--- stderr", *self.err])
+
+    def wait_line(self, pattern: str, stream: str = "out", timeout: float = DEADLINE) -> str:
+        """The first line (of stdout, or ``stream="err"``) matching the regex ``pattern``."""
+        lines = self.out if stream == "out" else self.err
+
+        def found() -> str | None:
+            if self.proc.poll() is not None and not any(r.is_alive() for r in self._readers):
+                return next((x for x in lines if re.search(pattern, x)), None) or _exited(self, pattern)
+            return next((x for x in lines if re.search(pattern, x)), None)
+
+        return wait_for(found, timeout, f"a line matching {pattern!r}", self.output)
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = DEADLINE) -> int:
+        """Wait for the exit (and the last of its output); the exit status."""
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"the process did not exit within {timeout:g}s\n{self.output()}") from None
+        for reader in self._readers:
+            reader.join(timeout)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for reader in self._readers:
+            reader.join(DEADLINE)
+
+
+def _exited(spawned: Spawned, pattern: str) -> str:
+    raise AssertionError(f"the process exited ({spawned.proc.returncode}) without a line matching {pattern!r}\n"
+                         f"{spawned.output()}")

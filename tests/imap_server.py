@@ -23,11 +23,11 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 PASSWORD = "secret-imap-pw"
 DOVECOT_PATHS = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
@@ -134,7 +134,7 @@ class Dovecot:
         return f"user{self._users}"
 
     def connect(self, user: str) -> imaplib.IMAP4_SSL:
-        client = imaplib.IMAP4_SSL("127.0.0.1", self.port, timeout=10,
+        client = imaplib.IMAP4_SSL("127.0.0.1", self.port, timeout=30,
                                    ssl_context=ssl.create_default_context(cafile=str(self.ca_file)))  # fmt: skip
         client.login(user, PASSWORD)
         return client
@@ -215,16 +215,27 @@ def _listening(port: int) -> bool:
         return False
 
 
-def _wait_ready(server: Dovecot, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_ready(server: Dovecot) -> None:
+    def ready() -> bool:
         if server.process.poll() is not None:
             out = (server.root / "stdout.log").read_text(errors="replace")
             log = server.log()
             shutil.rmtree(server.root, ignore_errors=True)
             raise RuntimeError(f"dovecot exited with {server.process.returncode}:\n{out}\n{log}")
-        if _listening(server.port) and _listening(server.plain_port):
-            return
-        time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"dovecot did not start listening within {timeout:g}s:\n{server.log()}")
+        return _listening(server.port) and _listening(server.plain_port)
+
+    try:
+        wait_for(ready, what="dovecot listening")
+    except AssertionError:
+        log = server.log()
+        server.stop()
+        raise RuntimeError(f"dovecot did not start listening:\n{log}") from None
+
+def configure_imap(root: Path, server: Dovecot, user: str, **settings: object) -> None:
+    """Point a workspace's ``imap:`` section at ``server`` as ``user`` (TLS, trusting its CA)."""
+    values: dict[str, object] = {"host": "127.0.0.1", "port": server.port, "security": "tls", "username": user,
+                                 "ca_file": str(server.ca_file)}  # fmt: skip
+    values.update(settings)
+    lines = "".join(f"  {k}: {v}\n" for k, v in values.items() if v is not None)
+    with (root / "outreach.yaml").open("a", encoding="utf-8") as fh:
+        fh.write(f"imap:\n{lines}")

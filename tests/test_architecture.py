@@ -23,8 +23,8 @@ FLOORS = {
     "sending": 5, "studio": 5, "reports": 5, "deliverability": 5,
     "campaigns": 4,
     "tracking": 3, "audience": 3,
-    "content": 2, "templates": 2, "followups": 2, "guardrails": 2,
-    "settings": 1, "workdays": 1, "sheets": 1,
+    "content": 2, "templates": 2, "followups": 2, "guardrails": 2, "accounts": 2,
+    "settings": 1, "workdays": 1, "sheets": 1, "stopping": 1,
     "storage": 0.5,
     "errors": 0, "outreach": 0,  # ``from outreach import __version__``
 }  # fmt: skip

@@ -36,3 +36,23 @@ def test_flufl_bounce_keeps_its_detector_list() -> None:
 
     assert len(_DETECTORS) > 10
     assert all(callable(getattr(d, "process", None)) for d in (cls() for cls in _DETECTORS))
+
+
+def test_uvicorn_offers_the_server_and_protocol_hooks_we_use() -> None:
+    # web/server.py runs uvicorn.Server on a socket we bound, stops it with should_exit, and subclasses the
+    # auto-chosen HTTP protocol (a half-closed connection stays open for the answer; no access log of tokens)
+    import asyncio
+
+    import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    assert "sockets" in inspect.signature(uvicorn.Server.run).parameters
+    assert hasattr(uvicorn.Server(uvicorn.Config(app=None, log_config=None)), "should_exit")  # no logging set up
+    assert issubclass(AutoHTTPProtocol, asyncio.Protocol) and callable(AutoHTTPProtocol.eof_received)
+
+
+def test_starlette_still_has_the_cookie_parser_we_read_sessions_with() -> None:
+    # web/sessions.py reads the session cookie from the raw headers with starlette's own parser
+    from starlette.requests import cookie_parser
+
+    assert cookie_parser("a=1; outreach_session=x.y") == {"a": "1", "outreach_session": "x.y"}

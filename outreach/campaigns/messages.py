@@ -115,7 +115,9 @@ class MessageFactory:
         return self.content.render(self.context(contact, token), variant)
 
     def prepare(self, contact: ContactView, message_id: str, to_email: str | None = None,
-                variant: int = 0, now: datetime | None = None, in_reply_to: str | None = None) -> Prepared:  # fmt: skip
+                variant: int = 0, now: datetime | None = None, in_reply_to: str | None = None,
+                sign: bool = True) -> Prepared:  # fmt: skip
+        """The message's bytes; ``sign=False`` leaves DKIM to the caller (the engine signs in batches)."""
         token = self.signer.sign(contact.id, self.campaign_id)
         rendered = self.content.render(self.context(contact, token), variant)
         envelope = mime.Envelope(
@@ -134,7 +136,7 @@ class MessageFactory:
             ),  # a follow-up step threads under the first email
         )
         data = mime.build(envelope, rendered.text, rendered.html)
-        if self.dkim is not None:
+        if sign and self.dkim is not None:
             data = self.dkim.sign(data)
         return Prepared(rendered=rendered, data=data, envelope_from=self.spec.sender.email)
 

@@ -140,3 +140,27 @@ def resend_uncertain(engine: Engine, name: str, defined: Sequence[str] | None = 
         if n and row.state == "done":
             row.state = "built"
         return n
+
+
+def hand_to_worker(engine: Engine, name: str, who: str = "a user") -> str:
+    """Mark a built campaign to be sent now by ``outreach worker`` (state ``scheduled``, due at once).
+
+    This is how the team app sends: the web process never talks SMTP, so a
+    blast survives the browser closing and runs at the worker's pace, with its
+    retries, windows and follow-up steps.
+    """
+    with transaction(engine) as session:
+        row = built_campaign(session, name)
+        if row.state == "cancelled":
+            raise StateError(f"campaign {name} is cancelled; nothing more will be sent")
+        if row.state == "paused":
+            raise StateError(f"campaign {name} is paused; resume it first")
+        if row.state == "sending":
+            raise StateError(f"campaign {name} is already sending")
+        queued = outbox.state_counts(session, row.id)
+        if not sum(queued.get(s, 0) for s in ("queued", "retry")):
+            raise StateError(f"campaign {name} has nothing queued; build it first")
+        now = utcnow()
+        row.state, row.schedule_at, row.updated_at = "scheduled", now, now
+        row.state_reason = f"handed to the worker by {who}; `outreach worker` sends it"
+        return row.state

@@ -23,6 +23,13 @@ def export_csv(items: list[Item], out: Path) -> None:
 
 
 def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:
+    data, count = visits_ics(items, ws)
+    out.write_bytes(data)
+    return count
+
+
+def visits_ics(items: list[Item], ws: WorkspaceConfig) -> tuple[bytes, int]:
+    """The items' visits as one iCalendar (the file export and the callers' subscribed feed), and how many."""
     from icalendar import Calendar
     from icalendar import Event as IcsEvent
 
@@ -48,5 +55,4 @@ def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:
         cal.add_component(ev)
         count += 1
     cal.add_missing_timezones()  # a VTIMEZONE for the TZID the events use: Outlook needs it to place them
-    out.write_bytes(cal.to_ical())
-    return count
+    return cal.to_ical(), count

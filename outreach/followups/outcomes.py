@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from outreach.errors import InputError
+from outreach.errors import ConflictError, InputError, NotFoundError
 from outreach.followups.queue import OUTCOMES
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.sheets import decode_spreadsheet_bytes, read_xlsx, sniff_reader, unneutralise
@@ -152,14 +153,18 @@ def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date
         for r in rows:
             item = session.get(FollowUp, r.id)
             assert item is not None
-            changed = _apply(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off),
-                             BusinessCalendar.of(ws.settings.calendar))
+            changed = apply_outcome(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off),
+                                    BusinessCalendar.of(ws.settings.calendar))
             counts["applied" if changed else "unchanged"] += 1
     return counts
 
 
-def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
-           calendar: BusinessCalendar) -> bool:
+def apply_outcome(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
+                  calendar: BusinessCalendar) -> bool:
+    """One outcome on one item, the same rules for a spreadsheet row and the team app's buttons.
+
+    False when the item already says exactly this (the same file imported again).
+    """
     if item.outcome == r.outcome and item.notes == r.notes and (r.visit_at is None or item.visit_at == r.visit_at):
         return False  # same file imported again
     now = utcnow()
@@ -200,3 +205,32 @@ def _apply(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling
         item.state = "done"
         contact.needs_cleanup = f"wrong contact (follow-up {item.id}): {r.notes}"[:200]
     return True
+
+
+def save_outcome(engine: Engine, ws: WorkspaceConfig, item_id: int, version: int, outcome: str, notes: str,
+                 visit_at: datetime | None, today: date | None = None) -> bool:  # fmt: skip
+    """One outcome from the team app, by the same rules as a spreadsheet row.
+
+    ``version`` is the item's version the caller saw: if someone saved the item since, ConflictError, and
+    nothing is changed (the caller sees both and saves again). True when something changed.
+    """
+    if outcome not in OUTCOMES:
+        raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    if outcome == "visit_scheduled" and visit_at is None:
+        visit_at = visit_from_notes(notes)
+        if visit_at is None:
+            raise InputError("visit_scheduled needs the visit's date and time")
+    row = OutcomeRow(0, item_id, outcome, notes, visit_at)
+    today = today or datetime.now(ws.tz).date()
+    stale = ConflictError(f"follow-up {item_id} was saved by someone else while you were editing it")
+    try:
+        with transaction(engine) as session:
+            item = session.get(FollowUp, item_id)
+            if item is None:
+                raise NotFoundError(f"no follow-up with id {item_id}")
+            if item.version != version:
+                raise stale
+            return apply_outcome(session, item, row, today, timedelta(seconds=ws.settings.followups.cooling_off),
+                                 BusinessCalendar.of(ws.settings.calendar))
+    except StaleDataError:  # saved by someone else between our read and our write
+        raise stale from None

@@ -7,6 +7,7 @@ hand outcomes back, which close, re-queue or turn items into visits.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,9 @@ class Item:
     outcome: str
     notes: str
     visit_at: datetime | None = None
+    contact_id: int = 0
+    version: int = 1  # what the team app's form sends back, so a save over someone else's is seen
+    updated_at: datetime | None = None
 
     def row(self) -> list[Any]:
         """The export's cells; ``visit_at`` as callers type it back (YYYY-MM-DD HH:MM, workspace time)."""
@@ -51,7 +55,8 @@ class Item:
 
 
 def list_items(engine: Engine, queue: str | None = None, owner: str | None = None,
-               include_closed: bool = False) -> list[Item]:  # fmt: skip
+               include_closed: bool = False, owners: Collection[str] | None = None) -> list[Item]:  # fmt: skip
+    """Most urgent first: priority, then due date. ``owners``: only items of these owners ('' = unassigned)."""
     query = (
         select(FollowUp, Campaign.name)
         .outerjoin(Campaign, Campaign.id == FollowUp.campaign_id)
@@ -61,6 +66,8 @@ def list_items(engine: Engine, queue: str | None = None, owner: str | None = Non
         query = query.where(FollowUp.queue == queue)
     if owner:
         query = query.where(FollowUp.owner == owner)
+    if owners is not None:
+        query = query.where(FollowUp.owner.in_(list(owners)))
     if not include_closed:
         query = query.where(FollowUp.state == "open")
     with Session(engine) as session:
@@ -75,5 +82,14 @@ def _item(f: FollowUp, campaign: str | None) -> Item:
         email=c.email, phone=c.phone, owner=f.owner, reason=f.reason, campaign=campaign or "",
         last_subject=f.last_subject, reply_excerpt=f.reply_excerpt,
         due_date=f.due_date.isoformat() if f.due_date else "", outcome=f.outcome, notes=f.notes,
-        visit_at=f.visit_at,
+        visit_at=f.visit_at, contact_id=f.contact_id, version=f.version, updated_at=f.updated_at,
     )  # fmt: skip
+
+
+def get_item(engine: Engine, item_id: int) -> Item | None:
+    with Session(engine) as session:
+        row = session.execute(
+            select(FollowUp, Campaign.name).outerjoin(Campaign, Campaign.id == FollowUp.campaign_id)
+            .where(FollowUp.id == item_id)
+        ).first()  # fmt: skip
+        return _item(*row) if row is not None else None

@@ -109,6 +109,9 @@ class CampaignReport:
     awaiting: int  # follow-ups without an outcome yet
     variants: tuple[VariantRow, ...]
     deliverability: Deliverability | None = None
+    # bounces that blame the sending side (spam, blocked, policy, authentication...), and DMARC
+    # failure reports, by reason: the relay, the domain or the content is at fault, not the list
+    sender_problems: dict[str, int] = field(default_factory=dict)
 
     def rate(self, key: str) -> float | None:
         """The share of sent messages, in percent (None for the base rows or when nothing was sent)."""
@@ -129,9 +132,11 @@ def campaign_report(engine: Engine, name: str, ws: WorkspaceConfig | None = None
             campaign_rates(session, row.id), ws.settings.guardrails if ws else Guardrails(),
             _auth_results(session, row.id, _our_domains(ws, row.sender)), _deferred(session, row.id),
         )  # fmt: skip
+        problems = _sender_problems(session, row.id)
     return CampaignReport(
         campaign=name, state=row.state, sender=row.sender, funnel={k: funnel[k] for k, _ in FUNNEL},
         outcomes=outcomes, awaiting=awaiting, variants=variants, deliverability=deliverability,
+        sender_problems=problems,
     )  # fmt: skip
 
 
@@ -168,6 +173,22 @@ def _event_counts(session: Session, campaign_id: int) -> dict[str, int]:
             seen[EVENT_KEYS[kind]].add(key)
     hard = sum(bounces.values())
     return {"bounced_hard": hard, "bounced_soft": len(bounces) - hard, **{k: len(v) for k, v in seen.items()}}
+
+
+def _sender_problems(session: Session, campaign_id: int) -> dict[str, int]:
+    """Distinct messages per reason among the bounces and auth-failure reports that ingest marked
+    ``category: sender``, most frequent first."""
+    seen: dict[str, set[tuple[str, int]]] = {}
+    rows = session.execute(
+        select(Event.outbox_id, Event.contact_id, Event.id, Event.detail)
+        .where(Event.campaign_id == campaign_id, Event.kind.in_(("bounced", "auth_failure")))
+        .execution_options(yield_per=1000)
+    )
+    for outbox_id, contact_id, event_id, detail in rows:
+        if (detail or {}).get("category") == "sender":
+            reason = str(detail.get("reason") or "other")
+            seen.setdefault(reason, set()).add(_event_key(outbox_id, contact_id, event_id))
+    return dict(sorted(((r, len(k)) for r, k in seen.items()), key=lambda item: (-item[1], item[0])))
 
 
 def _followup_queues(session: Session, campaign_id: int) -> dict[str, int]:
@@ -313,6 +334,10 @@ def campaign_text(report: CampaignReport) -> str:
             out.append(f"  {v.label:<9}{v.sent:>6}{v.replied:>9}{fmt_percent(v.reply_rate):>12}  {v.subject}")
     if report.deliverability is not None:
         out += ["", *deliverability_lines(report.deliverability)]
+    if report.sender_problems:
+        out += ["", "Sender's problems (relay, domain or content; no recipient suppressed)"]
+        for reason, count in report.sender_problems.items():
+            out.append(f"  {reason.replace('_', ' '):<20}{count:>8}")
     return "\n".join(out) + "\n"
 
 

@@ -15,6 +15,7 @@ from html import escape
 
 from outreach import __version__
 from outreach.reports.campaign import FUNNEL, OUTCOME_LABELS, CampaignReport, fmt_percent
+from outreach.reports.monthly import MonthlyReport
 
 STAGES = ("targeted", "sent", "delivered", "replied", "call", "visit")  # the way to a sale, in blue
 LOSSES = ("bounced_hard", "bounced_soft", "failed", "unsubscribed", "complained")  # drawn in red
@@ -225,6 +226,17 @@ def _outcomes_section(report: CampaignReport) -> str:
             f'<div class="donut">{donut_svg(slices)}{legend}</div></section>')  # fmt: skip
 
 
+def _sender_problems_section(report: CampaignReport) -> str:
+    """Bounces that blame the sending side: the executive sees the relay or the content is at fault."""
+    if not report.sender_problems:
+        return ""
+    rows = "".join(f'<tr><td>{escape(reason.replace("_", " "))}</td><td class="num">{_num(count)}</td></tr>'
+                   for reason, count in report.sender_problems.items())  # fmt: skip
+    return ('<section class="card"><h2>Sender\'s problems<small>relay, domain or content; no recipient '
+            'suppressed</small></h2><table class="figures"><thead><tr><th>Reason</th><th class="num">Messages'
+            f"</th></tr></thead><tbody>{rows}</tbody></table></section>")  # fmt: skip
+
+
 def _variants_section(report: CampaignReport) -> str:
     if not report.variants:
         return ""
@@ -272,6 +284,19 @@ def _deliverability_section(report: CampaignReport) -> str:
             f"<tbody>{deferred}</tbody></table></section>")  # fmt: skip
 
 
+def campaign_sections(report: CampaignReport) -> str:
+    """The report's figures and charts, without the page around them (the team app frames them itself)."""
+    return f"""{_kpis(report)}
+<section class="card"><h2>Funnel<small>messages, and % of those sent</small></h2>{funnel_svg(report)}</section>
+<div class="grid">
+<section class="card"><h2>Figures</h2>{_figures_table(report)}</section>
+{_outcomes_section(report)}
+</div>
+{_sender_problems_section(report)}
+{_variants_section(report)}
+{_deliverability_section(report)}"""
+
+
 def campaign_html(report: CampaignReport, organization: str, generated: datetime) -> str:
     """The whole page; ``generated`` is shown as is (pass it in the workspace timezone)."""
     meta = "".join(f"<span>{escape(m)}</span>" for m in (
@@ -289,17 +314,58 @@ def campaign_html(report: CampaignReport, organization: str, generated: datetime
 <main class="page">
 <header class="masthead"><p class="eyebrow">{escape(organization)} · Campaign report</p>
 <h1>{escape(report.campaign)}</h1><p class="meta">{meta}</p></header>
-{_kpis(report)}
-<section class="card"><h2>Funnel<small>messages, and % of those sent</small></h2>{funnel_svg(report)}</section>
-<div class="grid">
-<section class="card"><h2>Figures</h2>{_figures_table(report)}</section>
-{_outcomes_section(report)}
-</div>
-{_variants_section(report)}
-{_deliverability_section(report)}
+{campaign_sections(report)}
 <footer>Counted from the campaign database by outreach {escape(__version__)}.
 Each message counts once per kind of event; delivered = sent − bounced.</footer>
 </main>
 </body>
 </html>
 """
+
+
+# -- the month ------------------------------------------------------------------------------
+
+
+def monthly_svg(report: MonthlyReport) -> str:
+    """Each executive's new prospects as a bar against the monthly target (the dark tick)."""
+    rows = report.rows
+    top = max([r.new_prospects for r in rows] + [r.target for r in rows] + [1])
+    label_w, bar_w, row_h, width = 190, 560, 34, 940
+    height = max(row_h * len(rows), row_h)
+    parts = [f'<svg class="chart monthly" role="img" viewBox="0 0 {width} {height}" width="100%" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>New prospects against the target</title>']  # fmt: skip
+    for i, r in enumerate(rows):
+        y = i * row_h
+        length = max(bar_w * r.new_prospects / top, 2.0 if r.new_prospects else 0.0)
+        tick = label_w + bar_w * r.target / top
+        color = "#2e8b57" if r.target and r.new_prospects >= r.target else BLUE
+        parts.append(
+            f'<text x="{label_w - 10}" y="{y + 21}" text-anchor="end" font-size="13" fill="{INK}">'
+            f"{escape(r.name)}</text>"
+            f'<rect x="{label_w}" y="{y + 6}" width="{bar_w}" height="20" rx="3" fill="#eef1f5"/>'
+            f'<rect class="bar" x="{label_w}" y="{y + 6}" width="{length:.1f}" height="20" rx="3" fill="{color}"/>'
+            f'<line x1="{tick:.1f}" x2="{tick:.1f}" y1="{y + 2}" y2="{y + 30}" stroke="{INK}" stroke-width="2"/>'
+            f'<text x="{label_w + bar_w + 10}" y="{y + 21}" font-size="13" fill="{INK}" font-weight="600">'
+            f'{_num(r.new_prospects)}<tspan fill="{MUTED}" font-weight="400"> / {_num(r.target)} · '
+            f"{fmt_percent(r.achieved)}</tspan></text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def monthly_sections(report: MonthlyReport) -> str:
+    """The month's chart and table, without the page around them."""
+    head = "".join(f'<th class="num">{h}</th>' for h in ("Approached", "Replies", "Calls", "Visits",
+                                                          "New prospects", "Target", "Achieved"))  # fmt: skip
+    body = "".join(
+        f'<tr class="{"base" if r.key == "total" else ""}"><td>{escape(r.name)}</td>'
+        + "".join(f'<td class="num">{_num(v)}</td>' for v in (r.approached, r.replies, r.calls, r.visits,
+                                                             r.new_prospects, r.target))  # fmt: skip
+        + f'<td class="num">{fmt_percent(r.achieved)}</td></tr>'
+        for r in (*report.rows, report.total)
+    )
+    return (f'<section class="card"><h2>New prospects<small>against the target of each sales executive'
+            f'</small></h2>{monthly_svg(report)}</section>'
+            f'<section class="card"><h2>Figures<small>{escape(report.month)}, {escape(report.timezone)}</small></h2>'
+            f'<table class="figures"><thead><tr><th>Executive</th>{head}</tr></thead><tbody>{body}</tbody></table>'
+            "</section>")  # fmt: skip

@@ -3,8 +3,9 @@
 Pipeline, per worker process:
 
 * the feeder claims a batch of due rows (a lease in the database), holds back
-  those outside their recipient's sending window, renders the rest, commits
-  them as ``sending`` a few at a time, and only then hands them to
+  those outside their recipient's sending window, renders the rest, signs
+  them (DKIM; in worker processes, see ``signing.py``), commits them as
+  ``sending`` a few at a time, and only then hands them to
 * the connections: N SMTP sessions, each paced by the campaign's token
   bucket and by a bucket per recipient domain, which push outcomes to
 * the committer, which writes them in groups (one executemany per tick).
@@ -13,6 +14,13 @@ A crash can leave only the rows already committed as ``sending`` and not yet
 answered — at most ``connections × 4`` — and those become ``uncertain``,
 never silently resent. Pause, cancel and shutdown stop the hand-over within
 half a second; rows not yet attempted go back to the queue.
+
+Every claim is a lease, renewed every quarter lease (``lease`` in
+outreach.yaml, 45 s). While it runs, a sender takes over the rows of its
+campaign whose lease ran out — a sender that was killed — so a send started
+right after a crash finishes the campaign one lease later instead of waiting
+on the dead sender's rows for ever; while it waits on a live sender's rows it
+says so in its progress (``SendReport.waiting``).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from outreach.campaigns.status import built_campaign
 from outreach.errors import StateError
 from outreach.guardrails import enforce, sent_today, warmup_allowance
 from outreach.sending.recording import Committer, Health, backoff
+from outreach.sending.signing import Signing
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
 from outreach.settings.tokens import verp_address
@@ -58,7 +67,7 @@ def worker_id() -> str:
 @dataclass
 class SendOptions:
     worker: str = field(default_factory=worker_id)
-    lease: timedelta = timedelta(seconds=45)
+    lease: timedelta | None = None  # None: the workspace's ``lease`` setting
     batch: int = 200
     wait_for_retries: timedelta = timedelta(minutes=2)  # keep running while retries are this close
     now: Callable[[], datetime] = utcnow
@@ -77,6 +86,10 @@ class SendReport:
     state: str = ""
     reason: str = ""
     fatal: str | None = None  # the run stopped because the relay could not be reached
+    requeued: int = 0  # taken over from a sender whose lease ran out: never attempted, queued again
+    uncertain: int = 0  # taken over mid-attempt: the relay may have them
+    waiting: str = ""  # what the run waits for now, for its progress line ("" while it sends)
+    waiting_on: tuple[str, ...] = ()  # the other senders it waits for
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -86,6 +99,12 @@ class SendReport:
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
         return self.sent / elapsed if elapsed > 0 else 0.0
+
+    def taken_over(self) -> str:
+        return (f"took over {self.requeued + self.uncertain} message(s) from a sender that stopped: "
+                f"{self.requeued} queued again, {self.uncertain} uncertain"
+                + (" (the relay may have them; `outreach campaign resend-uncertain` sends them again)"
+                   if self.uncertain else ""))  # fmt: skip
 
 
 @dataclass
@@ -103,8 +122,11 @@ class CampaignSender:
                  options: SendOptions, progress: Progress | None) -> None:  # fmt: skip
         self.ws, self.engine, self.spec, self.campaign = ws, engine, spec, campaign
         self.options, self.progress = options, progress
+        self.lease = options.lease or timedelta(seconds=ws.settings.lease)
         self.factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
         self.factories = step_factories(ws, spec, self.factory)
+        dkim = ws.settings.dkim
+        self.signing = Signing(self.factory.dkim, dkim.signing_processes() if dkim else 1)  # see signing.py
         self.report = SendReport(campaign=spec.name)
         self.rng = random.Random()
         t = spec.throttle
@@ -125,6 +147,7 @@ class CampaignSender:
         self.guardrails_checked = time.monotonic()
         self.background_error: BaseException | None = None
         self.steps: StepsResult | None = None
+        self.events_seen = 0  # sender-side bounces recorded after this event id count for auto-pause
 
     # -- preparation -----------------------------------------------------------
 
@@ -147,7 +170,8 @@ class CampaignSender:
         view = ContactView.from_row(r)
         factory = self.factories.get(r.step, self.factory)
         in_reply_to = r.first_message_id if r.step else None
-        data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to).data
+        data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to,
+                               sign=False).data  # signed per chunk by self.signing
         return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
 
     def _defer(self, claimed: list[Any]) -> list[Any]:
@@ -231,7 +255,15 @@ class CampaignSender:
         )  # fmt: skip
 
     def _health(self, bad: bool) -> None:
-        why = self.health.add(bad)
+        self._pause_if(self.health.add(bad))
+
+    def _late_failures(self) -> None:
+        """Bounces ingested during the run that blame the sender count as failed attempts."""
+        count, self.events_seen = outbox.sender_problems_since(self.engine, self.campaign.id, self.events_seen)
+        if count:
+            self._pause_if(self.health.add_late(count))
+
+    def _pause_if(self, why: str | None) -> None:
         if why and not self.halt.is_set():
             reason = f"paused automatically: {why}; check `outreach campaign status`, then resume"
             _set_state(self.engine, self.campaign.id, "paused", reason)
@@ -250,9 +282,10 @@ class CampaignSender:
     async def run(self) -> SendReport:
         self._schedule_steps()
         self._check_content()
+        self.events_seen = outbox.last_event_id(self.engine)
         _set_state(self.engine, self.campaign.id, "sending", None)
-        outbox.expire_leases(self.engine, self.options.now())
-        tasks = [asyncio.create_task(t) for t in (self.committer.run(), self._renew(), self._watch())]
+        self._take_over(self.options.now())
+        tasks = [asyncio.create_task(t) for t in (self.committer.run(), self._leases(), self._watch())]
         for task in tasks[:2]:  # a database failure in the background stops the run, loudly
             task.add_done_callback(self._background_done)
         conns = [asyncio.create_task(self._connection()) for _ in range(self.spec.throttle.connections)]
@@ -262,6 +295,7 @@ class CampaignSender:
             for _ in conns:
                 await self.queue.put(None)
             await asyncio.gather(*conns, return_exceptions=True)
+            await self.signing.close()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -277,17 +311,36 @@ class CampaignSender:
             self.background_error = task.exception()
             self.halt.set()
 
-    async def _renew(self) -> None:
+    async def _leases(self) -> None:
+        """Renew ours every quarter lease, then take over the campaign's rows whose lease ran out."""
         while True:
-            await asyncio.sleep(self.options.lease.total_seconds() / 4)
-            outbox.renew(self.engine, self.options.worker, self.options.now(), self.options.lease)
+            await asyncio.sleep(self.lease.total_seconds() / 4)
+            now = self.options.now()
+            outbox.renew(self.engine, self.options.worker, now, self.lease)
+            self._take_over(now)
+
+    def _take_over(self, now: datetime) -> None:
+        requeued, uncertain = outbox.expire_leases(self.engine, now, self.campaign.id)
+        self.report.requeued += requeued
+        self.report.uncertain += uncertain
+
+    def _stopping(self) -> bool:
+        """A stop signal arrived: halt (also checked before each claim, so none is made after it)."""
+        if self.options.stop is None or not self.options.stop.is_set():
+            return False
+        self.stop_reason = self.stop_reason or "stopped by a signal"
+        self.halt.set()
+        return True
 
     async def _watch(self) -> None:
-        """Pause/cancel from another process, or a stop signal, halts within half a second."""
+        """Pause/cancel from another process, or a stop signal, halts within half a second;
+        every two seconds, bounces ingested meanwhile feed the health check."""
+        ticks = 0
         while not self.halt.is_set():
-            if self.options.stop is not None and self.options.stop.is_set():
-                self.stop_reason = "stopped by a signal"
-                self.halt.set()
+            ticks += 1
+            if ticks % 4 == 0:
+                self._late_failures()
+            if self._stopping():
                 return
             state = outbox.campaign_state(self.engine, self.campaign.id)
             if state in ("paused", "cancelled"):
@@ -308,14 +361,14 @@ class CampaignSender:
         enforce(self.engine, self.campaign.id, self.ws.settings.guardrails, self.options.now())
 
     async def _feed(self) -> None:
-        while not self.halt.is_set():
+        while not self.halt.is_set() and not self._stopping():
             limit = self._claim_limit()
             if limit == 0:
                 return
             claimed = outbox.claim(self.engine, self.campaign.id, self.options.worker, limit,
-                                   self.options.lease, self.options.now(), threads=bool(self.spec.file.steps))
+                                   self.lease, self.options.now(), threads=bool(self.spec.file.steps))
             if not claimed:
-                if await self._wait_for_retries():
+                if await self._wait_for_more():
                     continue
                 if self._schedule_steps():  # follow-up steps that became due meanwhile
                     continue
@@ -331,6 +384,8 @@ class CampaignSender:
         for r in chunk:
             jobs.append(self._prepare(r))
             await asyncio.sleep(0)  # let the connections run between renders
+        for job, data in zip(jobs, await self.signing.sign([j.data for j in jobs]), strict=True):
+            job.data = data
         owned = self._mark([j.row_id for j in jobs])
         if self.cap_left is not None:
             self.cap_left -= len(owned)
@@ -342,7 +397,7 @@ class CampaignSender:
 
     def _mark(self, ids: list[int]) -> set[int]:
         with transaction(self.engine) as session:  # durable before any byte goes out
-            return outbox.mark_sending(session, ids, self.options.worker, self.options.now(), self.options.lease)
+            return outbox.mark_sending(session, ids, self.options.worker, self.options.now(), self.lease)
 
     def _claim_limit(self) -> int:
         cap, what = self._daily_cap()
@@ -367,23 +422,47 @@ class CampaignSender:
             return self.allowance, "warm-up allowance"
         return cap, "daily cap"
 
-    async def _wait_for_retries(self) -> bool:
-        with transaction(self.engine) as session:
-            due = outbox.next_due_at(session, self.campaign.id)
-            busy = outbox.state_counts(session, self.campaign.id)
-        in_flight = busy.get("claimed", 0) + busy.get("sending", 0)
+    async def _wait_for_more(self) -> bool:
+        """Nothing to claim: True when there is more to send now, False when this run is done.
+
+        It waits — a second at most at a time, so pause, cancel and signals stay prompt — for its
+        own messages in flight (they may come back as retries), for retries and window openings
+        due within ``wait_for_retries``, and for messages leased to other senders: a live sender
+        finishes them, a dead one's are taken over when its lease runs out.
+        """
         now = self.options.now()
-        if due is None and not in_flight:
+        self._take_over(now)
+        with transaction(self.engine) as session:
+            w = outbox.waiting(session, self.campaign.id, self.options.worker, now)
+        if w.ready:
+            self._show_waiting("")
+            return True
+        if not w.busy() and (w.due is None or w.due - now > self.options.wait_for_retries):
+            if w.due is not None:
+                self.stop_reason = (f"{w.pending} message(s) wait until {w.due:%Y-%m-%d %H:%M} UTC (retries or "
+                                    "sending window); a worker or another send will take them")  # fmt: skip
+            self._show_waiting("")
             return False
-        if due is not None and due - now > self.options.wait_for_retries and not in_flight:
-            self.stop_reason = (f"{busy.get('retry', 0) + busy.get('queued', 0)} message(s) wait until "
-                                f"{due:%Y-%m-%d %H:%M} UTC (retries or sending window); "
-                                "a worker or another send will take them")  # fmt: skip
-            return False
-        wait = (due - now).total_seconds() if due is not None else 0.2
+        if w.held:
+            one = len(w.holders) == 1
+            who = "another sender" if one else f"{len(w.holders)} other senders"
+            ends = f" ({w.lease_ends:%H:%M:%S} UTC)" if w.lease_ends else ""
+            self._show_waiting(f"waiting for {w.held} message(s) held by {who} ({', '.join(w.holders)}); "
+                               f"if {'it' if one else 'one'} has stopped, they are taken over when its lease runs "
+                               f"out{ends}", w.holders)  # fmt: skip
+        elif w.due is not None and not w.mine:
+            self._show_waiting(f"waiting for {w.pending} message(s) to retry at {w.due:%H:%M:%S} UTC")
+        wakes = [0.2 if w.mine else 1.0] + [(t - now).total_seconds() for t in (w.due, w.lease_ends) if t is not None]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.halt.wait(), timeout=min(max(wait, 0.05), 1.0))
+            await asyncio.wait_for(self.halt.wait(), timeout=max(min(wakes), 0.05))
         return not self.halt.is_set()
+
+    def _show_waiting(self, text: str, on: tuple[str, ...] = ()) -> None:
+        if (text, on) == (self.report.waiting, self.report.waiting_on):
+            return
+        self.report.waiting, self.report.waiting_on = text, on
+        if self.progress:
+            self.progress(self.report)
 
     def _finish(self) -> None:
         with transaction(self.engine) as session:

@@ -47,7 +47,12 @@ class Committer:
 
 
 class Health:
-    """Auto-pause: too many permanent failures or connection errors among recent attempts."""
+    """Auto-pause: too many permanent failures or connection errors among recent attempts.
+
+    Bounces that come back later and blame the sender (spam, blocked, policy,
+    authentication: see ``tracking/reasons.py``) turn attempts that looked sent
+    into failed ones, oldest first, via ``add_late``.
+    """
 
     def __init__(self, window: int, rate: float, minimum: int) -> None:
         self.recent: deque[bool] = deque(maxlen=window)
@@ -55,6 +60,19 @@ class Health:
 
     def add(self, bad: bool) -> str | None:
         self.recent.append(bad)
+        return self.verdict()
+
+    def add_late(self, count: int) -> str | None:
+        """``count`` earlier attempts bounced afterwards for the sender's reasons."""
+        for index, bad in enumerate(self.recent):
+            if count <= 0:
+                break
+            if not bad:
+                self.recent[index] = True
+                count -= 1
+        return self.verdict()
+
+    def verdict(self) -> str | None:
         bad_n = sum(self.recent)
         if len(self.recent) >= self.minimum and bad_n / len(self.recent) > self.rate:
             return f"{bad_n} of the last {len(self.recent)} attempts failed ({bad_n / len(self.recent):.0%})"

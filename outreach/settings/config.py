@@ -6,6 +6,7 @@ Secrets never live in the file: it names environment variables
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -100,12 +101,39 @@ class Imap(Frozen):
         return os.environ.get(self.password_env) or None
 
 
-class Dkim(Frozen):
-    """DKIM signing of every outgoing message; the key file never leaves the workspace."""
+SELECTOR = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
-    selector: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+class Dkim(Frozen):
+    """DKIM signing of every outgoing message; the key files never leave the workspace.
+
+    ``ed25519_selector`` with ``ed25519_private_key_file`` adds an RFC 8463
+    Ed25519 signature beside the RSA one (both or neither, on its own selector:
+    one DNS record holds one key). ``processes``: how many worker processes sign
+    during a send (default: the cores this process may use; 1 signs in the
+    sending loop itself).
+    """
+
+    selector: str = Field(pattern=SELECTOR)
     domain: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}$")
     private_key_file: str = Field(min_length=1)
+    ed25519_selector: str | None = Field(default=None, pattern=SELECTOR)
+    ed25519_private_key_file: str | None = Field(default=None, min_length=1)
+    processes: int | None = Field(default=None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _ed25519_pair(self) -> Dkim:
+        if (self.ed25519_selector is None) != (self.ed25519_private_key_file is None):
+            raise ValueError("ed25519_selector and ed25519_private_key_file go together: set both or neither")
+        if self.ed25519_selector is not None and self.ed25519_selector == self.selector:
+            raise ValueError("ed25519_selector must differ from selector (one DNS record holds one key)")
+        return self
+
+    def signing_processes(self) -> int:
+        """``processes``, else the cores this process may run on (a taskset or container limit counts)."""
+        if self.processes:
+            return self.processes
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Sender(Frozen):
@@ -138,6 +166,41 @@ class Unsubscribe(Frozen):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+
+class Web(Frozen):
+    """``outreach serve`` behind a reverse proxy: the address people use, and whom to believe about it.
+
+    ``public_url`` is where the team app is reached (``https://…`` makes session cookies Secure, and its
+    path is the prefix the proxy strips); ``trusted_proxies`` are the addresses (or networks) whose
+    ``X-Forwarded-For``/``X-Forwarded-Proto`` headers are believed. Nobody's are by default.
+    """
+
+    public_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if not v.startswith(("http://", "https://")) or any(c in v for c in "?# \r\n"):
+            raise ValueError("must be an http:// or https:// address without query or fragment")
+        return v.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for entry in v:
+            try:
+                network = ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)") from None
+            single = network.num_addresses == 1 and "/" not in entry
+            out.append(str(network.network_address) if single else str(network))  # as uvicorn parses them
+        return tuple(out)
 
 
 class Throttle(Frozen):
@@ -314,8 +377,12 @@ class Settings(Frozen):
     contact_policy: ContactPolicy = ContactPolicy()
     contacts: ContactsImport = ContactsImport()
     calendar: Calendar = Calendar()
+    web: Web = Web()
     imap: Imap | None = None
     dkim: Dkim | None = None
+    # how long a sender's claim on its messages lasts without renewal (it renews every quarter):
+    # after a crash, another sender or the worker takes its messages over this long after the last renewal
+    lease: Annotated[float, BeforeValidator(_seconds), Field(ge=2, le=3600)] = 45.0
 
     @field_validator("timezone")
     @classmethod

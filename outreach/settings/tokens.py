@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -24,6 +25,19 @@ from outreach.storage import transaction
 from outreach.storage.models import Meta
 
 SECRET_KEY = "unsubscribe_secret"
+MAX_TOKEN = 200  # characters: a genuine token is ~40; anything longer is refused before any work
+_TOKEN = re.compile(r"([0-9]{1,18})-([0-9]{1,18})-([A-Za-z0-9_-]{1,64})")  # ASCII only: \d takes any script's digits
+
+
+def same(given: str, expected: str) -> bool:
+    """Constant-time comparison of a MAC from outside with ours, as bytes.
+
+    ``hmac.compare_digest`` raises TypeError for a ``str`` with a non-ASCII character, and
+    a check that raises instead of answering False is how an error path once redirected
+    to an unverified URL. Bytes never raise; lone surrogates (from lenient decoding) pass
+    through as bytes too, and simply do not match.
+    """
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
 def workspace_secret(engine: Engine, env_name: str) -> bytes:
@@ -58,15 +72,16 @@ class Signer:
         return f"{contact_id}-{campaign_id}-{self._mac(contact_id, campaign_id)}"
 
     def verify(self, token: str) -> tuple[int, int] | None:
-        """(contact_id, campaign_id) for a genuine token, else None."""
-        try:
-            contact, campaign, mac = token.strip().split("-", 2)
-            contact_id, campaign_id = int(contact), int(campaign)
-        except ValueError:
+        """(contact_id, campaign_id) for a genuine token, else None: never raises, whatever the input."""
+        match = _TOKEN.fullmatch(token.strip()) if len(token) <= MAX_TOKEN else None
+        if match is None:
             return None
-        if hmac.compare_digest(mac, self._mac(contact_id, campaign_id)):
-            return contact_id, campaign_id
-        return None
+        contact_id, campaign_id = int(match.group(1)), int(match.group(2))
+        return (contact_id, campaign_id) if same(match.group(3), self._mac(contact_id, campaign_id)) else None
+
+    def check_link(self, token: str, url: str, mac: str) -> bool:
+        """``mac`` is the one ``link_mac`` gives for this token and URL."""
+        return len(mac) <= MAX_TOKEN and same(mac, self.link_mac(token, url))
 
     def link_mac(self, token: str, url: str) -> str:
         """Binds a click-tracking URL to its token: the redirect endpoint is no open redirect."""
@@ -108,4 +123,4 @@ def parse_verp(signer: Signer, address: str) -> int | None:
     except ValueError:
         return None
     good = hmac.new(signer.secret, f"verp:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:8]
-    return outbox_id if hmac.compare_digest(mac.lower(), good) else None
+    return outbox_id if same(mac.lower(), good) else None

@@ -178,5 +178,32 @@ class FollowUp(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # bumped by every ORM update (SQLAlchemy's version counter: the UPDATE says WHERE version = the one
+    # read), so two callers saving the same item cannot overwrite each other unseen
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     contact: Mapped[Contact] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class User(Base):
+    """An account of the team app: an executive, a writer or a caller.
+
+    Only an argon2 hash of the password is kept. ``session_gen`` is part of
+    every session cookie: bumping it (logout, password change) ends every
+    session of the user at once. ``calendar_gen`` does the same for the
+    secret address of the user's calendar feed.
+    """
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # lowercase
+    role: Mapped[str] = mapped_column(String(16))  # executive | writer | caller
+    sender: Mapped[str | None] = mapped_column(String(64))  # a key of senders in outreach.yaml
+    email: Mapped[str | None] = mapped_column(String(320))  # where the writer's test copies go
+    password_hash: Mapped[str] = mapped_column(String(255))
+    session_gen: Mapped[int] = mapped_column(Integer, default=1)
+    calendar_gen: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

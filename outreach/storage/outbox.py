@@ -242,10 +242,20 @@ def release(engine: Engine, worker: str, now: datetime) -> int:
         return changed_rows(res)
 
 
-def expire_leases(engine: Engine, now: datetime) -> tuple[int, int]:
-    """Dead workers' rows: never attempted -> queued again; mid-attempt -> uncertain."""
+def expire_leases(engine: Engine, now: datetime, campaign_id: int | None = None) -> tuple[int, int]:
+    """Take over the rows of senders whose lease ran out (they died, or hung for a whole lease):
+    never attempted -> queued again; mid-attempt -> uncertain (the relay may have them).
+
+    Every sender does this while it runs and the worker on a timer, so a crashed sender's rows
+    come back one lease after its last renewal, whoever is running then. A live sender renews
+    its leases every quarter lease; if it was only slow, its answers still land (``record``
+    accepts an outcome for an ``uncertain`` row) and a requeued row is never sent by it, since
+    ``mark_sending`` takes only rows still claimed by their owner. ``campaign_id`` limits the
+    work to one campaign's index range. Returns (queued again, uncertain).
+    """
+    scope = [Outbox.campaign_id == campaign_id] if campaign_id is not None else []
     with transaction(engine) as session:
-        base = and_(Outbox.lease_expires_at.is_not(None), Outbox.lease_expires_at < now)
+        base = and_(*scope, Outbox.lease_expires_at.is_not(None), Outbox.lease_expires_at < now)
         requeued = changed_rows(session.execute(
             update(Outbox).where(base, Outbox.state == "claimed")
             .values(state="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
@@ -258,6 +268,46 @@ def expire_leases(engine: Engine, now: datetime) -> tuple[int, int]:
             .execution_options(synchronize_session=False)
         ))  # fmt: skip
     return requeued, uncertain
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What keeps a sender that has nothing to claim from being done with its campaign."""
+
+    ready: bool  # rows claimable now (taken over, given back, or their time came)
+    pending: int  # rows queued or waiting to retry, due now or later
+    due: datetime | None  # the earliest of them (a retry's backoff, a sending window)
+    mine: int  # this sender's own rows still in flight
+    held: int  # rows leased to other senders
+    holders: tuple[str, ...]  # those senders
+    lease_ends: datetime | None  # when the first of their leases runs out, unless renewed
+
+    def busy(self) -> bool:
+        return bool(self.mine or self.held)
+
+
+def waiting(session: Session, campaign_id: int, worker: str, now: datetime) -> Waiting:
+    pending, due, fresh = session.execute(
+        select(func.count(), func.min(Outbox.next_attempt_at),
+               func.count(Outbox.id).filter(Outbox.next_attempt_at.is_(None)))
+        .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry")))
+    ).one()  # fmt: skip
+    leased = session.execute(
+        select(Outbox.lease_owner, func.count(), func.min(Outbox.lease_expires_at))
+        .where(Outbox.campaign_id == campaign_id, Outbox.state.in_(("claimed", "sending")))
+        .group_by(Outbox.lease_owner)
+    ).all()  # fmt: skip
+    others = [(owner or "?", n, ends) for owner, n, ends in leased if owner != worker]
+    ends = [e for _, _, e in others if e is not None]
+    return Waiting(
+        ready=bool(fresh) or (due is not None and due <= now),
+        pending=pending,
+        due=due,
+        mine=sum(n for owner, n, _ in leased if owner == worker),
+        held=sum(n for _, n, _ in others),
+        holders=tuple(sorted(owner for owner, _, _ in others)),
+        lease_ends=min(ends) if ends else None,
+    )
 
 
 def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
@@ -278,13 +328,26 @@ def state_counts(session: Session, campaign_id: int) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
-def next_due_at(session: Session, campaign_id: int) -> datetime | None:
-    """When the earliest waiting row (retry or outside its window) becomes due."""
-    return session.scalar(
-        select(func.min(Outbox.next_attempt_at)).where(
-            Outbox.campaign_id == campaign_id, Outbox.state.in_(("queued", "retry"))
-        )
-    )
+def last_event_id(engine: Engine) -> int:
+    """The newest event's id (0 when there is none): where "recorded since now" starts."""
+    with Session(engine) as session:
+        return int(session.scalar(select(func.max(Event.id))) or 0)
+
+
+def sender_problems_since(engine: Engine, campaign_id: int, after_id: int) -> tuple[int, int]:
+    """Bounces and authentication-failure reports recorded for a campaign after event ``after_id``
+    whose category puts the fault with the sender (relay, domain, content): (how many, newest id seen).
+
+    Ingest writes ``detail["category"]``; the engine counts these as failed attempts for auto-pause.
+    """
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Event.id, Event.detail).where(
+                Event.campaign_id == campaign_id, Event.id > after_id, Event.kind.in_(("bounced", "auth_failure"))
+            )
+        ).all()
+    count = sum(1 for _id, detail in rows if (detail or {}).get("category") == "sender")
+    return count, max((event_id for event_id, _detail in rows), default=after_id)
 
 
 def campaign_state(engine: Engine, campaign_id: int) -> str:

@@ -40,11 +40,11 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
 
 
 def render_preview(ws: WorkspaceConfig, engine: Engine, name: str, email: str | None,
-                   to: str | None = None) -> Prepared:  # fmt: skip
+                   to: str | None = None, variant: int = 0) -> Prepared:  # fmt: skip
     spec = load_campaign(ws, name)
     factory = MessageFactory.for_campaign(ws, engine, spec, campaign_id(engine, spec, create=True))
     contact = preview_contact(ws, engine, spec, email)
-    return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to)
+    return factory.prepare(contact, new_message_id(spec.sender.domain), to_email=to, variant=variant)
 
 
 def empty_personalisation(ws: WorkspaceConfig, engine: Engine, name: str) -> list[str]:

@@ -15,7 +15,7 @@ import re
 from email.message import Message
 
 _SUBJECT = re.compile(
-    r"out of (?:the )?office|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response"
+    r"^\s*auto:|out of (?:the )?office|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response"
     r"|autoresponder|balasan otomatis|pesan otomatis|jawaban otomatis|di luar kantor"
     r"|sedang cuti|tidak di kantor|\bOOO\b|abwesenheitsnotiz|réponse automatique"
     r"|respuesta automática|risposta automatica",
@@ -78,12 +78,44 @@ _BACK_DATE = re.compile(rf"{_BACK}{_FILLER}(?<![\w/.]){_DATE}", re.I)
 _UNTIL_DATE = re.compile(rf"{_UNTIL}{_FILLER}(?<![\w/.]){_DATE}", re.I)
 
 
+# Challenge/response filters (Boxbe, Bluebottle, SpamArrest, ChoiceMail, TMDA...) hold a message
+# until its sender proves to be a person: an automated answer, not a bounce and not a reply.
+_CHALLENGE_HEADERS = ("x-boxbe", "x-bluebottle", "x-choicemail", "x-spamarrest", "x-spam-arrest", "x-tmda",
+                      "x-mailwasher", "x-cr-", "x-challenge")  # fmt: skip
+_CHALLENGE = re.compile(
+    r"(?:verify|confirm|prove) (?:that )?you(?:'re| are) (?:a )?(?:human|real person|not a (?:robot|spammer|machine))"
+    r"|sender verification|challenge[- /]response|pending (?:sender )?(?:verification|approval)"
+    r"|(?:message|e-?mail) (?:is|was|has been) (?:being )?(?:held|quarantined) (?:for|pending|until)"
+    r"|add (?:you|yourself) to (?:my|the|their) (?:guest ?list|approved senders|white ?list|safe ?list|allowed senders)"
+    r"|(?:approved|verified|allowed) senders? list|guest ?list|spam ?arrest|boxbe|bluebottle|choicemail"
+    r"|i (?:use|am using) .{0,60} to (?:protect|filter|keep|screen)|click (?:the|this) link (?:below )?to "
+    r"(?:verify|confirm|deliver|approve)",
+    re.I,
+)
+
+
+_CHALLENGE_WORDS = ("verif", "confirm", "prove", "challenge", "pending", "held", "quarantin", "guest", "sender",
+                    "arrest", "boxbe", "bluebottle", "choicemail", "i use", "i am using", "click")  # fmt: skip
+
+
+def is_challenge(msg: Message, text: str) -> bool:
+    """A challenge/response filter asking the sender to verify before it delivers."""
+    if any(k.lower().startswith(_CHALLENGE_HEADERS) for k in msg):
+        return True
+    head = text[:3000].lower()
+    if not any(word in head for word in _CHALLENGE_WORDS):
+        return False
+    return bool(_CHALLENGE.search(head))
+
+
 def is_auto_reply(msg: Message, subject: str, own_text: str) -> bool:
     """RFC 3834 headers, vendor headers, or out-of-office wording."""
     auto = str(msg.get("Auto-Submitted", "") or "").strip().lower()
     if auto and not auto.startswith("no"):
         return True
     if msg.get("X-Autoreply") or msg.get("X-Autorespond") or msg.get("X-Autoresponder"):
+        return True
+    if str(msg.get("X-Apple-Action", "") or "").strip().lower() == "vacation":
         return True
     for field in ("Precedence", "X-Precedence"):
         if str(msg.get(field, "") or "").strip().lower() in _PRECEDENCE:
@@ -93,7 +125,7 @@ def is_auto_reply(msg: Message, subject: str, own_text: str) -> bool:
     if msg.get("X-Auto-Response-Suppress") and re.search(r"\bOOF\b", subject):
         return True  # Exchange marks its out-of-facility notices this way
     head = own_text[:600]
-    if _STRONG.search(head):
+    if _STRONG.search(head) or is_challenge(msg, own_text):
         return True
     return bool(_WEAK.search(head) and _RETURN_HINT.search(head))
 

@@ -1,15 +1,21 @@
-"""Bounce detection: RFC 3464 DSNs first, flufl.bounce for the zoo of other formats.
+"""Bounces: who failed, at which SMTP stage, why, and whether the address is dead.
 
-Why this matters: a bounce marked ``hard`` gets its address suppressed for
-good, so ``hard`` is only set when the address itself is dead (user unknown,
-no such domain). Refusals about *us* (spam, reputation, policy, content) and
-temporary trouble (mailbox full, greylisting, 4.x.x) are soft: suppressing on
-those would silently shrink a list because of one bad sending day.
+Reading order, most structured first, every source per recipient:
 
-flufl.bounce is only consulted when the message carries some sign of being a
-bounce (sender, subject, report type, null return path). Its heuristics match
-phrases that also occur in human mail, and gating keeps big ordinary messages
-out of its line-by-line scans.
+1. RFC 3464 delivery status fields (message/delivery-status parts, or the same
+   fields written into a text part);
+2. the failed addresses the MTA's prose names (``prose.py``: qmail, dma, Exim,
+   Notes, Exchange, Gmail, Yahoo, the Japanese carriers...);
+3. ``X-Failed-Recipients`` (Exim), then flufl.bounce's detectors for the rest of
+   the zoo, then the To: of the returned original (we send one recipient per
+   message).
+
+Each failed recipient gets its own status, stage, reason and hard flag
+(``reasons.py``); a message is a bounce when any recipient *failed* — a DSN
+``Action: failed`` is final whatever its status class, ``Action: delayed`` is
+not, and prose without a DSN is a delay only when it says so. ``hard`` is set
+only for a dead address refused before DATA: suppressing on anything else would
+silently shrink a list because of one bad sending day.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from __future__ import annotations
 import email
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import parseaddr
@@ -27,152 +32,92 @@ from flufl.bounce import all_failures
 try:  # the detector list is private; without it we fall back to all_failures
     from flufl.bounce._scan import _DETECTORS
 except ImportError:  # pragma: no cover - a future flufl.bounce
-    _DETECTORS = None  # type: ignore[assignment]  # flufl.bounce moved its private list; tested in test_dependencies
+    _DETECTORS = None  # type: ignore[assignment]
 
-from outreach.tracking.message import body_text, clean_address, iter_parts, parse_headers, part_text, subparts
+from outreach.tracking import dsn, reasons, stages
+from outreach.tracking.message import (
+    address_list,
+    addresses_in,
+    clean_address,
+    header_values,
+    iter_parts,
+    pasted_original,
+    report_parts,
+    report_text,
+    status_text,
+    subparts,
+)
+from outreach.tracking.prose import ProseRecipient, read_recipients
 
 log = logging.getLogger(__name__)
 
 _FLUFL_MAX_BYTES = 512 * 1024
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
-_ENHANCED = re.compile(r"(?<![\w.])([45])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
-_SMTP_CODE = re.compile(r"(?<![\w.(+-])([45])\d\d[ -](?=[A-Za-z<#(\[]|[45]\.\d)")
-
-
-# --------------------------------------------------------------------------- DSN
-
-
-@dataclass(frozen=True)
-class RecipientStatus:
-    """One per-recipient block of a message/delivery-status part."""
-
-    address: str | None
-    action: str
-    status: str | None
-    diagnostic: str
-
-
-def _status_blocks(part: Message) -> list[Message]:
-    if part.is_multipart():
-        return subparts(part)
-    blocks = re.split(r"\n[ \t]*\n", part_text(part).replace("\r\n", "\n"))
-    parsed = [parse_headers(b) for b in blocks if b.strip()]
-    return [p for p in parsed if p is not None]
-
-
-def _dsn_address(block: Message) -> str | None:
-    for field in ("Original-Recipient", "Final-Recipient", "X-Actual-Recipient"):
-        value = str(block.get(field, "") or "")
-        value = value.split(";", 1)[1] if ";" in value else value
-        addr = clean_address(value)
-        if addr:
-            return addr
-    return None
-
-
-def _attached(msg: Message) -> list[Message]:
-    """Messages attached directly to ``msg`` (gateways wrap a DSN this way)."""
-    found = []
-    for part in iter_parts(msg)[1:]:
-        if part.get_content_type() == "message/rfc822":
-            found.extend(subparts(part)[:1])
-    return found
-
-
-def parse_dsn(msg: Message, look_inside: bool = False) -> list[RecipientStatus]:
-    """Per-recipient fields of every message/delivery-status part (RFC 3464).
-
-    With ``look_inside``, a DSN attached one level down counts too; only for
-    mail that is a bounce by its own headers, since a returned original may
-    itself be an old bounce.
-    """
-    parts = [p for p in iter_parts(msg) if p.get_content_type() in _DSN_TYPES]
-    if not parts and look_inside:
-        for inner in _attached(msg):
-            parts += [p for p in iter_parts(inner) if p.get_content_type() in _DSN_TYPES]
-    found: list[RecipientStatus] = []
-    for part in parts:
-        for block in _status_blocks(part):
-            if not any(block.get(f) for f in ("Final-Recipient", "Original-Recipient", "Action")):
-                continue
-            action = str(block.get("Action", "")).strip().lower()
-            diagnostic = re.sub(r"\s+", " ", str(block.get("Diagnostic-Code", "") or ""))
-            diagnostic = re.sub(r"^\s*[\w-]+\s*;\s*", "", diagnostic)
-            status = find_status(str(block.get("Status", "") or ""))
-            if not action and status:  # some MTAs leave Action out
-                action = {"5": "failed", "4": "delayed"}.get(status[0], "")
-            found.append(RecipientStatus(_dsn_address(block), action, status, diagnostic))
-    return found
-
-
-def find_status(text: str) -> str | None:
-    """First enhanced status code ("5.1.1") in text, ignoring IP addresses."""
-    match = _ENHANCED.search(text)
-    return ".".join(match.groups()) if match else None
-
-
-def refine_status(status: str | None, diagnostic: str) -> str | None:
-    """Prefer the diagnostic's code when the Status field is only generic (x.0.0)."""
-    from_diag = find_status(diagnostic)
-    if status is None:
-        return from_diag
-    if from_diag and status.endswith(".0.0") and from_diag[0] == status[0]:
-        return from_diag
-    return status
-
+_SMTP_CODE = re.compile(r"(?<![\w.(+-])([245])\d\d[ -](?=[A-Za-z<#(\[\"']|[245]\.\d)")
 
 # --------------------------------------------------------------------------- evidence
 
 _BOUNCE_SENDER = re.compile(
-    r"^(?:mailer-daemon|postmaster|mdaemon|mail\.delivery\.system|mail-daemon|maildaemon"
-    r"|ndr|bounce|bounces|nobody)(?:@|$)",
+    r"^(?:mailer-daemon|postmaster|mdaemon|mail\.delivery\.system|mail-daemon|maildaemon|post_master"
+    r"|ndr|bounce|bounces|nobody|double-bounce|mailerdaemon|mail-delivery)(?:@|$)",
     re.I,
 )
 _BOUNCE_NAME = re.compile(
-    r"mail delivery (?:subsystem|system|service)|delivery subsystem|mailer.daemon"
-    r"|mail administrator|postmaster",
+    r"mail delivery (?:subsystem|system|service)|delivery subsystem|mailer.daemon|mail deliver system"
+    r"|mail administrator|postmaster|courier mail server|content-filter at|interscan|mail system|mailer daemon",
     re.I,
 )
 _BOUNCE_SUBJECT = re.compile(
-    r"undeliver|undelivered|delivery status notification|delivery (?:has )?fail|delivery report"
-    r"|delivery notification|delivery problem|delivery warning|delivery error|non-?delivery"
-    r"|returned mail|returning message|mail delivery fail|failure notice|failure delivery"
-    r"|failed mail|could not be delivered|not delivered|mail system error|delayed mail"
-    r"|message delayed|automatically rejected|nameserver error|permanent delivery"
-    r"|delivery (?:has been )?delayed|\(delivery failed\)|\[postmaster\]|unzustellbar"
-    r"|non remis|pesan tidak terkirim|gagal terkirim",
+    r"undeliver|undelivered|delivery status notification|delivery (?:has )?fail|delivery report|delivery status"
+    r"|delivery notification|delivery problem|delivery warning|delivery error|non-?delivery|returned mail"
+    r"|returning message|mail delivery fail|failure notice|failure delivery|failed delivery|failed mail"
+    r"|could not be delivered|not delivered|mail system error|delayed mail|message delayed|automatically rejected"
+    r"|nameserver error|permanent delivery|delivery (?:has been )?delayed|\(delivery failed\)|\[postmaster\]"
+    r"|\[bounce\]|mail failure|message frozen|error\(s\) in forwarding|there was an error sending your mail"
+    r"|your message could not be delivered|unzustellbar|non remis|non recapitabile|onbestelbaar|no entregado"
+    r"|não entregue|niedostarczon|nicht zugestellt|pesan tidak terkirim|gagal terkirim|не доставлено"
+    r"|配信できません|配信に失敗|未達|returned mail:|mail could not be delivered|message not delivered",
     re.I,
 )
-_FAILURE_TEXT = re.compile(
-    r"(?:could ?n[o']t|cannot|can't) be delivered|undeliverable|undelivered"
-    r"|delivery (?:has )?failed|delivery failure|permanent(?:ly)? (?:error|fail)"
-    r"|failed permanently|user unknown"
-    r"|does(?: not|n't) exist|no such (?:user|domain|address)|returned to sender"
-    r"|unable to deliver|message (?:was )?not delivered|following address(?:es|\(es\))? failed"
-    r"|wasn't delivered|recipient rejected|address rejected|mailbox unavailable"
-    r"|(?<![\w.])5\d\d[ -]",
-    re.I,
+_BOUNCE_MARKERS = re.compile(
+    r"this is the mail system at host|^\s*the mail system\s*$|this is the qmail-send program|hi\. this is the qmail"
+    r"|i'm afraid i wasn't able to deliver|this message was created automatically by mail delivery software"
+    r"|delivery to the following recipients? failed|the following addresses had permanent fatal errors"
+    r"|-+ ?transcript of session follows|your message did not reach some or all of the intended recipients"
+    r"|delivery has failed to these recipients or groups|the following recipient\(s\) cannot be reached"
+    r"|this is the dragonfly mail agent|there was an error delivering your mail to|-+ ?failure reasons ?-+"
+    r"|^\s*was not delivered to:|this is an automatically generated delivery status notification"
+    r"|sorry, we were unable to deliver your message|this is the mailer-daemon, please do not reply"
+    r"|an error occurred while trying to deliver the mail|unable to deliver message to the following address"
+    r"|your (?:mail|message) (?:could not|cannot|can't) be delivered|message could not be delivered to"
+    r"|could not be delivered to the following recipients|the following message to <"
+    r"|your mail (?:sent on|attempted to be delivered on)|technical details of permanent failure",
+    re.M,
 )
-_DELAY_TEXT = re.compile(
-    r"not yet been delivered|still being retried|will (?:continue to )?(?:retry|attempt)"
-    r"|will be retried|delivery attempts will continue|this is (?:just )?a warning"
-    r"|delivery (?:has been |is )?delayed|\bdelay(?:ed)?\b|has been postponed",
-    re.I,
+_FINAL = re.compile(
+    r"permanent(?:ly)? (?:error|fail)|failed permanently|fatal error|gave up|giving up|given up|retry timeout exceeded"
+    r"|has been failing for a long time|too long (?:in|on) (?:the )?queue|in the queue too long|message expired"
+    r"|delivery time expired|could not deliver for the last|could not be delivered for (?:more than )?\d+ days"
+    r"|cannot send message for \d+ days|unable to deliver message after multiple retries|undeliverable"
+    r"|no more retries|will not be retried|will no longer be retried|not be delivered|delivery failed"
+    r"|couldn't be delivered|could not be delivered|wasn't delivered|was not delivered|failure notice",
 )
-_COPY_MARKERS = re.compile(
-    r"^.{0,10}(?:this is a copy of the message|below this line is a copy of the message"
-    r"|original message follows|the header of the original message|original message headers"
-    r"|-{3,} ?original message ?-{3,}|unsent message below|message header follows"
-    r"|the first \d+ lines of your original message|-+ ?header of the source mail"
-    r"|-* ?start of returned message|-+ ?returned mail ?-+|original message attached"
-    r"|(?:received|return-path|dkim-signature):)",
-    re.I | re.M,
+_FINAL_STRONG = re.compile(
+    r"permanent(?:ly)? (?:error|fail)|failed permanently|gave up|giving up|given up|retry timeout exceeded"
+    r"|has been failing for a long time|too long (?:in|on) (?:the )?queue|in the queue too long|message expired"
+    r"|delivery time expired|could not deliver for the last|for \d+ days|no more retries|will not be retried",
 )
-_QUOTED_FIELD = re.compile(
-    r"^[ \t]*(?:subject|to|cc|from|date|sent|message-id|reply-to|in-reply-to|references)[ \t]*:"
-    r".*(?:\n[ \t]+\S.*)*$",
-    re.I | re.M,
+_DELAY = re.compile(
+    r"not yet been delivered|still being retried|will (?:continue to )?(?:retry|attempt|try)|will be retried"
+    r"|delivery attempts will continue|this is (?:just )?a warning|warning only|you do not need to resend"
+    r"|no action is required on your part|has been postponed|delivery (?:has been |is )?delayed"
+    r"|\bdelayed\b|could not send message for past|still trying|will keep trying|temporarily deferred",
 )
+
+
+def _low(text: str) -> str:
+    """Lower-cased and capped: the phrase patterns here are compiled without IGNORECASE (faster)."""
+    return text[:50_000].lower()
 
 
 def looks_like_bounce(msg: Message, from_header: str, subject: str) -> bool:
@@ -188,20 +133,29 @@ def looks_like_bounce(msg: Message, from_header: str, subject: str) -> bool:
     return msg.get_content_type() == "multipart/report" and report == "delivery-status"
 
 
+_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|vs|antw|bls|balas|fw|fwd|wg|tr)\s*:", re.I)
+
+
+def _human(msg: Message, subject: str) -> bool:
+    """A person answering or forwarding (may quote a bounce's words; is not one itself)."""
+    auto = str(msg.get("Auto-Submitted", "") or "").strip().lower()
+    machine = null_return_path(msg) or (auto and not auto.startswith("no"))
+    return bool(_REPLY_SUBJECT.match(subject)) and not machine
+
+
 def null_return_path(msg: Message) -> bool:
     """RFC 3464/3834: machine-generated mail is sent with an empty envelope sender."""
     value = msg.get("Return-Path")
     return value is not None and str(value).strip() == "<>"
 
 
-def diagnostic_text(msg: Message) -> str:
-    """The human-readable explanation of a bounce, without the returned original."""
-    text = body_text(msg)
-    marker = _COPY_MARKERS.search(text)
-    text = text[: marker.start()] if marker else text
-    # Fields of the original quoted in the explanation ("Subject: Our policy offer")
-    # say nothing about why delivery failed and must not steer the reason.
-    return _QUOTED_FIELD.sub("", text)
+def smtp_class(text: str) -> str | None:
+    """Class digit of the first basic SMTP reply code ("550 ...") in text."""
+    match = _SMTP_CODE.search(text)
+    return match.group(1) if match else None
+
+
+# --------------------------------------------------------------------------- flufl.bounce
 
 
 def _run_detectors(msg: Message) -> tuple[frozenset[bytes], frozenset[bytes]]:
@@ -242,182 +196,29 @@ def flufl_failures(msg: Message, raw: bytes) -> tuple[set[str], set[str]]:
     return decode(temporary), decode(permanent)
 
 
-def failure_text(text: str) -> bool:
-    return bool(_FAILURE_TEXT.search(text))
-
-
-def delay_text(text: str) -> bool:
-    return bool(_DELAY_TEXT.search(text))
-
-
-def smtp_class(text: str) -> str | None:
-    """Class digit of the first basic SMTP reply code ("550 ...") in text."""
-    match = _SMTP_CODE.search(text)
-    return match.group(1) if match else None
-
-
-# --------------------------------------------------------------------------- reasons
-
-_SENDER_SIDE = re.compile(
-    r"sender address rejected|sender verify|sender domain|\bspf\b|dmarc|\bdkim\b"
-    r"|authentication (?:required|failed)|unauthenticated|relay(?:ing)? (?:access )?denied"
-    r"|unable to relay"
-    r"|not permitted to relay",
-    re.I,
-)
-_SPAM = re.compile(r"\bspam(?!haus|cop)|unsolicited|junk mail|bulk mail", re.I)
-_BLOCKED = re.compile(
-    r"blocked|black ?list|block ?list|deny ?list|reputation|\bpolic(?:y|ies)\b|spamhaus|\brbl\b"
-    r"|dnsbl|barracuda|spamcop|sorbs|banned|rate limit|not accepting mail from",
-    re.I,
-)
-_CONTENT = re.compile(
-    r"content rejected|message content|content filter|\bvirus\b|malware|infected"
-    r"|(?:prohibited|banned|blocked|forbidden) (?:file|attachment)|rejected due to content"
-    r"|message (?:is )?too (?:big|large)|message size|maximum (?:\w+ )?message size",
-    re.I,
-)
-_FULL = re.compile(
-    r"mailbox (?:is )?full|full mailbox|quota|insufficient (?:system )?storage"
-    r"|storage (?:limit|space|quota)|mailbox size|exceeded (?:the )?(?:storage|size)"
-    r"|out of (?:disk )?space|mailbox has exceeded|too much mail|mail ?box space"
-    r"|(?:mail ?folder|mail ?box|inbox) (?:is )?full|kotak surat penuh",
-    re.I,
-)
-_EXPIRED = re.compile(
-    r"expired|retry timeout exceeded|delivery time|could not be delivered for \d+"
-    r"|too long (?:in|on) (?:the )?queue|(?:in|on) the queue too long|gave up|giving up"
-    r"|maximum delivery attempts|after \d+ attempt|failed \d+ attempts|allowed queue period"
-    r"|not delivered within \d+ (?:days|hours)",
-    re.I,
-)
-_HOST = re.compile(
-    r"host (?:or domain name )?not found|domain not found|no such domain|unknown domain"
-    r"|domain (?:does not|doesn't) exist|nxdomain|unrout(?:e)?able|no mx|null mx"
-    r"|does(?: not|n't) accept (?:e-?)?mail|accepts no mail|name ?server error"
-    r"|name service error|dns error|no valid (?:mx|host)|unknown host|bad destination system",
-    re.I,
-)
-_USER = re.compile(
-    r"user unknown|unknown user|no such (?:user|recipient|address|mailbox|account)"
-    r"|(?:does not|doesn't|did not) exist|mailbox unavailable|recipient rejected"
-    r"|invalid (?:recipient|mailbox|address|user)|address rejected|account (?:has been )?disabled"
-    r"|disabled account|mailbox (?:not found|disabled|is disabled|is inactive)"
-    r"|unknown (?:recipient|address|mailbox|alias)|recipient (?:unknown|not found)"
-    r"|user not found|not a valid (?:user|mailbox|address|recipient)|is not a valid"
-    r"|no mailbox|no longer (?:active|valid|exists|in use)|(?:user|mailbox|address) (?:has )?moved"
-    r"|(?:does not|doesn't) have an? .{0,30}account|not listed in|could ?n[o']t be found"
-    r"|bad destination mailbox|address (?:is )?unknown|not our customer|unbekannt|tidak dikenal"
-    r"|(?:recipient|user) name is not recognized|not recognized as a valid|user not known"
-    r"|invalid .{0,20}userid|no matches to nameserver query|n'existe pas|existiert nicht"
-    r"|no existe|tidak ada|tidak ditemukan",
-    re.I,
-)
-_POLICY_WORDS = (_SENDER_SIDE, _SPAM, _BLOCKED, _CONTENT)
-
-_STATUS_REASONS = {
-    "1.0": "user_unknown",
-    "1.1": "user_unknown",
-    "1.3": "user_unknown",
-    "1.6": "user_unknown",
-    "2.1": "user_unknown",
-    "1.2": "host_unknown",
-    "1.10": "user_unknown",  # Microsoft: RecipientNotFound; RFC 7505 null MX is caught below
-    "4.4": "host_unknown",
-    "2.2": "mailbox_full",
-    "3.1": "mailbox_full",
-    "4.7": "expired",
-}
-DEAD = frozenset(("user_unknown", "host_unknown"))
-
-
-def _policy_reason(text: str) -> str | None:
-    if _SENDER_SIDE.search(text):
-        return "blocked"
-    if _SPAM.search(text):
-        return "spam"
-    if _CONTENT.search(text):
-        return "filtered"
-    if _BLOCKED.search(text):
-        return "blocked"
-    return None
-
-
-def _text_reason(text: str) -> str | None:
-    policy = _policy_reason(text)
-    if policy:
-        return policy
-    for reason, pattern in (
-        ("mailbox_full", _FULL),
-        ("expired", _EXPIRED),
-        ("host_unknown", _HOST),
-        ("user_unknown", _USER),
-    ):
-        if pattern.search(text):
-            return reason
-    return None
-
-
-def _status_reason(status: str, text: str) -> str | None:
-    _cls, subject, detail = status.split(".")
-    code = f"{subject}.{detail}"
-    if subject == "7":
-        return _policy_reason(text) or "filtered"
-    if code == "4.1" and re.search(r"recipient address rejected|access denied", text, re.I):
-        return "user_unknown"  # Microsoft 365: "5.4.1 Recipient address rejected: Access denied"
-    if code == "1.10" and _HOST.search(text):
-        return "host_unknown"  # RFC 7505: the domain publishes a null MX
-    if code == "2.1" and re.search(r"\brate\b|too many", text, re.I):
-        return "other"  # Gmail: receiving mail at a rate that prevents delivery
-    reason = _STATUS_REASONS.get(code)
-    if reason in DEAD and _policy_reason(text):
-        return _policy_reason(text)
-    return reason
-
-
-def _unknown_is_hard(status: str | None, text: str, permanent: bool) -> bool:
-    """A 5.x.x nobody explains is hard only when flufl.bounce / the DSN call it permanent
-    and nothing hints at policy or content. Subjects 3 (mail system: size, loops),
-    5 (protocol) and 6 (content conversion) are about the message, never the address.
-    """
-    if not status or not status.startswith("5") or not permanent:
-        return False
-    if status.split(".")[1] in ("3", "5", "6"):
-        return False
-    return not any(p.search(text) for p in _POLICY_WORDS)
+# --------------------------------------------------------------------------- verdict
 
 
 @dataclass(frozen=True)
 class Failure:
-    """Why delivery failed, as far as status code and diagnostic text tell."""
+    """One recipient of a bounce: what happened to it and what that means."""
 
+    address: str
+    action: str  # "failed" or "delayed"
     reason: str
     hard: bool
-    status: str | None
+    status: str | None = None
+    stage: str | None = None
+    diagnostic: str = ""
+    also: tuple[str, ...] = ()  # other names of the same recipient (Final-Recipient after aliasing)
 
+    @property
+    def category(self) -> str:
+        return reasons.category(self.reason)
 
-def explain(status: str | None, text: str, permanent: bool) -> Failure:
-    """Map a status code and diagnostic text to (reason, hard).
-
-    ``permanent`` says an authority other than the text (DSN ``Action: failed``,
-    flufl.bounce's permanent set) considers the failure final.
-    """
-    text = text[:20_000]
-    status = status or find_status(text)
-    temporary = (status or "").startswith("4") or (not status and smtp_class(text) == "4")
-    if status and not temporary:
-        reason = _status_reason(status, text) or _text_reason(text)
-    else:  # temporary codes are vaguer than the words next to them
-        reason = _text_reason(text) or (_status_reason(status, text) if status else None)
-    if reason is None or reason == "other":
-        return Failure("other", _unknown_is_hard(status, text, permanent), status)
-    hard = reason in DEAD and not temporary
-    if reason in DEAD and not status and not permanent and smtp_class(text) != "5":
-        hard = False
-    return Failure(reason, hard, status)
-
-
-# --------------------------------------------------------------------------- decision
+    def to_json(self) -> dict[str, object]:
+        return {"address": self.address, "action": self.action, "reason": self.reason, "hard": self.hard,
+                "status": self.status, "stage": self.stage, "category": self.category}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -425,76 +226,261 @@ class BounceVerdict:
     """A bounce (``delayed`` False) or a delay warning that is not one."""
 
     delayed: bool
-    reason: str | None
-    hard: bool
-    status: str | None
-    recipients: tuple[str, ...]
+    failures: tuple[Failure, ...] = ()
+
+    @property
+    def counted(self) -> tuple[Failure, ...]:
+        """The failures the verdict is about: the failed ones, or the delayed ones of a delay."""
+        return tuple(f for f in self.failures if (f.action == "delayed") == self.delayed)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.address for f in self.counted if f.address))
+
+    @property
+    def first(self) -> Failure | None:
+        return self.counted[0] if self.counted else None
+
+    @property
+    def reason(self) -> str | None:
+        if self.delayed:
+            return "delayed" if self.counted else None
+        return self.first.reason if self.first else reasons.OTHER
+
+    @property
+    def status(self) -> str | None:
+        return self.first.status if self.first else None
+
+    @property
+    def stage(self) -> str | None:
+        return self.first.stage if self.first else None
+
+    @property
+    def hard(self) -> bool:
+        """Hard only when every failed recipient is a dead address."""
+        return not self.delayed and bool(self.counted) and all(f.hard for f in self.counted)
 
 
-def _merge(failures: list[Failure], recipients: list[str]) -> BounceVerdict:
-    """One verdict for several recipients: hard only if every one of them is dead."""
-    first = failures[0] if failures else Failure("other", False, None)
-    hard = bool(failures) and all(f.hard for f in failures)
-    return BounceVerdict(False, first.reason, hard, first.status, tuple(recipients))
+@dataclass
+class _Entry:
+    """A recipient being read: where its address, status and words came from."""
+
+    address: str | None
+    action: str = ""
+    status: str | None = None
+    diagnostic: str = ""
+    context: str = ""
+    also: tuple[str, ...] = ()
+    hint: str | None = None
 
 
-def _from_dsn(
-    blocks: list[RecipientStatus], text: str, permanent: set[str], temporary: set[str]
-) -> BounceVerdict:
-    failed = [b for b in blocks if b.action.startswith(("fail", "error"))]
-    if not failed:
-        delayed = [b for b in blocks if b.action.startswith("delay")]
-        status = next((b.status for b in delayed if b.status), None)
-        addresses = _unique([b.address for b in delayed] or list(sorted(temporary)))
-        return BounceVerdict(True, "delayed" if delayed else None, False, status, addresses)
-    failures = []
-    for block in failed:
-        status = refine_status(block.status, block.diagnostic)
-        failure = explain(status, block.diagnostic, permanent=True)
-        if failure.reason == "other" and text:  # the diagnostic said too little
-            status = refine_status(status, text)
-            failure = explain(status, f"{block.diagnostic}\n{text}", permanent=True)
-        failures.append(failure)
-    failed_to = list(_unique([b.address for b in failed])) or sorted(permanent)
-    return _merge(failures, failed_to)
+def _judge(entry: _Entry, cues: str) -> Failure | None:
+    """Status, stage, reason and hard flag of one recipient."""
+    if not entry.address:
+        return None
+    status = _refine(entry.status, entry.diagnostic, entry.context)
+    stage = stages.find_stage(entry.diagnostic) or stages.find_stage(entry.context)
+    action = entry.action or _infer_action(status, f"{entry.diagnostic}\n{entry.context}", cues)
+    text = entry.diagnostic
+    reason = reasons.decide(status, text, stage, action)
+    if reason == reasons.OTHER and entry.context.strip():
+        reason = reasons.decide(status, f"{text}\n{entry.context}", stage, action)
+    if entry.hint and reason in (reasons.OTHER, reasons.SYSTEM, reasons.EXPIRED):
+        reason = entry.hint
+    hard = reasons.is_hard(reason, status, stage) and action == "failed"
+    diagnostic = re.sub(r"\s+", " ", text or entry.context).strip()[:500]
+    return Failure(entry.address, action, reason, hard, status, stage, diagnostic, entry.also)
 
 
-def _unique(addresses: Iterable[str | None]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(a for a in addresses if a))
+def _refine(status: str | None, diagnostic: str, context: str) -> str | None:
+    """The DSN status, or a more specific one from the words when it says only x.0.0."""
+    for text in (diagnostic, context):
+        found = dsn.find_status(text)
+        generic = status is not None and status.endswith(".0.0")
+        if status is None or (found and generic and found[0] == status[0] and not found.endswith(".0.0")):
+            status = found or status
+    return status
+
+
+def _infer_action(status: str | None, text: str, cues: str) -> str:
+    """Failed or delayed, for a recipient whose report has no Action field."""
+    klass = (status or "")[:1] or smtp_class(text) or ""
+    text, cues = _low(text), _low(cues)
+    if klass == "5" or _FINAL_STRONG.search(text) or _FINAL_STRONG.search(cues):
+        return "failed"
+    if _DELAY.search(cues) or _DELAY.search(text):
+        return "delayed"
+    return "failed"
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _dsn_blocks(msg: Message, text: str, look_inside: bool) -> list[dsn.DsnRecipient]:
+    """Delivery status fields of the status parts, else of the report text, else one level down."""
+    blocks: list[dsn.DsnRecipient] = []
+    for part in iter_parts(msg):
+        if part.get_content_type() in _DSN_TYPES:
+            blocks += _part_fields(part)
+    if not blocks and dsn.has_fields(text):
+        blocks = dsn.read_fields(text)[0]
+    if not blocks and look_inside:
+        for inner in _attached(msg):
+            for part in iter_parts(inner):
+                if part.get_content_type() in _DSN_TYPES:
+                    blocks += _part_fields(part)
+    return blocks
+
+
+def _part_fields(part: Message) -> list[dsn.DsnRecipient]:
+    return dsn.read_fields(status_text(part))[0]
+
+
+def _attached(msg: Message) -> list[Message]:
+    """Messages attached directly to ``msg`` (gateways wrap a DSN this way)."""
+    found = []
+    for part in iter_parts(msg)[1:]:
+        if part.get_content_type() == "message/rfc822":
+            found.extend(subparts(part)[:1])
+    return found
+
+
+def _excluded(msg: Message, original: Message | None) -> set[str]:
+    """Addresses that are never the failed recipient: the sender's, and the report's own."""
+    values = header_values(msg, "From", "To", "Return-Path", "Reply-To", "Sender")
+    values += header_values(original, "From", "Sender", "Reply-To", "Return-Path")
+    addressed = addresses_in(header_values(original, "To", "Cc"))  # someone may write to themselves
+    return set(addresses_in(values)) - set(addressed)
+
+
+def _from_dsn(blocks: list[dsn.DsnRecipient], prose: list[ProseRecipient], preamble: str) -> list[_Entry]:
+    by_address = {p.address: p for p in prose}
+    entries = []
+    for index, block in enumerate(blocks):
+        if block.action == "delivered":
+            continue
+        address = block.address
+        if address is None and len(prose) > index:
+            address = prose[index].address
+        words = next((by_address[a] for a in block.all_addresses if a in by_address), None)
+        context = words.text if words else (preamble if len(blocks) == 1 else "")
+        if len(blocks) == 1 and len(prose) == 1 and words is None:
+            context = f"{prose[0].text}\n{preamble}"
+        diagnostic = block.diagnostic or block.status_text
+        action = block.action or ("failed" if (block.status or "").startswith("5") else "")
+        hint = _POWERMTA.get(block.category)
+        entries.append(_Entry(address, action, block.status, diagnostic, context, block.all_addresses, hint))
+    return entries
+
+
+_POWERMTA = {"bad-domain": reasons.HOST_UNKNOWN, "bad-mailbox": reasons.USER_UNKNOWN,
+             "inactive-mailbox": reasons.SUSPENDED, "message-expired": reasons.EXPIRED,
+             "no-answer-from-host": reasons.NETWORK, "policy-related": reasons.POLICY,
+             "quota-issues": reasons.MAILBOX_FULL, "routing-errors": reasons.SYSTEM,
+             "spam-related": reasons.SPAM}  # fmt: skip
+
+
+def _from_prose(prose: list[ProseRecipient], preamble: str) -> list[_Entry]:
+    """One entry per named recipient; a recipient listed without words shares the next one's."""
+    entries = []
+    for index, recipient in enumerate(prose):
+        words = recipient.text
+        if not words.strip():
+            words = next((p.text for p in prose[index + 1 :] if p.text.strip()), "")
+        context = preamble if len(prose) == 1 or not words.strip() else ""
+        entries.append(_Entry(recipient.address, diagnostic=words, context=context, also=tuple(recipient.aliases)))
+    return entries
+
+
+def _from_listed(listed: list[str], prose: list[ProseRecipient], text: str) -> list[_Entry]:
+    """Exim's X-Failed-Recipients names the failed addresses; the prose still says why."""
+    by_address = {p.address: p for p in prose}
+    entries = []
+    for address in listed:
+        words = by_address.get(address)
+        entries.append(_Entry(address, diagnostic=words.text if words else text,
+                              also=tuple(words.aliases) if words else ()))  # fmt: skip
+    return entries
+
+
+def _from_headers(msg: Message) -> list[str]:
+    values = str(msg.get("X-Failed-Recipients", "") or "").split(",")
+    return [a for a in (clean_address(v) for v in values) if a]
+
+
+# --------------------------------------------------------------------------- decision
 
 
 def detect_bounce(
-    msg: Message, raw: bytes, from_header: str, subject: str, fallback: list[str]
+    msg: Message, raw: bytes, from_header: str, subject: str, original: Message | None
 ) -> BounceVerdict | None:
     """A bounce or delay notice, or None for anything else.
 
-    ``fallback`` is the To: of the returned original, used as the failed
-    recipient when nothing names one (we send one recipient per message).
+    ``original`` holds the headers of the returned original message, if any.
     """
-    blocks = parse_dsn(msg)
-    evidence = bool(blocks) or looks_like_bounce(msg, from_header, subject)
-    if evidence and not blocks:
-        blocks = parse_dsn(msg, look_inside=True)
-    if not evidence and not null_return_path(msg):
+    parts = report_parts(msg)
+    text = report_text(parts)
+    by_headers = looks_like_bounce(msg, from_header, subject)
+    has_status = any(ctype in _DSN_TYPES for ctype, _text in parts)
+    marked = not (by_headers or has_status) and bool(_BOUNCE_MARKERS.search(_low(text[:6000])))
+    marked = marked and not _human(msg, subject)
+    if not (by_headers or has_status or marked or null_return_path(msg)):
         return None
-    text = diagnostic_text(msg)
-    temporary, permanent = flufl_failures(msg, raw)
+    blocks = _dsn_blocks(msg, text, look_inside=by_headers or marked)
+    if original is None:
+        original = pasted_original(parts)
+    prose, preamble_lines = read_recipients(text, _excluded(msg, original))
+    preamble = "\n".join(preamble_lines)
+    cues = f"{subject}\n{preamble}"
+    listed = _from_headers(msg)
+    if blocks and all(b.action == "delivered" for b in blocks):
+        return BounceVerdict(True)  # a success notice (NOTIFY=SUCCESS) or a relay report: nothing failed
     if blocks:
-        return _from_dsn(blocks, text, permanent, temporary)
-    if not evidence and not ((permanent or temporary) and (failure_text(text) or delay_text(text))):
-        return None  # a null sender alone is any auto-reply; flufl must agree with the words
-    extra = [clean_address(a) for a in str(msg.get("X-Failed-Recipients", "")).split(",")]
-    if permanent or (extra and any(extra)):
-        recipients = list(_unique([*sorted(permanent), *extra]))
-        return _merge([explain(None, text, permanent=bool(permanent))], recipients)
-    if temporary:
-        status = find_status(text)
-        return BounceVerdict(True, "delayed", False, status, tuple(sorted(temporary)))
+        entries = _from_dsn(blocks, prose, preamble)
+    elif listed:
+        entries = _from_listed(listed, prose, text)
+    elif prose and (by_headers or marked or has_status):
+        entries = _from_prose(prose, preamble)
+    else:
+        entries = _fallback(msg, raw, text, original, by_headers or marked or has_status)
+    failures = [f for f in (_judge(e, cues) for e in entries) if f is not None]
+    if not failures:
+        return _unnamed(text, subject, cues, by_headers or marked or has_status)
+    failed = [f for f in failures if f.action == "failed"]
+    if failed:
+        return BounceVerdict(False, tuple(failures))
+    return BounceVerdict(True, tuple(failures))
+
+
+def _fallback(msg: Message, raw: bytes, text: str, original: Message | None, evidence: bool) -> list[_Entry]:
+    """flufl.bounce, then the returned original's single To:."""
+    low = _low(text)
+    if not evidence and not (_FINAL.search(low) or _DELAY.search(low)):
+        return []  # a null sender alone is any auto-reply
+    temporary, permanent = flufl_failures(msg, raw)
+    if not evidence and not ((permanent or temporary) and (_FINAL.search(low) or _DELAY.search(low))):
+        return []  # a null sender alone is any auto-reply; flufl must agree with the words
+    if permanent or temporary:
+        return [_Entry(a, "failed", diagnostic=text) for a in sorted(permanent)] + [
+            _Entry(a, "delayed", diagnostic=text) for a in sorted(temporary - permanent)
+        ]
+    if not evidence or original is None or original.get_all("Cc"):
+        return []
+    to = address_list(header_values(original, "To"))
+    return [_Entry(to[0], diagnostic=text)] if len(to) == 1 and _FINAL.search(low) else []
+
+
+def _unnamed(text: str, subject: str, cues: str, evidence: bool) -> BounceVerdict | None:
+    """A report that names nobody: still a bounce (or a delay) when its words say so."""
     if not evidence:
         return None
-    if failure_text(text) or failure_text(subject):
-        recipients = fallback if len(fallback) == 1 else []
-        return _merge([explain(None, text, permanent=False)], recipients)
-    if delay_text(text) or delay_text(subject):
-        return BounceVerdict(True, "delayed", False, find_status(text), ())
+    low = _low(text)
+    final = _FINAL.search(low) or _FINAL.search(_low(subject)) or smtp_class(text) == "5"
+    if final or reasons.decide(None, text) in reasons.DEAD:
+        status, stage = dsn.find_status(text), stages.find_stage(text)
+        reason = reasons.decide(status, text, stage, "failed")
+        failure = Failure("", "failed", reason, reasons.is_hard(reason, status, stage), status, stage)
+        return BounceVerdict(False, (failure,))
+    if _DELAY.search(_low(cues)) or _DELAY.search(low):
+        return BounceVerdict(True, (Failure("", "delayed", "delayed", False, dsn.find_status(text)),))
     return None

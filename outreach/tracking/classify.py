@@ -23,11 +23,11 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from outreach.tracking.autoreply import is_auto_reply, return_date
-from outreach.tracking.bounces import detect_bounce
+from outreach.tracking.autoreply import is_auto_reply, is_challenge, return_date
+from outreach.tracking.bounces import BounceVerdict, Failure, detect_bounce
 from outreach.tracking.complaints import find_complaint, original_message_ids
 from outreach.tracking.message import (
-    address_list,
+    addresses_in,
     all_text,
     body_text,
     clean_address,
@@ -35,6 +35,8 @@ from outreach.tracking.message import (
     message_ids,
     returned_headers,
 )
+from outreach.tracking.notifications import read_notification
+from outreach.tracking.reasons import AUTH_FAILURE, category
 from outreach.tracking.replies import trim_reply
 
 log = logging.getLogger(__name__)
@@ -64,9 +66,19 @@ class Classification:
     envelope_recipients: tuple[str, ...] = ()
     unsubscribe_token: str | None = None
     return_date: dt.date | None = None
+    failures: tuple[Failure, ...] = ()
+    stage: str | None = None
+
+    @property
+    def category(self) -> str | None:
+        """Who has to act on a bounce ("dead", "mailbox", "sender", "other"), or an
+        authentication-failure report ("sender"); None for everything else."""
+        if self.kind == "bounce" or self.reason == AUTH_FAILURE:
+            return category(self.reason)
+        return None
 
     def to_json(self, file: str) -> dict[str, object]:
-        """The fields a corpus report compares, in a fixed order."""
+        """The contract's fields in a fixed order, then the per-recipient details."""
         return {
             "file": file,
             "kind": self.kind,
@@ -75,6 +87,9 @@ class Classification:
             "status": self.status,
             "recipients": list(self.recipients),
             "reply_text": self.reply_text,
+            "stage": self.stage,
+            "category": self.category,
+            "failures": [f.to_json() for f in self.failures],
         }
 
 
@@ -127,7 +142,7 @@ def _envelope(msg: Message) -> tuple[str, ...]:
     values: list[str] = []
     for field in ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc"):
         values.extend(str(v) for v in (msg.get_all(field) or []))
-    return tuple(address_list(values))
+    return tuple(addresses_in(values))
 
 
 def _thread_ids(msg: Message) -> list[str]:
@@ -143,7 +158,11 @@ def _unique(items: list[str]) -> tuple[str, ...]:
 def _report_ids(msg: Message) -> tuple[str, ...]:
     """Message-IDs a machine report (bounce, complaint) points at: those of the returned
     original first, then the report's own threading headers."""
-    return _unique(original_message_ids(msg, all_text(msg)) + _thread_ids(msg))
+    original = returned_headers(msg)
+    ids = message_ids(original.get("Message-ID"))[:1] if original is not None else []
+    if not ids:  # no returned headers: look for a pasted "Message-ID:" line (decodes every part)
+        ids = original_message_ids(msg, all_text(msg))
+    return _unique(ids + _thread_ids(msg))
 
 
 # --------------------------------------------------------------------------- decision
@@ -160,7 +179,8 @@ def _classify(msg: Message, raw: bytes) -> Classification:
         subject=subject or None,
         envelope_recipients=_envelope(msg),
     )
-    return _report(msg, raw, base, from_header) or _personal(msg, base)
+    body = body_text(msg)
+    return _report(msg, raw, base, from_header, body) or _personal(msg, base, body)
 
 
 def _bare_sender(from_header: str) -> str | None:
@@ -169,26 +189,31 @@ def _bare_sender(from_header: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _report(
-    msg: Message, raw: bytes, base: Classification, from_header: str
-) -> Classification | None:
-    """Complaints, bounces and delay notices: machine reports about our mail."""
-    complaint = find_complaint(msg)
+def _report(msg: Message, raw: bytes, base: Classification, from_header: str, body: str) -> Classification | None:
+    """Complaints, SES notifications, bounces and delay notices: machine reports about our mail."""
+    complaint = find_complaint(msg, raw)
     if complaint is not None:
-        return _with(
-            base,
-            kind="complaint" if complaint.is_complaint else "other",
-            reason=complaint.feedback_type,
-            recipients=complaint.recipients,
-            related_ids=_report_ids(msg),
-        )
-    original = returned_headers(msg)
-    fallback = address_list(original.get_all("To") or []) if original is not None else []
-    if original is not None and original.get_all("Cc"):
-        fallback = []
-    verdict = detect_bounce(msg, raw, from_header, base.subject or "", fallback)
+        kind = {"complaint": "complaint", "unsubscribe": "unsubscribe"}.get(complaint.kind, "other")
+        reason = AUTH_FAILURE if complaint.kind == "auth_failure" else complaint.feedback_type
+        return _with(base, kind=kind, reason=reason, recipients=complaint.recipients,
+                     related_ids=_report_ids(msg))  # fmt: skip
+    notice = read_notification(msg, body)
+    if notice is not None:
+        ids = _unique(list(notice.message_ids) + list(_report_ids(msg)))
+        if notice.kind == "bounce" and notice.verdict is not None:
+            return _bounce(base, notice.verdict, ids)
+        return _with(base, kind=notice.kind, reason=notice.feedback_type, recipients=notice.recipients,
+                     related_ids=ids)  # fmt: skip
+    if is_challenge(msg, body):
+        return None  # a challenge/response filter's request: an auto-reply, whatever its sender
+    verdict = detect_bounce(msg, raw, from_header, base.subject or "", returned_headers(msg))
     if verdict is None:
         return None
+    return _bounce(base, verdict, _report_ids(msg))
+
+
+def _bounce(base: Classification, verdict: BounceVerdict, ids: tuple[str, ...]) -> Classification:
+    """A bounce, or a delay notice (kind "other", reason "delayed") that is not one."""
     return _with(
         base,
         kind="other" if verdict.delayed else "bounce",
@@ -196,14 +221,16 @@ def _report(
         reason=verdict.reason,
         status=verdict.status,
         recipients=verdict.recipients,
-        related_ids=_report_ids(msg),
+        related_ids=ids,
+        failures=verdict.counted,
+        stage=verdict.stage,
     )
 
 
-def _personal(msg: Message, base: Classification) -> Classification:
+def _personal(msg: Message, base: Classification, body: str) -> Classification:
     """Unsubscribe requests, auto-replies, replies and the rest."""
     subject = base.subject or ""
-    text = trim_reply(body_text(msg))
+    text = trim_reply(body)
     related = _unique(_thread_ids(msg))
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     if _UNSUB_SUBJECT_START.match(subject) or _UNSUB_BODY.match(first_line):
@@ -235,4 +262,4 @@ def _token(subject: str) -> str | None:
 
 
 def _with(base: Classification, **changes: object) -> Classification:
-    return replace(base, **changes)  # type: ignore[arg-type]  # field names and types checked by the dataclass
+    return replace(base, **changes)  # type: ignore[arg-type]

@@ -3,8 +3,17 @@
 Matching, most certain first: the VERP token of the envelope, the Message-ID
 the message refers to (In-Reply-To/References, or the original message
 returned inside a bounce), then the address against the newest message sent
-to it. Each inbound message is recorded once (its Message-ID is the key), so
-ingesting the same mailbox twice changes nothing.
+to it. A bounce that names several failed recipients records one event per
+recipient, each matched to its own outbox row and suppressed (or not) by its
+own hard flag. Each inbound message is recorded once (its Message-ID is the
+key), so ingesting the same mailbox twice changes nothing.
+
+Bounces whose reason is the sender's problem (spam, policy, blocked, relay,
+authentication... see ``reasons.py``) never suppress the recipient, not even
+when they repeat: the event records their category so the campaign report and
+auto-pause can show that the relay or the content is at fault. A DMARC/SPF
+authentication-failure report is recorded the same way (event ``auth_failure``)
+and suppresses no one.
 """
 
 from __future__ import annotations
@@ -26,10 +35,12 @@ from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, Outbox
 from outreach.tracking.authresults import authentication_results
+from outreach.tracking.bounces import Failure
 from outreach.tracking.classify import Classification, classify_message
+from outreach.tracking.reasons import AUTH_FAILURE
 
 EVENT_KIND = {"bounce": "bounced", "complaint": "complained", "reply": "replied",
-              "auto_reply": "auto_reply", "unsubscribe": "unsubscribed"}  # fmt: skip
+              "auto_reply": "auto_reply", "unsubscribe": "unsubscribed", "auth_failure": "auth_failure"}  # fmt: skip
 ADDRESS_MATCH_WINDOW = timedelta(days=120)
 
 
@@ -57,14 +68,17 @@ def _source_id(cls: Classification, raw: bytes) -> str:
 
 
 def _addresses(cls: Classification) -> tuple[str, ...]:
-    """Whose message this is about: a bounce's or complaint's recipients, else the sender."""
-    if cls.kind in ("bounce", "complaint"):
+    """Whose message this is about: a bounce's or complaint's recipients (with the other names
+    a bounce gives them), else the sender."""
+    if cls.kind == "bounce":
+        return tuple(dict.fromkeys([*cls.recipients, *(a for f in cls.failures for a in f.also)]))
+    if cls.kind in ("complaint", "unsubscribe") and cls.recipients:
         return cls.recipients
     return (cls.from_address,) if cls.from_address else ()
 
 
 def match_row(session: Session, cls: Classification, signer: Signer | None) -> Outbox | None:
-    if signer is not None and cls.kind in ("bounce", "complaint", "auto_reply", "reply"):
+    if signer is not None and cls.kind in ("bounce", "complaint", "auto_reply", "reply", "other"):
         for address in cls.envelope_recipients:
             outbox_id = parse_verp(signer, address)
             if outbox_id is not None and (row := session.get(Outbox, outbox_id)) is not None:
@@ -78,8 +92,13 @@ def match_row(session: Session, cls: Classification, signer: Signer | None) -> O
         if ids:
             return session.scalar(select(Outbox).where(
                 Outbox.contact_id == ids[0], Outbox.campaign_id == ids[1]).order_by(Outbox.step))  # fmt: skip
+    return _newest_sent(session, _addresses(cls))
+
+
+def _newest_sent(session: Session, addresses: Iterable[str]) -> Outbox | None:
+    """The newest message sent to any of ``addresses`` within the matching window."""
     since = utcnow() - ADDRESS_MATCH_WINDOW
-    for address in _addresses(cls):
+    for address in addresses:
         row = session.scalar(
             select(Outbox)
             .where(Outbox.email == address.lower(), Outbox.state == "sent", Outbox.sent_at >= since)
@@ -99,49 +118,98 @@ class SoftBouncePolicy:
     spread: timedelta = timedelta(days=7)
 
 
+def _kind(cls: Classification) -> str:
+    """What gets recorded: the classification's kind, or "auth_failure" for a DMARC failure report."""
+    return "auth_failure" if cls.kind == "other" and cls.reason == AUTH_FAILURE else cls.kind
+
+
 def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: IngestReport,
                    now: datetime | None = None, policy: SoftBouncePolicy | None = None) -> Classification:  # fmt: skip
     cls = classify_message(raw)
     report.counts[cls.kind] += 1
-    if cls.kind == "other":
+    kind = _kind(cls)
+    if kind == "other":
         return cls
     now = now or utcnow()
     try:
         with transaction(engine) as session:
             row = match_row(session, cls, signer)
+            failures = [f for f in cls.failures if f.address] if kind == "bounce" else []
+            if len(failures) > 1:
+                matched, suppressed = _record_failures(session, cls, raw, row, failures, now, policy, report.watch)
+                report.unmatched += int(matched == 0)
+                report.suppressed += suppressed
+                return cls
             contact_id = row.contact_id if row else _contact_by_address(session, cls)
             if row is None and contact_id is None:
                 report.unmatched += 1
                 return cls
-            event = Event(
-                kind=EVENT_KIND[cls.kind], at=now, campaign_id=row.campaign_id if row else None,
-                outbox_id=row.id if row else None, contact_id=contact_id,
-                source_id=_source_id(cls, raw), detail=_detail(cls, raw),
-            )  # fmt: skip
-            session.add(event)
-            session.flush()
-            if row is not None and cls.kind in ("bounce", "complaint"):
-                report.watch.add(row.campaign_id)
-            if _suppress(session, cls, row, contact_id, now, policy or SoftBouncePolicy()):
+            failure = failures[0] if failures else None
+            _add_event(session, kind, row, contact_id, _source_id(cls, raw), _detail(cls, raw, failure), now,
+                       report.watch)
+            if _suppress(session, cls, failure, row, contact_id, now, policy or SoftBouncePolicy()):
                 report.suppressed += 1
     except IntegrityError:
         report.duplicates += 1
     return cls
 
 
+def _add_event(session: Session, kind: str, row: Outbox | None, contact_id: int | None, source_id: str,
+               detail: dict[str, object], now: datetime, watch: set[int]) -> None:  # fmt: skip
+    """One event; a bounce or complaint puts its campaign on ``watch`` for the guardrails."""
+    session.add(Event(kind=EVENT_KIND[kind], at=now, campaign_id=row.campaign_id if row else None,
+                      outbox_id=row.id if row else None, contact_id=contact_id, source_id=source_id,
+                      detail=detail))  # fmt: skip
+    session.flush()
+    if row is not None and kind in ("bounce", "complaint"):
+        watch.add(row.campaign_id)
+
+
+def _record_failures(session: Session, cls: Classification, raw: bytes, base: Outbox | None,
+                     failures: list[Failure], now: datetime, policy: SoftBouncePolicy | None,
+                     watch: set[int]) -> tuple[int, int]:  # fmt: skip
+    """One event per failed recipient of a multi-recipient bounce: (matched, suppressed)."""
+    matched = suppressed = 0
+    for failure in failures:
+        names = (failure.address, *failure.also)
+        row = base if base is not None and base.email.lower() in names else _newest_sent(session, names)
+        contact_id = row.contact_id if row else _contact_for(session, names)
+        if row is None and contact_id is None:
+            continue
+        matched += 1
+        source = f"{_source_id(cls, raw)[:200]}|{failure.address}"[:255]
+        _add_event(session, "bounce", row, contact_id, source, _detail(cls, raw, failure), now, watch)
+        suppressed += _suppress(session, cls, failure, row, contact_id, now, policy or SoftBouncePolicy())
+    return matched, suppressed
+
+
 def _contact_by_address(session: Session, cls: Classification) -> int | None:
-    for address in _addresses(cls):
+    return _contact_for(session, _addresses(cls))
+
+
+def _contact_for(session: Session, addresses: Iterable[str]) -> int | None:
+    for address in addresses:
         cid = session.scalar(select(Contact.id).where(Contact.email == address.lower()))
         if cid is not None:
             return cid
     return None
 
 
-def _detail(cls: Classification, raw: bytes) -> dict[str, object]:
+def _detail(cls: Classification, raw: bytes, failure: Failure | None = None) -> dict[str, object]:
+    """What the event keeps: the message's facts, and for a bounce the failed recipient's own.
+
+    ``category`` ("dead", "mailbox", "sender", "other") is what the campaign report
+    and auto-pause count; "sender" marks a bounce that is the relay's or the content's fault.
+    """
     detail: dict[str, object] = {
         "subject": (cls.subject or "")[:300], "from": cls.from_address, "reason": cls.reason,
         "status": cls.status, "hard": cls.hard, "recipients": list(cls.recipients),
     }  # fmt: skip
+    if failure is not None:
+        detail.update(address=failure.address, reason=failure.reason, status=failure.status, hard=failure.hard,
+                      stage=failure.stage, category=failure.category, diagnostic=failure.diagnostic[:500])  # fmt: skip
+    elif cls.category is not None:
+        detail.update(category=cls.category, stage=cls.stage)
     if cls.reply_text:
         detail["reply_text"] = cls.reply_text[:4000]
     if cls.return_date:
@@ -152,28 +220,32 @@ def _detail(cls: Classification, raw: bytes) -> dict[str, object]:
 
 
 def _persistent_soft(session: Session, contact_id: int | None, policy: SoftBouncePolicy) -> bool:
+    """Soft bounces about the recipient's mailbox that keep coming; sender-side ones never count."""
     if contact_id is None:
         return False
     times = [at for at, detail in session.execute(
         select(Event.at, Event.detail).where(Event.contact_id == contact_id, Event.kind == "bounced"))
-        if not (detail or {}).get("hard")]  # fmt: skip
+        if not (detail or {}).get("hard") and (detail or {}).get("category") != "sender"]  # fmt: skip
     return len(times) >= policy.limit and max(times) - min(times) > policy.spread
 
 
-def _suppress(session: Session, cls: Classification, row: Outbox | None, contact_id: int | None,
-              now: datetime, policy: SoftBouncePolicy) -> bool:  # fmt: skip
+def _suppress(session: Session, cls: Classification, failure: Failure | None, row: Outbox | None,
+              contact_id: int | None, now: datetime, policy: SoftBouncePolicy) -> bool:  # fmt: skip
     reason = {"complaint": "complaint", "unsubscribe": "unsubscribe"}.get(cls.kind)
-    if cls.kind == "bounce" and cls.hard:
-        reason = f"hard_bounce:{cls.reason or 'other'}"
-    elif cls.kind == "bounce" and _persistent_soft(session, contact_id, policy):
-        reason = f"soft_bounces:{cls.reason or 'other'}"
+    hard, why = (failure.hard, failure.reason) if failure is not None else (cls.hard, cls.reason or "other")
+    sender_side = (failure.category if failure is not None else cls.category) == "sender"
+    if cls.kind == "bounce" and hard:
+        reason = f"hard_bounce:{why}"
+    elif cls.kind == "bounce" and not sender_side and _persistent_soft(session, contact_id, policy):
+        reason = f"soft_bounces:{why}"
     if reason is None:
         return False
     email = row.email if row else session.scalar(select(Contact.email).where(Contact.id == contact_id))
     if not email:
         return False
+    status = (failure.status if failure is not None else None) or cls.status
     return outbox_store.add_suppression(
-        session, email, reason, cls.status or cls.subject, row.campaign_id if row else None, now
+        session, email, reason, status or cls.subject, row.campaign_id if row else None, now
     )
 
 

@@ -9,10 +9,11 @@ there and changes nothing).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,8 @@ from outreach.settings.tokens import Signer
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Event, Outbox
+
+_EMAILS = select(Contact.id, Contact.email).where(Contact.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,14 @@ def lookup(engine: Engine, signer: Signer, token: str) -> Target | None:
     ids = signer.verify(token)
     if ids is None:
         return None
-    with transaction(engine) as session:
-        email = session.scalar(select(Contact.email).where(Contact.id == ids[0]))
-    return Target(ids[0], ids[1], email)
+    return Target(ids[0], ids[1], contact_emails(engine, [ids[0]]).get(ids[0]))
+
+
+def contact_emails(engine: Engine, contact_ids: Collection[int]) -> dict[int, str]:
+    """The addresses of these contacts (absent: deleted), in one indexed read without an ORM session: the
+    web server answers a link scanner's burst of unsubscribe pages with one query per batch."""
+    with engine.connect() as conn:
+        return {contact_id: email for contact_id, email in conn.execute(_EMAILS, {"ids": list(contact_ids)})}
 
 
 def unsubscribe(engine: Engine, signer: Signer, token: str, how: str = "one-click",

@@ -1,22 +1,25 @@
-"""The unsubscribe endpoint behind every message's ``List-Unsubscribe`` URL: ``/u/TOKEN``.
+"""The public routes behind every message: ``/u/TOKEN`` (unsubscribe) and ``/c/TOKEN?u=URL&s=MAC`` (clicks).
 
-Why it behaves as it does:
+Why they behave as they do:
 
-* GET only shows a confirmation page with a button. Link scanners and mail
-  security gateways follow every GET in a message; if GET unsubscribed, they
-  would unsubscribe people who never asked.
+* GET on an unsubscribe link only shows a confirmation page with a button.
+  Link scanners and mail security gateways follow every GET in a message; if
+  GET unsubscribed, they would unsubscribe people who never asked.
 * POST unsubscribes at once: that is RFC 8058's one-click (the mail client
   POSTs ``List-Unsubscribe=One-Click``) and also what the page's button sends.
   Any POST to a genuine token counts, whatever the body: a person who asked to
   leave must never be kept because their client encoded the form oddly.
-* The token is checked with the workspace HMAC (constant time) before the
-  database is touched. A forged or altered token gets the same 404 page as an
-  unknown path, so the endpoint says nothing about which addresses exist.
-* It is idempotent: a second POST finds the suppression and the event already
-  there and answers 200 again, changing nothing.
-
-The stdlib ``ThreadingHTTPServer`` is enough: this is a handful of requests a
-day, behind whatever reverse proxy serves ``unsubscribe.base_url``.
+* Tokens are checked with the workspace HMAC (as bytes, constant time) before
+  the database is touched. A forged, altered, malformed or oversized token
+  gets the same 404 page as an unknown path, so the endpoint says nothing
+  about which addresses exist. Unsubscribing is idempotent.
+* A click redirects only when its URL's MAC verifies; nothing else ever
+  redirects (a database error is a 503 page, never a redirect to an
+  unchecked URL). Checking needs no database, so the redirect answers at
+  once and the click is written by the ``ClickRecorder`` in batches: a burst
+  of link scanners does not queue behind SQLite writes.
+* The paths match under any prefix (``/outreach/u/...``), for a reverse
+  proxy that keeps one, and tokens never reach the log.
 """
 
 from __future__ import annotations
@@ -24,25 +27,27 @@ from __future__ import annotations
 import html
 import logging
 import re
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, quote
 
 from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from outreach.errors import InputError
-from outreach.settings.tokens import Signer, workspace_signer
 from outreach.settings.workspace import WorkspaceConfig
-from outreach.tracking.clicks import record_click
-from outreach.tracking.unsubscribe import Target, lookup, unsubscribe
-from outreach.web.headers import security_headers
+from outreach.tracking.clicks import TOKEN, verify_click
+from outreach.tracking.unsubscribe import Target, unsubscribe
+from outreach.web.render import context
+
+if TYPE_CHECKING:
+    from outreach.web.server import Server
 
 log = logging.getLogger("outreach.unsubscribe")
 
-_PATH = re.compile(r"(?:^|/)u/([^/?#]{1,200})/?(?:\?.*)?$")  # also behind a proxy that keeps a path prefix
-_TOKEN_IN_TEXT = re.compile(r"/[uc]/[^\s/?#\"]+")
-_CLICK = re.compile(r"(?:^|/)c/([^/?#]{1,200})/?\?(.*)$")
+_UNSUBSCRIBE = re.compile(r"(?:^|/)u/([^/]{1,200})/?$")  # also behind a proxy that keeps a path prefix
+_CLICK = re.compile(r"(?:^|/)c/([^/]{1,200})/?$")
 MAX_BODY = 64 * 1024
+_SAFE_IN_LOCATION = ":/?#[]@!$&'()*+,;=%~"
 
 
 def mask(email: str | None) -> str:
@@ -116,107 +121,79 @@ def invalid_page(org: str) -> bytes:
     return _page("Tautan tidak valid · Invalid link", body, org)
 
 
-# -- HTTP -----------------------------------------------------------------------------------
+def unavailable_page(org: str) -> bytes:
+    return _page("Error", "<h1>Coba lagi nanti · Please try again later</h1>", org)
 
 
-class UnsubscribeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], engine: Engine, signer: Signer, org: str) -> None:
-        self.engine, self.signer, self.org = engine, signer, org
-        super().__init__(address, UnsubscribeHandler)
+# -- the routes -------------------------------------------------------------------------------
 
 
-class UnsubscribeHandler(BaseHTTPRequestHandler):
-    server: UnsubscribeServer
-    server_version = "outreach"
-    sys_version = ""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if (click := _CLICK.search(self.path)) is not None:
-            self._click(unquote(click.group(1)), parse_qs(click.group(2)))
-            return
-        target = self._target()
-        if target is None:
-            self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
-        else:
-            self._send(HTTPStatus.OK, confirm_page(target, self.server.org))
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self.do_GET()
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self._body()
-        token = self._token()
-        how = "one-click" if b"one-click" in body.lower() else "confirmation page"
-        try:
-            target = unsubscribe(self.server.engine, self.server.signer, token, how) if token else None
-        except Exception:  # noqa: BLE001 - the database failed: say so, never pretend it worked
-            log.exception("unsubscribe failed")
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE, _page("Error", "<h1>Coba lagi nanti · Please try again "
-                                                             "later</h1>", self.server.org))  # fmt: skip
-            return
-        if target is None:
-            self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
-        else:
-            self._send(HTTPStatus.OK, done_page(target, self.server.org))
-
-    def _click(self, token: str, query: dict[str, list[str]]) -> None:
-        url, mac = (query.get("u") or [""])[0], (query.get("s") or [""])[0]
-        try:
-            target = record_click(self.server.engine, self.server.signer, token, url, mac)
-        except Exception:  # noqa: BLE001 - never lose the reader because the database hiccuped
-            log.exception("recording a click failed")
-            target = url if url.lower().startswith(("http://", "https://")) and mac else None
-        if target is None:
-            self._send(HTTPStatus.NOT_FOUND, invalid_page(self.server.org))
-            return
-        self._send(HTTPStatus.FOUND, b"", location=target)
-
-    def _not_allowed(self) -> None:
-        self._send(HTTPStatus.METHOD_NOT_ALLOWED, invalid_page(self.server.org), allow="GET, HEAD, POST")
-
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # noqa: N815
-
-    def _token(self) -> str | None:
-        match = _PATH.search(self.path)
-        return unquote(match.group(1)) if match else None
-
-    def _target(self) -> Target | None:
-        token = self._token()
-        return lookup(self.server.engine, self.server.signer, token) if token else None
-
-    def _body(self) -> bytes:
-        """At most MAX_BODY bytes; anything odd just closes the connection afterwards."""
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY or self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
-            return b""
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, status: HTTPStatus, page: bytes, **extra: str) -> None:
-        self.send_response(status)
-        csp = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
-               "base-uri 'none'")
-        headers = security_headers("text/html", len(page), csp, **extra)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(page)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
-        """Through logging, with tokens cut out: a log file must not hold working unsubscribe links."""
-        log.info("%s %s", self.address_string(), _TOKEN_IN_TEXT.sub("/…", format % args))
+def _html(status: int, body: bytes) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status)
 
 
-def make_server(ws: WorkspaceConfig, engine: Engine, host: str = "127.0.0.1", port: int = 8025) -> UnsubscribeServer:
-    """The server, bound and ready for ``serve_forever`` (port 0: any free port)."""
-    signer = workspace_signer(engine, ws)
+async def public(request: Request) -> Response:
+    """Everything outside /app and /static: an unsubscribe link, a click, or the invalid-link page."""
+    org = context(request).org
+    path = request.scope["path"]  # not request.url: building a URL object costs more than the whole check
+    if (match := _CLICK.search(path)) is not None and request.method in ("GET", "HEAD"):
+        return click(request, match.group(1))
+    match = _UNSUBSCRIBE.search(path)
+    token = match.group(1) if match is not None and TOKEN.match(match.group(1)) else None
+    if request.method == "POST":
+        body = await _body(request)
+        return await _unsubscribe(request, token, "one-click" if b"one-click" in body.lower() else "confirmation page")
+    ctx = context(request)
+    ids = ctx.signer.verify(token) if token is not None else None
+    if ids is None:
+        return _html(404, invalid_page(org))
+    assert ctx.emails is not None  # made with the context
     try:
-        return UnsubscribeServer((host, port), engine, signer, ws.settings.organization.name)
-    except OSError as exc:
-        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        email = await ctx.emails.email(ids[0])  # batched with the other pages asked for meanwhile
+    except Exception:  # noqa: BLE001 - the database failed: say so
+        log.exception("unsubscribe lookup failed")
+        return _html(503, unavailable_page(org))
+    return _html(200, confirm_page(Target(ids[0], ids[1], email), org))
+
+
+async def _unsubscribe(request: Request, token: str | None, how: str) -> Response:
+    ctx = context(request)
+    if token is None:
+        return _html(404, invalid_page(ctx.org))
+    try:
+        target = await ctx.run(unsubscribe, ctx.ws.engine, ctx.signer, token, how)
+    except Exception:  # noqa: BLE001 - the database failed: say so, never pretend it worked
+        log.exception("unsubscribe failed")
+        return _html(503, unavailable_page(ctx.org))
+    return _html(200, done_page(target, ctx.org)) if target is not None else _html(404, invalid_page(ctx.org))
+
+
+async def _body(request: Request) -> bytes:
+    """At most MAX_BODY bytes of the body; the rest is not read (the server closes that connection)."""
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk[: MAX_BODY - len(received)]
+        if len(received) >= MAX_BODY:
+            break
+    return bytes(received)
+
+
+def click(request: Request, token: str) -> Response:
+    """302 to the link's target when its MAC verifies (and queue the click); the invalid page otherwise."""
+    ctx = context(request)
+    query = parse_qs(request.scope["query_string"].decode("latin-1"), max_num_fields=8)
+    if len(query.get("u", ())) != 1 or len(query.get("s", ())) != 1:
+        return _html(404, invalid_page(ctx.org))  # one target and one MAC, nothing ambiguous
+    url, mac = query["u"][0], query["s"][0]
+    verified = verify_click(ctx.signer, token, url, mac)
+    if verified is None or any(ord(c) < 0x20 or c == "\x7f" for c in url):
+        return _html(404, invalid_page(ctx.org))
+    ctx.clicks.add(verified)
+    return RedirectResponse(quote(url, safe=_SAFE_IN_LOCATION), status_code=302)
+
+
+def make_server(ws: WorkspaceConfig, engine: Engine, host: str = "127.0.0.1", port: int = 8025) -> Server:
+    """``outreach serve``'s whole server (these routes and the team app); kept here, where it always was."""
+    from outreach.web.app import make_server as make  # the app imports this module's routes
+
+    return make(ws, engine, host, port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from helpers import PROMO_MD, SendWorkspace, write
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -97,9 +98,10 @@ def test_the_monthly_cap_and_turning_rules_off(send_ws: SendWorkspace) -> None:
     assert run_ok(send_ws, "campaign", "build", "promo2") == HEAD.format(name="promo2", added=4) + "\n"
 
 
-def test_ignore_policy_asks_first(send_ws: SendWorkspace) -> None:
+def test_ignore_policy_asks_first(send_ws: SendWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
     run_ok(send_ws, "campaign", "build", "promo")
     second_campaign(send_ws)
+    monkeypatch.setattr("outreach.cli._interactive", lambda: True)  # someone at a terminal
     result = send_ws.run("campaign", "build", "promo2", "--ignore-policy", input="n\n")
     assert result.exit_code == 1
     assert result.stdout == ("The contact policy holds out 4 contact(s) of promo2 (4 queued). "
@@ -111,6 +113,14 @@ def test_ignore_policy_asks_first(send_ws: SendWorkspace) -> None:
                                     "The contact policy was ignored for this build (--ignore-policy)"]
     assert run_ok(send_ws, "campaign", "build", "promo2", "--ignore-policy", "--yes").startswith(
         "Campaign promo2: 0 added to the outbox, 4 already there")
+
+
+def test_ignore_policy_without_a_terminal_does_not_ask(send_ws: SendWorkspace) -> None:
+    run_ok(send_ws, "campaign", "build", "promo")
+    second_campaign(send_ws)
+    out = run_ok(send_ws, "campaign", "build", "promo2", "--ignore-policy")  # a script: no question, no hang
+    assert out.splitlines() == [HEAD.format(name="promo2", added=4),
+                                "The contact policy was ignored for this build (--ignore-policy)"]
 
 
 def test_the_policy_is_one_statement(send_ws: SendWorkspace) -> None:

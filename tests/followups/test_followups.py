@@ -62,7 +62,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     through a real SMTP server; a second copy also has a reply from each of them ingested."""
     base = tmp_path_factory.mktemp("followups")
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
+    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
     controller.start()
     server.port = controller.port
     try:

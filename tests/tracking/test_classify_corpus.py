@@ -2,12 +2,16 @@
 
 * tests/data/bounces: 117 real bounces shipped with flufl.bounce 6.0.0, with the
   failed addresses upstream's tests assert.
+* tests/data/corpora: bounces, complaints, auto-replies and non-bounces from
+  Mail::DeliveryStatus::BounceParser, flanker, MailBounceDetector, the Ruby mail
+  gem, Email::ARF and froide (see tests/mailcorpus.py for labels and overrides).
 * tests/data/replies: discourse/email_reply_trimmer's reply bodies and the
   visible reply it expects.
 
-Each test prints the share it reaches (run with ``-s`` to see it) and asserts a
-floor a little below, so a regression fails loudly but a small improvement
-does not need a test edit.
+Every corpus is split by a hash of the file name into a tuning half (what the
+classifier was developed against) and a checking half (what is reported).
+The issue's thresholds are asserted on the checking halves; the tuning halves
+must not regress. Each test prints the share it reaches (run with ``-s``).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import mailcorpus
 import pytest
 
 from outreach.tracking.classify import Classification, classify_message
+from outreach.tracking.reasons import DEAD
 from outreach.tracking.replies import trim_reply
 
 DATA = Path(__file__).parents[1] / "data"
@@ -32,6 +38,40 @@ REPLIES = DATA / "replies"
 BOUNCE_FLOOR = 0.95
 BOUNCE_STRICT_FLOOR = 0.93
 REPLY_FLOOR = 0.93
+
+
+# Tracker issue 10's "done": on the checking halves, together.
+CHECKING_FLOORS = {"bounces": 0.95, "recipients": 0.90, "hard_soft": 0.85, "complaints": 1.0, "auto_replies": 1.0,
+                   "not_bounces": 0.90}  # fmt: skip
+# Measured on the tuning halves when this test was written (123/123, 80/81, 57/57, all, all, 13/13).
+TUNING_FLOORS = {"bounces": 0.99, "recipients": 0.97, "hard_soft": 0.98, "complaints": 1.0, "auto_replies": 1.0,
+                 "not_bounces": 1.0}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus_scores() -> dict[tuple[str, str], mailcorpus.Score]:
+    return mailcorpus.score_all(mailcorpus.load(), classify_message)
+
+
+@pytest.mark.parametrize(("half", "floors"), [("checking", CHECKING_FLOORS), ("tuning", TUNING_FLOORS)])
+def test_corpus_halves_meet_the_floors(
+    corpus_scores: dict[tuple[str, str], mailcorpus.Score], half: str, floors: dict[str, float]
+) -> None:
+    total = mailcorpus.total(corpus_scores, half)
+    shares = {m: total.share(m) for m in floors}
+    print(f"\n{half} half: " + ", ".join(f"{m} {total.right.get(m, 0)}/{total.total.get(m, 0)}" for m in floors))
+    for measure, floor in floors.items():
+        share = shares[measure]
+        assert share is not None and share >= floor, (half, measure, share, total.misses.get(measure))
+
+
+def test_split_is_stable_and_covers_every_corpus() -> None:
+    """The halves depend on file names alone, and every corpus has files in both."""
+    samples = mailcorpus.load()
+    assert mailcorpus.half_of("flufl_bounce", "dsn_01.txt") == mailcorpus.half_of("flufl_bounce", "dsn_01.txt")
+    for corpus in ("flufl_bounce", "bounceparser_perl", "flanker"):
+        assert {s.half for s in samples if s.corpus == corpus} == {"tuning", "checking"}
+    assert len(samples) == 117 + 127 + 13 + 6 + 4 + 3 + 3
 
 
 def _expected() -> dict[str, dict[str, object]]:
@@ -102,7 +142,7 @@ def test_hard_bounces_are_only_upstream_permanent_failures(
     hard = {n: r for n, r in bounce_results.items() if r.hard}
     for name, result in hard.items():
         assert result.kind == "bounce", name
-        assert result.reason in ("user_unknown", "host_unknown", "other"), name
+        assert result.reason in DEAD, name
         assert set(result.recipients) <= _addresses(expected[name], "permanent"), name
     print(f"\nhard bounces: {len(hard)} of {len(bounce_results)}")
     assert len(hard) >= 40

@@ -8,12 +8,13 @@ import email.policy
 import http.client
 import re
 import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from engine_support import TODAY, FaultySink, bulk_workspace, contact, prepare, reply, running
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from outreach.campaigns.status import campaign_status
 from outreach.followups.promotion import promote
@@ -21,7 +22,7 @@ from outreach.followups.queue import list_items
 from outreach.sending.engine import send_campaign
 from outreach.settings.tokens import Signer, workspace_secret
 from outreach.storage import transaction
-from outreach.storage.models import Outbox
+from outreach.storage.models import Event, Outbox
 from outreach.tracking.ingest import ingest
 from outreach.web.public import make_server
 
@@ -54,7 +55,7 @@ def parts(raw: bytes) -> tuple[str, str]:
 
 def get(server, url: str) -> http.client.HTTPResponse:  # type: ignore[no-untyped-def]
     split = urlsplit(url)
-    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
     conn.request("GET", split.path + ("?" + split.query if split.query else ""))
     return conn.getresponse()
 
@@ -80,11 +81,23 @@ def test_links_are_rewritten_in_both_parts_but_not_mailto_or_unsubscribe(clicked
     assert "/c/" in text and PRODUCT not in text
 
 
+def clicks_recorded(engine, expected: int, timeout: float = 15.0) -> int:  # type: ignore[no-untyped-def]
+    """The redirect answers before the click is written (a writer task batches them): wait for the events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with transaction(engine) as session:
+            n = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "clicked")) or 0
+        if n >= expected or time.monotonic() > deadline:
+            return n
+        time.sleep(0.02)
+
+
 def test_a_click_is_recorded_and_redirected(clicked) -> None:  # type: ignore[no-untyped-def]
     _ws, engine, sink, server = clicked
     link = product_link(sink.raw[0])
     response = get(server, link)
     assert response.status == 302 and response.getheader("Location") == PRODUCT
+    assert clicks_recorded(engine, 1) == 1
     assert campaign_status(engine, "blast").counts["clicked"] == 1
 
 
@@ -106,6 +119,7 @@ def test_clicks_rank_below_replies_and_promote_once(clicked) -> None:  # type: i
     for who, times in ((contact(0), 2), (contact(1), 1), (contact(2), 1)):
         for _ in range(times):
             assert get(server, links[who]).status == 302
+    assert clicks_recorded(engine, 4) == 4
     with transaction(engine) as session:
         rows = {r.email: r for r in session.scalars(select(Outbox))}
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))

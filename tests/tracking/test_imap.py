@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import base64
 import imaplib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from helpers import PROSPECTS, Received, SendWorkspace, invoke
-from imap_server import PASSWORD, Dovecot, dovecot_binary, self_signed, start_dovecot
+from imap_server import PASSWORD, Dovecot, configure_imap, dovecot_binary, self_signed
 from sqlalchemy import func, select
 
 from outreach.settings.tokens import Signer, workspace_secret
@@ -26,15 +25,6 @@ from outreach.tracking import imap
 
 DATA = Path(__file__).parents[1] / "data" / "inbound"
 ANI, BUDI, CITRA, FAJAR = PROSPECTS
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = start_dovecot()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -79,15 +69,6 @@ class Inbox:
         result = self.sw.run("campaign", "status", "promo", "--json")
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
-
-
-def configure_imap(root: Path, server: Dovecot, user: str, **settings: object) -> None:
-    values: dict[str, object] = {"host": "127.0.0.1", "port": server.port, "security": "tls", "username": user,
-                                 "ca_file": str(server.ca_file)}  # fmt: skip
-    values.update(settings)
-    lines = "".join(f"  {k}: {v}\n" for k, v in values.items() if v is not None)
-    with (root / "outreach.yaml").open("a", encoding="utf-8") as fh:
-        fh.write(f"imap:\n{lines}")
 
 
 @pytest.fixture

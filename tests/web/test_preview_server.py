@@ -47,7 +47,7 @@ class Live:
 
     def get(self, path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(self.server.url.rstrip("/") + path, timeout=10) as resp:
+            with urllib.request.urlopen(self.server.url.rstrip("/") + path, timeout=30) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -199,16 +199,16 @@ def test_unknown_paths_methods_and_hosts_are_refused(live: Live) -> None:
     assert live.get("/../outreach.yaml")[0] == 404
     request = urllib.request.Request(live.server.url, data=b"x", method="POST")
     with pytest.raises(urllib.error.HTTPError) as post:
-        urllib.request.urlopen(request, timeout=5)
+        urllib.request.urlopen(request, timeout=30)
     assert post.value.code == 405
     rebound = urllib.request.Request(live.server.url, headers={"Host": "attacker.example:80"})
     with pytest.raises(urllib.error.HTTPError) as host:
-        urllib.request.urlopen(rebound, timeout=5)
+        urllib.request.urlopen(rebound, timeout=30)
     assert host.value.code == 400
 
 
 def test_message_html_serves_the_html_part_alone(live: Live) -> None:
-    with urllib.request.urlopen(live.server.url + f"message.html?contact={OTHER}", timeout=10) as resp:
+    with urllib.request.urlopen(live.server.url + f"message.html?contact={OTHER}", timeout=30) as resp:
         assert resp.headers["Content-Security-Policy"].startswith("sandbox")
         body = resp.read().decode()
     assert body.startswith("<!DOCTYPE html>") and "Rina Marpaung" in body
@@ -234,10 +234,10 @@ def test_cli_serves_and_stops_on_ctrl_c(root: Path) -> None:
         line = proc.stdout.readline()
         match = re.fullmatch(rf"Previewing {NAME} at (http://127\.0\.0\.1:\d+/) \(Ctrl-C to stop\)\n", line)
         assert match, line + proc.stderr.read() if proc.stderr else line
-        with urllib.request.urlopen(match.group(1), timeout=10) as resp:
+        with urllib.request.urlopen(match.group(1), timeout=30) as resp:
             assert resp.status == 200
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

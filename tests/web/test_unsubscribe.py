@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from helpers import PROSPECTS, SendWorkspace, free_port, write
+from helpers import PROSPECTS, SendWorkspace, free_port, wait_for, write
 from sqlalchemy import select
 
 from outreach.storage import open_engine, transaction
@@ -70,7 +69,7 @@ class Endpoint:
                 ) -> tuple[int, str]:  # fmt: skip
         req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
+            with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -189,7 +188,7 @@ def test_other_methods_are_not_allowed(endpoint: Endpoint) -> None:
     link = links(endpoint.sw, ANI)
     assert endpoint.request(link.path, None, "DELETE")[0] == 405
     req = urllib.request.Request(endpoint.base + link.path)
-    with urllib.request.urlopen(req, timeout=5) as resp:
+    with urllib.request.urlopen(req, timeout=30) as resp:
         assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
         assert resp.headers["Cache-Control"] == "no-store"
 
@@ -240,20 +239,22 @@ def test_serve_command(built: SendWorkspace) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
         endpoint = Endpoint(built, f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 15
-        while True:
+        path = links(built, ANI).path
+
+        def answer() -> int | None:
+            assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
             try:
-                code, _ = endpoint.get(links(built, ANI).path)
-                break
+                return endpoint.get(path)[0]
             except (urllib.error.URLError, ConnectionError):
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()  # type: ignore[union-attr]
-                time.sleep(0.1)
+                return None
+
+        code = wait_for(answer, what="the server answering")
         assert code == 200
         assert endpoint.post(links(built, ANI).path)[0] == 200
         assert endpoint.suppressed() == {ANI: "unsubscribe"}
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
 
 
 def test_serve_on_a_busy_port_is_a_clear_error(built: SendWorkspace) -> None:
@@ -272,14 +273,8 @@ def test_tokens_never_reach_the_log(endpoint: Endpoint, caplog: pytest.LogCaptur
     link = links(endpoint.sw, ANI)
     with caplog.at_level(logging.INFO, logger="outreach.unsubscribe"):
         endpoint.get(link.path)
-        _wait_for(lambda: bool(caplog.records))
+        wait_for(lambda: bool(caplog.records), what="the request logged")
     assert caplog.records and link.token not in caplog.text
-
-
-def _wait_for(cond: object, timeout: float = 2.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.01)
 
 
 def test_paths_behind_a_proxy_prefix(endpoint: Endpoint) -> None:

@@ -1,0 +1,225 @@
+"""The sales executive's pages: campaigns with live progress, their lifecycle, and the reports.
+
+Every action (build, send, pause, resume, cancel) is a GET that shows a
+confirmation with the audience it touches, then a POST (with the CSRF token)
+that does it. "Send" hands the campaign to ``outreach worker`` (state
+``scheduled``, due now): the web process never talks to the relay, so a
+blast goes on when the browser closes, at the worker's pace, with its
+retries, windows and follow-up steps. Progress is a fragment htmx polls
+every few seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from outreach.campaigns.status import Status
+from outreach.errors import NotFoundError, OutreachError
+from outreach.reports.html import CSS as REPORT_CSS
+from outreach.reports.html import campaign_sections, monthly_sections
+from outreach.reports.monthly import parse_month
+from outreach.web.auth import requires
+from outreach.web.render import context, flash, page, redirect
+from outreach.web.sessions import checked_form
+from outreach.workspace import Workspace
+
+ACTIONS = ("build", "send", "pause", "resume", "cancel")
+DONE = ("sent", "failed", "uncertain", "suppressed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Card:
+    """One campaign as the dashboard shows it."""
+
+    name: str
+    segment: str = ""
+    sender: str = ""
+    status: Status | None = None  # None: never built
+    error: str | None = None  # its YAML does not load
+
+    @property
+    def state(self) -> str:
+        if self.error is not None:
+            return "broken"
+        if self.status is None or (self.status.state == "built" and not self.status.counts["total"]):
+            return "not built"
+        return self.status.state
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.status.counts if self.status else {}
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.get(k, 0) for k in DONE)
+
+    @property
+    def percent(self) -> int:
+        total = self.counts.get("total", 0)
+        return round(100 * self.done / total) if total else 0
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What makes sense from this state (the core refuses the rest anyway)."""
+        queued = self.counts.get("queued", 0)
+        return {
+            "not built": ("build",),
+            "built": ("build", "send", "cancel") if queued else ("build", "cancel"),
+            "scheduled": ("pause", "cancel"),
+            "sending": ("pause", "cancel"),
+            "paused": ("resume", "cancel"),
+            "done": ("build", "send") if queued else ("build",),
+        }.get(self.state, ())
+
+
+def card(ws: Workspace, name: str) -> Card:
+    from outreach.campaigns.definition import load_campaign
+
+    try:
+        spec = load_campaign(ws.config, name)
+    except OutreachError as exc:
+        return Card(name, error=str(exc))
+    try:
+        status = ws.status(name)
+    except NotFoundError:
+        status = None
+    return Card(name, spec.file.segment, spec.sender.name, status)
+
+
+def _name(request: Request) -> str:
+    """The campaign named in the path, if the workspace has it (never a path of our choosing)."""
+    name = request.path_params["name"]
+    if name not in context(request).ws.campaigns():
+        raise HTTPException(404, f"There is no campaign {name!r} in the workspace.")
+    return str(name)
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+@requires("executive")
+async def dashboard(request: Request) -> Response:
+    cards = await context(request).run(_cards, context(request).ws)
+    return page(request, "executive/campaigns.html", cards=cards)
+
+
+@requires("executive")
+async def rows(request: Request) -> Response:
+    """The dashboard's table body, polled by htmx."""
+    cards = await context(request).run(_cards, context(request).ws)
+    return page(request, "executive/_rows.html", cards=cards)
+
+
+def _cards(ws: Workspace) -> list[Card]:
+    return [card(ws, name) for name in ws.campaigns()]
+
+
+@requires("executive")
+async def detail(request: Request) -> Response:
+    name = _name(request)
+    found = await context(request).run(card, context(request).ws, name)
+    return page(request, "executive/campaign.html", card=found)
+
+
+@requires("executive")
+async def progress(request: Request) -> Response:
+    """The campaign's counts and progress bar, polled by htmx while it runs."""
+    name = _name(request)
+    found = await context(request).run(card, context(request).ws, name)
+    return page(request, "executive/_progress.html", card=found)
+
+
+@requires("executive")
+async def confirm(request: Request) -> Response:
+    """What the action will do, to how many people, and the button that does it."""
+    name, action = _name(request), _action(request)
+    ws = context(request).ws
+    found = await context(request).run(card, ws, name)
+    audience = None
+    if action == "build":
+        try:
+            audience = await context(request).run(ws.audience_size, name)
+        except OutreachError as exc:
+            flash(request, str(exc), "error")
+            return redirect(request, f"/app/campaigns/{name}")
+    smtp = ws.config.settings.smtp
+    return page(request, "executive/confirm.html", card=found, action=action, audience=audience,
+                relay=f"{smtp.host}:{smtp.port}")  # fmt: skip
+
+
+@requires("executive")
+async def act(request: Request) -> Response:
+    name, action = _name(request), _action(request)
+    await checked_form(request)
+    ws, user = context(request).ws, request.state.user
+    try:
+        message = await context(request).run(_do, ws, name, action, user.name)
+    except OutreachError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, message)
+    return redirect(request, f"/app/campaigns/{name}")
+
+
+def _action(request: Request) -> str:
+    action = request.path_params["action"]
+    if action not in ACTIONS:
+        raise HTTPException(404, f"No action {action!r}; one of {', '.join(ACTIONS)}.")
+    return str(action)
+
+
+def _do(ws: Workspace, name: str, action: str, who: str) -> str:
+    if action == "build":
+        return ws.build(name).summary()
+    if action == "send":
+        ws.send_via_worker(name, who)
+        return f"{name} is handed to the worker, which sends it now (`outreach worker` must be running)."
+    state = getattr(ws, action)(name)
+    return f"{name}: {state}"
+
+
+# -- reports --------------------------------------------------------------------------------------
+
+
+@requires("executive")
+async def report(request: Request) -> Response:
+    name = _name(request)
+    ws = context(request).ws
+    try:
+        result = await context(request).run(ws.report, name)
+    except OutreachError as exc:
+        flash(request, str(exc), "error")
+        return redirect(request, f"/app/campaigns/{name}")
+    return page(request, "executive/report.html", name=name, report=result, sections=campaign_sections(result),
+                css=REPORT_CSS, generated=datetime.now(ws.config.tz))  # fmt: skip
+
+
+@requires("executive")
+async def monthly(request: Request) -> Response:
+    ws = context(request).ws
+    month = request.query_params.get("month") or datetime.now(ws.config.tz).strftime("%Y-%m")
+    try:
+        year, mon = parse_month(month[:16])
+    except OutreachError as exc:
+        raise HTTPException(400, str(exc)) from None
+    result = await context(request).run(ws.monthly, f"{year:04d}-{mon:02d}")
+    return page(request, "executive/monthly.html", report=result, sections=monthly_sections(result), css=REPORT_CSS)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/campaigns", dashboard),
+        Route("/fragments/campaigns", rows),
+        Route("/campaigns/{name}", detail),
+        Route("/campaigns/{name}/progress", progress),
+        Route("/campaigns/{name}/report", report),
+        Route("/campaigns/{name}/{action}", confirm, methods=["GET"]),
+        Route("/campaigns/{name}/{action}", act, methods=["POST"]),
+        Route("/reports/monthly", monthly),
+    ]

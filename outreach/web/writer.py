@@ -1,0 +1,201 @@
+"""The writer's pages: the live preview, the lint findings, and a test copy to oneself.
+
+The preview page shows one campaign's message as one recipient gets it (the
+HTML part in a sandboxed ``<iframe srcdoc>``: no scripts, an opaque origin;
+or the text part), lets the writer switch contact, follow-up step and A/B
+subject, and reloads by itself when a watched file is saved: its one script
+polls ``…/version`` every second (``studio/live.py`` recompiles once per
+change). Contact data is untrusted: everything is escaped, and the
+``contact`` parameter is only ever looked up in the database.
+
+The same page serves ``outreach content preview --serve`` (``standalone_routes``:
+at ``/``, no login, GET only) and the team app (``/app/preview/NAME``, writers
+only, plus the test send).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from outreach.errors import OutreachError
+from outreach.studio.live import Previewer, View
+from outreach.web.auth import requires
+from outreach.web.headers import ERROR_ALONE_CSP, MESSAGE_ALONE_CSP, MESSAGE_IMAGES, csp
+from outreach.web.render import context, flash, page, redirect
+from outreach.web.sessions import checked_form
+
+_HEAD = re.compile(r"<head\b[^>]*>", re.I)
+
+
+def _param(request: Request, key: str) -> str | None:
+    value = request.query_params.get(key)
+    return value[:320] if value else None
+
+
+def _number(request: Request, key: str) -> int:
+    raw = _param(request, key) or "0"
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 4 else -1
+
+
+def _links_open_outside(message: str) -> str:
+    """A link clicked in the preview opens in a new tab, as in a mail client, instead of inside the iframe
+    (where the page's CSP would block it). Only the shown copy changes: size and message.html don't."""
+    return _HEAD.sub(lambda m: m.group(0) + '<base target="_blank">', message, count=1)
+
+
+def _query(**params: object) -> str:
+    return "?" + urlencode({k: v for k, v in params.items() if v not in (None, "", 0)})
+
+
+async def _preview_page(request: Request, previewer: Previewer, base: str, standalone: bool) -> Response:
+    mode = "text" if _param(request, "view") == "text" else "html"
+    step, variant = _number(request, "step"), _number(request, "variant")
+    view: View = await context(request).run(previewer.view, _param(request, "contact"), step, variant)
+    email = view.contact.email if view.contact else None
+    contacts = view.contacts
+    if view.contact is not None and all(c.email != view.contact.email for c in contacts):
+        contacts = (view.contact, *contacts)  # a ?contact= from outside the first contacts of the segment
+    values: dict[str, Any] = {
+        "name": previewer.name, "view": view, "mode": mode, "contacts": contacts, "base": base,
+        "standalone": standalone, "layout": "bare.html" if standalone else "base.html",
+        "message": _links_open_outside(view.prepared.rendered.html) if view.prepared else "",
+        "html_link": _query(contact=email, step=view.step, variant=view.variant, view="html"),
+        "text_link": _query(contact=email, step=view.step, variant=view.variant, view="text"),
+        "alone_link": base + "/message.html" + _query(contact=email, step=view.step, variant=view.variant),
+    }
+    if not standalone:
+        values["own_address"] = _own_address(request)
+    headers = {"Content-Security-Policy": csp(request.state.nonce, images=MESSAGE_IMAGES)}
+    return page(request, "writer/preview.html", headers=headers, **values)
+
+
+async def _message(request: Request, previewer: Previewer) -> Response:
+    """The HTML part alone, for a tab of its own; the CSP sandbox keeps it inert there too."""
+    view = await context(request).run(previewer.view, _param(request, "contact"), _number(request, "step"),
+                                   _number(request, "variant"))  # fmt: skip
+    if view.prepared is None:
+        body = context(request).pages.get_template("writer/message_error.html").render(error=view.error)
+        return HTMLResponse(body, headers={"Content-Security-Policy": ERROR_ALONE_CSP})
+    return HTMLResponse(view.prepared.rendered.html, headers={"Content-Security-Policy": MESSAGE_ALONE_CSP})
+
+
+async def _version(request: Request, previewer: Previewer) -> Response:
+    return PlainTextResponse(await context(request).run(previewer.version))
+
+
+async def _lint(request: Request, previewer: Previewer) -> Response:
+    version, result, error = await context(request).run(previewer.lint)
+    return page(request, "writer/_lint.html", result=result, error=error, version=version)
+
+
+# -- the team app: /app/preview ------------------------------------------------------------------
+
+
+def _previewer(request: Request) -> Previewer:
+    ctx = context(request)
+    name = request.path_params["name"]
+    if name not in ctx.ws.campaigns():
+        raise HTTPException(404, f"There is no campaign {name!r} in the workspace.")
+    return ctx.previewer(str(name))
+
+
+def _own_address(request: Request) -> str | None:
+    """Where the writer's test copies go: their account's address, else their sender's."""
+    user = request.state.user
+    if user.email:
+        return str(user.email)
+    sender = context(request).ws.config.settings.senders.get(user.sender or "")
+    return sender.email if sender else None
+
+
+@requires("writer")
+async def campaigns(request: Request) -> Response:
+    return page(request, "writer/campaigns.html", names=context(request).ws.campaigns())
+
+
+@requires("writer")
+async def preview(request: Request) -> Response:
+    previewer = await context(request).run(_previewer, request)
+    return await _preview_page(request, previewer, context(request).url(f"/app/preview/{previewer.name}"), False)
+
+
+@requires("writer")
+async def message(request: Request) -> Response:
+    return await _message(request, await context(request).run(_previewer, request))
+
+
+@requires("writer")
+async def version(request: Request) -> Response:
+    return await _version(request, await context(request).run(_previewer, request))
+
+
+@requires("writer")
+async def lint(request: Request) -> Response:
+    return await _lint(request, await context(request).run(_previewer, request))
+
+
+@requires("writer")
+async def test_send(request: Request) -> Response:
+    """One copy of the first email, as the chosen contact and subject would get it, to the writer only."""
+    name = _previewer(request).name
+    if request.method != "POST":
+        return redirect(request, f"/app/preview/{name}")
+    form = await checked_form(request)
+    to = _own_address(request)
+    back = f"/app/preview/{name}" + _query(contact=form.get("contact") or None, variant=form.get("variant") or None)
+    if to is None:
+        flash(request, "Your account has no address for test copies; ask for one with "
+                       "`outreach users add NAME --role writer --email ADDRESS`.", "error")  # fmt: skip
+        return redirect(request, back)
+    contact = str(form.get("contact") or "")[:320] or None
+    variant = str(form.get("variant") or "0")
+    try:
+        prepared = await context(request).run(context(request).ws.test_send, name, to, contact,
+                                           int(variant) if variant.isdigit() and len(variant) < 4 else 0)  # fmt: skip
+    except OutreachError as exc:
+        flash(request, f"The test copy was not sent: {exc}", "error")
+    else:
+        flash(request, f"Sent a test copy to {to}: {prepared.rendered.subject}")
+    return redirect(request, back)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/preview", campaigns),
+        Route("/preview/{name}", preview),
+        Route("/preview/{name}/message.html", message),
+        Route("/preview/{name}/version", version),
+        Route("/preview/{name}/lint", lint),
+        Route("/preview/{name}/test-send", test_send, methods=["GET", "POST"]),
+    ]
+
+
+# -- content preview --serve: one campaign at / ------------------------------------------------
+
+
+def standalone_routes() -> list[BaseRoute]:
+    def previewer(request: Request) -> Previewer:
+        found: Previewer = request.app.state.previewer
+        return found
+
+    async def root(request: Request) -> Response:
+        return await _preview_page(request, previewer(request), "", True)
+
+    async def alone(request: Request) -> Response:
+        return await _message(request, previewer(request))
+
+    async def ver(request: Request) -> Response:
+        return await _version(request, previewer(request))
+
+    async def findings(request: Request) -> Response:
+        return await _lint(request, previewer(request))
+
+    return [Route("/", root, methods=["GET"]), Route("/message.html", alone, methods=["GET"]),
+            Route("/version", ver, methods=["GET"]), Route("/lint", findings, methods=["GET"])]  # fmt: skip

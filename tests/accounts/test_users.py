@@ -1,0 +1,108 @@
+"""Accounts of the team app: ``outreach users ...`` and the face's methods, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import invoke
+from sqlalchemy import select
+
+from outreach.accounts.users import authenticate, calendar_account, calendar_token, rotate_calendar
+from outreach.errors import AuthError, InputError, NotFoundError
+from outreach.storage import transaction
+from outreach.storage.models import User
+from outreach.workspace import Workspace
+
+
+def test_users_add_with_password_stdin_list_and_remove(example_ws: Path) -> None:
+    added = invoke("users", "add", "Boss", "--role", "executive", "--password-stdin", ws=example_ws,
+                   input="a long enough password\n")  # fmt: skip
+    assert (added.exit_code, added.stdout) == (0, "User boss added (executive)\n")
+    caller = invoke("users", "add", "cali", "--role", "caller", "--sender", "awang", "--password-stdin",
+                    ws=example_ws, input="another password\r\n")  # fmt: skip
+    assert caller.stdout == "User cali added (caller, sender awang)\n"
+    listed = invoke("users", "list", ws=example_ws)
+    assert listed.stdout.splitlines() == [
+        f"{'cali':<24}{'caller':<11}{'awang':<16}-", f"{'boss':<24}{'executive':<11}{'-':<16}-", "2 user(s)",
+    ]  # fmt: skip
+    with Workspace.open(example_ws) as ws:
+        assert authenticate(ws.engine, "boss", "a long enough password").role == "executive"
+        assert authenticate(ws.engine, "cali", "another password").sender == "awang"  # the CR was not kept
+        with transaction(ws.engine) as session:
+            hashes = [u.password_hash for u in session.scalars(select(User))]
+        assert all(h.startswith("$argon2id$") for h in hashes) and "a long enough password" not in str(hashes)
+    removed = invoke("users", "remove", "boss", ws=example_ws)
+    assert removed.stdout == "User boss removed\n"
+    assert invoke("users", "list", ws=example_ws).stdout.splitlines()[-1] == "1 user(s)"
+
+
+def test_users_add_prompts_twice_without_echo(example_ws: Path) -> None:
+    result = invoke("users", "add", "wina", "--role", "writer", ws=example_ws,
+                    input="typed twice here\ntyped twice here\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "typed twice here" not in result.output  # hidden input
+    assert result.stdout.endswith("User wina added (writer)\n")
+    mismatch = invoke("users", "add", "wanda", "--role", "writer", ws=example_ws,
+                      input="first password\nsecond password\nfirst password\nfirst password\n")  # fmt: skip
+    assert mismatch.exit_code == 0 and "do not match" in mismatch.output
+
+
+@pytest.mark.parametrize(("args", "stdin", "error"), [
+    (["bad name!", "--role", "caller"], "long enough pw\n", "Error: user name 'bad name!': use 1-64 lowercase"),
+    (["cali", "--role", "caller", "--sender", "nobody"], "long enough pw\n",
+     "Error: no sender 'nobody' in outreach.yaml"),
+    (["cali", "--role", "caller"], "short\n", "Error: the password is too short: use at least 8 characters"),
+    (["cali", "--role", "caller"], "", "Error: --password-stdin: nothing on standard input"),
+    (["cali", "--role", "writer", "--email", "not-an-address"], "long enough pw\n", "Error: --email: invalid email"),
+])  # fmt: skip
+def test_users_add_refuses_bad_input_and_changes_nothing(example_ws: Path, args: list[str], stdin: str,
+                                                         error: str) -> None:  # fmt: skip
+    result = invoke("users", "add", *args, "--password-stdin", ws=example_ws, input=stdin)
+    assert result.exit_code in (1, 2) and error in result.stderr, result.stderr
+    assert invoke("users", "list", ws=example_ws).stdout == "0 user(s)\n"
+
+
+def test_a_second_user_of_the_same_name_and_unknown_users(example_ws: Path) -> None:
+    assert invoke("users", "add", "cali", "--role", "caller", "--password-stdin", ws=example_ws,
+                  input="long enough pw\n").exit_code == 0  # fmt: skip
+    again = invoke("users", "add", "CALI", "--role", "writer", "--password-stdin", ws=example_ws,
+                   input="long enough pw\n")  # fmt: skip
+    assert again.exit_code == 1
+    assert again.stderr == "Error: user 'cali' already exists; `outreach users remove cali` first\n"
+    gone = invoke("users", "remove", "nobody", ws=example_ws)
+    assert gone.stderr == "Error: no user 'nobody'; `outreach users list` shows them\n"
+    role = invoke("users", "add", "x", "--role", "admin", "--password-stdin", ws=example_ws, input="long enough pw\n")
+    assert role.exit_code == 2
+
+
+def test_password_change_and_wrong_passwords(example_ws: Path) -> None:
+    with Workspace.open(example_ws) as ws:
+        first = ws.add_user("boss", "executive", "first password")
+        changed = invoke("users", "password", "boss", "--password-stdin", ws=example_ws, input="second password\n")
+        assert changed.stdout == "Password of boss changed; its open sessions are closed\n"
+        after = authenticate(ws.engine, "boss", "second password")
+        assert after.session_gen == first.session_gen + 1
+        for name, password in (("boss", "first password"), ("nobody", "second password"), ("boss", "x" * 5000)):
+            with pytest.raises(AuthError, match="wrong user name or password"):
+                authenticate(ws.engine, name, password)
+        with pytest.raises(InputError):
+            ws.set_password("boss", "short")
+        with pytest.raises(NotFoundError):
+            ws.set_password("nobody", "long enough pw")
+
+
+def test_calendar_tokens_open_one_feed_until_rotated(example_ws: Path) -> None:
+    with Workspace.open(example_ws) as ws:
+        secret = ws.secret()
+        cali = ws.add_user("cali", "caller", "long enough pw")
+        other = ws.add_user("cala", "caller", "long enough pw")
+        token = calendar_token(secret, cali)
+        assert calendar_account(ws.engine, secret, token) == cali
+        assert calendar_account(ws.engine, b"another secret", token) is None
+        ident, mac = token.split("-", 1)
+        for forged in (f"{other.id}-{mac}", f"{ident}-{mac[:-1]}", f"{ident}-{mac}é", "x-y", "", "-", f"{ident}"):
+            assert calendar_account(ws.engine, secret, forged) is None, forged
+        rotated = rotate_calendar(ws.engine, cali.id)
+        assert calendar_account(ws.engine, secret, token) is None
+        assert calendar_account(ws.engine, secret, calendar_token(secret, rotated)) == rotated
