@@ -17,8 +17,11 @@ as text the importer understands.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
 import io
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -46,18 +49,68 @@ def unneutralise(text: str) -> str:
 
 def decode_spreadsheet_bytes(data: bytes, name: str) -> str:
     """Decode what Excel, LibreOffice or Google Sheets wrote: UTF-8 (BOM or not), UTF-16, CP1252."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: broken UTF-16 text at byte {exc.start}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    if b"\x00" in data:
+    return data.decode(spreadsheet_encoding([data], name), errors="replace")
+
+
+def spreadsheet_encoding(chunks: Iterable[bytes], name: str) -> str:
+    """Which of UTF-16 (by its BOM), UTF-8 (BOM or not) or CP1252 a spreadsheet's bytes are in.
+
+    The bytes come in chunks, so a file of any size is checked in constant memory
+    (``open_spreadsheet``): UTF-8 only if every byte decodes, else CP1252, unless
+    the file holds NUL bytes (binary, e.g. an .xlsx renamed to .csv).
+    """
+    it = iter(chunks)
+    first = b""
+    for chunk in it:  # enough for a byte order mark
+        first += chunk
+        if len(first) >= 2:
+            break
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        _check_utf16(itertools.chain([first], it), name)
+        return "utf-16"
+    utf8: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder("utf-8-sig")()
+    binary = False
+    for chunk in itertools.chain([first], it):
+        binary = binary or b"\x00" in chunk
+        utf8 = _still_decodes(utf8, chunk)
+        if utf8 is None and binary:
+            break
+    if utf8 is not None and _still_decodes(utf8, b"", final=True) is not None:
+        return "utf-8-sig"
+    if binary:
         raise InputError(f"{name}: this is not a CSV text file (it holds binary data)")
-    return data.decode("cp1252", errors="replace")
+    return "cp1252"
+
+
+def _still_decodes(decoder: codecs.IncrementalDecoder | None, chunk: bytes,
+                   final: bool = False) -> codecs.IncrementalDecoder | None:  # fmt: skip
+    if decoder is None:
+        return None
+    try:
+        decoder.decode(chunk, final)
+    except UnicodeDecodeError:
+        return None
+    return decoder
+
+
+def _check_utf16(chunks: Iterable[bytes], name: str) -> None:
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    offset = 0  # bytes handed to the decoder before this chunk
+    for chunk in itertools.chain(chunks, [b""]):
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: broken UTF-16 text at byte {offset - pending + exc.start}") from None
+        offset += len(chunk)
+
+
+def open_spreadsheet(path: Path, chunk: int = 1 << 20) -> TextIO:
+    """A CSV file opened as text in the encoding its bytes are in, read once in chunks to find it
+    (``spreadsheet_encoding``) and then streamed: nothing holds the whole file."""
+    with path.open("rb") as fh:
+        encoding = spreadsheet_encoding(iter(functools.partial(fh.read, chunk), b""), str(path))
+    return path.open(encoding=encoding, errors="replace", newline="")
 
 
 def sniff_delimiter(text: str) -> str:
@@ -68,6 +121,19 @@ def sniff_delimiter(text: str) -> str:
         if any(counts.values()):
             return max(counts, key=lambda d: counts[d])
     return ","
+
+
+def sniff_file_delimiter(fh: TextIO, limit: int = 1 << 20) -> str:
+    """``sniff_delimiter`` on the first lines of an open file (at most ``limit`` characters), which is
+    then rewound to its start."""
+    head = ""
+    while head.count("\n") < 10 and len(head) < limit:
+        more = fh.read(64 * 1024)
+        if not more:
+            break
+        head += more
+    fh.seek(0)
+    return sniff_delimiter(head)
 
 
 def sniff_reader(text: str) -> csv.DictReader[str]:

@@ -28,8 +28,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from outreach.settings.workspace import WorkspaceConfig, load_workspace
-
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -46,6 +44,7 @@ if TYPE_CHECKING:
     from outreach.reports.campaign import CampaignReport
     from outreach.reports.monthly import MonthlyReport
     from outreach.sending.engine import SendOptions, SendReport
+    from outreach.settings.workspace import WorkspaceConfig
     from outreach.studio.lint import LintResult
     from outreach.studio.screenshot import Shot
     from outreach.studio.starters import NewCampaign
@@ -63,6 +62,8 @@ class Workspace:
     @classmethod
     def open(cls, path: str | Path | None = None) -> Workspace:
         """Load ``outreach.yaml`` from ``path`` (default: $OUTREACH_WORKSPACE, else the current directory)."""
+        from outreach.settings.workspace import load_workspace
+
         return cls(load_workspace(path))
 
     # -- the basics ------------------------------------------------------------------
@@ -100,9 +101,11 @@ class Workspace:
 
     # -- contacts and segments ------------------------------------------------------------
 
-    def import_contacts(self, path: str | Path, mapping: Sequence[str] = ()) -> ImportResult:
+    def import_contacts(self, path: str | Path, mapping: Sequence[str] = (),
+                        progress: Callable[[int, int], None] | None = None) -> ImportResult:  # fmt: skip
         """Import a CSV; re-importing updates contacts by email. ``mapping``: ``["COLUMN=FIELD", ...]``
-        for columns the header synonyms do not recognise (as ``--map``)."""
+        for columns the header synonyms do not recognise (as ``--map``); ``progress(bytes read, bytes
+        in the file)`` is called after each batch of rows."""
         from outreach.audience.headers import parse_mapping
         from outreach.audience.importer import ImportOptions, import_contacts
 
@@ -112,7 +115,7 @@ class Workspace:
             senders={key: (s.name, s.email) for key, s in settings.senders.items()},
             mapping=parse_mapping(mapping),
         )
-        return import_contacts(self.engine, Path(path), options)
+        return import_contacts(self.engine, Path(path), options, progress)
 
     def contacts(self, segment: str | None = None) -> Iterator[ContactView]:
         """Every contact, or a segment's, streamed in id order."""
@@ -219,9 +222,7 @@ class Workspace:
         return resend_uncertain(self.engine, name, self._campaign_names())
 
     def _campaign_names(self) -> list[str]:
-        from outreach.campaigns.definition import campaign_names
-
-        return campaign_names(self.config)
+        return self.config.campaign_names()
 
     # -- the writer's tools -------------------------------------------------------------
 

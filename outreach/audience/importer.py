@@ -1,35 +1,44 @@
-"""Importing contacts from any spreadsheet's CSV.
+"""Importing contacts from any spreadsheet's CSV, streamed: memory does not grow with the file.
 
-Three steps, each on its own so they can be read, tested and (for large
-files) streamed apart:
+Three steps, each on its own so they can be read, tested and run apart:
 
 1. the header: which column is which field, settled once per file
    (``headers.plan_header``: the synonyms of common exports, ``--map``);
 2. each row: ``parse_row(plan, cells, options)``, a pure function from the
-   row's cells to contact fields and warnings, or a ``RowError``;
-3. the upsert, all in one transaction.
+   row's cells to contact fields and warnings, or a ``RowError``. This is most
+   of an import's work (email-validator and phonenumbers are pure Python), so
+   a large file's rows are parsed in worker processes (``workers.py``), batch
+   by batch, while this one reads the next rows and writes the last batch;
+3. the upsert, in batches of ``BATCH`` rows (``upsert.ContactWriter``), all in
+   one transaction.
 
 Import is all-or-nothing for the file and row by row for its content: a bad
 row is rejected with its row number and reason, a row that is usable in part
 (an invalid phone number, an unknown owner) is kept and a warning says what
 was left out, and the good rows go in. Re-importing updates contacts by email;
 an empty cell leaves the stored value alone, so a partial sheet never wipes data.
+The file is read as a stream, rejects and warnings beyond the first thousand
+wait in a temporary file and the file's emails (for "duplicate of line N") in
+a temporary table, so a million rows need the memory of a thousand.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import os
+import pickle
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import tempfile
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from outreach.audience.cells import (
     RowError,
@@ -41,18 +50,23 @@ from outreach.audience.cells import (
     split_name,
 )
 from outreach.audience.headers import HeaderPlan, find_header, plan_header
+from outreach.audience.upsert import ContactWriter
+from outreach.audience.workers import Workers
 from outreach.errors import InputError
-from outreach.sheets import decode_spreadsheet_bytes, sniff_delimiter, unneutralise, write_csv
-from outreach.storage import transaction, utcnow
-from outreach.storage.models import Company, Contact
+from outreach.sheets import open_spreadsheet, sniff_file_delimiter, unneutralise, write_csv
+from outreach.storage import utcnow
 
 __all__ = ["ImportOptions", "ImportResult", "RowError", "import_contacts", "normalise_email", "parse_row",
            "write_rejects"]  # fmt: skip
 
 STATUSES = ("prospect", "existing")
-TEXT_FIELDS = ("first_name", "last_name", "title", "phone", "industry", "city", "owner", "language")
 MAX_FIELD = 500
 HEADER_SEARCH = 20  # rows an export may put above its header (LinkedIn: a few lines of notes)
+BATCH = 500  # rows per upsert, and per batch a worker parses
+PARALLEL_BYTES = 2_000_000  # about 20,000 rows: a smaller file is done before a worker has started
+# Parsing costs about twice what reading and writing cost here, so two workers keep this process busy;
+# on two cores the three share them fully (one worker would leave this process idle half the time).
+MAX_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -60,14 +74,70 @@ class ImportOptions:
     region: str = "ID"  # phones without a country code are read as this country's
     senders: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name, email)
     mapping: Mapping[str, str] = field(default_factory=dict)  # --map, normalised column -> field
+    # processes parsing rows beside this one; None: up to MAX_WORKERS (one a core) for a file of
+    # PARALLEL_BYTES or more on a machine with two cores or more, else none (0: all in this process)
+    workers: int | None = None
+
+
+T = TypeVar("T")
+
+
+class RowLog(Sequence[T]):
+    """Rows in file order, as a list reads them; the first ``keep`` in memory, the rest pickled to a
+    temporary file, so that a file with a million bad rows costs no more memory than one with a few.
+    Appended to while the import runs, read after it (not both at once)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self._head: list[T] = []
+        self._keep = keep
+        self._spill: IO[bytes] | None = None
+        self._count = 0
+
+    def append(self, item: T) -> None:
+        self._count += 1
+        if len(self._head) < self._keep:
+            self._head.append(item)
+            return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the log lives
+        pickle.dump(item, self._spill, pickle.HIGHEST_PROTOCOL)
+
+    def extend(self, items: Iterable[T]) -> None:
+        for item in items:
+            self.append(item)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[T]:
+        yield from self._head
+        spill = self._spill
+        if spill is None:
+            return
+        end = spill.tell()
+        spill.seek(0)
+        try:
+            while spill.tell() < end:
+                yield pickle.load(spill)  # noqa: S301 - our own temporary file
+        finally:
+            spill.seek(end)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, int) and 0 <= index < len(self._head):
+            return self._head[index]
+        return list(self)[index]
 
 
 @dataclass
 class ImportResult:
     imported: int = 0
     updated: int = 0
-    rejected: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
-    warnings: list[tuple[int, str]] = field(default_factory=list)
+    rejected: RowLog[tuple[int, str, dict[str, str]]] = field(default_factory=RowLog)
+    warnings: RowLog[tuple[int, str]] = field(default_factory=RowLog)
     columns: list[str] = field(default_factory=list)
     plan: HeaderPlan | None = None
     custom_filled: set[int] = field(default_factory=set)  # custom columns with a value somewhere
@@ -111,15 +181,28 @@ def _custom_label(header: str, key: str) -> str:
     return key if header.strip().lower() == key else f"{header} (custom.{key})"
 
 
-def _clean(name: str, value: str) -> str:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean(plan: HeaderPlan, i: int, value: str) -> str:
     value = unneutralise(value.strip())
-    if "\r" in value or "\n" in value:
-        raise RowError(f"{name} contains a line break")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise RowError(f"{name} contains a control character")
+    if _CONTROL.search(value):
+        if "\r" in value or "\n" in value:
+            raise RowError(f"{_field_label(plan, i)} contains a line break")
+        raise RowError(f"{_field_label(plan, i)} contains a control character")
     if len(value) > MAX_FIELD:
-        raise RowError(f"{name} is longer than {MAX_FIELD} characters")
+        raise RowError(f"{_field_label(plan, i)} is longer than {MAX_FIELD} characters")
     return value
+
+
+def _values(plan: HeaderPlan, cells: Sequence[str]) -> list[str]:
+    """The cells stripped and checked (``_clean``); at a glance for the whole row where nothing in it
+    is suspect (no control character, apostrophe or overlong cell), as in nearly every row."""
+    values = [c.strip() for c in cells]
+    joined = "".join(values)
+    if not _CONTROL.search(joined) and "'" not in joined and max(map(len, values), default=0) <= MAX_FIELD:
+        return values
+    return [_clean(plan, i, c) if c else "" for i, c in enumerate(values)]
 
 
 @dataclass(frozen=True)
@@ -130,7 +213,7 @@ class ParsedRow:
 
 def parse_row(plan: HeaderPlan, cells: Sequence[str], options: ImportOptions) -> ParsedRow:
     """One row's cells (in header order) into contact fields; RowError when the row is unusable."""
-    values = [_clean(_field_label(plan, i), c) if c and c.strip() else "" for i, c in enumerate(cells)]
+    values = _values(plan, cells)
     email_cols = plan.fields.get("email", ())
     out: dict[str, Any] = {"email": normalise_email(values[email_cols[0]] if email_cols else "")}
     warnings: list[str] = []
@@ -158,6 +241,26 @@ def parse_row(plan: HeaderPlan, cells: Sequence[str], options: ImportOptions) ->
     if custom:
         out["custom"] = custom
     return ParsedRow(out, tuple(warnings))
+
+
+Outcome = tuple[dict[str, Any], tuple[str, ...]] | str  # (fields, warnings), or why the row is rejected
+RawRow = tuple[int, list[str], str | None]  # (line, cells, why the row is unusable as a whole)
+
+
+def parse_rows(plan: HeaderPlan, options: ImportOptions, rows: Sequence[RawRow]) -> list[Outcome]:
+    """``parse_row`` for a batch, in plain data (what a worker process sends back cheaply)."""
+    out: list[Outcome] = []
+    for _line, cells, unusable in rows:
+        if unusable:
+            out.append(unusable)
+            continue
+        try:
+            parsed = parse_row(plan, cells, options)
+        except RowError as exc:
+            out.append(str(exc))
+            continue
+        out.append((parsed.fields, parsed.warnings))
+    return out
 
 
 def _field_label(plan: HeaderPlan, i: int) -> str:
@@ -216,43 +319,48 @@ class _Rows:
 
     path: Path
     plan: HeaderPlan
-    rows: Iterator[tuple[int, list[str], str | None]]  # (line, cells, why the row is unusable as a whole)
+    rows: Iterator[RawRow]
+    size: int  # bytes in the file
+    position: Callable[[], int]  # bytes read so far
 
 
-def read_csv(path: Path, mapping: Mapping[str, str] | None = None) -> _Rows:
-    """Decode, find the header (it may follow a few lines of notes), plan it, and stream the rows."""
+@contextmanager
+def open_csv(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_Rows]:
+    """Find the encoding, the delimiter and the header (it may follow a few lines of notes), plan the
+    header, and stream the rows."""
     try:
-        data = path.read_bytes()
+        fh = open_spreadsheet(path)
     except FileNotFoundError:
         raise InputError("file not found", path=path) from None
-    text = decode_spreadsheet_bytes(data, str(path))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
-    head: list[tuple[int, list[str]]] = []
-    try:
-        for row in reader:
-            head.append((reader.line_num, row))
-            if len(head) >= HEADER_SEARCH:
-                break
-    except csv.Error as exc:
-        raise InputError(str(exc), path=path, line=reader.line_num) from None
-    if not head:
-        raise InputError("the file is empty; it needs a header line with an email column", path=path)
-    at = find_header([row for _line, row in head], mapping)
-    line, header = head[at]
-    plan = plan_header(header, mapping, path=path, line=line)
-    if "email" not in plan.fields:
-        shown = ", ".join(h.strip().lower() for h in header)
-        raise InputError(f"no 'email' column in the header ({shown}); name the column that holds the "
-                         "addresses with --map COLUMN=email", path=path, line=head[0][0])  # fmt: skip
-    dupes = sorted({h.strip().lower() for h in header if h.strip() and
-                    [x.strip().lower() for x in header].count(h.strip().lower()) > 1})  # fmt: skip
-    if dupes:
-        raise InputError(f"duplicate column(s): {', '.join(dupes)}", path=path, line=line)
-    return _Rows(path, plan, _rows(path, reader, head[at + 1 :], len(header)))
+    with fh:
+        reader = csv.reader(fh, delimiter=sniff_file_delimiter(fh))
+        head: list[tuple[int, list[str]]] = []
+        try:
+            for row in reader:
+                head.append((reader.line_num, row))
+                if len(head) >= HEADER_SEARCH:
+                    break
+        except csv.Error as exc:
+            raise InputError(str(exc), path=path, line=reader.line_num) from None
+        if not head:
+            raise InputError("the file is empty; it needs a header line with an email column", path=path)
+        at = find_header([row for _line, row in head], mapping)
+        line, header = head[at]
+        plan = plan_header(header, mapping, path=path, line=line)
+        if "email" not in plan.fields:
+            shown = ", ".join(h.strip().lower() for h in header)
+            raise InputError(f"no 'email' column in the header ({shown}); name the column that holds the "
+                             "addresses with --map COLUMN=email", path=path, line=head[0][0])  # fmt: skip
+        dupes = sorted({h.strip().lower() for h in header if h.strip() and
+                        [x.strip().lower() for x in header].count(h.strip().lower()) > 1})  # fmt: skip
+        if dupes:
+            raise InputError(f"duplicate column(s): {', '.join(dupes)}", path=path, line=line)
+        rows = _rows(path, reader, head[at + 1 :], len(header), line)
+        yield _Rows(path, plan, rows, path.stat().st_size, fh.buffer.tell)
 
 
-def _rows(path: Path, reader: Any, buffered: list[tuple[int, list[str]]], width: int
-          ) -> Iterator[tuple[int, list[str], str | None]]:  # fmt: skip
+def _rows(path: Path, reader: Any, buffered: list[tuple[int, list[str]]], width: int, header_end: int
+          ) -> Iterator[RawRow]:  # fmt: skip
     def numbered() -> Iterator[tuple[int, list[str]]]:
         yield from buffered
         try:
@@ -261,11 +369,13 @@ def _rows(path: Path, reader: Any, buffered: list[tuple[int, list[str]]], width:
         except csv.Error as exc:
             raise InputError(str(exc), path=path, line=reader.line_num) from None
 
+    previous_end = header_end
     for end_line, row in numbered():
+        # a quoted cell may span lines: report the line where the row starts
+        line = end_line if end_line == previous_end + 1 else end_line - sum(_line_breaks(c) for c in row)
+        previous_end = end_line
         if not any(c.strip() for c in row):
             continue
-        # a quoted cell may span lines: report the line where the row starts
-        line = end_line - sum(_line_breaks(c) for c in row)
         if len(row) > width and any(c.strip() for c in row[width:]):
             yield line, row[:width], "more cells than header columns"
             continue
@@ -279,37 +389,100 @@ def _line_breaks(value: str | None) -> int:
     return len(_BREAK.findall(value)) if value else 0
 
 
+def _batches(rows: Iterator[RawRow], size: int) -> Iterator[list[RawRow]]:
+    batch: list[RawRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- parsing, here or in a worker ----------------------------------------------------------
+
+
+def _workers(options: ImportOptions, size: int) -> int:
+    if options.workers is not None:
+        return options.workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, MAX_WORKERS) if size >= PARALLEL_BYTES and cores > 1 else 0
+
+
+def _parsed(source: _Rows, options: ImportOptions) -> Generator[tuple[list[RawRow], list[Outcome]], None, None]:
+    """Each batch of rows with its outcomes, in file order.
+
+    With workers (``workers.Workers``), a few batches are in flight at a time, never the
+    whole file: the workers parse while this process reads on and writes the batch before.
+    """
+    batches = _batches(source.rows, BATCH)
+    workers = _workers(options, source.size)
+    if not workers:
+        for batch in batches:
+            yield batch, parse_rows(source.plan, options, batch)
+        return
+    pool = Workers(workers, source.plan, options)
+    pending: deque[tuple[list[RawRow], Callable[[], list[Outcome]]]] = deque()
+    try:
+        for batch in batches:
+            pending.append((batch, pool.submit(batch)))
+            if len(pending) > 2 * workers:
+                done, answer = pending.popleft()
+                yield done, answer()
+        while pending:
+            done, answer = pending.popleft()
+            yield done, answer()
+    finally:
+        pool.close()
+
+
 # -- importing -----------------------------------------------------------------------------
 
+Progress = Callable[[int, int], None]  # (bytes read, bytes in the file)
 
-def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = None) -> ImportResult:
+
+def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = None,
+                    progress: Progress | None = None) -> ImportResult:  # fmt: skip
     options = options or ImportOptions()
-    source = read_csv(path, options.mapping)
-    plan = source.plan
-    result = ImportResult(columns=list(plan.header), plan=plan)
-    seen: dict[str, int] = {}
-    with transaction(engine) as session:
-        companies = _CompanyCache(session)
-        for line, cells, unusable in source.rows:
-            try:
-                if unusable:
-                    raise RowError(unusable)
-                parsed = parse_row(plan, cells, options)
-                email = parsed.fields["email"]
-                first = seen.setdefault(email, line)
-                if first != line:
-                    raise RowError(f"duplicate of line {first} ({email})")
-                created = _upsert(session, companies, parsed.fields)
-            except RowError as exc:
-                result.rejected.append((line, str(exc), dict(zip(plan.header, cells, strict=False))))
-                continue
-            result.warnings.extend((line, w) for w in parsed.warnings)
-            result.custom_filled.update(i for i, key in plan.custom.items() if key in parsed.fields.get("custom", {}))
-            if created:
-                result.imported += 1
-            else:
-                result.updated += 1
+    with open_csv(path, options.mapping) as source, engine.begin() as conn:
+        plan = source.plan
+        result = ImportResult(columns=list(plan.header), plan=plan)
+        writer = ContactWriter(conn, utcnow())
+        with closing(_parsed(source, options)) as parsed:  # on any error, the workers stop at once
+            for batch, outcomes in parsed:
+                _write(writer, plan, batch, outcomes, result)
+                if progress is not None:
+                    progress(source.position(), source.size)
+        writer.close()
     return result
+
+
+def _write(writer: ContactWriter, plan: HeaderPlan, batch: list[RawRow], outcomes: list[Outcome],
+           result: ImportResult) -> None:  # fmt: skip
+    """One batch: duplicates of an earlier row rejected (the first one stays), the rest upserted."""
+    earlier = writer.earlier(o[0]["email"] for o in outcomes if not isinstance(o, str))
+    first: dict[str, int] = {}
+    accepted: list[tuple[int, tuple[dict[str, Any], tuple[str, ...]]]] = []
+    for (line, cells, _unusable), outcome in zip(batch, outcomes, strict=True):
+        if not isinstance(outcome, str):
+            email = outcome[0]["email"]
+            seen = earlier.get(email) or first.get(email)
+            if seen is None:
+                first[email] = line
+                accepted.append((line, outcome))
+                continue
+            outcome = f"duplicate of line {seen} ({email})"
+        result.rejected.append((line, outcome, dict(zip(plan.header, cells, strict=False))))
+    created = writer.write([(line, fields) for line, (fields, _warnings) in accepted])
+    for line, (fields, warnings) in accepted:
+        result.warnings.extend((line, w) for w in warnings)
+        if "custom" in fields:
+            result.custom_filled.update(i for i, key in plan.custom.items() if key in fields["custom"])
+        if fields["email"] in created:
+            result.imported += 1
+        else:
+            result.updated += 1
 
 
 def write_warnings(result: ImportResult, out: Path) -> None:
@@ -322,46 +495,3 @@ def write_rejects(result: ImportResult, out: Path) -> None:
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
         write_csv(fh, ["row", "reason", *result.columns],
                   ([line, reason, *(row.get(c, "") for c in result.columns)] for line, reason, row in result.rejected))
-
-
-class _CompanyCache:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.cache: dict[str, Company] = {}
-
-    def get(self, name: str, fields: dict[str, Any]) -> Company:
-        key = " ".join(name.split()).casefold()
-        company = self.cache.get(key)
-        if company is None:
-            company = self.session.scalar(select(Company).where(Company.key == key))
-        if company is None:
-            company = Company(name=name, key=key)
-            self.session.add(company)
-        for attr in ("industry", "city", "timezone"):
-            if fields.get(attr) and not getattr(company, attr):
-                setattr(company, attr, fields[attr])
-        self.cache[key] = company
-        return company
-
-
-def _upsert(session: Session, companies: _CompanyCache, fields: dict[str, Any]) -> bool:
-    now = utcnow()
-    contact = session.scalar(select(Contact).where(Contact.email == fields["email"]))
-    created = contact is None
-    if contact is None:
-        contact = Contact(email=fields["email"], created_at=now, updated_at=now, custom={}, tags="")
-        for name in TEXT_FIELDS + ("timezone",):
-            setattr(contact, name, "")
-        contact.status = "prospect"
-        contact.transactions = 0
-        session.add(contact)
-    for name, value in fields.items():
-        if name == "company":
-            contact.company = companies.get(value, fields)
-        elif name == "custom":
-            contact.custom = {**(contact.custom or {}), **value}
-        elif name != "email":
-            setattr(contact, name, value)
-    contact.updated_at = now
-    session.flush()
-    return created

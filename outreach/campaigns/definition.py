@@ -12,7 +12,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from outreach.audience.contacts import ContactView
 from outreach.errors import ConfigError, NotFoundError
-from outreach.settings.config import LANGUAGES, Frozen, Retry, Sender, Throttle
+from outreach.settings import LANGUAGES
+from outreach.settings.config import Frozen, Retry, Sender, Throttle
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import load_yaml, pydantic_error
 
@@ -169,9 +170,7 @@ class CampaignSpec:
 
 
 def campaign_names(ws: WorkspaceConfig) -> list[str]:
-    if not ws.campaigns_dir.is_dir():
-        return []
-    return sorted(p.stem for p in ws.campaigns_dir.glob("*.yaml"))
+    return ws.campaign_names()
 
 
 def load_campaign(ws: WorkspaceConfig, name: str) -> CampaignSpec:

@@ -24,7 +24,7 @@ from outreach.content.dkim import DkimSigner
 from outreach.content.images import InlineImage
 from outreach.content.problems import Variable, is_empty
 from outreach.content.rendering import CompiledContent, Organization, Rendered, load_compiled
-from outreach.settings.config import LANGUAGES
+from outreach.settings import LANGUAGES
 from outreach.settings.tokens import Signer, workspace_signer
 from outreach.settings.workspace import WorkspaceConfig
 

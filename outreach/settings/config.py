@@ -50,7 +50,6 @@ def _bytes(v: Any) -> int:
 Rate = Annotated[float, BeforeValidator(_rate)]
 Seconds = Annotated[float, BeforeValidator(_seconds)]
 Bytes = Annotated[int, BeforeValidator(_bytes)]
-LANGUAGES = ("id", "en")  # the languages content can be written in (footer labels, pages, starters)
 
 
 class Organization(Frozen):

@@ -31,6 +31,12 @@ class WorkspaceConfig:
     def campaigns_dir(self) -> Path:
         return self.root / "campaigns"
 
+    def campaign_names(self) -> list[str]:
+        """The campaigns defined (``campaigns/NAME.yaml``), without loading any."""
+        if not self.campaigns_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.campaigns_dir.glob("*.yaml"))
+
     @property
     def database_url(self) -> str:
         return resolve_database_url(self.settings.database_url, self.root)

@@ -75,6 +75,31 @@ class _KeyAnchored(yaml.ScalarNode):
         super().__init__(value.tag, value.value, key.start_mark, value.end_mark)
 
 
+# libyaml (PyYAML's C parser) where installed: every command reads outreach.yaml, and the pure-Python
+# parser costs a few tens of milliseconds for it
+_FAST: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, in one pass. A document the C
+    parser rejects is parsed again by PyYAML's own, whose words the error messages are in."""
+    try:
+        return _parse_with(text, _FAST)
+    except yaml.YAMLError:
+        if _FAST is yaml.SafeLoader:
+            raise
+    return _parse_with(text, yaml.SafeLoader)
+
+
+def _parse_with(text: str, loader_class: Any) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
     """Parse ``path``; a syntax error becomes a ConfigError with file and line."""
     if text is None:
@@ -85,8 +110,7 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not UTF-8 text ({exc.reason})", path=path) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = _parse(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from outreach.errors import OutreachError
-from outreach.settings.config import LANGUAGES
+from outreach.settings import LANGUAGES
 from outreach.studio.live import Previewer, View
 from outreach.web.auth import requires
 from outreach.web.headers import ERROR_ALONE_CSP, MESSAGE_ALONE_CSP, MESSAGE_IMAGES, csp
