@@ -41,7 +41,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
@@ -131,6 +131,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                 title=titles.get(exc.status_code, "Error"), message=exc.detail, home=None)  # fmt: skip
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client closed before its body arrived (a lying Content-Length, an unfinished chunked body):
+    nobody is left to answer and nothing went wrong here, so no error is logged."""
+    return Response(status_code=400)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, _SECRET_IN_PATH.sub("/…", request.url.path), exc_info=exc)
     # made outside SecurityHeaders (Starlette's error middleware is the outermost), so it carries them itself
@@ -138,6 +144,9 @@ async def _server_error(request: Request, exc: Exception) -> Response:
                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}  # fmt: skip
     return PlainTextResponse("Something went wrong on our side; it has been logged. Please try again.",
                              status_code=500, headers=headers)
+
+
+ERROR_HANDLERS = {HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _server_error}
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -191,7 +200,7 @@ def create_app(ws: Workspace) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(AccessLog), Middleware(SecurityHeaders, hsts=secure),
-    ], exception_handlers={HTTPException: _http_error, Exception: _server_error})  # fmt: skip
+    ], exception_handlers=ERROR_HANDLERS)  # fmt: skip
     app.state.web = ctx
     return app
 
@@ -212,7 +221,7 @@ def create_preview_app(ws: Workspace, name: str, contact: str | None, allowed_ho
     app = Starlette(routes=routes, middleware=[
         Middleware(HostCheck, allowed=frozenset(allowed_hosts) if allowed_hosts is not None else None),
         Middleware(SecurityHeaders),
-    ], exception_handlers={HTTPException: _http_error, Exception: _server_error})  # fmt: skip
+    ], exception_handlers=ERROR_HANDLERS)  # fmt: skip
     app.state.web = ctx
     app.state.previewer = previewer
     return app

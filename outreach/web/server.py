@@ -58,7 +58,10 @@ class Protocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]  # a class ch
 
     * A client that half-closes its side after sending the request (``shutdown(SHUT_WR)``, as some
       scripts and scanners do) still gets the answer: by default asyncio closes the whole connection at
-      that EOF, before a response that needs the database is written.
+      that EOF, before a response that needs the database is written. A request whose body can no
+      longer arrive (shorter than its Content-Length, an unfinished chunked body), or nothing but a
+      partial request, is closed at once instead: kept open, it would hold a connection and a handler
+      until the client gave up.
     * It never writes uvicorn's own access log, whatever logging someone configured: that log holds whole
       paths, which carry working unsubscribe and click tokens. The app's AccessLog cuts them out.
     """
@@ -68,7 +71,9 @@ class Protocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]  # a class ch
         self.access_log = False
 
     def eof_received(self) -> bool:
-        return True  # keep the transport; the response (or the keep-alive timeout) closes it
+        """True keeps the transport open for a whole request still being answered; False closes it."""
+        cycle = getattr(self, "cycle", None)
+        return cycle is not None and not cycle.response_complete and not cycle.more_body
 
 
 class Server:

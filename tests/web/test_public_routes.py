@@ -239,6 +239,26 @@ def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(team:
     assert answer.startswith(b"HTTP/1.1 200 ") and b"Berhenti berlangganan?" in answer
 
 
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /u/1-1-x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000000\r\n\r\nList-Unsubscribe=One-Click",
+    b"POST /u/1-1-x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 36\r\n\r\nList-Unsubscribe=One",
+    b"POST /app/login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+    b"POST /../app\r\nHost: 127.0.0.1\r\n",
+], ids=["huge length", "short body", "unfinished chunks", "partial request"])  # fmt: skip
+def test_a_request_that_can_never_complete_is_closed_at_once_not_held(
+        team: Path, request_bytes: bytes, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Half-closed with its body (or its head) unfinished: held open, each such request kept a connection and a
+    handler until the client gave up (the fuzz found them as 30 s stalls)."""
+    with caplog.at_level(logging.INFO), running_server(team) as srv:
+        with socket.create_connection(srv.server.server_address, timeout=60) as sock:
+            sock.sendall(request_bytes)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):  # a socket timeout here is the failure: the server held on
+                pass
+        assert httpx2.get(srv.base + "/no/such/page").status_code == 404  # and it still serves
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+
+
 def test_no_log_holds_a_token_even_when_uvicorns_access_log_is_switched_on(
         team: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     signer, rows = signer_and_rows(team)
