@@ -46,7 +46,7 @@ from outreach.content.tags import TAG, TOKEN, TOKEN_PATTERN, token, token_index
 from outreach.content.text import text_alternative
 from outreach.errors import ConfigError, TemplateError
 from outreach.settings.config import Theme
-from outreach.settings.yamlfile import load_yaml
+from outreach.settings.yamlfile import load_yaml, read_text_file
 
 FRONT_KEYS = ("subject", "preheader", "lang", "variants")
 DEFAULT_THEME = Theme()
@@ -180,13 +180,7 @@ def language_of_file(path: Path) -> str | None:
 def read_content(path: Path, root: Path | None = None) -> ContentSource:
     """Split front matter from the Markdown body; expand includes of ``ROOT/blocks`` (ROOT: the
     workspace, by default the folder above ``campaigns/``); check both for syntax."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise TemplateError("content file not found", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise TemplateError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    text = text.replace("\r\n", "\n")
+    text = read_text_file(path, TemplateError).replace("\r\n", "\n")
     front: dict[str, Any] = {}
     lines: dict[str, Any] = {}  # file line of each front matter value, for errors
     body, body_line = text, 1

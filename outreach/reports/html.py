@@ -237,14 +237,19 @@ def _sender_problems_section(report: CampaignReport) -> str:
             f"</th></tr></thead><tbody>{rows}</tbody></table></section>")  # fmt: skip
 
 
+def _reply_cells(sent: int, replied: int, rate: float | None, best: float) -> str:
+    """Sent, replied, the reply rate and its bar (scaled to the best row): one comparison row's numbers."""
+    return (f'<td class="num">{_num(sent)}</td><td class="num">{_num(replied)}</td>'
+            f'<td class="num">{fmt_percent(rate)}</td><td>{rate_bar_svg(rate, best)}</td>')  # fmt: skip
+
+
 def _variants_section(report: CampaignReport) -> str:
     if not report.variants:
         return ""
     best = max((v.reply_rate or 0.0) for v in report.variants)
     rows = "".join(
-        f'<tr><td><strong>{escape(v.label)}</strong></td><td>{escape(v.subject)}</td>'
-        f'<td class="num">{_num(v.sent)}</td><td class="num">{_num(v.replied)}</td>'
-        f'<td class="num">{fmt_percent(v.reply_rate)}</td><td>{rate_bar_svg(v.reply_rate, best)}</td></tr>'
+        f"<tr><td><strong>{escape(v.label)}</strong></td><td>{escape(v.subject)}</td>"
+        f"{_reply_cells(v.sent, v.replied, v.reply_rate, best)}</tr>"
         for v in report.variants
     )
     return ('<section class="card"><h2>A/B subjects<small>reply rate per subject line</small></h2>'
@@ -259,8 +264,7 @@ def _languages_section(report: CampaignReport) -> str:
     best = max((row.reply_rate or 0.0) for row in report.languages)
     rows = "".join(
         f'<tr data-language="{escape(row.language)}"><td><strong>{escape(row.label)}</strong></td>'
-        f'<td class="num">{_num(row.sent)}</td><td class="num">{_num(row.replied)}</td>'
-        f'<td class="num">{fmt_percent(row.reply_rate)}</td><td>{rate_bar_svg(row.reply_rate, best)}</td></tr>'
+        f"{_reply_cells(row.sent, row.replied, row.reply_rate, best)}</tr>"
         for row in report.languages
     )
     return ('<section class="card"><h2>Replies by language<small>each contact got the version of its '

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from outreach.errors import ConfigError
+from outreach.errors import ConfigError, OutreachError
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,21 @@ def _parse_with(text: str, loader_class: Any) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
+def read_text_file(path: Path, error: type[OutreachError] = ConfigError) -> str:
+    """A workspace file's text (UTF-8, a BOM from Windows editors dropped); ``error`` naming the file when it
+    is missing or not UTF-8, the two ways a hand-edited file goes wrong before its syntax does."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error("file not found", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text ({exc.reason})", path=path) from None
+
+
 def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
     """Parse ``path``; a syntax error becomes a ConfigError with file and line."""
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise ConfigError("file not found", path=path) from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"not UTF-8 text ({exc.reason})", path=path) from None
+        text = read_text_file(path)
     try:
         root, data = _parse(text)
     except yaml.MarkedYAMLError as exc:
