@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Engine, and_, func, literal, select, update
+from sqlalchemy import Engine, and_, func, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from outreach.storage import changed_rows, transaction
+from outreach.storage.driver import Driver, marks
 from outreach.storage.models import Campaign, Company, Contact, Event, Outbox, Suppression
 
 PENDING = ("queued", "retry", "claimed", "sending")
@@ -45,41 +46,20 @@ OUTBOX = Outbox.__table__
 CONTACTS = Contact.__table__
 
 
-class _Driver:
+class _Driver(Driver):
     """The engine's per-batch statements (claim, mark, record), written for the DB-API driver.
 
     These run a few times per hundred messages on the loop that also drives the SMTP
     sessions; through the ORM each cost ~3× more (compiling the expanding IN, building
-    the result), and the relay waits meanwhile. Plain SQL with ``?`` placeholders
-    (``%s`` for drivers that want them), timestamps stored exactly as SQLAlchemy stores them.
+    the result), and the relay waits meanwhile.
     """
 
-    _DT = DateTime()
-    _DAY = Date()
-
     def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        dialect = conn.dialect
-        self.qmark = dialect.paramstyle == "qmark"
-        self.locking = dialect.name != "sqlite"  # SQLite has one writer; others lock and skip rows
-        self._ts = self._DT.dialect_impl(dialect).bind_processor(dialect)
-        self._day = self._DAY.dialect_impl(dialect).bind_processor(dialect)
-
-    def day(self, value: date) -> Any:
-        return self._day(value) if self._day is not None else value
-
-    def ts(self, value: datetime | None) -> Any:
-        return self._ts(value) if self._ts is not None and value is not None else value
-
-    def run(self, sql: str, params: Sequence[Any] | list[tuple[Any, ...]]) -> Any:
-        return self.conn.exec_driver_sql(sql if self.qmark else sql.replace("?", "%s"), params)
+        super().__init__(conn)
+        self.locking = self.dialect != "sqlite"  # SQLite has one writer; others lock and skip rows
 
     def ids(self, sql: str, params: Sequence[Any]) -> list[int]:
-        return [row[0] for row in self.run(sql, tuple(params))]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
+        return [row[0] for row in self.run(sql, params)]
 
 
 def _lease(db: _Driver, campaign_id: int, state: str, limit: int, worker: str, lease: timedelta,
@@ -104,7 +84,7 @@ def _drop_suppressed(db: _Driver, ids: list[int], now: datetime) -> list[int]:
         return ids
     gone = set(db.ids(
         "UPDATE outbox SET state = 'suppressed', lease_owner = NULL, lease_expires_at = NULL, updated_at = ? "
-        f"WHERE id IN ({_marks(len(ids))}) AND email IN (SELECT email FROM suppressions) RETURNING id",
+        f"WHERE id IN ({marks(len(ids))}) AND email IN (SELECT email FROM suppressions) RETURNING id",
         (db.ts(now), *ids),
     ))  # fmt: skip
     return [i for i in ids if i not in gone]
@@ -165,7 +145,7 @@ def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetim
     db = _Driver(session.connection())
     return set(db.ids(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_expires_at = ?, updated_at = ? "
-        f"WHERE id IN ({_marks(len(ids))}) AND state = 'claimed' AND lease_owner = ? RETURNING id",
+        f"WHERE id IN ({marks(len(ids))}) AND state = 'claimed' AND lease_owner = ? RETURNING id",
         (db.ts(now + lease), db.ts(now), *ids, worker),
     ))  # fmt: skip
 
@@ -185,7 +165,7 @@ def record(session: Session, results: Sequence[Result], worker: str, now: dateti
         return
     db = _Driver(session.connection())
     at = db.ts(now)
-    db.run(_RECORD, [
+    db.many(_RECORD, [
         (r.state, at, r.code, r.error[:2000] if r.error else None, at if r.state == "sent" else None,
          db.ts(r.next_attempt_at), r.outbox_id, worker)
         for r in results
@@ -195,7 +175,7 @@ def record(session: Session, results: Sequence[Result], worker: str, now: dateti
         day = now.date()
         db.run(
             "UPDATE contacts SET last_contacted_at = ? WHERE id IN "
-            f"(SELECT contact_id FROM outbox WHERE id IN ({_marks(len(sent))})) "
+            f"(SELECT contact_id FROM outbox WHERE id IN ({marks(len(sent))})) "
             "AND (last_contacted_at IS NULL OR last_contacted_at < ?)",
             (db.day(day), *sent, db.day(day)),
         )
