@@ -28,7 +28,7 @@ import dkim
 import opendkim
 import pytest
 from engine_support import FaultySink, bulk_workspace, running
-from helpers import PROSPECTS, SendWorkspace
+from helpers import PROSPECTS, SendWorkspace, wait_for
 from sqlalchemy import select
 
 from outreach.audience.contacts import ContactView
@@ -327,10 +327,7 @@ def test_signing_workers_exit_when_their_parent_is_killed(tmp_path: Path, keys: 
     parent.kill()
     parent.wait()
 
-    deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), what="the signing workers to exit")
 
 
 def signing_workers(parent: int | None = None) -> list[int]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from engine_support import FaultySink, bulk_workspace, prepare, running
+from helpers import wait_for
 from sqlalchemy import select
 
 from outreach.campaigns.status import campaign_status
@@ -164,14 +164,13 @@ def test_auto_pause_when_bounces_blaming_the_sender_come_back_during_the_run(
         signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
         thread = threading.Thread(target=lambda: asyncio.run(send_campaign(ws, engine, "blast")))
         thread.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def forty_sent() -> list[Outbox]:
             with transaction(engine) as session:
-                sent_rows = list(session.scalars(select(Outbox).where(Outbox.state == "sent").limit(40)))
-            if len(sent_rows) >= 40:
-                break
-            time.sleep(0.05)
-        assert len(sent_rows) >= 40
+                rows = list(session.scalars(select(Outbox).where(Outbox.state == "sent").limit(40)))
+            return rows if len(rows) >= 40 else []
+
+        sent_rows = wait_for(forty_sent, what="40 messages sent")
         ingest(engine, [spam_bounce(row, n) for n, row in enumerate(sent_rows[:30])], signer)
         thread.join(60)
     status = campaign_status(engine, "blast")
