@@ -40,6 +40,19 @@ from outreach.settings.workspace import WorkspaceConfig, init_workspace, load_wo
 from outreach.storage import open_engine
 
 DATA = Path(__file__).parent / "data" / "foundation"
+# what importing DATA / "contacts_broken.csv" rejects, row by row, with the exact reasons
+BROKEN_REJECTS = [
+    (3, "invalid email 'not-an-email': An email address must have an @-sign."),
+    (4, "status 'lead' is not one of: prospect, existing"),
+    (5, "transactions 'dua' is not a whole number"),
+    (6, "last_contacted_at '12/05/2026' is not an ISO date (YYYY-MM-DD)"),
+    (7, "timezone 'Asia/Jakart' is not an IANA timezone name"),
+    (8, "duplicate of line 2 (good1@example.com)"),
+    (9, "first_name contains a line break"),
+    (11, "more cells than header columns"),
+    (12, "invalid email '用户@例子.广告': internationalised address (SMTPUTF8) is not supported"),
+    (13, "invalid email 'josé@example.com': internationalised address (SMTPUTF8) is not supported"),
+]
 
 OVERRIDES = (
     "OUTREACH_DATABASE_URL",

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers import CONTACT_HEADER, CONTACT_ROWS, DATA, invoke, write, write_csv
+from helpers import BROKEN_REJECTS, CONTACT_HEADER, CONTACT_ROWS, DATA, invoke, write, write_csv
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -164,20 +164,6 @@ def test_semicolon_file_keeps_types(example_ws: Path) -> None:
     dewi = get_contact(engine_of(example_ws), "dewi@semicolon.example.co.id")
     assert dewi is not None
     assert (dewi.status, dewi.transactions, dewi.city) == ("existing", 7, "Bogor")
-
-
-BROKEN_REJECTS = [
-    (3, "invalid email 'not-an-email': An email address must have an @-sign."),
-    (4, "status 'lead' is not one of: prospect, existing"),
-    (5, "transactions 'dua' is not a whole number"),
-    (6, "last_contacted_at '12/05/2026' is not an ISO date (YYYY-MM-DD)"),
-    (7, "timezone 'Asia/Jakart' is not an IANA timezone name"),
-    (8, "duplicate of line 2 (good1@example.com)"),
-    (9, "first_name contains a line break"),
-    (11, "more cells than header columns"),
-    (12, "invalid email '用户@例子.广告': internationalised address (SMTPUTF8) is not supported"),
-    (13, "invalid email 'josé@example.com': internationalised address (SMTPUTF8) is not supported"),
-]
 
 
 def test_broken_rows_are_rejected_with_row_and_reason(tmp_path: Path, example_ws: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DATA, invoke, write, write_csv
+from helpers import BROKEN_REJECTS, DATA, invoke, write, write_csv
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -28,19 +28,6 @@ from outreach.errors import InputError
 from outreach.sheets import open_spreadsheet, spreadsheet_encoding
 from outreach.storage import open_engine
 from outreach.storage.models import Company
-
-BROKEN_REJECTS = [
-    (3, "invalid email 'not-an-email': An email address must have an @-sign."),
-    (4, "status 'lead' is not one of: prospect, existing"),
-    (5, "transactions 'dua' is not a whole number"),
-    (6, "last_contacted_at '12/05/2026' is not an ISO date (YYYY-MM-DD)"),
-    (7, "timezone 'Asia/Jakart' is not an IANA timezone name"),
-    (8, "duplicate of line 2 (good1@example.com)"),
-    (9, "first_name contains a line break"),
-    (11, "more cells than header columns"),
-    (12, "invalid email '用户@例子.广告': internationalised address (SMTPUTF8) is not supported"),
-    (13, "invalid email 'josé@example.com': internationalised address (SMTPUTF8) is not supported"),
-]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

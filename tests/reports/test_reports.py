@@ -7,9 +7,7 @@ UTC cut would put them in the wrong month.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from browser_support import chromium_path
 from helpers import invoke, write
 from sqlalchemy import Engine
 
@@ -326,18 +325,8 @@ def test_month_must_be_yyyy_mm(root: Path) -> None:
 # -- the HTML page, rendered by a real browser ------------------------------------------------------
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("chromium is not installed; CI must install it (.ci/run)")
-    pytest.skip("chromium is not installed")
-
-
 def browser(tmp: Path, *args: str) -> str:
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp / 'profile'}", *args]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)

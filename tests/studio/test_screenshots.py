@@ -11,22 +11,20 @@ writes docs/screenshots/).
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import chromium_path, launched_browser
 from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, png, write, write_csv
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from outreach.settings.workspace import init_workspace
 from outreach.studio.live import GMAIL_CLIP
 from outreach.workspace import Workspace
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 EVERY_BLOCK = """\
 ---
 subject: "Paket jaringan untuk {{ contact.company }}"
@@ -68,23 +66,10 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def chromium_path() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("chromium is not installed; CI must install it")
-    pytest.skip("chromium is not installed")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_browser() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

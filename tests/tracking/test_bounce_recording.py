@@ -27,18 +27,6 @@ from outreach.storage.models import Event, Outbox, Suppression
 from outreach.tracking.ingest import SoftBouncePolicy, ingest
 
 
-@pytest.fixture
-def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    root = bulk_workspace(tmp_path / "ws", 6, "throttle: {rate: 2000/s}\n")
-    with running(FaultySink()) as sink:
-        ws, engine = prepare(root, sink.port, monkeypatch)
-        asyncio.run(send_campaign(ws, engine, "blast"))
-    with transaction(engine) as session:
-        rows = {r.email: r for r in session.scalars(select(Outbox))}
-    signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
-    return engine, rows, signer
-
-
 def contact(n: int) -> str:
     return f"user{n:05d}@co{n % 7}.example.com"
 
@@ -90,7 +78,7 @@ def suppressions(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_multi_recipient_bounce_records_each_failure_against_its_own_row(sent) -> None:  # type: ignore[no-untyped-def]
-    engine, rows, signer = sent
+    _ws, engine, rows, signer = sent  # six messages sent (conftest.py)
     bounce = dsn(1, [
         (contact(0), "5.1.1", "550 5.1.1 <x>: Recipient address rejected: User unknown (in reply to RCPT TO command)"),
         (contact(1), "5.7.1", "550 5.7.1 Message rejected as spam"),
@@ -108,7 +96,7 @@ def test_multi_recipient_bounce_records_each_failure_against_its_own_row(sent) -
 
 
 def test_sender_side_bounces_never_suppress_even_when_they_persist(sent) -> None:  # type: ignore[no-untyped-def]
-    engine, rows, signer = sent
+    _ws, engine, rows, signer = sent  # six messages sent (conftest.py)
     policy = SoftBouncePolicy(limit=3, spread=timedelta(days=7))
     start = datetime(2026, 11, 1, 9, 0)
     for i, days in enumerate((0, 4, 8)):
@@ -118,7 +106,7 @@ def test_sender_side_bounces_never_suppress_even_when_they_persist(sent) -> None
 
 
 def test_dmarc_failure_report_counts_for_the_sender_and_suppresses_no_one(sent) -> None:  # type: ignore[no-untyped-def]
-    engine, rows, signer = sent
+    _ws, engine, rows, signer = sent  # six messages sent (conftest.py)
     report = ingest(engine, [dmarc_report(rows[contact(3)], 1)], signer)
     assert (report.counts["other"], report.unmatched, report.suppressed) == (1, 0, 0)
     (event,) = events(engine)
@@ -128,7 +116,7 @@ def test_dmarc_failure_report_counts_for_the_sender_and_suppresses_no_one(sent) 
 
 
 def test_campaign_report_shows_the_senders_problems(sent) -> None:  # type: ignore[no-untyped-def]
-    engine, rows, signer = sent
+    _ws, engine, rows, signer = sent  # six messages sent (conftest.py)
     ingest(engine, [spam_bounce(rows[contact(0)], 1), spam_bounce(rows[contact(1)], 2),
                     dmarc_report(rows[contact(2)], 3),
                     dsn(4, [(contact(4), "5.1.1", "550 5.1.1 User unknown")], rows[contact(4)].message_id)],
@@ -180,7 +168,7 @@ def test_auto_pause_when_bounces_blaming_the_sender_come_back_during_the_run(
 
 
 def test_opt_out_report_unsubscribes_the_reported_recipient(sent) -> None:  # type: ignore[no-untyped-def]
-    engine, rows, signer = sent
+    _ws, engine, rows, signer = sent  # six messages sent (conftest.py)
     _name, raw = dmarc_report(rows[contact(5)], 9)
     raw = raw.replace(b"Feedback-Type: auth-failure", b"Feedback-Type: opt-out")
     raw = raw.replace(b"Auth-Failure: dmarc\r\n", b"")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_support import chromium_path
 from helpers import invoke, write_csv
 
 from outreach.errors import InputError
@@ -244,15 +244,6 @@ def test_cli_serves_and_stops_on_ctrl_c(root: Path) -> None:
             proc.wait()
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("chromium is not installed; CI must install it")
-    pytest.skip("chromium is not installed")
-
-
 def test_page_loads_and_reloads_in_headless_chromium(live: Live, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """The real browser: the toolbar and the sandboxed iframe are there, and the poller reloads after an edit."""
@@ -267,7 +258,7 @@ def test_page_loads_and_reloads_in_headless_chromium(live: Live, tmp_path: Path,
         return polled()
 
     monkeypatch.setattr(previewer, "version", version)
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
            live.server.url]  # fmt: skip
