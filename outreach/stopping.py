@@ -33,9 +33,11 @@ yet then.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -47,14 +49,37 @@ NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 class Stopped(KeyboardInterrupt):
-    """SIGTERM while starting: unwinds like Ctrl-C, and says which signal it was."""
+    """A stop signal while starting: unwinds like Ctrl-C, and says which signal it was."""
 
     def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__(NAMES.get(signal.Signals(signum), signal.Signals(signum).name))
+        self.signum = signum
 
 
 def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
     raise Stopped(signum)
+
+
+class _SendAgain:
+    """The unraisable-exception hook of the starting phase.
+
+    Python runs a signal handler wherever the main thread is, also inside a ``__del__`` or a
+    weakref callback (importlib's module-lock clean-up, while modules import), where an exception
+    cannot propagate: it is printed as "Exception ignored" and dropped, and the stop would be lost.
+    Such a ``Stopped`` is not printed; a timer thread sends the signal again 50 ms later, when the
+    main thread has left the place that dropped it, so that it lands where it can unwind.
+    """
+
+    def __init__(self, previous: Callable[[Any], Any]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, Stopped):
+            again = threading.Timer(0.05, os.kill, (os.getpid(), unraisable.exc_value.signum))
+            again.daemon = True
+            again.start()  # later, not now: sent at once, it would land in this hook, where it is dropped too
+            return
+        self.previous(unraisable)
 
 
 def _finishing(_signum: int, _frame: FrameType | None) -> None:
@@ -67,6 +92,8 @@ def catch_stop_signals() -> None:
     with contextlib.suppress(ValueError):  # not the main thread (an embedding host): leave its handlers
         signal.signal(signal.SIGTERM, _raise_stopped)
         signal.signal(signal.SIGINT, _raise_stopped)
+        if not isinstance(sys.unraisablehook, _SendAgain):
+            sys.unraisablehook = _SendAgain(sys.unraisablehook)
 
 
 def stopped_message(exc: KeyboardInterrupt) -> str:

@@ -79,6 +79,32 @@ def test_ctrl_c_while_a_module_runs_eval_is_still_a_clean_exit(tmp_path: Path) -
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "Stopped (Ctrl-C) before sending anything.\n")
 
 
+def test_a_stop_signal_python_drops_in_a_del_is_sent_again_and_honoured(tmp_path: Path) -> None:
+    """A handler's exception inside a ``__del__`` or a weakref callback (importlib's module-lock clean-up,
+    while the CLI imports) is printed as "Exception ignored" and dropped: the stop was lost, and the process
+    carried on to send the whole campaign. Now it is sent again and lands where it can unwind."""
+    (tmp_path / "stop_in_del.py").write_text(
+        "import os, signal, time\n"
+        "from outreach.stopping import catch_stop_signals, exit_stopped\n"
+        "catch_stop_signals()\n"
+        "class Dropped:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        for _ in range(3):  # the handler runs in here, where its exception can only be dropped\n"
+        "            pass\n"
+        "try:\n"
+        "    Dropped()\n"
+        "    for _ in range(600):\n"
+        "        time.sleep(0.1)\n"
+        "    print('the stop was lost')\n"
+        "except KeyboardInterrupt as exc:\n"
+        "    exit_stopped(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "stop_in_del"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "Stopped (SIGTERM) before sending anything.\n")
+
+
 @pytest.mark.parametrize("command", [SEND, WORKER], ids=["campaign send", "worker"])
 def test_sigterm_at_any_instant_is_a_clean_exit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 command: list[str]) -> None:  # fmt: skip
