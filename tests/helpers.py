@@ -345,6 +345,16 @@ class SendWorkspace:
         return invoke(*args, ws=self.root, input=input)
 
 
+def prospects_workspace(root: Path) -> Path:
+    """The example workspace with the six known contacts (four prospects) imported and a ``prospects`` segment."""
+    init_workspace(root)
+    write(root / "segments" / "prospects.yaml", "where:\n  status: prospect\n")
+    result = invoke("contacts", "import", str(write_csv(root.parent / "known-contacts.csv", CONTACT_HEADER,
+                                                        CONTACT_ROWS)), ws=root)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root
+
+
 def make_workspace(root: Path) -> Path:
     """The example workspace with the small contact set, a segment per purpose, and campaigns."""
     init_workspace(root)

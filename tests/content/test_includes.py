@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, write, write_csv
+from helpers import invoke, prospects_workspace, write
 
 from outreach.content.includes import BlockLoader
 from outreach.content.rendering import read_content
 from outreach.errors import TemplateError
-from outreach.settings.workspace import init_workspace
 
 SIGNATURE = "Salam hangat,\n\n**{{ sender.name }}**  \n{{ sender.title }}\n"
 ABOUT = "## Tentang {{ campaign.name }}\n\nPT Contoh Solusi adalah distributor TI sejak 2009.\n"
@@ -20,11 +19,7 @@ ABOUT = "## Tentang {{ campaign.name }}\n\nPT Contoh Solusi adalah distributor T
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    init_workspace(root)
-    write(root / "segments" / "prospects.yaml", "where:\n  status: prospect\n")
-    assert invoke("contacts", "import", str(write_csv(tmp_path / "c.csv", CONTACT_HEADER, CONTACT_ROWS)),
-                  ws=root).exit_code == 0  # fmt: skip
+    root = prospects_workspace(tmp_path / "ws")
     write(root / "blocks" / "signature.md", SIGNATURE)
     write(root / "blocks" / "about.md", ABOUT)
     return root

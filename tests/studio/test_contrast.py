@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, write, write_csv
+from helpers import invoke, prospects_workspace, write
 
-from outreach.settings.workspace import init_workspace
 from outreach.studio.contrast import colour, failing, ratio, text_pairs
 
 
@@ -39,11 +38,7 @@ def test_the_cascade_hidden_text_and_large_text() -> None:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    init_workspace(root)
-    write(root / "segments" / "prospects.yaml", "where:\n  status: prospect\n")
-    assert invoke("contacts", "import", str(write_csv(tmp_path / "c.csv", CONTACT_HEADER, CONTACT_ROWS)),
-                  ws=root).exit_code == 0  # fmt: skip
+    root = prospects_workspace(tmp_path / "ws")
     write(root / "campaigns" / "promo.yaml", "segment: prospects\ncontent: promo.md\nsender: awang\n")
     return root
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, write, write_csv
+from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, prospects_workspace, write, write_csv
 
 from outreach.content import rendering
 from outreach.settings.workspace import init_workspace
@@ -19,13 +19,7 @@ HINT = " (a phrase-list hint; --spam asks SpamAssassin)"
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """The example workspace with the six known contacts (four prospects) imported."""
-    root = tmp_path / "ws"
-    init_workspace(root)
-    write(root / "segments" / "prospects.yaml", "where:\n  status: prospect\n")
-    result = invoke("contacts", "import", str(write_csv(tmp_path / "small.csv", CONTACT_HEADER, CONTACT_ROWS)),
-                    ws=root)  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return root
+    return prospects_workspace(tmp_path / "ws")
 
 
 def campaign(root: Path, md: str, name: str = "promo", extra: str = "") -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import chromium_path, launched_browser
-from helpers import CONTACT_HEADER, CONTACT_ROWS, invoke, png, write, write_csv
+from helpers import invoke, png, prospects_workspace, write
 from playwright.sync_api import Browser
 
 from outreach.settings.workspace import init_workspace
@@ -75,11 +75,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("looks")
-    root = tmp / "ws"
-    init_workspace(root)
-    write(root / "segments" / "prospects.yaml", "where:\n  status: prospect\n")
-    assert invoke("contacts", "import", str(write_csv(tmp / "c.csv", CONTACT_HEADER, CONTACT_ROWS)),
-                  ws=root).exit_code == 0  # fmt: skip
+    root = prospects_workspace(tmp / "ws")
     (root / "images").mkdir()
     (root / "images" / "banner.png").write_bytes(png(1200, 400))
     (root / "images" / "logo.png").write_bytes(png(320, 80))
