@@ -145,15 +145,22 @@ def reply(row: Outbox, text: str, n: int, extra: str = "") -> tuple[str, bytes]:
     return (f"r{n}", raw.encode())
 
 
-def soft_bounce(row: Outbox, n: int) -> tuple[str, bytes]:
+def dsn_bounce(row: Outbox, n: int, *, status: str, diagnostic: str, text: str, prefix: str,
+               to: str = "sari@contoh-solusi.co.id") -> tuple[str, bytes]:  # fmt: skip
+    """A Postfix-style RFC 3464 bounce of ``row``: (a name for it, its bytes)."""
     raw = (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: sari@contoh-solusi.co.id\r\n"
-        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b{n}@mx.example.com>\r\n"
+        f"From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: {to}\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{prefix}{n}@mx.example.com>\r\n"
         'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-        "--B\r\nContent-Type: text/plain\r\n\r\nMailbox full.\r\n"
+        f"--B\r\nContent-Type: text/plain\r\n\r\n{text}\r\n"
         "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n"
-        f"Final-Recipient: rfc822; {row.email}\r\nAction: failed\r\nStatus: 5.2.2\r\n"
-        "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full, quota exceeded\r\n"
+        f"Final-Recipient: rfc822; {row.email}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; {diagnostic}\r\n"
         f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{row.message_id}>\r\n--B--\r\n"
     )
-    return (f"b{n}", raw.encode())
+    return (f"{prefix}{n}", raw.encode())
+
+
+def soft_bounce(row: Outbox, n: int) -> tuple[str, bytes]:
+    return dsn_bounce(row, n, status="5.2.2", diagnostic="552 5.2.2 Mailbox full, quota exceeded",
+                      text="Mailbox full.", prefix="b")  # fmt: skip

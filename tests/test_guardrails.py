@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from engine_support import FaultySink, bulk_workspace, prepare, running
+from engine_support import FaultySink, bulk_workspace, dsn_bounce, prepare, running
 from helpers import invoke
 from sqlalchemy import select
 
@@ -43,17 +43,8 @@ def complaint(row: Outbox, n: int) -> tuple[str, bytes]:
 
 
 def hard_bounce(row: Outbox, n: int) -> tuple[str, bytes]:
-    raw = (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: sari@contoh-solusi.example\r\n"
-        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <hb{n}@mx.example.com>\r\n"
-        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-        "--B\r\nContent-Type: text/plain\r\n\r\nUser unknown.\r\n"
-        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n"
-        f"Final-Recipient: rfc822; {row.email}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-        f"Diagnostic-Code: smtp; 550 5.1.1 <{row.email}>: Recipient address rejected: User unknown\r\n"
-        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{row.message_id}>\r\n--B--\r\n"
-    )
-    return (f"hb{n}", raw.encode())
+    return dsn_bounce(row, n, status="5.1.1", diagnostic=f"550 5.1.1 <{row.email}>: Recipient address rejected: "
+                      "User unknown", text="User unknown.", prefix="hb", to="sari@contoh-solusi.example")  # fmt: skip
 
 
 def sent_rows(engine) -> list[Outbox]:  # type: ignore[no-untyped-def]

@@ -61,48 +61,46 @@ def test_a_stop_signal_right_after_start_is_a_clean_explained_exit(
     assert sink.received == [] and states(engine) == {"queued": 20}
 
 
+def starting(tmp_path: Path, body: str) -> tuple[int, str, str]:
+    """Run ``body`` (indented code) as ``python -m`` in the starting phase, as the ``outreach`` command's first
+    lines do; its exit status, stdout and stderr."""
+    (tmp_path / "starting.py").write_text(
+        "import os, signal, time\n"
+        "from outreach.stopping import catch_stop_signals, exit_stopped\n"
+        "catch_stop_signals()\n"
+        f"try:\n{body}"
+        "except KeyboardInterrupt as exc:\n"
+        "    exit_stopped(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "starting"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)  # fmt: skip
+    return done.returncode, done.stdout, done.stderr
+
+
 def test_ctrl_c_while_a_module_runs_eval_is_still_a_clean_exit(tmp_path: Path) -> None:
     """CPython 3.11 marks a bare KeyboardInterrupt raised inside eval()'d code (namedtuple does that while the
     CLI's modules import) as unhandled although it is caught, and ``python -m`` then ends a clean exit by
     killing itself with SIGINT: about one Ctrl-C in 60 in the test above. The starting phase raises Stopped."""
-    (tmp_path / "stop_in_eval.py").write_text(
-        "import os, signal, time\n"
-        "from outreach.stopping import catch_stop_signals, exit_stopped\n"
-        "catch_stop_signals()\n"
-        "try:\n"
-        "    eval('os.kill(os.getpid(), signal.SIGINT) or time.sleep(60)')\n"
-        "except KeyboardInterrupt as exc:\n"
-        "    exit_stopped(exc)\n"
-    )
-    done = subprocess.run([sys.executable, "-m", "stop_in_eval"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)  # fmt: skip
-    assert (done.returncode, done.stdout, done.stderr) == (0, "", "Stopped (Ctrl-C) before sending anything.\n")
+    body = "    eval('os.kill(os.getpid(), signal.SIGINT) or time.sleep(60)')\n"
+    assert starting(tmp_path, body) == (0, "", "Stopped (Ctrl-C) before sending anything.\n")
 
 
 def test_a_stop_signal_python_drops_in_a_del_is_sent_again_and_honoured(tmp_path: Path) -> None:
     """A handler's exception inside a ``__del__`` or a weakref callback (importlib's module-lock clean-up,
     while the CLI imports) is printed as "Exception ignored" and dropped: the stop was lost, and the process
-    carried on to send the whole campaign. Now it is sent again and lands where it can unwind."""
-    (tmp_path / "stop_in_del.py").write_text(
-        "import os, signal, time\n"
-        "from outreach.stopping import catch_stop_signals, exit_stopped\n"
-        "catch_stop_signals()\n"
-        "class Dropped:\n"
-        "    def __del__(self):\n"
-        "        os.kill(os.getpid(), signal.SIGTERM)\n"
-        "        for _ in range(3):  # the handler runs in here, where its exception can only be dropped\n"
-        "            pass\n"
-        "try:\n"
+    carried on as if never asked to stop. Now it is sent again and lands where it can unwind."""
+    body = (
+        "    class Dropped:\n"
+        "        def __del__(self):\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "            for _ in range(3):  # the handler runs in here, where its exception can only be dropped\n"
+        "                pass\n"
         "    Dropped()\n"
-        "    for _ in range(600):\n"
+        "    for _ in range(600):  # a minute of work the stop must interrupt\n"
         "        time.sleep(0.1)\n"
         "    print('the stop was lost')\n"
-        "except KeyboardInterrupt as exc:\n"
-        "    exit_stopped(exc)\n"
     )
-    done = subprocess.run([sys.executable, "-m", "stop_in_del"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)  # fmt: skip
-    assert (done.returncode, done.stdout, done.stderr) == (0, "", "Stopped (SIGTERM) before sending anything.\n")
+    assert starting(tmp_path, body) == (0, "", "Stopped (SIGTERM) before sending anything.\n")
 
 
 @pytest.mark.parametrize("command", [SEND, WORKER], ids=["campaign send", "worker"])
