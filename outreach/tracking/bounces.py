@@ -102,10 +102,19 @@ _FINAL = re.compile(
     r"|no more retries|will not be retried|will no longer be retried|not be delivered|delivery failed"
     r"|couldn't be delivered|could not be delivered|wasn't delivered|was not delivered|failure notice",
 )
+# A final "gave up" notice: the retry period is over, whatever the status class or a template's
+# "delayed" says (OpenSMTPD writes "Envelope expired" into its delay template, Exchange "has
+# stopped trying", Exchange 2003 "in the time limit specified").
+_GAVE_UP = re.compile(
+    r"gave up|giving up|given up|retry timeout exceeded|has been failing for a long time|message expired"
+    r"|too long (?:in|on) (?:the )?queue|in the queue too long|delivery time expired|could not deliver for the last"
+    r"|no more retries|will not be retried|envelope expired|has stopped trying|in the time limit specified"
+    r"|queue\.expired|delivery expired|retries exhausted|delivery attempts exhausted|message timed out in queue"
+    r"|not reachable within the allowed queue period|could not be delivered for more than|has not been collected"
+    r"|retry time not reached for any host after a long failure period|expired after sitting in queue",
+)
 _FINAL_STRONG = re.compile(
-    r"permanent(?:ly)? (?:error|fail)|failed permanently|gave up|giving up|given up|retry timeout exceeded"
-    r"|has been failing for a long time|too long (?:in|on) (?:the )?queue|in the queue too long|message expired"
-    r"|delivery time expired|could not deliver for the last|for \d+ days|no more retries|will not be retried",
+    r"permanent(?:ly)? (?:error|fail)|failed permanently|for \d+ days|" + _GAVE_UP.pattern,
 )
 _DELAY = re.compile(
     r"not yet been delivered|still being retried|will (?:continue to )?(?:retry|attempt|try)|will be retried"
@@ -274,22 +283,53 @@ class _Entry:
     hint: str | None = None
 
 
-def _judge(entry: _Entry, cues: str) -> Failure | None:
-    """Status, stage, reason and hard flag of one recipient."""
+def _judge(entry: _Entry, cues: str, gateway: bool = False) -> Failure | None:
+    """Status, stage, reason and hard flag of one recipient.
+
+    ``gateway``: the report comes from a content-filtering gateway (McAfee,
+    m-FILTER, MXLogic...), whose "user unknown" may only mean the gateway does
+    not know the mailbox: ``filtered``, soft, like a "user unknown" after DATA.
+    """
     if not entry.address:
         return None
     status = _refine(entry.status, entry.diagnostic, entry.context)
     stage = stages.find_stage(entry.diagnostic) or stages.find_stage(entry.context)
-    action = entry.action or _infer_action(status, f"{entry.diagnostic}\n{entry.context}", cues)
+    words = f"{entry.diagnostic}\n{entry.context}"
+    gave_up = bool(_GAVE_UP.search(_low(words)))
+    action = entry.action or _infer_action(status, words, cues)
+    if action == "delayed" and gave_up:
+        action = "failed"  # the retry period is over: a final notice in a delay's template
     text = entry.diagnostic
     reason = reasons.decide(status, text, stage, action)
     if reason == reasons.OTHER and entry.context.strip():
-        reason = reasons.decide(status, f"{text}\n{entry.context}", stage, action)
+        reason = reasons.decide(status, words, stage, action)
     if entry.hint and reason in (reasons.OTHER, reasons.SYSTEM, reasons.EXPIRED):
         reason = entry.hint
+    if gave_up and action == "failed" and reason in _PASSING:
+        reason = reasons.EXPIRED
+    if gateway and reason == reasons.USER_UNKNOWN:
+        reason = reasons.FILTERED
+    status = status or reasons.implied_status(reason, words, action)
     hard = reasons.is_hard(reason, status, stage) and action == "failed"
     diagnostic = re.sub(r"\s+", " ", text or entry.context).strip()[:500]
     return Failure(entry.address, action, reason, hard, status, stage, diagnostic, entry.also)
+
+
+# Reasons a give-up notice replaces with "expired": the retries failed for a passing cause.
+_PASSING = frozenset((reasons.NETWORK, reasons.SYSTEM, reasons.OTHER, reasons.BLOCKED, reasons.TOO_MANY_CONNECTIONS))
+
+# Content-filtering gateways that answer for the mailbox servers behind them, by the marks
+# they put on their own reports (the headers Sisimai's McAfee, MFILTER, MXLogic, SurfControl,
+# Activehunter and MailMarshal readers look for).
+_GATEWAY_HEADERS = ("X-NAI-Header", "X-MXL-NoteHash", "X-MXL-Hash", "X-MX-Bounce", "X-SEF-Processed", "X-AHMAILID")
+_GATEWAY_MAILER = re.compile(r"m-filter|mailmarshal|surfcontrol|interscan", re.I)
+
+
+def from_gateway(msg: Message) -> bool:
+    """Whether the report itself (not the returned original) was written by a filtering gateway."""
+    if any(msg.get(name) is not None for name in _GATEWAY_HEADERS):
+        return True
+    return bool(_GATEWAY_MAILER.search(str(msg.get("X-Mailer", "") or "")))
 
 
 def _refine(status: str | None, diagnostic: str, context: str) -> str | None:
@@ -443,7 +483,8 @@ def detect_bounce(
         entries = _from_prose(prose, preamble)
     else:
         entries = _fallback(msg, raw, text, original, by_headers or marked or has_status)
-    failures = [f for f in (_judge(e, cues) for e in entries) if f is not None]
+    gateway = from_gateway(msg)
+    failures = [f for f in (_judge(e, cues, gateway) for e in entries) if f is not None]
     if not failures:
         return _unnamed(text, subject, cues, by_headers or marked or has_status)
     failed = [f for f in failures if f.action == "failed"]
@@ -479,6 +520,7 @@ def _unnamed(text: str, subject: str, cues: str, evidence: bool) -> BounceVerdic
     if final or reasons.decide(None, text) in reasons.DEAD:
         status, stage = dsn.find_status(text), stages.find_stage(text)
         reason = reasons.decide(status, text, stage, "failed")
+        status = status or reasons.implied_status(reason, text, "failed")
         failure = Failure("", "failed", reason, reasons.is_hard(reason, status, stage), status, stage)
         return BounceVerdict(False, (failure,))
     if _DELAY.search(_low(cues)) or _DELAY.search(low):

@@ -197,7 +197,8 @@ _HOST = _rx(
         "as the remote domain doesnt exist", "smtpsend.dns.nonexistentdomain", "responded with code nxdomain",
         "unknown domain", "domain not found", "nxdomain", "bad destination system", "dns lookup failure: host ",
         "no mx or a for domain", "domain unknown", "domaine inconnu", "domain unbekannt", "domain existiert nicht",
-        "domain tidak ditemukan",
+        "domain tidak ditemukan", "unrouteable mail domain", "unroutable mail domain", "domain name not found",
+        "no such host or domain",
     ),
     (
         r"553 [^ ]+ does not exist", r"domain (?:does not|doesn't|did not) exist",
@@ -284,7 +285,8 @@ _EXPIRED = _rx(
         "your message was not delivered within", "host not reachable", "delivery period expired", "gave up",
         "giving up", "maximum delivery attempts", "retry period", "queue lifetime", "expired in queue",
         "lifetime exceeded", "message has expired", "has been in the queue for", "time limit exceeded",
-        "was not delivered within",
+        "was not delivered within", "has stopped trying", "in the time limit specified",
+        "without success, and has stopped", "queue.expired", "delivery attempts exhausted", "retries exhausted",
     ),
     (
         r"could not be delivered for (?:more than )?\d+", r"cannot send message for \d+",
@@ -484,8 +486,7 @@ _BLOCKED = _rx(
         "bad dns ptr resource record", "bad sender ip address", "banned sending ip", "blacklisted by",
         "blocked using ", "can't determine purported responsible address", "cannot find your hostname",
         "cannot resolve your address", "may not be mail exchanger", "was not authenticated",
-        "confirm this mail server", "connection dropped", "connection refused by", "connection reset by peer",
-        "connection was dropped by remote host", "connections not accepted from ip addresses on spamhaus xbl",
+        "confirm this mail server", "connections not accepted from ip addresses on spamhaus xbl",
         "currently sending spam see:", "dynamic/zombied/spam ips blocked", "error: no valid recipients from ",
         "esmtp not accepting connections", "extreme bad ip profile", "fix reverse dns for", "go away",
         "helo command rejected:", "host network not allowed", "hosts with dynamic ip", "http://www.spamcop.net/bl.",
@@ -525,7 +526,9 @@ _NETWORK = _rx(
         "host not found, try again", "mail forwarding loop for ", "malformed name server reply",
         "malformed or unexpected name server reply", "maximum forwarding loop count exceeded", "message looping",
         "message probably in a routing loop", "no route to host", "too many hops", "unable to resolve route ",
-        "unrouteable mail domain", "network error on destination mxs", "all routes to destination blocked",
+        "network error on destination mxs", "connection refused by", "connection dropped", "connection reset by peer",
+        "connection was dropped by remote host", "could not initiate smtp conversation", "temporary dns failure",
+        "dns temporary failure", "servfail", "all routes to destination blocked",
         "bad dns lookup error code", "no mx found for domain", "no mx found for destination",
         "no valid route to remote mx", "no valid route to destination", "temporary failure in mx lookup",
         "address family mismatch on destination mxs", "could not retrieve source address", "loop detected",
@@ -697,8 +700,8 @@ def decide(status: str | None, text: str, stage: str | None = None, action: str 
     if by_stage:
         return by_stage
     for reason, pattern in ((MAILBOX_FULL, _FULL), (CONTENT, _TOO_BIG), (SUSPENDED, _SUSPEND), (HAS_MOVED, _MOVED)):
-        if named == reason or pattern.search(t):
-            return reason
+        if pattern.search(t) or (named == reason and not (reason == SUSPENDED and _USER.search(t))):
+            return reason  # 5.2.1 is "mailbox disabled", but many servers send it with "User unknown"
     sender = bool(_SENDER.search(t)) and not _SENDER_NOT.search(t)
     if named == USER_UNKNOWN and not sender and not _NOT_ACCEPT.search(t):
         return FILTERED if stage in stages.AFTER_DATA else USER_UNKNOWN
@@ -721,3 +724,26 @@ def is_hard(reason: str, status: str | None, stage: str | None) -> bool:
     if reason not in DEAD or stage in stages.AFTER_DATA:
         return False
     return not (reason == NOT_ACCEPT and (status or "5").startswith("4"))
+
+
+# "Could not initiate SMTP conversation", "connection dropped": the connection itself failed.
+_NO_CONVERSATION = re.compile(
+    r"could not initiate smtp conversation|connection (?:was )?dropped|connection refused|connection reset"
+    r"|connection timed out|no answer from host|failed to connect|unable to connect|could not connect"
+)
+
+
+def implied_status(reason: str, text: str, action: str) -> str | None:
+    """The enhanced status code the words imply, for a report that gives none.
+
+    A dead domain is 5.1.2; a connection that could not be made or was
+    dropped is 5.3.2 when the report is final and 4.4.1 while it is retried;
+    a give-up notice is 4.4.7 (delivery time expired).
+    """
+    if reason == HOST_UNKNOWN:
+        return "5.1.2"
+    if reason in (NETWORK, EXPIRED) and _NO_CONVERSATION.search(text[:20_000].lower()):
+        return "5.3.2" if action == "failed" and reason == NETWORK else "4.4.1"
+    if reason == EXPIRED and action == "failed":
+        return "4.4.7"
+    return None

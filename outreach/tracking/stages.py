@@ -52,6 +52,12 @@ _PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|unexpected connection response|in reply to (?:the )?initial greeting|while connecting to"
         r"|connection (?:was )?(?:refused|rejected) by|during (?:the )?smtp greeting")),
 )
+# Gmail's "(state 14)" numbers the SMTP step that failed (after Sisimai's Gmail table); gateways
+# such as m-FILTER write the command on its own line under "SMTP command".
+_GMAIL_STATE = re.compile(r"\(state (\d{1,2})\)")
+_GMAIL_STATES = {"6": "mail", "8": "helo", "9": "helo", "12": "helo", "13": "helo", "14": "rcpt", "15": "data",
+                 "17": "data", "18": "data"}  # fmt: skip
+_COMMAND_LINE = re.compile(r"smtp command\s*:?\s*\n\s*(ehlo|helo|mail|rcpt|data)\b")
 _SENT = re.compile(r"^\s*(?:>>>|sent <<<|sent:)\s*([a-z]{4})\b", re.I)
 _PIPELINED = re.compile(r"\b503\b.{0,40}(?:rcpt|recipient)|need rcpt|no valid recipients", re.I)
 _COMMANDS = {"EHLO": HELO, "HELO": HELO, "LHLO": HELO, "MAIL": MAIL, "RCPT": RCPT, "DATA": DATA,
@@ -88,7 +94,23 @@ def find_stage(text: str) -> str | None:
     if stage:
         return stage
     low = text.lower()
+    named = _named_step(low)
+    if named:
+        return named
     for name, pattern in _PHRASES:
         if pattern.search(low):
             return name
+    return None
+
+
+def _named_step(low: str) -> str | None:
+    """The stage a report names by number (Gmail's "(state 17)") or on a line of its own."""
+    if "(state " in low:
+        state = _GMAIL_STATE.search(low)
+        if state and state.group(1) in _GMAIL_STATES:
+            return _GMAIL_STATES[state.group(1)]
+    if "smtp command" in low:
+        line = _COMMAND_LINE.search(low)
+        if line:
+            return _COMMANDS[line.group(1).upper()]
     return None
