@@ -27,7 +27,9 @@ CORPORA = DATA / "corpora"
 FLUFL = DATA / "bounces"
 # The corpora in reporting order; flufl_bounce lives in tests/data/bounces for history's sake.
 NAMES = ("flufl_bounce", "bounceparser_perl", "flanker", "mailbouncedetector_cs", "ruby_mail_gem",
-         "email_arf_perl", "froide")  # fmt: skip
+         "email_arf_perl", "froide", "sisimai")  # fmt: skip
+# Tracker issue 21's categories, as labelled in sisimai/expected.json ("category").
+CATEGORIES = ("gave_up", "dead_domain", "gateway", "several_recipients")
 HALVES = ("tuning", "checking")
 
 
@@ -41,6 +43,10 @@ class Sample:
     kind: str
     hard: bool | None
     recipients: frozenset[str] | None  # None: upstream asserts nothing about them
+    reason: str | None = None  # our reason, where the label asserts one
+    status: str | None = None  # the enhanced status code, where the label asserts one
+    category: str | None = None  # the issue-21 category the message tests (sisimai corpus)
+    failures: tuple[tuple[str, str, bool], ...] = ()  # (address, reason, hard) per recipient, where labelled
 
     @property
     def half(self) -> str:
@@ -91,8 +97,11 @@ def _shared(corpus: str, overrides: dict[str, dict[str, object]]) -> list[Sample
         name = key.removeprefix("messages/")
         entry = {**entry, **overrides.get(f"{corpus}/{name}", {})}
         rcpts = entry.get("recipients")
+        per = tuple((str(a).lower(), str(f["reason"]), bool(f["hard"]))
+                    for a, f in sorted(dict(entry.get("failures") or {}).items()))  # type: ignore[call-overload]  # fmt: skip
         samples.append(Sample(corpus, name, CORPORA / corpus / key, str(entry["kind"]),
-                              entry.get("hard"), _addresses(rcpts) if rcpts else None))  # type: ignore[arg-type]  # fmt: skip
+                              entry.get("hard"), _addresses(rcpts) if rcpts else None,  # type: ignore[arg-type]
+                              entry.get("reason"), entry.get("status"), entry.get("category"), per))  # type: ignore[arg-type]  # fmt: skip
     return samples
 
 
@@ -133,12 +142,13 @@ class Score:
             self.misses.setdefault(measure, []).extend(other.misses.get(measure, []))
 
 
-MEASURES = ("bounces", "recipients", "hard_soft", "complaints", "auto_replies", "not_bounces")
+MEASURES = ("bounces", "recipients", "hard_soft", "complaints", "auto_replies", "not_bounces", "per_recipient")
 WANTED_KIND = {"complaint": "complaints", "auto_reply": "auto_replies", "unsubscribe": "complaints"}
 
 
 class Result:
-    """The fields of a classification the scores look at (kind, hard, recipients)."""
+    """The fields of a classification the scores look at (kind, hard, recipients; reason, status
+    and the per-recipient failures where the label asserts them)."""
 
     kind: str
     hard: bool
@@ -150,6 +160,7 @@ def judge(sample: Sample, result: Result, score: Score) -> None:
 
     bounces: a labelled bounce is classified as one; recipients: and names
     exactly the labelled addresses; hard_soft: and its hard flag is the label's;
+    per_recipient: and each labelled recipient has its own labelled reason and hard flag;
     complaints / auto_replies: the labelled kind is found (an opt-out report is
     labelled unsubscribe); not_bounces: what is labelled anything else is not
     called a bounce (delay notices, replies, read receipts, spam).
@@ -162,6 +173,8 @@ def judge(sample: Sample, result: Result, score: Score) -> None:
             score.add("recipients", found and set(result.recipients) == sample.recipients, name)
         if sample.hard is not None:
             score.add("hard_soft", found and result.hard == sample.hard, name)
+        if sample.failures:
+            score.add("per_recipient", found and per_recipient(result) == set(sample.failures), name)
         return
     if sample.kind in WANTED_KIND:
         score.add(WANTED_KIND[sample.kind], result.kind == sample.kind, name)
@@ -183,3 +196,35 @@ def total(scores: dict[tuple[str, str], Score], half: str) -> Score:
         if h == half:
             merged.merge(score)
     return merged
+
+
+def per_recipient(result: object) -> set[tuple[str, str, bool]]:
+    """(address, reason, hard) of each failed recipient of a classification."""
+    return {(f.address, f.reason, f.hard) for f in getattr(result, "failures", ()) if f.action == "failed"}
+
+
+def category_right(sample: Sample, result: object) -> bool:
+    """Whether ``result`` is right on everything the label asserts: kind, hard/soft, reason,
+    status and the per-recipient failures."""
+    checks = [getattr(result, "kind", None) == sample.kind]
+    if sample.kind == "bounce":
+        if sample.hard is not None:
+            checks.append(getattr(result, "hard", None) == sample.hard)
+        if sample.reason is not None:
+            checks.append(getattr(result, "reason", None) == sample.reason)
+        if sample.status is not None:
+            checks.append(getattr(result, "status", None) == sample.status)
+        if sample.failures:
+            checks.append(per_recipient(result) == set(sample.failures))
+    return all(checks)
+
+
+def category_scores(samples: list[Sample], classify: Callable[[bytes], object]) -> dict[tuple[str, str], Score]:
+    """Right/total per (category, half): labelled issue-21 samples right on every asserted field."""
+    scores: dict[tuple[str, str], Score] = {}
+    for sample in samples:
+        if sample.category is None:
+            continue
+        score = scores.setdefault((sample.category, sample.half), Score())
+        score.add("right", category_right(sample, classify(sample.path.read_bytes())), sample.name)
+    return scores

@@ -111,7 +111,8 @@ _GAVE_UP = re.compile(
     r"|no more retries|will not be retried|envelope expired|has stopped trying|in the time limit specified"
     r"|queue\.expired|delivery expired|retries exhausted|delivery attempts exhausted|message timed out in queue"
     r"|not reachable within the allowed queue period|could not be delivered for more than|has not been collected"
-    r"|retry time not reached for any host after a long failure period|expired after sitting in queue",
+    r"|retry time not reached for any host after a long failure period|expired after sitting in queue"
+    r"|did not accept our requests to connect|could not contact dns servers",
 )
 _FINAL_STRONG = re.compile(
     r"permanent(?:ly)? (?:error|fail)|failed permanently|for \d+ days|" + _GAVE_UP.pattern,
