@@ -104,18 +104,21 @@ _FINAL = re.compile(
 )
 # A final "gave up" notice: the retry period is over, whatever the status class or a template's
 # "delayed" says (OpenSMTPD writes "Envelope expired" into its delay template, Exchange "has
-# stopped trying", Exchange 2003 "in the time limit specified").
-_GAVE_UP = re.compile(
-    r"gave up|giving up|given up|retry timeout exceeded|has been failing for a long time|message expired"
-    r"|too long (?:in|on) (?:the )?queue|in the queue too long|delivery time expired|could not deliver for the last"
-    r"|no more retries|will not be retried|envelope expired|has stopped trying|in the time limit specified"
-    r"|queue\.expired|delivery expired|retries exhausted|delivery attempts exhausted|message timed out in queue"
-    r"|not reachable within the allowed queue period|could not be delivered for more than|has not been collected"
-    r"|retry time not reached for any host after a long failure period|expired after sitting in queue"
-    r"|did not accept our requests to connect|could not contact dns servers",
+# stopped trying", Exchange 2003 "in the time limit specified", Gmail "did not accept our requests
+# to connect" after days of retrying). Only these turn a recipient's reason into "expired"; the
+# looser "gave up" words (qmail says "I've given up" on every permanent error) only mean final.
+_EXPIRY = re.compile(
+    r"retry timeout exceeded|has been failing for a long time|message expired|too long (?:in|on) (?:the )?queue"
+    r"|in the queue too long|delivery time expired|could not deliver for the last|envelope expired"
+    r"|has stopped trying|in the time limit specified|queue\.expired|delivery expired|retries exhausted"
+    r"|delivery attempts exhausted|message timed out in queue|not reachable within the allowed queue period"
+    r"|could not be delivered for more than|has not been collected|expired after sitting in queue"
+    r"|retry time not reached for any host after a long failure period|did not accept our requests to connect"
+    r"|could not contact dns servers",
 )
 _FINAL_STRONG = re.compile(
-    r"permanent(?:ly)? (?:error|fail)|failed permanently|for \d+ days|" + _GAVE_UP.pattern,
+    r"permanent(?:ly)? (?:error|fail)|failed permanently|for \d+ days|gave up|giving up|given up|no more retries"
+    r"|will not be retried|" + _EXPIRY.pattern,
 )
 _DELAY = re.compile(
     r"not yet been delivered|still being retried|will (?:continue to )?(?:retry|attempt|try)|will be retried"
@@ -296,7 +299,7 @@ def _judge(entry: _Entry, cues: str, gateway: bool = False) -> Failure | None:
     status = _refine(entry.status, entry.diagnostic, entry.context)
     stage = stages.find_stage(entry.diagnostic) or stages.find_stage(entry.context)
     words = f"{entry.diagnostic}\n{entry.context}"
-    gave_up = bool(_GAVE_UP.search(_low(words)))
+    gave_up = bool(_EXPIRY.search(_low(words)))
     action = entry.action or _infer_action(status, words, cues)
     if action == "delayed" and gave_up:
         action = "failed"  # the retry period is over: a final notice in a delay's template
@@ -316,8 +319,9 @@ def _judge(entry: _Entry, cues: str, gateway: bool = False) -> Failure | None:
     return Failure(entry.address, action, reason, hard, status, stage, diagnostic, entry.also)
 
 
-# Reasons a give-up notice replaces with "expired": the retries failed for a passing cause.
-_PASSING = frozenset((reasons.NETWORK, reasons.SYSTEM, reasons.OTHER, reasons.BLOCKED, reasons.TOO_MANY_CONNECTIONS))
+# Reasons a give-up notice replaces with "expired": the retries failed for a passing cause (a
+# block or a policy stays the sender's problem, a dead address stays dead).
+_PASSING = frozenset((reasons.NETWORK, reasons.SYSTEM, reasons.OTHER))
 
 # Content-filtering gateways that answer for the mailbox servers behind them, by the marks
 # they put on their own reports (the headers Sisimai's McAfee, MFILTER, MXLogic, SurfControl,

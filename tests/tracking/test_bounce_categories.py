@@ -71,6 +71,18 @@ def test_exchange_and_zoho_gave_up_wordings_are_expired(words: str) -> None:
     assert (result.kind, result.hard, result.reason) == ("bounce", False, "expired")
 
 
+def test_qmails_given_up_keeps_a_block_the_senders_problem() -> None:
+    """qmail says "I've given up" on every permanent error: final, but no expiry."""
+    raw = (b"From: MAILER-DAEMON@mx.example.net\nTo: a@contoh-solusi.co.id\nSubject: failure notice\n\n"
+           b"Hi. This is the qmail-send program at mx.example.net.\nI'm afraid I wasn't able to deliver your "
+           b"message to the following addresses.\nThis is a permanent error; I've given up. Sorry it didn't work "
+           b"out.\n\n<budi@example.jp>:\n192.0.2.153 does not like recipient.\nRemote host said: 554 5.7.1 "
+           b"Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org\nGiving up on 192.0.2.153."
+           b"\n")  # fmt: skip
+    result = classify_message(raw)
+    assert (result.kind, result.hard, result.reason, result.category) == ("bounce", False, "blocked", "sender")
+
+
 # --------------------------------------------------------------------------- dead domain vs passing failure
 
 
