@@ -352,7 +352,7 @@ def _subjects(ws: WorkspaceConfig | None, name: str) -> tuple[str, ...]:
     from outreach.content.rendering import read_content
 
     try:
-        source = read_content(load_campaign(ws, name).content_files.pick(None), ws.root)
+        source = read_content(load_campaign(ws, name).content_files.pick(None), ws.root, check_html=False)
     except OutreachError:
         return ()
     return (source.subject, *source.variants)
