@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import Spawned, free_port, wait_for
+from helpers import Spawned, wait_for
 
 from outreach.sending.engine import send_campaign
 
@@ -116,8 +116,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Site
 
 
 def serve(root: Path) -> tuple[Spawned, int]:
-    port = free_port()
-    proc = Spawned(["-w", str(root), "serve", "--host", "127.0.0.1", "--port", str(port)])
+    proc = Spawned(["-w", str(root), "serve", "--host", "127.0.0.1", "--port", "0"])  # any free port
+    port = int(re.match(r"Serving on http://127\.0\.0\.1:(\d+)/", proc.wait_line(r"^Serving on "))[1])  # type: ignore[index]
     wait_for(lambda: exchange(port, b"GET / HTTP/1.0\r\n\r\n").status is not None or proc.proc.poll() is not None,
              what="the server answering", context=proc.output)  # fmt: skip
     assert proc.proc.poll() is None, proc.output()
