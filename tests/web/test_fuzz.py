@@ -297,10 +297,8 @@ def test_fuzzing_every_route_finds_no_open_redirect_and_no_server_error(site: tu
 
 
 @pytest.mark.postgres
-def test_with_the_database_down_only_genuine_links_redirect(tmp_path: Path, pg_url: str,
+def test_with_the_database_down_only_genuine_links_redirect(tmp_path: Path, pg_url: str, pg_admin_url: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    import os
-
     from sqlalchemy import create_engine, text
 
     monkeypatch.setenv("OUTREACH_DATABASE_URL", pg_url)
@@ -309,8 +307,7 @@ def test_with_the_database_down_only_genuine_links_redirect(tmp_path: Path, pg_u
     running_site = Site(port, clicks, unsubscribes)
     try:
         genuine_answers(running_site)
-        admin_url = os.environ.get("OUTREACH_TEST_POSTGRES_URL", pg_url.rsplit("/", 1)[0] + "/outreach_test")
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:  # the database goes away under the running server
             conn.execute(text(f'DROP DATABASE "{pg_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
         admin.dispose()
