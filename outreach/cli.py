@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 from pathlib import Path
@@ -53,6 +52,14 @@ class OutreachGroup(click.Group):
             ctx.exit(1)
         except KeyboardInterrupt as exc:  # a stop signal before the command started sending
             exit_stopped(exc)
+
+
+class Choice(click.Choice):
+    """click's Choice, but a missing value is said on one line (``Choose from: call, visit.``), not one
+    choice per tab-indented line."""
+
+    def get_missing_message(self, param: click.Parameter, ctx: click.Context | None) -> str:
+        return f"Choose from: {', '.join(str(c) for c in self.choices)}."
 
 
 def _remember_ws(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -142,7 +149,7 @@ def contacts() -> None:
 @with_workspace
 def contacts_import(ws: Workspace, file: Path, rejects: Path | None, warnings_out: Path | None,
                     mapping: tuple[str, ...]) -> None:  # fmt: skip
-    """Import contacts from a CSV FILE (re-importing updates by email).
+    """Import contacts from a CSV or .xlsx FILE (re-importing updates by email).
 
     The headers of common exports are recognised (Outlook, Google Contacts, HubSpot,
     Salesforce, LinkedIn, Indonesian sheets); other columns are kept as custom fields.
@@ -160,12 +167,14 @@ def contacts_import(ws: Workspace, file: Path, rejects: Path | None, warnings_ou
         click.echo(f"{len(result.warnings)} warning(s) ({result.warning_kinds()}); those contacts were imported:",
                    err=True)  # fmt: skip
         _first_few(result.warnings, len(result.warnings), "--warnings")
-    if result.rejected and rejects:
+    if rejects:  # written even when empty (the header alone): scripts that asked for the file expect it
         write_rejects(result, rejects)
-        click.echo(f"Rejected rows written to {rejects}")
-    if result.warnings and warnings_out:
+        click.echo(f"Rejected rows written to {rejects}" if result.rejected else f"No rows rejected; {rejects} "
+                   "has the header only")  # fmt: skip
+    if warnings_out:
         write_warnings(result, warnings_out)
-        click.echo(f"Warnings written to {warnings_out}")
+        click.echo(f"Warnings written to {warnings_out}" if result.warnings else f"No warnings; {warnings_out} "
+                   "has the header only")  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -206,7 +215,7 @@ def contacts_list(ws: Workspace, segment: str | None, fmt: str) -> None:
     _contacts_table(list(views))
 
 
-def _contacts_table(views: list[Any]) -> None:
+def _contacts_table(views: list[Any], footer: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -218,7 +227,7 @@ def _contacts_table(views: list[Any]) -> None:
         table.add_row(v.email, v.full_name, v.company, v.city, v.status, v.owner, last)
     console = Console(width=160)
     console.print(table)
-    console.print(f"{len(views)} contact(s)")
+    console.print(footer or f"{len(views)} contact(s)")
 
 
 # -- segments ------------------------------------------------------------------
@@ -232,12 +241,23 @@ def segments() -> None:
 @segments.command("list")
 @with_workspace
 def segments_list(ws: Workspace) -> None:
-    """List segments with their contact counts."""
-    from outreach.audience.segments import count_segment, list_segments, load_segment
+    """List segments with their contact counts.
 
-    for name in list_segments(ws.config):
-        seg = load_segment(ws.config, name)
-        click.echo(f"{name}\t{count_segment(ws.engine, ws.config, seg)}\t{seg.description}")
+    A broken segment file does not hide the others: it is listed with its error, and the command
+    then exits 1 naming it.
+    """
+    from outreach.errors import ConfigError
+
+    broken = []
+    for seg in ws.segments():
+        if seg.error is None:
+            click.echo(f"{seg.name}\t{seg.count}\t{seg.description}")
+        else:
+            broken.append(seg.name)
+            click.echo(f"{seg.name}\t-\terror: {seg.error.message_in(ws.root)}")
+    if broken:
+        files = ", ".join(f"segments/{name}.yaml" for name in broken)
+        raise ConfigError(f"{len(broken)} segment file(s) could not be used: {files} (the error is on its line above)")
 
 
 @segments.command("show")
@@ -254,7 +274,9 @@ def segments_show(ws: Workspace, name: str, sample: int) -> None:
     click.echo(f"Segment {name}: {count} contact(s)" + (f" — {seg.description}" if seg.description else ""))
     views = list(iter_contacts(ws.engine, contacts_query(ws.config, seg).limit(sample)))
     if views:
-        _contacts_table(views)
+        shown = f"all {count} shown" if len(views) >= count else f"a sample: the first {len(views)} of {count} " \
+                                                                  "(--sample N shows more)"  # fmt: skip
+        _contacts_table(views, shown)
 
 
 # -- content -------------------------------------------------------------------
@@ -267,7 +289,7 @@ def content() -> None:
 
 @content.command("new")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(STARTER_KINDS), required=True, help="What the campaign is.")
+@click.option("--kind", type=Choice(STARTER_KINDS), required=True, help="What the campaign is.")
 @click.option("--lang", type=click.Choice(LANGUAGES),
               help="Bahasa Indonesia (id) or English (en); default: the workspace's language.")  # fmt: skip
 @click.option("--segment", help="Send to this segment (default: the first in segments/).")
@@ -542,6 +564,23 @@ def campaign_status_cmd(ws: Workspace, name: str, as_json: bool) -> None:
         click.echo(f"  {status.allowance.line()}")
 
 
+@campaign.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list: an object per campaign.")
+@with_workspace
+def campaign_list(ws: Workspace, as_json: bool) -> None:
+    """Every campaign: name, state, segment, sender, progress (built or not; a broken file with its error)."""
+    campaigns = ws.campaign_overview()
+    if as_json:
+        click.echo(json.dumps([c.as_dict() for c in campaigns], ensure_ascii=False))
+        return
+    rows = [("name", "state", "segment", "sender", "progress")]
+    rows += [(c.name, c.state, c.segment or "-", c.sender or "-", c.progress()) for c in campaigns]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+    click.echo(f"{len(campaigns)} campaign(s)")
+
+
 def _lifecycle(action: str) -> None:
     @campaign.command(action, help=f"{action.capitalize()} campaign NAME.")
     @click.argument("name")
@@ -644,7 +683,7 @@ def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
 
 
 @followups.command("export")
-@click.option("--queue", type=click.Choice(["call", "visit"]), required=True)
+@click.option("--queue", type=Choice(["call", "visit"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]),
               help="Default: from the --out file's extension (.xlsx, .ics), else csv.")
@@ -664,7 +703,10 @@ def followups_export(ws: Workspace, queue: str, out: Path, fmt: str | None, owne
 def followups_import(ws: Workspace, file: Path) -> None:
     """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
     counts = ws.import_outcomes(file)
-    click.echo(f"Outcomes: {counts['applied']} applied, {counts['unchanged']} unchanged")
+    applied, unchanged = counts["applied"], counts["unchanged"]
+    why = ("" if applied else "; nothing changed: every outcome in the file was already recorded" if unchanged
+           else "; nothing changed: no row of the file has an outcome")  # fmt: skip
+    click.echo(f"Outcomes: {applied} applied, {unchanged} unchanged{why}")
 
 
 # -- reports -------------------------------------------------------------------
@@ -844,7 +886,7 @@ def _read_password(from_stdin: bool) -> str:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["executive", "writer", "caller"]), required=True)
+@click.option("--role", type=Choice(["executive", "writer", "caller"]), required=True)
 @click.option("--sender", help="The sender key (outreach.yaml senders) this person works for or as.")
 @click.option("--email", help="Where the writer's test copies go (default: the sender's address).")
 @click.option("--password-stdin", is_flag=True, help="Read the password as one line from standard input.")
@@ -862,6 +904,8 @@ def users_add(ws: Workspace, name: str, role: str, sender: str | None, email: st
 def users_list(ws: Workspace) -> None:
     """List the accounts."""
     accounts = ws.users()
+    if accounts:
+        click.echo(f"{'name':<24}{'role':<11}{'sender':<16}email")
     for a in accounts:
         click.echo(f"{a.name:<24}{a.role:<11}{a.sender or '-':<16}{a.email or '-'}")
     click.echo(f"{len(accounts)} user(s)")
@@ -914,10 +958,14 @@ def sink(maildir: Path, host: str, port: int) -> None:
 @ws_option
 def demo(directory: Path | None) -> None:
     """Run the whole flow on the embedded example: nothing to configure."""
-    from outreach.devtools.demo import run_demo
+    from outreach.devtools.demo import holding, new_demo_folder, run_demo
 
-    target = directory or Path(tempfile.mkdtemp(prefix="outreach-demo-"))
-    r = run_demo(target)
+    removed: list[Path] = []
+    temporary = directory is None
+    if directory is None:
+        directory, removed = new_demo_folder()
+    with holding(directory):
+        r = run_demo(directory)
     s = r.status.counts
     click.echo(f"outreach demo in {r.workspace}")
     click.echo(f"  contacts imported     {r.imported}")
@@ -930,6 +978,9 @@ def demo(directory: Path | None) -> None:
     click.echo(f"  inbound samples       {r.inbox}")
     click.echo(f"  call list (CSV)       {r.call_list}")
     click.echo(f"  database              {r.workspace / 'outreach.db'}")
+    if temporary:
+        earlier = f"; it removed {len(removed)} earlier one(s) now" if removed else ""
+        click.echo(f"The next `outreach demo` removes this folder{earlier} (--dir DIR keeps a demo for good)")
 
 
 def main() -> None:

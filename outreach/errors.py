@@ -12,7 +12,8 @@ the message without its place.
 
 from __future__ import annotations
 
-from os import PathLike
+from os import PathLike, fspath
+from pathlib import Path
 from typing import Any
 
 
@@ -35,7 +36,10 @@ class OutreachError(Exception):
     @property
     def where(self) -> str:
         """``PATH, line N`` / ``PATH, row N`` / ``contact EMAIL``, or '' when the error has no place."""
-        parts = [str(self.path)] if self.path is not None else []
+        return self._where(None if self.path is None else str(self.path))
+
+    def _where(self, path: str | None) -> str:
+        parts = [path] if path is not None else []
         if self.line is not None:
             parts.append(f"line {self.line}")
         if self.row is not None:
@@ -48,6 +52,21 @@ class OutreachError(Exception):
     @property
     def message(self) -> str:
         return f"{self.where}: {self.detail}" if self.where else self.detail
+
+    def message_in(self, root: str | PathLike[str]) -> str:
+        """The message as seen from the workspace ``root``: its files named relative to it
+        (``campaigns/x.md, line 3: …``), so a page or a listing never shows the server's folders."""
+        base = Path(root).resolve()
+
+        def rel(path: str) -> str:
+            try:
+                return Path(path).resolve().relative_to(base).as_posix()
+            except ValueError:
+                return path
+
+        where = self._where(None if self.path is None else rel(fspath(self.path)))
+        detail = self.detail.replace(f"{fspath(root)}/", "").replace(f"{base}/", "")
+        return f"{where}: {detail}" if where else detail
 
     def __str__(self) -> str:
         return self.message

@@ -18,15 +18,16 @@ as text the importer understands.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import io
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, TextIO
 
 from outreach.errors import InputError
 
@@ -175,16 +176,23 @@ def write_xlsx(header: Sequence[str], rows: Sequence[Sequence[object]], out: Pat
     book.save(out)
 
 
-def read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """Header (lowercased) and (row number, row) pairs of the first sheet, every value as text."""
+def _open_book(path: Path | IO[bytes]) -> Any:
+    """A workbook opened read-only (rows streamed, not loaded), values as last saved (no formulas run).
+    Given an open file, whatever the file's name (openpyxl refuses a path not named .xlsx)."""
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        return load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
+        raise InputError("file not found", path=path if isinstance(path, Path) else None) from None
     except Exception as exc:  # noqa: BLE001 - zipfile/openpyxl raise many kinds for a broken file
-        raise InputError(f"not a readable .xlsx workbook ({type(exc).__name__})", path=path) from None
+        where = path if isinstance(path, Path) else getattr(path, "name", None)  # an open file's name is its path
+        raise InputError(f"not a readable .xlsx workbook ({type(exc).__name__})", path=where) from None
+
+
+def read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Header (lowercased) and (row number, row) pairs of the first sheet, every value as text."""
+    book = _open_book(path)
     rows = book.worksheets[0].iter_rows(values_only=True)
     header = [_text(v).strip().lower() for v in next(rows, ())]
 
@@ -194,6 +202,31 @@ def read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]
         book.close()
 
     return header, body()
+
+
+@contextlib.contextmanager
+def xlsx_rows(path: Path) -> Iterator[tuple[Iterator[tuple[int, list[str]]], int | None]]:
+    """The first sheet of a workbook as (row number, cells as text), streamed; and how many rows the sheet
+    says it has (None when it does not say). Dates become ISO text (``2026-05-12``; with a time of day,
+    ``2026-05-12 14:30``), whole numbers lose their ``.0``: what a CSV export of the sheet would hold."""
+    with path.open("rb") as fh:
+        book = _open_book(fh)
+        try:
+            sheet = book.worksheets[0]
+            rows = ((n, [cell_text(v) for v in values]) for n, values in enumerate(sheet.iter_rows(values_only=True),
+                                                                                    1))  # fmt: skip
+            yield rows, sheet.max_row
+        finally:
+            book.close()
+
+
+def cell_text(value: object) -> str:
+    """A workbook cell as the text a person typed: a date without a time of day is a date."""
+    if isinstance(value, datetime) and value.time() == time(0, 0):
+        return value.date().isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return _text(value)
 
 
 def _text(value: object) -> str:

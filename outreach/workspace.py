@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
     from outreach.audience.importer import ImportResult
+    from outreach.audience.segments import SegmentSummary
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.messages import Prepared
+    from outreach.campaigns.overview import CampaignSummary
     from outreach.campaigns.policy import Held
     from outreach.campaigns.status import Status
     from outreach.deliverability.findings import Checkup
@@ -117,6 +119,12 @@ class Workspace:
         )
         return import_contacts(self.engine, Path(path), options, progress)
 
+    def segments(self) -> list[SegmentSummary]:
+        """Every segment (segments/*.yaml) with its size; a broken file with its error, the rest still counted."""
+        from outreach.audience.segments import summarise_segments
+
+        return summarise_segments(self.engine, self.config)
+
     def contacts(self, segment: str | None = None) -> Iterator[ContactView]:
         """Every contact, or a segment's, streamed in id order."""
         from outreach.audience.contacts import iter_contacts
@@ -132,6 +140,19 @@ class Workspace:
         from outreach.campaigns.definition import campaign_names
 
         return campaign_names(self.config)
+
+    def campaign_overview(self) -> list[CampaignSummary]:
+        """Every campaign (defined in campaigns/*.yaml, or built) with its segment, sender, state and counts;
+        one never built is "not built", one whose file does not load is "broken", with its error."""
+        from outreach.campaigns.overview import campaign_overview
+
+        return campaign_overview(self.config, self.engine)
+
+    def campaign_summary(self, name: str) -> CampaignSummary:
+        """One campaign as ``campaign_overview`` lists it."""
+        from outreach.campaigns.overview import summarise_campaign
+
+        return summarise_campaign(self.config, self.engine, name)
 
     def audience_size(self, name: str) -> int:
         """How many contacts the campaign's segment holds now (before the contact policy)."""
@@ -386,7 +407,7 @@ class Workspace:
     def report(self, name: str) -> CampaignReport:
         from outreach.reports.campaign import campaign_report
 
-        return campaign_report(self.engine, name, self.config)
+        return campaign_report(self.engine, name, self.config, self._campaign_names())
 
     def monthly(self, month: str) -> MonthlyReport:
         from outreach.reports.monthly import monthly_report

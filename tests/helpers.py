@@ -12,6 +12,7 @@ fixed time, so the suite holds on a slow, busy machine.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import email
 import email.policy
@@ -26,7 +27,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -151,6 +152,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A TCP port on 127.0.0.1 that refuses every connection for as long as this lasts: bound, never listening.
+
+    For "nothing listens there": a fixed port (1025, where the `outreach sink` the README suggests may run)
+    or a port found free and let go (which another process on a busy machine may take meanwhile) can each
+    answer; this one cannot.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def silent_udp_port() -> Iterator[int]:
+    """A UDP port on 127.0.0.1 where datagrams arrive and are never answered (a DNS server that is down)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
 
 
 # -- environment and workspaces ------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import PROSPECTS, TRY_LATER, SendWorkspace, SmtpServer, Spawned, free_port, wait_for, write
+from helpers import PROSPECTS, TRY_LATER, SendWorkspace, SmtpServer, Spawned, refused_port, wait_for, write
 from imap_server import PASSWORD, Dovecot, configure_imap
 from sqlalchemy import func, select
 
@@ -156,8 +156,9 @@ def test_a_follow_up_step_is_sent_on_the_day_it_is_due(send_ws: SendWorkspace, s
     assert worker.states() == {"sent": 8}
 
 
-def test_a_broken_mailbox_does_not_stop_sending(send_ws: SendWorkspace, service) -> None:  # type: ignore[no-untyped-def]
-    closed = free_port()
+def test_a_broken_mailbox_does_not_stop_sending(send_ws: SendWorkspace, service,  # type: ignore[no-untyped-def]
+                                                closed_port: int) -> None:
+    closed = closed_port
     with (send_ws.root / "outreach.yaml").open("a") as fh:
         fh.write(f"imap:\n  host: 127.0.0.1\n  port: {closed}\n  security: none\n  username: sari\n  poll_every: 1s\n"
                  "  timeout: 5s\n")  # fmt: skip
@@ -183,12 +184,11 @@ def test_a_broken_relay_does_not_stop_the_mailbox(send_ws: SendWorkspace, servic
                           "Content-Type: text/plain; charset=utf-8\r\n\r\nTertarik, tolong telepon saya.\r\n").encode())
     campaign(send_ws, PAST, name="promo-b")  # the next one is due, and the relay is down
     relay = SmtpServer()
-    port = free_port()
-
-    worker = service({"OUTREACH_SMTP_PORT": str(port), "OUTREACH_IMAP_PASSWORD": PASSWORD})
-    worker.proc.wait_line(rf"WARNING outreach.worker: campaign promo-b: cannot connect to SMTP relay 127.0.0.1:{port}",
-                          stream="err")  # fmt: skip
-    worker.wait(lambda: replied(worker) == 1, what="the reply read from the mailbox while the relay is down")
+    with refused_port() as port:  # the relay is down (and nothing else can take its port meanwhile)
+        worker = service({"OUTREACH_SMTP_PORT": str(port), "OUTREACH_IMAP_PASSWORD": PASSWORD})
+        worker.proc.wait_line(rf"WARNING outreach.worker: campaign promo-b: cannot connect to SMTP relay "
+                              rf"127.0.0.1:{port}", stream="err")  # fmt: skip
+        worker.wait(lambda: replied(worker) == 1, what="the reply read from the mailbox while the relay is down")
 
     controller = Controller(relay, hostname="127.0.0.1", port=port, ready_timeout=30)
     controller.start()  # the relay is back: the campaign goes out on the next try

@@ -1,4 +1,5 @@
-"""Importing contacts from any spreadsheet's CSV, streamed: memory does not grow with the file.
+"""Importing contacts from any spreadsheet's CSV or an .xlsx workbook, streamed: memory does not grow
+with the file.
 
 Three steps, each on its own so they can be read, tested and run apart:
 
@@ -25,6 +26,7 @@ a temporary table, so a million rows need the memory of a thousand.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import pickle
 import re
@@ -53,7 +55,7 @@ from outreach.audience.headers import HeaderPlan, find_header, plan_header
 from outreach.audience.upsert import ContactWriter
 from outreach.audience.workers import Workers
 from outreach.errors import InputError
-from outreach.sheets import open_spreadsheet, sniff_file_delimiter, unneutralise, write_csv
+from outreach.sheets import open_spreadsheet, sniff_file_delimiter, unneutralise, write_csv, xlsx_rows
 from outreach.storage import utcnow
 
 __all__ = ["ImportOptions", "ImportResult", "RowError", "import_contacts", "normalise_email", "parse_row",
@@ -315,13 +317,56 @@ def _typed(name: str, value: str) -> Any:
 
 @dataclass
 class _Rows:
-    """A CSV file as (line, cells) after its header, the header planned once."""
+    """A sheet (CSV file or workbook) as (line, cells) after its header, the header planned once."""
 
     path: Path
     plan: HeaderPlan
     rows: Iterator[RawRow]
     size: int  # bytes in the file
-    position: Callable[[], int]  # bytes read so far
+    position: Callable[[], int]  # bytes read so far (a workbook: its share of the rows read)
+
+
+_ZIP = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 .xls (or an encrypted .xlsx)
+
+
+@contextmanager
+def open_rows(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_Rows]:
+    """A contact list, whatever it is: an .xlsx workbook (its first sheet; by its bytes, whatever its
+    name) or CSV text (``open_csv``)."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(8)
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise InputError("this is a folder; give a .csv or .xlsx file", path=path) from None
+    if magic.startswith(_OLE):
+        raise InputError("an Excel 97-2003 workbook (.xls) or a password-protected one, which cannot be read; "
+                         "open it in Excel or LibreOffice and save it as .xlsx or CSV", path=path)  # fmt: skip
+    opener = open_xlsx if magic.startswith(_ZIP) else open_csv
+    with opener(path, mapping) as rows:
+        yield rows
+
+
+def _planned(path: Path, head: list[tuple[int, list[str]]], mapping: Mapping[str, str] | None
+             ) -> tuple[int, HeaderPlan, int]:  # fmt: skip
+    """Which of the first rows is the header (it may follow a few lines of notes), planned:
+    (its index in ``head``, the plan, its width)."""
+    if not head:
+        raise InputError("the file is empty; it needs a header line with an email column", path=path)
+    at = find_header([row for _line, row in head], mapping)
+    line, header = head[at]
+    plan = plan_header(header, mapping, path=path, line=line)
+    if "email" not in plan.fields:
+        shown = ", ".join(h.strip().lower() for h in header)
+        raise InputError(f"no 'email' column in the header ({shown}); name the column that holds the "
+                         "addresses with --map COLUMN=email", path=path, line=head[0][0])  # fmt: skip
+    dupes = sorted({h.strip().lower() for h in header if h.strip() and
+                    [x.strip().lower() for x in header].count(h.strip().lower()) > 1})  # fmt: skip
+    if dupes:
+        raise InputError(f"duplicate column(s): {', '.join(dupes)}", path=path, line=line)
+    return at, plan, len(header)
 
 
 @contextmanager
@@ -342,25 +387,35 @@ def open_csv(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_
                     break
         except csv.Error as exc:
             raise InputError(str(exc), path=path, line=reader.line_num) from None
-        if not head:
-            raise InputError("the file is empty; it needs a header line with an email column", path=path)
-        at = find_header([row for _line, row in head], mapping)
-        line, header = head[at]
-        plan = plan_header(header, mapping, path=path, line=line)
-        if "email" not in plan.fields:
-            shown = ", ".join(h.strip().lower() for h in header)
-            raise InputError(f"no 'email' column in the header ({shown}); name the column that holds the "
-                             "addresses with --map COLUMN=email", path=path, line=head[0][0])  # fmt: skip
-        dupes = sorted({h.strip().lower() for h in header if h.strip() and
-                        [x.strip().lower() for x in header].count(h.strip().lower()) > 1})  # fmt: skip
-        if dupes:
-            raise InputError(f"duplicate column(s): {', '.join(dupes)}", path=path, line=line)
-        rows = _rows(path, reader, head[at + 1 :], len(header), line)
+        at, plan, width = _planned(path, head, mapping)
+        rows = _rows(_csv_lines(path, reader, head[at + 1 :], head[at][0]), width)
         yield _Rows(path, plan, rows, path.stat().st_size, fh.buffer.tell)
 
 
-def _rows(path: Path, reader: Any, buffered: list[tuple[int, list[str]]], width: int, header_end: int
-          ) -> Iterator[RawRow]:  # fmt: skip
+@contextmanager
+def open_xlsx(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_Rows]:
+    """The first sheet of a workbook, read-only and streamed, its cells as text (dates in ISO); rows are
+    numbered as the sheet numbers them, so "row 12" is row 12 in Excel."""
+    with xlsx_rows(path) as (sheet, total):
+        head = list(itertools.islice(sheet, HEADER_SEARCH))
+        at, plan, width = _planned(path, head, mapping)
+        size, done = path.stat().st_size, [head[-1][0] if head else 0]
+
+        def counted() -> Iterator[tuple[int, list[str]]]:
+            for number, row in itertools.chain(head[at + 1 :], sheet):
+                done[0] = number
+                yield number, row
+
+        def position() -> int:
+            return min(size, size * done[0] // total) if total else 0
+
+        yield _Rows(path, plan, _rows(counted(), width), size, position)
+
+
+def _csv_lines(path: Path, reader: Any, buffered: list[tuple[int, list[str]]], header_end: int
+               ) -> Iterator[tuple[int, list[str]]]:  # fmt: skip
+    """CSV rows with the line each starts on (a quoted cell may span lines)."""
+
     def numbered() -> Iterator[tuple[int, list[str]]]:
         yield from buffered
         try:
@@ -374,6 +429,12 @@ def _rows(path: Path, reader: Any, buffered: list[tuple[int, list[str]]], width:
         # a quoted cell may span lines: report the line where the row starts
         line = end_line if end_line == previous_end + 1 else end_line - sum(_line_breaks(c) for c in row)
         previous_end = end_line
+        yield line, row
+
+
+def _rows(numbered: Iterable[tuple[int, list[str]]], width: int) -> Iterator[RawRow]:
+    """Rows cut or padded to the header's width; blank rows skipped, a row with cells past the header refused."""
+    for line, row in numbered:
         if not any(c.strip() for c in row):
             continue
         if len(row) > width and any(c.strip() for c in row[width:]):
@@ -445,7 +506,7 @@ Progress = Callable[[int, int], None]  # (bytes read, bytes in the file)
 def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = None,
                     progress: Progress | None = None) -> ImportResult:  # fmt: skip
     options = options or ImportOptions()
-    with open_csv(path, options.mapping) as source, engine.begin() as conn:
+    with open_rows(path, options.mapping) as source, engine.begin() as conn:
         plan = source.plan
         result = ImportResult(columns=list(plan.header), plan=plan)
         writer = ContactWriter(conn, utcnow())

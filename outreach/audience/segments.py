@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from outreach.errors import ConfigError, NotFoundError
+from outreach.errors import ConfigError, NotFoundError, OutreachError
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import YamlDoc, load_yaml
 from outreach.storage.models import Company, Contact
@@ -54,6 +54,29 @@ def list_segments(ws: WorkspaceConfig) -> list[str]:
     if not ws.segments_dir.is_dir():
         return []
     return sorted(p.stem for p in ws.segments_dir.glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    """One line of ``segments list``: the segment's size, or why its file cannot be used."""
+
+    name: str
+    count: int | None
+    description: str
+    error: OutreachError | None = None
+
+
+def summarise_segments(engine: Engine, ws: WorkspaceConfig) -> list[SegmentSummary]:
+    """Every segment with its size. A broken file is listed with its error instead of stopping the
+    list: one typo in one file must not hide the others."""
+    out = []
+    for name in list_segments(ws):
+        try:
+            seg = load_segment(ws, name)
+            out.append(SegmentSummary(name, count_segment(engine, ws, seg), seg.description))
+        except OutreachError as exc:  # its own file, or a segment it excludes
+            out.append(SegmentSummary(name, None, "", exc))
+    return out
 
 
 def load_segment(ws: WorkspaceConfig, name: str) -> Segment:

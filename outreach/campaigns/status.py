@@ -118,6 +118,8 @@ def set_lifecycle(engine: Engine, name: str, action: str, defined: Sequence[str]
                 raise StateError(f"campaign {name} is not paused (it is {row.state})")
             row.state, row.state_reason = ("scheduled" if row.schedule_at else "built"), None
         elif action == "cancel":
+            if row.state == "done":  # everything was sent or settled: "cancelled" would misreport it
+                raise StateError(f"campaign {name} is done; there is nothing to cancel")
             row.state, row.state_reason = "cancelled", "cancelled by a user"
             outbox.cancel_pending(session, row.id, utcnow())
         row.updated_at = utcnow()

@@ -38,6 +38,7 @@ from markupsafe import Markup
 from premailer import Premailer
 
 from outreach.content.blocks import EmailBlocks, ImageError
+from outreach.content.htmlcheck import unbalanced_tags
 from outreach.content.images import InlineImage, is_local, load_image
 from outreach.content.includes import BlockLoader, expand_includes, loads_templates
 from outreach.content.links import rewrite_links
@@ -177,9 +178,10 @@ def language_of_file(path: Path) -> str | None:
     return parts[-2] if len(parts) >= 3 and parts[-1] == "md" and parts[-2] in LABELS else None
 
 
-def read_content(path: Path, root: Path | None = None) -> ContentSource:
+def read_content(path: Path, root: Path | None = None, *, check_html: bool = True) -> ContentSource:
     """Split front matter from the Markdown body; expand includes of ``ROOT/blocks`` (ROOT: the
-    workspace, by default the folder above ``campaigns/``); check both for syntax."""
+    workspace, by default the folder above ``campaigns/``); check both for syntax, and (``check_html``)
+    the raw HTML in the body for unclosed tags (``content lint`` checks that itself, to list them all)."""
     text = read_text_file(path, TemplateError).replace("\r\n", "\n")
     front: dict[str, Any] = {}
     lines: dict[str, Any] = {}  # file line of each front matter value, for errors
@@ -224,7 +226,24 @@ def read_content(path: Path, root: Path | None = None) -> ContentSource:
         lang=lang, body=body, body_line=body_line, variants=tuple(variants), **lines,
     )  # fmt: skip
     _check_syntax(source)
+    problems = html_problems(source) if check_html else []
+    if problems:
+        raise problems[0]
     return source
+
+
+def html_problems(source: ContentSource) -> list[TemplateError]:
+    """Each unbalanced or unclosed HTML tag of the body, at its own file and line (htmlcheck.py)."""
+    out = []
+    for problem in unbalanced_tags(source.body):
+        at = source.at(source.body_line + problem.line - 1)
+
+        def name(line: int, at: dict[str, Any] = at) -> str:
+            path, where = source.locate(source.body_line + line - 1)
+            return f"line {where}" if path == at["path"] else f"{path.name} line {where}"
+
+        out.append(TemplateError(f"unbalanced HTML: {problem.message(name)}", **at))
+    return out
 
 
 def _language(path: Path, front: dict[str, Any], lines: dict[str, Any]) -> str:

@@ -57,10 +57,22 @@ async def doctor_async(ws: WorkspaceConfig, sender_key: str | None = None,
     relay = asyncio.create_task(check_relay(ws.settings.smtp))  # the SMTP talk overlaps the DNS questions
     findings = await asyncio.to_thread(_dns_findings, ws, target, dns)
     findings += await relay
-    findings.append(await asyncio.to_thread(_guarded, "unsubscribe", lambda: check_unsubscribe(ws.settings, dns)))
+    trial = reserved_domains(target)
+    findings.append(await asyncio.to_thread(_guarded, "unsubscribe",
+                                            lambda: check_unsubscribe(ws.settings, dns, trial=bool(trial))))
     findings.append(check_organization(ws.settings))
     return Checkup(target.sender_key, target.from_address, f"{target.relay_host}:{target.relay_port}",
-                   dns.server, tuple(findings))  # fmt: skip
+                   dns.server, tuple(findings), _trial_notes(trial))  # fmt: skip
+
+
+def _trial_notes(reserved: list[str]) -> tuple[str, ...]:
+    """A reserved example domain (the example workspace's): say so once, and what to change for real mail."""
+    if not reserved:
+        return ()
+    return (f"{', '.join(reserved)} is a reserved example domain (RFC 2606/6761), as in the example workspace: "
+            "nothing can be published for it and no real mailbox accepts its mail, so the DNS checks are skipped "
+            "and `campaign send` runs no pre-flight. For real mail, give each sender in outreach.yaml an "
+            "address of your own domain.",)  # fmt: skip
 
 
 def _dns_findings(ws: WorkspaceConfig, target: Target, dns: Dns) -> list[Finding]:

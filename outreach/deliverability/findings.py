@@ -39,6 +39,7 @@ class Checkup:
     relay: str
     nameserver: str
     findings: tuple[Finding, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()  # said once above the findings (e.g. that the domain is a reserved example)
 
     @property
     def failed(self) -> list[Finding]:
@@ -56,12 +57,13 @@ class Checkup:
     def as_dict(self) -> dict[str, Any]:
         return {"sender": self.sender, "address": self.address, "relay": self.relay, "nameserver": self.nameserver,
                 "ok": not self.failed, "failed": [f.check for f in self.failed], "counts": self.counts(),
-                "checks": [f.as_dict() for f in self.findings]}  # fmt: skip
+                "checks": [f.as_dict() for f in self.findings], "notes": list(self.notes)}  # fmt: skip
 
     def text(self, only_problems: bool = False) -> str:
         """Fixed-width lines: status, check, sentence; the record to publish indented below."""
         out = [] if only_problems else [
-            f"Deliverability of sender {self.sender} <{self.address}> via {self.relay} (DNS: {self.nameserver})", ""]
+            f"Deliverability of sender {self.sender} <{self.address}> via {self.relay} (DNS: {self.nameserver})",
+            *(f"Note: {note}" for note in self.notes), ""]
         for f in self.findings:
             if only_problems and f.status in ("ok", "skip"):
                 continue

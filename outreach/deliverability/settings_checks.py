@@ -34,14 +34,21 @@ class _Connection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def check_unsubscribe(settings: Settings, dns: Dns) -> Finding:
+def check_unsubscribe(settings: Settings, dns: Dns, *, trial: bool = False) -> Finding:
+    """``trial``: the sender's domain is a reserved example one (nothing real is sent), so an address on this
+    machine is only a warning: fine for trying things out, not for production."""
     url = settings.unsubscribe.base_url
     parts = urlsplit(url)
     host = parts.hostname or ""
+    local = host in ("localhost",) or host.startswith("127.") or host == "::1"
+    if trial and (local or parts.scheme != "https"):
+        return Finding("unsubscribe", "warn", f"unsubscribe.base_url {url} is fine for trying things out here; in "
+                       "production it must be https, at the public address of `outreach serve` that recipients "
+                       "reach (one-click unsubscribe, RFC 8058, required by Gmail and Yahoo)")  # fmt: skip
     if parts.scheme != "https":
         return Finding("unsubscribe", "fail", f"unsubscribe.base_url {url} is not https: one-click unsubscribe "
                        "(RFC 8058, required by Gmail and Yahoo) needs an https address recipients reach")  # fmt: skip
-    if host in ("localhost",) or host.startswith("127.") or host == "::1":
+    if local:
         return Finding("unsubscribe", "fail", f"unsubscribe.base_url {url} points at this machine: recipients "
                        "cannot reach it; use the public https address of `outreach serve`")  # fmt: skip
     try:

@@ -3,14 +3,24 @@
 A temporary workspace from the example, a local SMTP sink in-process, a blast
 to the Jakarta prospects, one customer reply and one bounce read back, and
 the callers' list written out.
+
+The workspace stays, so its files can be looked at afterwards; only the last
+one does: each run removes the demo folders earlier runs of this user left in
+the temporary directory (``new_demo_folder``). A demo still running holds a
+lock on its folder's marker file and is never removed from under itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import mailbox
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -30,6 +40,8 @@ from outreach.tracking.ingest import IngestReport, ingest
 from outreach.tracking.sources import iter_messages
 
 CAMPAIGN = "solusi-jaringan"
+PREFIX = "outreach-demo-"
+MARKER = ".outreach-demo"  # in every demo folder; locked while its demo runs
 
 REPLY = """\
 From: {name} <{addr}>
@@ -127,6 +139,64 @@ def _fill(template: str, msg: email.message.Message) -> bytes:
         "date": format_datetime(utcnow()),
     }  # fmt: skip
     return template.format(**values).replace("\n", "\r\n").encode("utf-8")
+
+
+def new_demo_folder(parent: Path | None = None) -> tuple[Path, list[Path]]:
+    """A new temporary folder for a demo, and the earlier demo folders it replaces, now removed: only
+    the last demo's files are kept. Only this user's folders that are demos (the marker, or a demo's own
+    files for those of earlier versions) and not in use are touched."""
+    parent = Path(parent or tempfile.gettempdir())
+    removed = []
+    for old in sorted(parent.glob(PREFIX + "*")):
+        if _a_demo_of_ours(old) and not _in_use(old):
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    target = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+    (target / MARKER).write_text("made by `outreach demo`; removed by the next one\n", encoding="utf-8")
+    return target, removed
+
+
+def _a_demo_of_ours(folder: Path) -> bool:
+    try:
+        mine = not hasattr(os, "getuid") or folder.stat().st_uid == os.getuid()
+        if not mine or folder.is_symlink() or not folder.is_dir():
+            return False
+    except OSError:
+        return False
+    return (folder / MARKER).is_file() or all((folder / f).exists() for f in ("outreach.yaml", "sink-maildir", "inbox"))
+
+
+def _in_use(folder: Path) -> bool:
+    """A demo is running there: it holds the lock on the marker (POSIX; elsewhere nothing is known to be)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return False
+    try:
+        with (folder / MARKER).open("rb") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def holding(folder: Path) -> Iterator[None]:
+    """While the demo runs in ``folder``: its marker locked, so another demo does not remove it."""
+    marker = folder / MARKER
+    if not marker.is_file():
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with marker.open("rb") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 def run_demo(target: Path) -> DemoResult:

@@ -12,8 +12,10 @@ from outreach.storage import utcnow
 
 
 def export_xlsx(items: list[Item], out: Path, queue: str) -> None:
-    """The same columns as the CSV, as an Excel workbook (header frozen, filters on)."""
-    write_xlsx(CSV_COLUMNS, [item.row() for item in items], out, f"{queue} list")
+    """The same columns as the CSV, as an Excel workbook (header frozen, filters on). Every cell is text, as in
+    the CSV: an id or a priority stored as a number would come back as ``12.0`` or be "corrected" by Excel."""
+    rows = [["" if value is None else str(value) for value in item.row()] for item in items]
+    write_xlsx(CSV_COLUMNS, rows, out, f"{queue} list")
 
 
 def export_csv(items: list[Item], out: Path) -> None:

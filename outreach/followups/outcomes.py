@@ -159,13 +159,25 @@ def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date
     return counts
 
 
+def _already(item: FollowUp, r: OutcomeRow) -> bool:
+    """The item already holds this outcome, as applying it would leave it: a callback's or a no-answer's
+    date is its due date (it has no visit), a visit's is its ``visit_at``."""
+    if item.outcome != r.outcome or item.notes != r.notes:
+        return False
+    if r.visit_at is None:
+        return True
+    if r.outcome in ("no_answer", "callback"):
+        return item.due_date == r.visit_at.date()
+    return item.visit_at == r.visit_at
+
+
 def apply_outcome(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
                   calendar: BusinessCalendar) -> bool:
     """One outcome on one item, the same rules for a spreadsheet row and the team app's buttons.
 
     False when the item already says exactly this (the same file imported again).
     """
-    if item.outcome == r.outcome and item.notes == r.notes and (r.visit_at is None or item.visit_at == r.visit_at):
+    if _already(item, r):
         return False  # same file imported again
     now = utcnow()
     item.outcome, item.notes, item.updated_at = r.outcome, r.notes, now

@@ -11,6 +11,7 @@ message sent at 01:00 WIB on 1 December is December's work.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, distinct, func, select
@@ -139,10 +140,12 @@ class CampaignReport:
         return None if key in NO_RATE else percent(self.funnel[key], self.funnel["sent"])
 
 
-def campaign_report(engine: Engine, name: str, ws: WorkspaceConfig | None = None) -> CampaignReport:
-    """Count the funnel of campaign ``name``; ``ws`` (optional) supplies the A/B subject texts."""
+def campaign_report(engine: Engine, name: str, ws: WorkspaceConfig | None = None,
+                    defined: Sequence[str] | None = None) -> CampaignReport:  # fmt: skip
+    """Count the funnel of campaign ``name``; ``ws`` (optional) supplies the A/B subject texts; with
+    ``defined`` (the workspace's campaign names), an unknown name says which campaigns there are."""
     with Session(engine) as session:
-        row = built_campaign(session, name)
+        row = built_campaign(session, name, defined)
         funnel = _outbox_counts(session, row.id)
         funnel.update(_event_counts(session, row.id))
         funnel["delivered"] = max(funnel["sent"] - funnel["bounced_hard"] - funnel["bounced_soft"], 0)
@@ -352,7 +355,7 @@ def _subjects(ws: WorkspaceConfig | None, name: str) -> tuple[str, ...]:
     from outreach.content.rendering import read_content
 
     try:
-        source = read_content(load_campaign(ws, name).content_files.pick(None), ws.root)
+        source = read_content(load_campaign(ws, name).content_files.pick(None), ws.root, check_html=False)
     except OutreachError:
         return ()
     return (source.subject, *source.variants)

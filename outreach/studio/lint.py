@@ -18,8 +18,8 @@ inside an included block is reported at the block's own file and line.
 On the rendered message: text colours against their background (WCAG AA),
 images without a width, embedded pictures over the size budget, and with
 ``--spam`` SpamAssassin's score for a few recipients per file (spam.py). The
-phrase list below is only a fast hint, for when SpamAssassin is not asked or
-not installed.
+phrase list below is a fast hint; ``--spam`` adds the real score to it and to
+every other check, never replaces them.
 """
 
 from __future__ import annotations
@@ -40,7 +40,14 @@ from outreach.campaigns.definition import CampaignSpec, ContentFiles, campaign_n
 from outreach.campaigns.messages import MessageFactory
 from outreach.content.images import is_local, load_image
 from outreach.content.problems import Problems
-from outreach.content.rendering import CompiledContent, ContentSource, Organization, compile_content, read_content
+from outreach.content.rendering import (
+    CompiledContent,
+    ContentSource,
+    Organization,
+    compile_content,
+    html_problems,
+    read_content,
+)
 from outreach.content.tags import TAG
 from outreach.errors import InputError, NotFoundError, OutreachError, TemplateError
 from outreach.settings.config import SETTINGS_FILE
@@ -185,8 +192,9 @@ def lint_workspace(ws: WorkspaceConfig, engine: Engine, names: Sequence[str] | N
                    spam_check: bool = False) -> LintResult:  # fmt: skip
     """Lint the named campaigns, or every campaign of the workspace; a missing name is an error.
 
-    ``spam_check``: also score the rendered messages with SpamAssassin (one run for all of them);
-    a score at or over ``studio.spam_threshold`` is an error. Without SpamAssassin installed,
+    ``spam_check``: also score the rendered messages with SpamAssassin (one run for all of them), on
+    top of every other check (the phrase list included); a score at or over ``studio.spam_threshold``
+    is an error. Without SpamAssassin installed,
     the phrase list's hints are all there is, and a warning says so.
     """
     names = list(names) if names else campaign_names(ws)
@@ -195,7 +203,7 @@ def lint_workspace(ws: WorkspaceConfig, engine: Engine, names: Sequence[str] | N
     program = spam.spamassassin() if spam_check else None
     samples: list[_Sample] | None = [] if program else None
     for name in names:
-        for finding in lint_campaign(ws, engine, name, samples, phrases=program is None):
+        for finding in lint_campaign(ws, engine, name, samples):
             if finding not in seen:  # two campaigns may share a content file
                 seen.add(finding)
                 result.findings.append(finding)
@@ -233,11 +241,11 @@ def _score(ws: WorkspaceConfig, samples: list[_Sample], program: str | None, res
             ))  # fmt: skip
 
 
-def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str, samples: list[_Sample] | None = None,
-                  phrases: bool = True) -> list[Finding]:  # fmt: skip
+def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str,
+                  samples: list[_Sample] | None = None) -> list[Finding]:  # fmt: skip
     """One campaign's findings, by file and line. Only a campaign that does not exist raises:
     a broken one is itself a finding, so linting every campaign never stops at the first.
-    ``samples``: where to keep rendered messages for SpamAssassin; ``phrases``: check the phrase list."""
+    ``samples``: where to keep rendered messages for SpamAssassin."""
     report = _Report(ws, samples)
     path = ws.campaigns_dir / f"{name}.yaml"
     try:
@@ -251,7 +259,7 @@ def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str, samples: list[
         report.error_from(exc, path)
     if spec is not None:
         for files, path in _content_files(spec, report):
-            _lint_content(ws, engine, spec, files, path, report, phrases)
+            _lint_content(ws, engine, spec, files, path, report)
     return sorted(report.findings, key=lambda f: (f.file, f.line or 0))
 
 
@@ -269,16 +277,17 @@ def _content_files(spec: CampaignSpec, report: _Report) -> Iterator[tuple[Conten
 
 
 def _lint_content(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, files: ContentFiles, path: Path,
-                  report: _Report, phrases: bool) -> None:  # fmt: skip
+                  report: _Report) -> None:  # fmt: skip
     try:
-        source = read_content(path, ws.root)
+        source = read_content(path, ws.root, check_html=False)
     except OutreachError as exc:
         report.error_from(exc, path)
         return
+    for problem in html_problems(source):
+        report.error_from(problem, path)
     lines = front_matter_lines(source)
     check_links(source, report)
-    if phrases:
-        check_spam(source, lines, report)
+    check_spam(source, lines, report)
     org = ws.settings.organization
     try:
         compiled = compile_content(source, Organization(org.name, org.address), ws.settings.tracking.clicks,
@@ -728,7 +737,7 @@ def check_contrast(ws: WorkspaceConfig, factory: MessageFactory, sample: Contact
         if written is not None:
             fg_key = bg_key = None  # the writer's own colour, whatever the theme also uses
         what = (f"text colour {_named(fg_key, pair.foreground)} on {_named(bg_key, pair.background)} has a contrast "
-                f"of {pair.ratio:.1f}:1, under WCAG AA's {pair.required:g}:1 for "
+                f"of {pair.ratio:.2f}:1, under WCAG AA's {pair.required:g}:1 for "
                 f"{'large' if pair.large else 'normal'} text (\"{_short(pair.sample, 40)}\")")  # fmt: skip
         if written is not None:
             report.add("warning", *written, what)

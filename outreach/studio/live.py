@@ -5,9 +5,10 @@ sizes (outreach.yaml, the campaign's YAML, its Markdown and language versions,
 the blocks they include, the step contents, the segment); the first request that sees a new version recompiles, every
 other request reuses the compiled factories. A render error (a syntax error
 with file and line, an undefined variable for this contact, a broken YAML)
-is kept in the View instead of raised: the page shows it and the next save can
-fix it. The lint findings are computed once per version too, since they
-render every contact of the segment.
+is kept in the View instead of raised: the page shows it (its files named from
+the workspace, never by the server's own folders) and the next save can fix
+it. The lint findings are computed once per version too, since they render
+every contact of the segment.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class Previewer:
         try:
             ws = load_workspace(self.root)
         except OutreachError as exc:
-            return Compiled(before, files, error=str(exc))
+            return Compiled(before, files, error=exc.message_in(self.root))
         return self._compile(ws, files, before)
 
     def _compile(self, ws: WorkspaceConfig, files: tuple[Path, ...], before: str | None = None) -> Compiled:
@@ -141,12 +142,12 @@ class Previewer:
             watched = self._watched(ws, spec, factories)
         except OutreachError as exc:  # spec kept when only the content failed: the contact list still shows
             if spec is None:
-                return Compiled(before, files, ws=ws, error=str(exc))
+                return Compiled(before, files, ws=ws, error=exc.message_in(self.root))
             # watch the file at fault too (a block with a syntax error): saving the fix shows at once
             at_fault = (Path(exc.path),) if exc.path else ()
             watched = tuple(dict.fromkeys((*self._watched(ws, spec, {}), *at_fault)))
             version = before if watched == files else file_version(watched)
-            return Compiled(version, watched, ws=ws, spec=spec, error=str(exc))
+            return Compiled(version, watched, ws=ws, spec=spec, error=exc.message_in(self.root))
         version = before if watched == files else file_version(watched)
         return Compiled(version, watched, ws=ws, spec=spec, factories=factories)
 
@@ -186,7 +187,7 @@ class Previewer:
             prepared = factory.prepare(contact, new_message_id(compiled.spec.sender.domain), variant=variant,
                                        lang=lang)  # fmt: skip
         except OutreachError as exc:
-            return replace(view, error=compiled.error or str(exc))
+            return replace(view, error=compiled.error or exc.message_in(self.root))
         return replace(view, prepared=prepared)
 
     def lint(self) -> tuple[str, LintResult | None, str | None]:
@@ -199,7 +200,7 @@ class Previewer:
                 try:
                     self._lint = (compiled.version, lint_workspace(compiled.ws, self.engine, [self.name]))
                 except OutreachError as exc:
-                    return compiled.version, None, str(exc)
+                    return compiled.version, None, exc.message_in(self.root)
             return self._lint[0], self._lint[1], None
 
     def _contacts(self, ws: WorkspaceConfig, spec: CampaignSpec) -> tuple[ContactView, ...]:

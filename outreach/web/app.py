@@ -9,8 +9,8 @@
   queue (``caller.py``), behind a login (``auth.py``) with signed session
   cookies and a CSRF token on every form (``sessions.py``);
 * ``/calendar/TOKEN.ics``, each caller's visits at a secret address;
-* ``/static/…``: the stylesheet, htmx (vendored, 0BSD) and the preview's
-  reload script. No build step.
+* ``/static/…``: the stylesheet, htmx (vendored, 0BSD), the preview's
+  reload script and the icon (also at ``/favicon.ico``). No build step.
 
 ``create_preview_app`` is the writer's preview alone, for ``outreach content
 preview --serve``: no login, on a loopback address, GET only, and only for
@@ -42,7 +42,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -152,6 +152,12 @@ ERROR_HANDLERS = {HTTPException: _http_error, ClientDisconnect: _client_gone, Ex
 # -- the app ------------------------------------------------------------------------------------
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask every site for /favicon.ico: answered, it is no error in every page's console."""
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
+
 async def _app_not_found(scope: Scope, receive: Receive, send: Send) -> None:
     """An unknown /app path: the login page without a session (nothing is revealed), else 404."""
     request = Request(scope, receive)
@@ -184,6 +190,7 @@ def create_app(ws: Workspace) -> Starlette:
     )])  # fmt: skip
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/calendar/{token}.ics", caller.feed, methods=["GET"]),
         Route("/app", lambda request: redirect(request, "/app/")),
         Mount("/app", app=team),
@@ -217,7 +224,8 @@ def create_preview_app(ws: Workspace, name: str, contact: str | None, allowed_ho
     ctx = _context(ws)
     previewer = Previewer(ws.config, ws.engine, name, contact)
     ctx._previewers[name] = previewer
-    routes = [Mount("/static", StaticFiles(directory=STATIC), name="static"), *writer.standalone_routes()]
+    routes = [Mount("/static", StaticFiles(directory=STATIC), name="static"),
+              Route("/favicon.ico", favicon, methods=["GET"]), *writer.standalone_routes()]
     app = Starlette(routes=routes, middleware=[
         Middleware(HostCheck, allowed=frozenset(allowed_hosts) if allowed_hosts is not None else None),
         Middleware(SecurityHeaders),

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from outreach.campaigns.status import Status
-from outreach.errors import NotFoundError, OutreachError
+from outreach.campaigns.overview import CampaignSummary
+from outreach.errors import OutreachError
 from outreach.reports.html import CSS as REPORT_CSS
 from outreach.reports.html import campaign_sections, monthly_sections
 from outreach.reports.monthly import parse_month
@@ -30,39 +30,11 @@ from outreach.web.sessions import checked_form
 from outreach.workspace import Workspace
 
 ACTIONS = ("build", "send", "pause", "resume", "cancel")
-DONE = ("sent", "failed", "uncertain", "suppressed", "cancelled")
 
 
 @dataclass(frozen=True)
-class Card:
-    """One campaign as the dashboard shows it."""
-
-    name: str
-    segment: str = ""
-    sender: str = ""
-    status: Status | None = None  # None: never built
-    error: str | None = None  # its YAML does not load
-
-    @property
-    def state(self) -> str:
-        if self.error is not None:
-            return "broken"
-        if self.status is None or (self.status.state == "built" and not self.status.counts["total"]):
-            return "not built"
-        return self.status.state
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return self.status.counts if self.status else {}
-
-    @property
-    def done(self) -> int:
-        return sum(self.counts.get(k, 0) for k in DONE)
-
-    @property
-    def percent(self) -> int:
-        total = self.counts.get("total", 0)
-        return round(100 * self.done / total) if total else 0
+class Card(CampaignSummary):
+    """One campaign as the dashboard shows it (campaigns/overview.py), with what may be done to it."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -79,17 +51,7 @@ class Card:
 
 
 def card(ws: Workspace, name: str) -> Card:
-    from outreach.campaigns.definition import load_campaign
-
-    try:
-        spec = load_campaign(ws.config, name)
-    except OutreachError as exc:
-        return Card(name, error=str(exc))
-    try:
-        status = ws.status(name)
-    except NotFoundError:
-        status = None
-    return Card(name, spec.file.segment, spec.sender.name, status)
+    return Card(**vars(ws.campaign_summary(name)))
 
 
 def _name(request: Request) -> str:

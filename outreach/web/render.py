@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +39,29 @@ def _escape(value: Any) -> Markup:
     return Markup(html.escape("" if value is None else str(value), quote=True))
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def code_spans(text: Any) -> Markup:
+    """A message written for the command line (``run `outreach worker` first``) as a page shows it: the text
+    escaped, each backtick span a ``<code>`` element instead of literal backticks."""
+    return Markup(_CODE.sub(r"<code>\1</code>", str(_escape(text))))
+
+
+def local_time(at: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """A time the database keeps (naive UTC) in the workspace's timezone, as every page shows times (WIB)."""
+    if at is None:
+        return ""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(tz).strftime(fmt)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, finalize=_escape,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)  # fmt: skip
     env.filters["tel"] = lambda phone: re.sub(r"[^\d+]", "", str(phone))  # a tel: link without spaces
+    env.filters["code_spans"] = code_spans
+    env.filters["local_time"] = local_time
     env.globals["version"] = __version__
     env.globals["csrf_field"] = CSRF_FIELD
     return env
@@ -69,7 +89,7 @@ def page(request: Request, template: str, status: int = 200, headers: Mapping[st
     body = ctx.pages.get_template(template).render(
         request=request, url=ctx.url, nonce=request.state.nonce,
         csrf=csrf_token(request) if has_session else "", user=getattr(request.state, "user", None),
-        flash=Flash(**flash) if isinstance(flash, dict) else None, org=ctx.org, **values,
+        flash=Flash(**flash) if isinstance(flash, dict) else None, org=ctx.org, tz=ctx.ws.config.tz, **values,
     )  # fmt: skip
     return HTMLResponse(body, status_code=status, headers=headers)
 

@@ -16,6 +16,7 @@ only, plus the test send).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +32,7 @@ from outreach.web.auth import requires
 from outreach.web.headers import ERROR_ALONE_CSP, MESSAGE_ALONE_CSP, MESSAGE_IMAGES, csp
 from outreach.web.render import context, flash, page, redirect
 from outreach.web.sessions import checked_form
+from outreach.workspace import Workspace
 
 _HEAD = re.compile(r"<head\b[^>]*>", re.I)
 
@@ -122,9 +124,37 @@ def _own_address(request: Request) -> str | None:
     return sender.email if sender else None
 
 
+@dataclass(frozen=True)
+class ContentRow:
+    """One campaign in the writer's list: its definition file and the content files the writer edits."""
+
+    name: str
+    definition: str
+    content: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def content_rows(ws: Workspace) -> list[ContentRow]:
+    from outreach.campaigns.definition import load_campaign
+
+    rows = []
+    for name in ws.campaigns():
+        definition = f"campaigns/{name}.yaml"
+        try:
+            spec = load_campaign(ws.config, name)
+        except OutreachError as exc:
+            rows.append(ContentRow(name, definition, error=exc.message_in(ws.root)))
+            continue
+        files = tuple(p.relative_to(ws.root).as_posix() if p.is_relative_to(ws.root) else p.name
+                      for p in spec.all_content())  # fmt: skip
+        rows.append(ContentRow(name, definition, files))  # loading checked that the content is there
+    return rows
+
+
 @requires("writer")
 async def campaigns(request: Request) -> Response:
-    return page(request, "writer/campaigns.html", names=context(request).ws.campaigns())
+    rows = await context(request).run(content_rows, context(request).ws)
+    return page(request, "writer/campaigns.html", rows=rows)
 
 
 @requires("writer")
@@ -164,6 +194,10 @@ async def test_send(request: Request) -> Response:
         flash(request, "Your account has no address for test copies; ask for one with "
                        "`outreach users add NAME --role writer --email ADDRESS`.", "error")  # fmt: skip
         return redirect(request, back)
+    blocked = await context(request).run(_content_errors, _previewer(request))
+    if blocked:
+        flash(request, f"The test copy was not sent: {blocked}; fix the content first.", "error")
+        return redirect(request, back)
     contact = str(form.get("contact") or "")[:320] or None
     variant = str(form.get("variant") or "0")
     try:
@@ -175,6 +209,17 @@ async def test_send(request: Request) -> Response:
     else:
         flash(request, f"Sent a test copy to {to}: {prepared.rendered.subject}")
     return redirect(request, back)
+
+
+def _content_errors(previewer: Previewer) -> str | None:
+    """Why the content may not be sent, not even as a test copy: its lint errors (computed once per version)."""
+    _version, result, error = previewer.lint()
+    if error is not None:
+        return error
+    if result is not None and result.errors:
+        first = result.errors[0]
+        return f"the content has {len(result.errors)} error(s), the first: {first.format()}"
+    return None
 
 
 def routes() -> list[BaseRoute]:

@@ -24,6 +24,7 @@ def test_users_add_with_password_stdin_list_and_remove(example_ws: Path) -> None
     assert caller.stdout == "User cali added (caller, sender awang)\n"
     listed = invoke("users", "list", ws=example_ws)
     assert listed.stdout.splitlines() == [
+        f"{'name':<24}{'role':<11}{'sender':<16}email",
         f"{'cali':<24}{'caller':<11}{'awang':<16}-", f"{'boss':<24}{'executive':<11}{'-':<16}-", "2 user(s)",
     ]  # fmt: skip
     with Workspace.open(example_ws) as ws:
@@ -106,3 +107,13 @@ def test_calendar_tokens_open_one_feed_until_rotated(example_ws: Path) -> None:
         rotated = rotate_calendar(ws.engine, cali.id)
         assert calendar_account(ws.engine, secret, token) is None
         assert calendar_account(ws.engine, secret, calendar_token(secret, rotated)) == rotated
+
+
+def test_a_missing_choice_is_said_on_one_line(example_ws: Path) -> None:
+    """click's own message puts each choice on a tab-indented line of its own."""
+    result = invoke("users", "add", "dewi", "--password-stdin", ws=example_ws, input="long enough pw\n")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == "Error: Missing option '--role'. Choose from: executive, writer, caller."
+    result = invoke("content", "new", "launch", ws=example_ws)
+    assert result.stderr.splitlines()[-1] == ("Error: Missing option '--kind'. Choose from: press-release, "
+                                              "product-offer, event-invitation, follow-up.")  # fmt: skip

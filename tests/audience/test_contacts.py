@@ -219,6 +219,20 @@ def test_good_rows_of_a_broken_file_are_complete(example_ws: Path) -> None:
     assert get_contact(engine, "user@xn--bcher-kva.de") is not None
 
 
+def test_rejects_and_warnings_files_are_written_even_when_empty(tmp_path: Path, example_ws: Path) -> None:
+    """Scripts that ask for --rejects FILE read FILE: it is there, with its header, when nothing was rejected."""
+    rejects, warnings = tmp_path / "rejects.csv", tmp_path / "warnings.csv"
+    result = invoke("contacts", "import", str(example_ws / "contacts.csv"), "--rejects", str(rejects),
+                    "--warnings", str(warnings), ws=example_ws)  # fmt: skip
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-2:] == [f"No rows rejected; {rejects} has the header only",
+                                               f"No warnings; {warnings} has the header only"]  # fmt: skip
+    header = "email,first_name,last_name,title,phone,company,industry,city,timezone,status,owner,last_contacted_at," \
+             "transactions,tags,employees"  # fmt: skip
+    assert rejects.read_bytes().decode("utf-8-sig") == f"row,reason,{header}\r\n"
+    assert warnings.read_bytes().decode("utf-8-sig") == "row,warning\r\n"
+
+
 def test_rejected_rows_without_rejects_option(example_ws: Path) -> None:
     result = invoke("contacts", "import", str(DATA / "contacts_broken.csv"), ws=example_ws)
     assert result.exit_code == 0
@@ -251,9 +265,12 @@ def test_missing_file_is_an_error(tmp_path: Path, example_ws: Path) -> None:
 
 
 def test_binary_file_is_an_error(tmp_path: Path, example_ws: Path) -> None:
-    f = tmp_path / "sheet.xlsx"
-    f.write_bytes(b"PK\x03\x04\x00\x00\xff\xfe\x00binary")
+    f = tmp_path / "sheet.csv"
+    f.write_bytes(b"email\nx@example.com\x00\x00\xff\xfe\x00binary")
     with pytest.raises(InputError, match="not a CSV text file"):
+        import_contacts(engine_of(example_ws), f)
+    f.write_bytes(b"PK\x03\x04\x00\x00\xff\xfe\x00binary")  # a zip: read as a workbook, which it is not
+    with pytest.raises(InputError, match=r"not a readable \.xlsx workbook \(BadZipFile\)"):
         import_contacts(engine_of(example_ws), f)
 
 

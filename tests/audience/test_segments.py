@@ -198,7 +198,9 @@ def test_yaml_syntax_error_names_file_and_line(seg_ws: tuple[WorkspaceConfig, En
     assert error(ws, "bad").startswith(f"{path}, line 3: YAML syntax error")  # where the [ opens
     result = invoke("segments", "list", ws=ws.root)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {path}, line 3: YAML syntax error")
+    assert "bad\t-\terror: segments/bad.yaml, line 3: YAML syntax error" in result.stdout
+    assert result.stderr == ("Error: 1 segment file(s) could not be used: segments/bad.yaml (the error is on its "
+                             "line above)\n")
 
 
 @pytest.mark.parametrize(
@@ -241,6 +243,28 @@ def test_unknown_segment(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
         segment_query(ws, load_segment(ws, "x"), TODAY)
 
 
+def test_one_broken_segment_does_not_hide_the_others(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
+    """Decided: every other segment is listed with its count, the broken one with its error (its file
+    named from the workspace), and the command exits 1, as every command does on a broken file, so a
+    script notices; the Error line names the file."""
+    ws, _ = seg_ws
+    segment(ws, "broken", "description: typo\nwher:\n  status: prospect\n")
+    segment(ws, "uses-broken", "where:\n  status: prospect\nexclude: [broken]\n")
+    result = invoke("segments", "list", ws=ws.root)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "broken\t-\terror: segments/broken.yaml, line 2: unknown key 'wher' (expected description, where, exclude, "
+        "limit)",
+        "existing-customers\t2\tExisting customers (at least one purchase), for renewals and loyalty offers",
+        "jakarta-prospects\t2\tProspects in Greater Jakarta (the contact policy keeps out anyone mailed lately)",
+        "security-interest\t4\tAnyone interested in security or network products",
+        "uses-broken\t-\terror: segments/broken.yaml, line 2: unknown key 'wher' (expected description, where, "
+        "exclude, limit)",
+    ]
+    assert result.stderr == ("Error: 2 segment file(s) could not be used: segments/broken.yaml, "
+                             "segments/uses-broken.yaml (the error is on its line above)\n")
+
+
 def test_segments_list(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:
     ws, _ = seg_ws
     segment(ws, "prospects", "description: All prospects\nwhere:\n  status: prospect\n")
@@ -279,8 +303,10 @@ def test_segments_show_prints_count_and_sample(seg_ws: tuple[WorkspaceConfig, En
     ]
     assert out[2].split()[:3] == ["ani@alpha.example.com", "Ani", "Lestari"]
     assert out[3].split()[:3] == ["budi@beta.example.com", "Budi", "Santoso"]
-    assert out[4] == "2 contact(s)"
+    assert out[4] == "a sample: the first 2 of 4 (--sample N shows more)"  # not a second, different count
     assert len(out) == 5
+    result = invoke("segments", "show", "prospects", ws=ws.root)
+    assert result.stdout.splitlines()[-1] == "all 4 shown"
 
 
 def test_segments_show_empty_and_unknown(seg_ws: tuple[WorkspaceConfig, Engine]) -> None:

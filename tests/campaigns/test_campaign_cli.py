@@ -265,17 +265,3 @@ def test_dry_run_before_a_build_says_to_build_first(send_ws: SendWorkspace, tmp_
     assert result.exit_code == 1
     assert result.stderr == NOT_BUILT
     assert not (tmp_path / "out").exists()
-
-
-def test_readme_links_only_to_files_the_repository_has() -> None:
-    import re
-
-    repo = Path(__file__).resolve().parents[2]
-    for doc in (repo / "README.md", repo / "content" / "README.md"):
-        text = doc.read_text(encoding="utf-8")
-        prose = re.sub(r"`[^`\n]*`", "", re.sub(r"(?ms)^```.*?^```", "", text))  # examples in code are no links
-        for target in re.findall(r"\]\(([^)#][^)]*)\)", prose):
-            if not target.startswith(("http://", "https://", "mailto:")):
-                assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which is not in the repository"
-        for path in re.findall(r"`((?:outreach|tests|bench|content)/[\w./-]+\.(?:py|md|yaml|csv))`", text):
-            assert (repo / path).exists(), f"{doc.name} names {path}, which is not in the repository"

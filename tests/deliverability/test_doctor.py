@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dns_server import knot, txt
 from engine_support import FaultySink
-from helpers import invoke
+from helpers import SmtpServer, invoke, silent_udp_port
 
 from outreach.deliverability.dkim_record import dkim_record_value
 from outreach.deliverability.findings import Finding, Target
@@ -134,8 +134,8 @@ def finding(report: dict[str, Any], check: str) -> dict[str, Any]:
     ("tanpa-mx.co.id", "mx", "tanpa-mx.co.id has no MX record", "tanpa-mx.co.id. MX 10 YOUR-MAIL-SERVER."),
 ])  # fmt: skip
 def test_each_broken_domain_fails_its_check(tmp_path: Path, world: dict[str, Any], domain: str, check: str,
-                                            says: str, publish: str) -> None:  # fmt: skip
-    root = workspace(tmp_path / "ws", world, domain, free_port())
+                                            says: str, publish: str, closed_port: int) -> None:  # fmt: skip
+    root = workspace(tmp_path / "ws", world, domain, closed_port)
     code, report = doctor_json(root)
     assert code == 1
     found = finding(report, check)
@@ -188,8 +188,8 @@ def test_spf_evaluation(world: dict[str, Any], ip: str, sender: str, result: str
     assert check_host(dns_of(world), ip, sender, "outreach.test").result == result
 
 
-def test_the_record_to_publish_is_the_workspace_key(tmp_path: Path, world: dict[str, Any]) -> None:
-    root = workspace(tmp_path / "ws", world, "tanpa-dkim.co.id", free_port())
+def test_the_record_to_publish_is_the_workspace_key(tmp_path: Path, world: dict[str, Any], closed_port: int) -> None:
+    root = workspace(tmp_path / "ws", world, "tanpa-dkim.co.id", closed_port)
     key = serialization.load_pem_private_key((root / "dkim.pem").read_bytes(), None)
     _, report = doctor_json(root)
     record = finding(report, "dkim")["record"]
@@ -197,9 +197,9 @@ def test_the_record_to_publish_is_the_workspace_key(tmp_path: Path, world: dict[
     assert value == dkim_record_value(key.public_key())  # type: ignore[arg-type]
 
 
-def test_dmarc_misaligned(tmp_path: Path, world: dict[str, Any]) -> None:
+def test_dmarc_misaligned(tmp_path: Path, world: dict[str, Any], closed_port: int) -> None:
     """From lain-selaras.co.id, DKIM d=baik.co.id, bounces to baik.co.id: DMARC cannot pass."""
-    root = workspace(tmp_path / "ws", world, "lain-selaras.co.id", free_port(), dkim_domain=GOOD,
+    root = workspace(tmp_path / "ws", world, "lain-selaras.co.id", closed_port, dkim_domain=GOOD,
                      bounces=f"bounces: {{address: bounce@{GOOD}}}\n")  # fmt: skip
     code, report = doctor_json(root)
     assert code == 1
@@ -213,31 +213,71 @@ def test_dmarc_misaligned(tmp_path: Path, world: dict[str, Any]) -> None:
     assert finding(report, "dmarc")["message"] == "DMARC p=reject at _dmarc.lain-selaras.co.id"
 
 
-def test_unreachable_dns_fails_the_dns_checks_quickly(tmp_path: Path, world: dict[str, Any]) -> None:
-    root = workspace(tmp_path / "ws", world, GOOD, free_port())
-    silent = free_port()  # nothing listens: UDP queries go unanswered
-    code, report = doctor_json(root, "--nameserver", f"127.0.0.1:{silent}")
+def test_unreachable_dns_fails_the_dns_checks_quickly(tmp_path: Path, world: dict[str, Any], closed_port: int) -> None:
+    root = workspace(tmp_path / "ws", world, GOOD, closed_port)
+    with silent_udp_port() as silent:  # a DNS server that is down: queries go unanswered
+        code, report = doctor_json(root, "--nameserver", f"127.0.0.1:{silent}")
     assert code == 1
     assert finding(report, "spf")["message"].startswith(f"cannot be checked: no answer from 127.0.0.1:{silent}")
     assert {"spf", "dkim", "dmarc", "mx"} <= set(report["failed"])
 
 
-def test_bad_nameserver_is_a_usage_error(tmp_path: Path, world: dict[str, Any]) -> None:
-    root = workspace(tmp_path / "ws", world, GOOD, free_port())
+def test_bad_nameserver_is_a_usage_error(tmp_path: Path, world: dict[str, Any], closed_port: int) -> None:
+    root = workspace(tmp_path / "ws", world, GOOD, closed_port)
     result = invoke("doctor", "--nameserver", "127.0.0.1:99999", ws=root)
     assert (result.exit_code, result.stderr) == (
         1, "Error: --nameserver '127.0.0.1:99999': the port must be a number from 1 to 65535\n")
 
 
-def test_reserved_domains_skip_dns(tmp_path: Path) -> None:
+def test_reserved_domains_skip_dns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:
+    """The example's relay is 127.0.0.1:1025, where the `outreach sink` the README suggests may well run: the
+    test's relay is a port that refuses, whatever else runs on the machine."""
     root = tmp_path / "ws"
-    init_workspace(root)  # the example: contoh-solusi.example, relay 127.0.0.1:1025 (nothing there)
+    init_workspace(root)  # the example: contoh-solusi.example
+    monkeypatch.setenv("OUTREACH_SMTP_PORT", str(closed_port))
     code, report = doctor_json(root)
     assert code == 1
     assert [c["status"] for c in report["checks"][:5]] == ["skip"] * 5
     assert finding(report, "spf")["message"] == (
         "skipped: contoh-solusi.example is a reserved domain (RFC 2606/6761), so nothing is published for it")
-    assert report["failed"] == ["relay_tls", "unsubscribe"]
+    assert report["failed"] == ["relay_tls"]
+    assert finding(report, "unsubscribe")["status"] == "warn"  # http on this machine: fine for a trial
+
+
+EXAMPLE_NOTE = (
+    "Note: contoh-solusi.example is a reserved example domain (RFC 2606/6761), as in the example workspace: nothing "
+    "can be published for it and no real mailbox accepts its mail, so the DNS checks are skipped and `campaign send` "
+    "runs no pre-flight. For real mail, give each sender in outreach.yaml an address of your own domain."
+)
+
+
+def test_doctor_on_the_example_workspace_says_what_is_an_example(tmp_path: Path, smtp_server: SmtpServer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The example as it comes, its relay a local sink: the reserved domain is said once, up front, and the
+    http unsubscribe address is a warning that says it must be https in production."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    monkeypatch.setenv("OUTREACH_SMTP_PORT", str(smtp_server.port))
+    result = invoke("doctor", "--nameserver", "127.0.0.1:53", ws=root)  # named: the header does not vary by machine
+    assert (result.exit_code, result.stderr) == (0, "")
+    skipped = "skipped: contoh-solusi.example is a reserved domain (RFC 2606/6761), so nothing is published for it"
+    assert result.stdout.splitlines() == [
+        f"Deliverability of sender awang <awang@contoh-solusi.example> via 127.0.0.1:{smtp_server.port} "
+        "(DNS: 127.0.0.1)",
+        EXAMPLE_NOTE,
+        "",
+        *(f"skip  {label:<22}{skipped}" for label in ("SPF", "DKIM", "DMARC", "alignment", "MX")),
+        f"ok    relay TLS             127.0.0.1:{smtp_server.port} is on this machine: the mail does not cross a "
+        "network to it",
+        f"ok    relay AUTH            no login configured; 127.0.0.1:{smtp_server.port} does not ask for one",
+        "warn  unsubscribe URL       unsubscribe.base_url http://127.0.0.1:8025 is fine for trying things out here; "
+        "in production it must be https, at the public address of `outreach serve` that recipients reach (one-click "
+        "unsubscribe, RFC 8058, required by Gmail and Yahoo)",
+        "ok    organisation address  every footer carries PT Contoh Solusi Teknologi, Jl. Jend. Sudirman Kav. 52-53, "
+        "Jakarta Selatan 12190, Indonesia",
+        "",
+        "3 ok, 1 warning(s), 0 failed, 5 skipped",
+    ]
 
 
 # -- the correct domain, with a real relay and unsubscribe endpoint ----------------------------
@@ -359,8 +399,8 @@ def test_campaign_send_refuses_a_failing_domain_unless_forced(tmp_path: Path, wo
     assert len(sink.received) > 0
 
 
-def test_preflight_can_be_turned_off(tmp_path: Path, world: dict[str, Any]) -> None:
-    root = workspace(tmp_path / "ws", world, "tanpa-dkim.co.id", free_port())
+def test_preflight_can_be_turned_off(tmp_path: Path, world: dict[str, Any], closed_port: int) -> None:
+    root = workspace(tmp_path / "ws", world, "tanpa-dkim.co.id", closed_port)
     text = (root / "outreach.yaml").read_text().replace("deliverability: {", "deliverability: {preflight: false, ")
     (root / "outreach.yaml").write_text(text)
     from outreach import Workspace

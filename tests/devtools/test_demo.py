@@ -6,6 +6,7 @@ import csv
 import io
 import mailbox
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from helpers import OVERRIDES, invoke
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.devtools.demo import run_demo
+from outreach.devtools.demo import holding, run_demo
 from outreach.followups.queue import CSV_COLUMNS
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
@@ -107,3 +108,37 @@ def test_demo_refuses_an_existing_workspace(tmp_path: Path) -> None:
     result = invoke("demo", "--dir", str(tmp_path / "ws"))
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and "already exists" in result.stderr
+
+
+def test_each_demo_keeps_only_the_last_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo` left an outreach-demo-* folder behind every time; now the next run removes the earlier ones
+    (this user's demos only, never one still running) and says so."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    stranger = temp / "outreach-demo-not-ours"  # same prefix, not a demo: left alone
+    (stranger / "notes").mkdir(parents=True)
+    legacy = temp / "outreach-demo-old"  # left by an earlier version, without the marker
+    for sub in ("sink-maildir", "inbox"):
+        (legacy / sub).mkdir(parents=True)
+    (legacy / "outreach.yaml").write_text("organization: {}\n")
+
+    first = invoke("demo")
+    assert first.exit_code == 0, first.output
+    one = Path(first.stdout.splitlines()[0].removeprefix("outreach demo in "))
+    assert one.parent == temp and one.name.startswith("outreach-demo-")
+    assert first.stdout.splitlines()[-1] == ("The next `outreach demo` removes this folder; it removed 1 earlier "
+                                             "one(s) now (--dir DIR keeps a demo for good)")  # fmt: skip
+    assert not legacy.exists() and stranger.exists()
+
+    with holding(one):  # as if that demo were still running: it is kept
+        second = invoke("demo")
+    two = Path(second.stdout.splitlines()[0].removeprefix("outreach demo in "))
+    assert second.stdout.splitlines()[-1] == ("The next `outreach demo` removes this folder (--dir DIR keeps a demo "
+                                              "for good)")  # fmt: skip
+    assert one.exists() and two.exists()
+
+    third = invoke("demo")
+    three = Path(third.stdout.splitlines()[0].removeprefix("outreach demo in "))
+    assert "it removed 2 earlier one(s) now" in third.stdout.splitlines()[-1]
+    assert sorted(p.name for p in temp.iterdir()) == sorted([three.name, stranger.name])

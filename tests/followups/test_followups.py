@@ -323,12 +323,14 @@ def test_import_is_idempotent(sent_ws: SendWorkspace, six_items: dict[str, int],
     f = outcomes_file(tmp_path / "o.csv", [
         [ids["dedi@delta.example.com"], "visit_scheduled", "Presentasi", "2026-12-10T10:00"],
         [ids["budi@beta.example.com"], "no_answer", "", ""],
+        [ids["citra@gamma.example.com"], "callback", "Telepon lagi Rabu", "2026-12-09 09:00"],  # a dated callback
     ])  # fmt: skip
     result = sent_ws.run("followups", "import", str(f))
-    assert (result.exit_code, result.stdout) == (0, "Outcomes: 2 applied, 0 unchanged\n")
+    assert (result.exit_code, result.stdout) == (0, "Outcomes: 3 applied, 0 unchanged\n")
     before = [(x.id, x.state, x.outcome, x.due_date, x.visit_at) for x in all_followups(sent_ws)]
     result = sent_ws.run("followups", "import", str(f))
-    assert (result.exit_code, result.stdout) == (0, "Outcomes: 0 applied, 2 unchanged\n")
+    assert (result.exit_code, result.stdout) == (
+        0, "Outcomes: 0 applied, 3 unchanged; nothing changed: every outcome in the file was already recorded\n")
     after = [(x.id, x.state, x.outcome, x.due_date, x.visit_at) for x in all_followups(sent_ws)]
     assert after == before
     assert sum(1 for x in all_followups(sent_ws) if x.queue == "visit") == 1
@@ -436,7 +438,7 @@ def test_followups_list(sent_ws: SendWorkspace, six_items: dict[str, int]) -> No
 def test_export_needs_queue(sent_ws: SendWorkspace, tmp_path: Path) -> None:
     result = sent_ws.run("followups", "export", "--out", str(tmp_path / "x.csv"))
     assert result.exit_code == 2
-    assert "Missing option '--queue'" in result.stderr
+    assert result.stderr.splitlines()[-1] == "Error: Missing option '--queue'. Choose from: call, visit."  # one line
 
 
 def test_rescheduling_a_visit_keeps_one_visit(

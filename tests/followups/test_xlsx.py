@@ -33,6 +33,10 @@ def test_xlsx_round_trip_with_a_hostile_cell(sent, tmp_path: Path) -> None:  # t
     assert [c.value for c in sheet[1]] == list(CSV_COLUMNS)
     hostile = next(c for c in sheet["F"][1:] if str(c.value).startswith("=HYPERLINK"))
     assert hostile.data_type == "s"  # shown as text, never run as a formula
+    for row in sheet.iter_rows(min_row=2):  # every cell is text, as in the CSV: the id and the priority too
+        cells = dict(zip(CSV_COLUMNS, row, strict=True))
+        assert cells["id"].data_type == cells["priority"].data_type == "s"
+        assert str(cells["id"].value).isdigit() and isinstance(cells["priority"].value, str)
     by_email = {row[6].value: row for row in sheet.iter_rows(min_row=2)}
     by_email[contact(0)][14].value = "visit_scheduled"
     by_email[contact(0)][15].value = "kunjungan 7/12/2026 jam 10.00"

@@ -289,11 +289,9 @@ def test_per_domain_rate_spreads_one_domain(tmp_path: Path, monkeypatch: pytest.
     assert elapsed >= 0.09
 
 
-def test_relay_down_releases_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from outreach.devtools.sink import free_port
-
+def test_relay_down_releases_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:
     root = bulk_workspace(tmp_path / "ws", 8, FAST)
-    ws, engine = prepare(root, free_port(), monkeypatch)
+    ws, engine = prepare(root, closed_port, monkeypatch)
     report = asyncio.run(send_campaign(ws, engine, "blast"))
     assert report.fatal is not None and report.fatal.startswith("cannot connect to SMTP relay 127.0.0.1:")
     assert {r.state for r in rows(engine)} == {"queued"}

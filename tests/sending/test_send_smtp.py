@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from helpers import PROMO_SUBJECT, PROSPECTS, TRY_LATER, USER_UNKNOWN, SendWorkspace, free_port, write
+from helpers import PROMO_SUBJECT, PROSPECTS, TRY_LATER, USER_UNKNOWN, SendWorkspace, write
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -411,9 +411,10 @@ def test_connection_lost_after_data_is_retried(send_ws: SendWorkspace) -> None:
     assert counts(status(send_ws)) == expected()
 
 
-def test_relay_down_is_an_error_and_rows_stay_queued(send_ws: SendWorkspace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_relay_down_is_an_error_and_rows_stay_queued(send_ws: SendWorkspace, monkeypatch,  # type: ignore[no-untyped-def]
+                                                      closed_port: int) -> None:
     build(send_ws)
-    port = free_port()  # nothing listens there
+    port = closed_port  # nothing listens there
     monkeypatch.setenv("OUTREACH_SMTP_PORT", str(port))
     result = send_ws.run("campaign", "send", "promo", "--yes")
     assert result.exit_code == 1
@@ -516,12 +517,17 @@ def test_pause_resume_cancel(send_ws: SendWorkspace) -> None:
     assert result.stderr.startswith("Error: campaign promo was cancelled")
 
 
-def test_done_campaign_cannot_be_paused(send_ws: SendWorkspace) -> None:
+def test_done_campaign_cannot_be_paused_or_cancelled(send_ws: SendWorkspace) -> None:
     build(send_ws)
     send(send_ws)
     result = send_ws.run("campaign", "pause", "promo")
     assert result.exit_code == 1
     assert result.stderr == "Error: campaign promo is done; there is nothing to pause\n"
+    result = send_ws.run("campaign", "cancel", "promo")  # it used to relabel a finished campaign "cancelled"
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: campaign promo is done; there is nothing to cancel\n"
+    data = status(send_ws)
+    assert (data["state"], data["sent"], data["cancelled"]) == ("done", 4, 0)
 
 
 # -- hostile data in the database ----------------------------------------------------------

@@ -58,7 +58,7 @@ def test_a_theme_colour_is_reported_at_its_line_of_outreach_yaml(root: Path) -> 
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         f"outreach.yaml:{line}: warning: text colour #b0b8c0 (theme.footer_color) on #ffffff (theme.card_color) has "
-        'a contrast of 2.0:1, under WCAG AA\'s 4.5:1 for normal text ("PT Contoh Solusi Teknologi · Jl. Jend. …")',
+        'a contrast of 2.01:1, under WCAG AA\'s 4.5:1 for normal text ("PT Contoh Solusi Teknologi · Jl. Jend. …")',
         "Checked 1 campaign: 0 errors, 1 warning",
     ]
 
@@ -68,5 +68,5 @@ def test_a_colour_written_in_the_content_is_reported_there(root: Path) -> None:
           "ketentuan berlaku.</p>\n")  # fmt: skip
     result = invoke("content", "lint", "promo", ws=root)
     assert result.stdout.splitlines()[0] == (
-        "campaigns/promo.md:6: warning: text colour #cccccc on #ffffff has a contrast of 1.6:1, under WCAG AA's "
+        "campaigns/promo.md:6: warning: text colour #cccccc on #ffffff has a contrast of 1.61:1, under WCAG AA's "
         '4.5:1 for normal text ("Syarat dan ketentuan berlaku.")')

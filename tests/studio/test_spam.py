@@ -77,8 +77,41 @@ def test_over_the_threshold_fails_lint_and_names_the_rules(root: Path, installed
     assert "DRUGS_ERECTILE" in error
     score = next(SCORE.match(line) for line in lines if SCORE.match(line))
     assert score is not None and float(score.group(1)) >= 2.5 and score.group(2) == "2.5"
-    assert not any("phrase-list hint" in line for line in lines)  # SpamAssassin answered: no guessing
+    # the phrase list still speaks: --spam adds the score to the other checks, it replaces none of them
+    assert 'campaigns/spammy.md:2: warning: subject: spam-trigger phrase "act now" (a phrase-list hint; --spam ' \
+           "asks SpamAssassin)" in lines  # fmt: skip
     assert result.stderr.startswith("Error: content lint found 1 error(s), the first at campaigns/spammy.md")
+
+
+SHOUTY = """\
+---
+subject: "Penawaran {{ contact.company }}"
+---
+Yth. {{ contact.full_name }},
+
+Uji coba 100% free selama sebulan!!! Click here untuk mendaftar.
+
+Kuota terbatas!!! Click here sekarang, 100% free.
+
+Sekali lagi: 100% free!!! Click here.
+"""
+
+
+def test_spam_adds_the_score_to_the_other_checks(root: Path, installed: str) -> None:
+    """The issue's text: 9 phrase warnings without --spam, and "0 warnings, score 2.9" with it. Now: the same
+    9 warnings, and the score."""
+    write(root / "campaigns" / "shouty.md", SHOUTY)
+    write(root / "campaigns" / "shouty.yaml", "segment: jakarta-prospects\ncontent: shouty.md\nsender: awang\n")
+    plain = invoke("content", "lint", "shouty", ws=root)
+    scored = invoke("content", "lint", "shouty", "--spam", ws=root)
+    assert (plain.exit_code, scored.exit_code) == (0, 0)
+    warnings = plain.stdout.splitlines()[:-1]
+    assert len(warnings) == 9 and all(": warning: body: " in w for w in warnings)
+    assert plain.stdout.splitlines()[-1] == "Checked 1 campaign: 0 errors, 9 warnings"
+    lines = scored.stdout.splitlines()
+    assert lines[:9] == warnings
+    assert SCORE.match(lines[9]) and lines[10].startswith("  campaigns/shouty.md, as sent to ")
+    assert lines[-1] == "Checked 1 campaign: 0 errors, 9 warnings"
 
 
 def test_one_spamassassin_run_for_every_language_and_step(root: Path, installed: str) -> None:

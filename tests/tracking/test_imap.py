@@ -337,10 +337,8 @@ def test_login_and_configuration_errors(inbox: Inbox, monkeypatch: pytest.Monkey
 
 
 def test_unreachable_server_is_a_clear_error(send_ws: SendWorkspace, dovecot: Dovecot,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    from imap_server import free_port
-
-    port = free_port()
+                                             monkeypatch: pytest.MonkeyPatch, closed_port: int) -> None:  # fmt: skip
+    port = closed_port
     configure_imap(send_ws.root, dovecot, "nobody-home", port=port, security="none", timeout="2s")
     monkeypatch.setenv("OUTREACH_IMAP_PASSWORD", PASSWORD)
     result = send_ws.run("track", "poll")

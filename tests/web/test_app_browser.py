@@ -168,7 +168,7 @@ def test_writer_previews_live_reads_lint_and_sends_a_test_copy(browser: Browser,
                                                                smtp_server: SmtpServer) -> None:  # fmt: skip
     page = new_page(browser, server)
     log_in(page, "wina")
-    page.click("text=promo")
+    page.click("tr[data-campaign=promo] a")
     page.wait_for_selector("#lint-summary")  # loaded by the page's script
     assert "Checked 1 campaign" in page.inner_text("#lint-summary")
     frame = page.frame_locator("iframe#message")
@@ -227,3 +227,79 @@ def test_a_wrong_password_keeps_the_login_page(browser: Browser, server: Running
     page.fill("#password", PASSWORDS["boss"])
     page.click("button[type=submit]")
     page.wait_for_selector("#campaigns")  # back where it was going
+
+
+# elements of a caller's card that reach outside its content box (into its padding, or beyond): how far
+OVERFLOW = """() => [...document.querySelectorAll('article.item')].flatMap(card => {
+    const box = card.getBoundingClientRect(), cs = getComputedStyle(card);
+    const left = box.left + parseFloat(cs.borderLeftWidth) + parseFloat(cs.paddingLeft);
+    const right = box.right - parseFloat(cs.borderRightWidth) - parseFloat(cs.paddingRight);
+    return [...card.querySelectorAll('*')].filter(e => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && getComputedStyle(e).opacity !== '0' && (r.right > right + 0.5 || r.left < left - 0.5);
+    }).map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} by ${Math.round(e.getBoundingClientRect().right
+                                                                                      - right)} px`);
+})"""
+
+
+def watch_console(page: Page) -> list[str]:
+    """Every error the browser reports: console errors, script errors, and failed loads (a missing favicon)."""
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"script: {exc}"))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return problems
+
+
+def test_on_a_phone_nothing_is_wider_than_its_card_and_the_console_stays_clean(browser: Browser,
+                                                                               server: Running) -> None:  # fmt: skip
+    """At 390 px the "Visit on" input overflowed its card by 6 px, and every page logged the missing favicon."""
+    page = new_page(browser, server, phone=True)
+    problems = watch_console(page)
+    log_in(page, "cali")
+    page.wait_for_load_state("load")
+    for card in page.locator("article.item").all():
+        card.locator("summary").click()  # the history open too
+    assert page.locator("article.item input[name=visit_date]").count() == 2
+    assert page.evaluate(OVERFLOW) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto("/app/followups?queue=visit")
+    page.goto("/app/followups/calendar")
+    page.wait_for_load_state("load")
+    assert problems == []
+
+
+def test_the_flash_is_text_as_wide_as_the_content(browser: Browser, server: Running, team: Path) -> None:
+    from outreach.workspace import Workspace
+
+    with Workspace.open(team) as ws:
+        ws.build("launch")
+    page = new_page(browser, server)
+    problems = watch_console(page)
+    log_in(page, "boss")
+    page.goto("/app/campaigns/launch/send")
+    page.click("text=Yes, send launch")
+    flash = page.locator(".flash")
+    assert flash.inner_text() == "launch is handed to the worker, which sends it now (outreach worker must be running)."
+    assert flash.locator("code").inner_text() == "outreach worker"
+    shown, main = flash.bounding_box(), page.locator("main.wrap").bounding_box()
+    assert shown and main
+    padding = float(page.evaluate("parseFloat(getComputedStyle(document.querySelector('main.wrap')).paddingLeft)"))
+    assert shown["x"] >= main["x"] + padding - 0.5  # lined up with the content, not the page's padding box
+    assert shown["x"] + shown["width"] <= main["x"] + main["width"] - padding + 0.5
+    page.wait_for_load_state("load")
+    assert problems == []
+
+
+def test_no_test_copy_button_while_the_content_has_errors(browser: Browser, server: Running, team: Path) -> None:
+    md = team / "campaigns" / "promo.md"
+    md.write_text(md.read_text(encoding="utf-8").replace("(https://www.example.com/promo?c={{ campaign.name }})",
+                                                         "(katalog.html)"), encoding="utf-8")  # a relative link
+    page = new_page(browser, server)
+    log_in(page, "wina")
+    page.click("tr[data-campaign=promo] a")
+    page.wait_for_selector("#lint-summary")
+    assert page.inner_text("#lint-summary") == "Checked 1 campaign: 1 error, 0 warnings"
+    button = page.locator("#test-send button[type=submit]")
+    expect(button).to_be_disabled()
+    assert page.locator("#test-send-blocked").is_visible()

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import Spawned, free_port, wait_for
+from helpers import Spawned, wait_for
 
 from outreach.sending.engine import send_campaign
 
@@ -116,8 +116,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Site
 
 
 def serve(root: Path) -> tuple[Spawned, int]:
-    port = free_port()
-    proc = Spawned(["-w", str(root), "serve", "--host", "127.0.0.1", "--port", str(port)])
+    proc = Spawned(["-w", str(root), "serve", "--host", "127.0.0.1", "--port", "0"])  # any free port
+    port = int(re.match(r"Serving on http://127\.0\.0\.1:(\d+)/", proc.wait_line(r"^Serving on "))[1])  # type: ignore[index]
     wait_for(lambda: exchange(port, b"GET / HTTP/1.0\r\n\r\n").status is not None or proc.proc.poll() is not None,
              what="the server answering", context=proc.output)  # fmt: skip
     assert proc.proc.poll() is None, proc.output()
@@ -297,10 +297,8 @@ def test_fuzzing_every_route_finds_no_open_redirect_and_no_server_error(site: tu
 
 
 @pytest.mark.postgres
-def test_with_the_database_down_only_genuine_links_redirect(tmp_path: Path, pg_url: str,
+def test_with_the_database_down_only_genuine_links_redirect(tmp_path: Path, pg_url: str, pg_admin_url: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    import os
-
     from sqlalchemy import create_engine, text
 
     monkeypatch.setenv("OUTREACH_DATABASE_URL", pg_url)
@@ -309,8 +307,7 @@ def test_with_the_database_down_only_genuine_links_redirect(tmp_path: Path, pg_u
     running_site = Site(port, clicks, unsubscribes)
     try:
         genuine_answers(running_site)
-        admin_url = os.environ.get("OUTREACH_TEST_POSTGRES_URL", pg_url.rsplit("/", 1)[0] + "/outreach_test")
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:  # the database goes away under the running server
             conn.execute(text(f'DROP DATABASE "{pg_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
         admin.dispose()

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx2
 import pytest
-from helpers import free_port, write
+from helpers import write
 from sqlalchemy import func, select
 from team_support import csrf_of, log_in, running_server
 
@@ -206,12 +206,12 @@ def test_a_public_url_with_a_path_prefixes_links_redirects_and_the_cookie(team: 
 
 def test_outreach_serve_as_a_process_stops_on_sigterm_with_every_click_written(team: Path) -> None:
     signer, rows = signer_and_rows(team)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "outreach", "-w", str(team), "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "outreach", "-w", str(team), "serve", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert proc.stdout is not None
         banner = proc.stdout.readline()
+        port = int(banner.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])  # port 0: any free one, said here
         assert banner.startswith(f"Serving on http://127.0.0.1:{port}/: team app at http://127.0.0.1:{port}/app/")
         with httpx2.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as client:
             codes = [client.get(click_path(signer, rows[n % len(rows)], f"{TARGET}&n={n}")).status_code

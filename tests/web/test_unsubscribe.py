@@ -10,8 +10,6 @@ import email
 import email.policy
 import json
 import re
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -21,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from helpers import PROSPECTS, SendWorkspace, free_port, wait_for, write
+from helpers import PROSPECTS, SendWorkspace, Spawned, wait_for, write
 from sqlalchemy import select
 
 from outreach.storage import open_engine, transaction
@@ -235,27 +233,14 @@ def test_mailto_unsubscribe_through_ingest(built: SendWorkspace) -> None:
 
 
 def test_serve_command(built: SendWorkspace) -> None:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "outreach", "serve", "--port", str(port), "-w", str(built.root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        endpoint = Endpoint(built, f"http://127.0.0.1:{port}")
-        path = links(built, ANI).path
-
-        def answer() -> int | None:
-            assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
-            try:
-                return endpoint.get(path)[0]
-            except (urllib.error.URLError, ConnectionError):
-                return None
-
-        code = wait_for(answer, what="the server answering")
-        assert code == 200
-        assert endpoint.post(links(built, ANI).path)[0] == 200
-        assert endpoint.suppressed() == {ANI: "unsubscribe"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    proc = Spawned(["serve", "--port", "0", "-w", str(built.root)])  # any free port, read back from the banner
+    port = int(re.match(r"Serving on http://127\.0\.0\.1:(\d+)/", proc.wait_line(r"^Serving on "))[1])  # type: ignore[index]
+    endpoint = Endpoint(built, f"http://127.0.0.1:{port}")
+    assert endpoint.get(links(built, ANI).path)[0] == 200  # bound before the banner: it answers at once
+    assert endpoint.post(links(built, ANI).path)[0] == 200
+    assert endpoint.suppressed() == {ANI: "unsubscribe"}
+    proc.signal()
+    assert proc.finish() == 0
 
 
 def test_serve_on_a_busy_port_is_a_clear_error(built: SendWorkspace) -> None:

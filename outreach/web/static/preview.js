@@ -12,8 +12,16 @@
   if (lint && lint.getAttribute("data-src")) {
     fetch(lint.getAttribute("data-src"), {cache: "no-store", credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(function (html) { lint.innerHTML = html; },
+      .then(function (html) { lint.innerHTML = html; blockTestSend(); },
             function () { lint.textContent = "The lint findings could not be loaded."; });
+  }
+  function blockTestSend() {  /* content with errors is not sent, not even to the writer (the server refuses too) */
+    var found = lint.querySelector("[data-errors]");
+    var button = document.querySelector("#test-send button[type=submit]");
+    if (!found || !button || Number(found.getAttribute("data-errors")) === 0) { return; }
+    button.disabled = true;
+    var note = document.getElementById("test-send-blocked");
+    if (note) { note.hidden = false; }
   }
   function poll() {
     fetch(versionUrl, {cache: "no-store", credentials: "same-origin"})
