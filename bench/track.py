@@ -220,6 +220,10 @@ def main() -> None:
         print("\n".join(table(scores, half, speeds)))
         print()
     print("\n".join(categories(samples, halves)))
+    second = mailcorpus.all_fields_scores([s for s in samples if s.corpus == "sisimai" and s.batch == 2],
+                                          classify_message)  # fmt: skip
+    cells = "".join(f"{_cell(second.get(h, mailcorpus.Score()), 'right'):>18}" for h in halves)
+    print(f"{'sisimai second batch':<22}{cells}   (right on every labelled field)")
     print()
     stream = mixed_stream(samples)
     mixed = speed(stream, args.repeat, minimum=2000)

@@ -47,6 +47,7 @@ class Sample:
     status: str | None = None  # the enhanced status code, where the label asserts one
     category: str | None = None  # the issue-21 category the message tests (sisimai corpus)
     failures: tuple[tuple[str, str, bool], ...] = ()  # (address, reason, hard) per recipient, where labelled
+    batch: int = 1  # sisimai corpus: 1 = gathered with the issue-21 rules, 2 = the broader second batch
 
     @property
     def half(self) -> str:
@@ -101,7 +102,8 @@ def _shared(corpus: str, overrides: dict[str, dict[str, object]]) -> list[Sample
                     for a, f in sorted(dict(entry.get("failures") or {}).items()))  # type: ignore[call-overload]  # fmt: skip
         samples.append(Sample(corpus, name, CORPORA / corpus / key, str(entry["kind"]),
                               entry.get("hard"), _addresses(rcpts) if rcpts else None,  # type: ignore[arg-type]
-                              entry.get("reason"), entry.get("status"), entry.get("category"), per))  # type: ignore[arg-type]  # fmt: skip
+                              entry.get("reason"), entry.get("status"), entry.get("category"), per,  # type: ignore[arg-type]
+                              int(entry.get("round", 1))))  # type: ignore[call-overload]  # fmt: skip
     return samples
 
 
@@ -217,6 +219,19 @@ def category_right(sample: Sample, result: object) -> bool:
         if sample.failures:
             checks.append(per_recipient(result) == set(sample.failures))
     return all(checks)
+
+
+def all_fields_scores(samples: list[Sample], classify: Callable[[bytes], object]) -> dict[str, Score]:
+    """Right/total per half: samples right on every field their label asserts (kind, hard/soft,
+    reason, status, each recipient, and the recipients of a bounce)."""
+    scores: dict[str, Score] = {}
+    for sample in samples:
+        result = classify(sample.path.read_bytes())
+        ok = category_right(sample, result)
+        if ok and sample.kind == "bounce" and sample.recipients:
+            ok = set(getattr(result, "recipients", ())) == sample.recipients
+        scores.setdefault(sample.half, Score()).add("right", ok, sample.name)
+    return scores
 
 
 def category_scores(samples: list[Sample], classify: Callable[[bytes], object]) -> dict[tuple[str, str], Score]:

@@ -113,12 +113,19 @@ _EXPIRY = re.compile(
     r"|has stopped trying|in the time limit specified|queue\.expired|delivery expired|retries exhausted"
     r"|delivery attempts exhausted|message timed out in queue|not reachable within the allowed queue period"
     r"|could not be delivered for more than|has not been collected|expired after sitting in queue"
-    r"|retry time not reached for any host after a long failure period|did not accept our requests to connect"
-    r"|could not contact dns servers",
+    r"|retry time not reached for any host after a long failure period",
+)
+# Gmail writes these technical details both in its final notice ("failed permanently") and in its
+# delay warnings ("THIS IS A WARNING MESSAGE ONLY ... will be retried"): they mean the retries ran
+# out only in a notice that does not say it is a warning.
+_EXPIRY_IF_FINAL = re.compile(r"did not accept our requests to connect|could not contact dns servers")
+_WARNING = re.compile(
+    r"warning message only|this is a warning|only a temporary failure|will be retried|still being retried"
+    r"|you do not need to resend|delivery attempts will continue"
 )
 _FINAL_STRONG = re.compile(
     r"permanent(?:ly)? (?:error|fail)|failed permanently|for \d+ days|gave up|giving up|given up|no more retries"
-    r"|will not be retried|" + _EXPIRY.pattern,
+    r"|will not be retried|" + _EXPIRY.pattern + "|" + _EXPIRY_IF_FINAL.pattern,
 )
 _DELAY = re.compile(
     r"not yet been delivered|still being retried|will (?:continue to )?(?:retry|attempt|try)|will be retried"
@@ -285,6 +292,7 @@ class _Entry:
     context: str = ""
     also: tuple[str, ...] = ()
     hint: str | None = None
+    expired: bool = False  # the DSN's own "Action: expired"
 
 
 def _judge(entry: _Entry, cues: str, gateway: bool = False) -> Failure | None:
@@ -299,7 +307,7 @@ def _judge(entry: _Entry, cues: str, gateway: bool = False) -> Failure | None:
     status = _refine(entry.status, entry.diagnostic, entry.context)
     stage = stages.find_stage(entry.diagnostic) or stages.find_stage(entry.context)
     words = f"{entry.diagnostic}\n{entry.context}"
-    gave_up = bool(_EXPIRY.search(_low(words)))
+    gave_up = entry.expired or _gave_up(_low(words), _low(cues))
     action = entry.action or _infer_action(status, words, cues)
     if action == "delayed" and gave_up:
         action = "failed"  # the retry period is over: a final notice in a delay's template
@@ -314,9 +322,17 @@ def _judge(entry: _Entry, cues: str, gateway: bool = False) -> Failure | None:
     if gateway and reason == reasons.USER_UNKNOWN:
         reason = reasons.FILTERED
     status = status or reasons.implied_status(reason, words, action)
-    hard = reasons.is_hard(reason, status, stage) and action == "failed"
+    hard = reasons.is_hard(reason, status, stage, words) and action == "failed"
     diagnostic = re.sub(r"\s+", " ", text or entry.context).strip()[:500]
     return Failure(entry.address, action, reason, hard, status, stage, diagnostic, entry.also)
+
+
+def _gave_up(words: str, cues: str) -> bool:
+    """The retry period is over: an expiry phrase, or Gmail's connection details in a notice that
+    is no warning (the same details appear in its "will be retried" warnings)."""
+    if _EXPIRY.search(words):
+        return True
+    return bool(_EXPIRY_IF_FINAL.search(words)) and not (_WARNING.search(words) or _WARNING.search(cues))
 
 
 # Reasons a give-up notice replaces with "expired": the retries failed for a passing cause (a
@@ -327,14 +343,24 @@ _PASSING = frozenset((reasons.NETWORK, reasons.SYSTEM, reasons.OTHER))
 # they put on their own reports (the headers Sisimai's McAfee, MFILTER, MXLogic, SurfControl,
 # Activehunter and MailMarshal readers look for).
 _GATEWAY_HEADERS = ("X-NAI-Header", "X-MXL-NoteHash", "X-MXL-Hash", "X-MX-Bounce", "X-SEF-Processed", "X-AHMAILID")
-_GATEWAY_MAILER = re.compile(r"m-filter|mailmarshal|surfcontrol|interscan", re.I)
+_GATEWAY_MAILER = re.compile(r"m-filter|mailmarshal|surfcontrol|interscan|amavis|content-filter at", re.I)
+
+
+# The report's own Received line of a MailMarshal gateway; not amavisd-new's, which our own inbound
+# mail passes through as often as a sender's gateway.
+_GATEWAY_RECEIVED = re.compile(r"^\s*from mailmarshal\.sender\b", re.I)
 
 
 def from_gateway(msg: Message) -> bool:
-    """Whether the report itself (not the returned original) was written by a filtering gateway."""
+    """Whether the report itself (not the returned original) was written by a filtering gateway:
+    its marker headers, its X-Mailer, its sender's name ("Content-filter at mx.example.com",
+    amavisd-new's) or the gateway's own Received line."""
     if any(msg.get(name) is not None for name in _GATEWAY_HEADERS):
         return True
-    return bool(_GATEWAY_MAILER.search(str(msg.get("X-Mailer", "") or "")))
+    name = parseaddr(re.sub(r"[\r\n]+", " ", str(msg.get("From", "") or "")))[0]
+    if _GATEWAY_MAILER.search(str(msg.get("X-Mailer", "") or "")) or _GATEWAY_MAILER.search(name):
+        return True
+    return any(_GATEWAY_RECEIVED.search(str(value)) for value in (msg.get_all("Received") or [])[:3])
 
 
 def _refine(status: str | None, diagnostic: str, context: str) -> str | None:
@@ -351,6 +377,8 @@ def _infer_action(status: str | None, text: str, cues: str) -> str:
     """Failed or delayed, for a recipient whose report has no Action field."""
     klass = (status or "")[:1] or smtp_class(text) or ""
     text, cues = _low(text), _low(cues)
+    if klass != "5" and (_WARNING.search(text) or _WARNING.search(cues)) and not _EXPIRY.search(text):
+        return "delayed"  # "THIS IS A WARNING MESSAGE ONLY": whatever technical details follow
     if klass == "5" or _FINAL_STRONG.search(text) or _FINAL_STRONG.search(cues):
         return "failed"
     if _DELAY.search(cues) or _DELAY.search(text):
@@ -414,7 +442,8 @@ def _from_dsn(blocks: list[dsn.DsnRecipient], prose: list[ProseRecipient], pream
         diagnostic = block.diagnostic or block.status_text
         action = block.action or ("failed" if (block.status or "").startswith("5") else "")
         hint = _POWERMTA.get(block.category)
-        entries.append(_Entry(address, action, block.status, diagnostic, context, block.all_addresses, hint))
+        entries.append(_Entry(address, action, block.status, diagnostic, context, block.all_addresses, hint,
+                              block.expired))
     return entries
 
 

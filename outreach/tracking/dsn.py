@@ -44,6 +44,7 @@ class DsnRecipient:
     diagnostic_type: str = ""
     remote_mta: str | None = None
     category: str = ""  # PowerMTA's bounce category
+    expired: bool = False  # "Action: expired" (SendGrid): a give-up notice, reported as failed
     fields: set[str] = field(default_factory=set)
 
     @property
@@ -96,6 +97,7 @@ def _apply(block: DsnRecipient, name: str, value: str) -> None:
         block.actual = _typed_address(value)
     elif name == "action":
         block.action = normal_action(value)
+        block.expired = value.strip().lower().startswith("expired")
     elif name == "status":
         match = _STATUS_FIELD.match(value)
         block.status = ".".join(match.groups()) if match else find_status(value)

@@ -18,6 +18,10 @@ see NOTICE):
 Each such line starts (or returns to) that recipient's block; the lines after
 it, up to the next recipient, are its diagnostic. Lines before the first
 recipient are the preamble, which some systems (Notes) use for the reason.
+Sendmail's transcript is the exception: its SMTP dialogue (">>> MAIL From",
+"<<< 501 ...", "... while talking to mx:") and its host lines ("550 example.org
+(smtp)... Host unknown") come *before* the "554 <a@b>... reason" line that
+sums a recipient up, so they belong to the next recipient, not the last one.
 """
 
 from __future__ import annotations
@@ -85,6 +89,10 @@ _QUOTED_HEADER = re.compile(
 _ALIAS = re.compile(rf"\((?:expanded|generated|ultimately generated) from:?\s*<?(?P<addr>{_ADDR})>?\)", re.I)
 # "A message sent by\n\n  <us@example.com>\n\ncould not be delivered": the line names the sender.
 _SENDER_INTRO = re.compile(r"(?:sent by|message from|sender(?: address)?|envelope from|mail from)\s*:?\s*$", re.I)
+# Sendmail's per-recipient summary line, its SMTP dialogue and its host-level status lines.
+_SUMMARY = _LINE_PATTERNS[4]
+_DIALOGUE = re.compile(r"^\s*(?:>>>|<<<|(?:\.\.\.\s*)?while talking to\b)", re.I)
+_HOST_STATUS = re.compile(r"^\s*\d{3}[ -][^\s@<>]+ \([\w-]+\)\.{3}")
 _NOT_RECIPIENTS = re.compile(
     r"^(?:postmaster|mailer-daemon|mail-daemon|maildaemon|double-bounce)@", re.I
 )
@@ -128,6 +136,8 @@ def read_recipients(text: str, exclude: set[str]) -> tuple[list[ProseRecipient],
     preamble: list[str] = []
     current: ProseRecipient | None = None
     previous = ""
+    pending: list[str] = []  # Sendmail dialogue waiting for the summary line it leads to
+    summed_up = False  # the current recipient came from a Sendmail summary line
     for raw in text.split("\n")[:5000]:
         line = raw.rstrip()
         if not line.strip() or _DSN_LINE.match(line):
@@ -140,8 +150,16 @@ def read_recipients(text: str, exclude: set[str]) -> tuple[list[ProseRecipient],
         cleaned = clean_address(address) if address else None
         if cleaned and cleaned not in exclude and not _NOT_RECIPIENTS.match(cleaned):
             current = found.setdefault(cleaned, ProseRecipient(cleaned))
+            current.lines.extend(pending)
+            pending = []
+            summed_up = bool(_SUMMARY.match(line))
             if rest.strip():  # the whole line: its reply code and status belong to the reason
                 current.lines.append(line.strip())
+            continue
+        if (current is None or summed_up) and (_DIALOGUE.match(line) or _HOST_STATUS.match(line)):
+            pending.append(line.strip())  # Sendmail: leads up to the next recipient's summary line
+            if current is None:
+                preamble.append(line.strip())
             continue
         if current is None:
             preamble.append(line.strip())
@@ -150,4 +168,6 @@ def read_recipients(text: str, exclude: set[str]) -> tuple[list[ProseRecipient],
         alias = _ALIAS.search(line)
         if alias and (named := clean_address(alias.group("addr"))) and named != current.address:
             current.aliases.append(named)
+    if current is not None and pending:
+        current.lines.extend(pending)  # dialogue after the last summary line ("<<< 503 need RCPT") is its own
     return list(found.values()), preamble

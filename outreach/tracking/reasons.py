@@ -304,6 +304,7 @@ _FILTERED = _rx(
         "user reject", "refuse to receive mail", "you have been blocked by the recipient",
         "cannot route mail to user", "rejected by recipient", "recipient has blocked", "blocked by recipient",
         "recipient's preferences", "sender is on the recipient's block list", "on the blocked senders list",
+        "message filtered",
     ),
     (),
 )
@@ -356,7 +357,7 @@ _SPAM = _rx(
         "considered unsolicited bulk e-mail (spam) by our mail filters", "content filter rejection",
         "denied due to spam list", "high probability of spam", "mail appears to be unsolicited",
         "mail content denied", "may consider spam", "message considered as spam or virus",
-        "message contains spam or virus", "message content rejected", "message detected as spam", "message filtered",
+        "message contains spam or virus", "message content rejected", "message detected as spam",
         "message is being rejected as it seems to be a spam", "message looks like spam",
         "message refused by mailmarshal spamprofiler", "message rejected as spam",
         "message rejected because of unacceptable content", "message rejected due to suspected spam content",
@@ -508,7 +509,7 @@ _BLOCKED = _rx(
         "we do not accept mail from hosts with dynamic ip or generic dns ptr-records", "blacklist", "black list",
         "blocklist", "block list", "blocked", "denylist", "deny list", "spamhaus", "spamcop", "barracuda", "dnsbl",
         "banned", "not accepting mail from", "client host rejected", "ptr record", "reverse dns", "rdns",
-        "refused to talk to me",
+        "refused to talk to me", "which is an open relay", "is an open relay",
     ),
     (
         r"access from ip address [^ ]+ blocked", r"client host [^ ]+ blocked using",
@@ -684,6 +685,10 @@ def _stage_reason(text: Swept, stage: str | None) -> str | None:
     return None
 
 
+# "Message length exceeds administrative limit" (x.2.3) and "message too big for system" (x.3.4).
+_SIZE_CODES = frozenset(("2.3", "3.4"))
+
+
 def decide(status: str | None, text: str, stage: str | None = None, action: str = "") -> str:
     """The reason for one failed recipient.
 
@@ -696,6 +701,9 @@ def decide(status: str | None, text: str, stage: str | None = None, action: str 
     early = _sender_side(t)
     if early:
         return early
+    too_big = _TOO_BIG.search(t) or (named == CONTENT and status and status[2:] in _SIZE_CODES)
+    if too_big and not _FULL.search(t):
+        return CONTENT  # "SIZE=... exceeds": refused at MAIL FROM, but for the message, not the sender
     by_stage = _stage_reason(t, stage)
     if by_stage:
         return by_stage
@@ -719,11 +727,17 @@ def decide(status: str | None, text: str, stage: str | None = None, action: str 
     return _late(t) or named or (EXPIRED if action == "delayed" else OTHER)
 
 
-def is_hard(reason: str, status: str | None, stage: str | None) -> bool:
+# RFC 7505: a null MX is the domain's own permanent statement that it takes no mail, whatever
+# status class the reporting system attaches to it (Gmail writes 4.0.0).
+_NULL_MX = re.compile(r"null ?mx|rfc ?7505", re.I)
+
+
+def is_hard(reason: str, status: str | None, stage: str | None, text: str = "") -> bool:
     """A dead address, refused before DATA; "does not accept mail" only when permanent."""
     if reason not in DEAD or stage in stages.AFTER_DATA:
         return False
-    return not (reason == NOT_ACCEPT and (status or "5").startswith("4"))
+    temporary = (status or "5").startswith("4") and not _NULL_MX.search(text[:20_000])
+    return not (reason == NOT_ACCEPT and temporary)
 
 
 # "Could not initiate SMTP conversation", "connection dropped": the connection itself failed.

@@ -190,3 +190,109 @@ def test_a_dmarc_failure_report_is_still_nobody_complaining() -> None:
     )
     result = classify_message(raw)
     assert (result.kind, result.reason, result.hard) == ("other", "auth_failure", False)
+
+
+# --------------------------------------------------------------------------- second batch (tuning half)
+
+
+def test_the_second_batch_samples_used_here_are_in_the_tuning_half() -> None:
+    tuning = ["activehunter-02.eml", "email-amavis-01.eml", "mailmarshalsmtp-01.eml", "de-gmx-04.eml",
+              "email-amazonworkmail-05.eml", "qmail-07.eml", "x3-02.eml", "email-google-09.eml", "postfix-17.eml",
+              "v5sendmail-07.eml", "sendmail-05.eml", "us-receivingses-07.eml", "email-exim-04.eml"]  # fmt: skip
+    assert {mailcorpus.half_of("sisimai", name) for name in tuning} == {"tuning"}
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("activehunter-02.eml", "kijitora@example.ed.jp"),  # Active!Hunter: X-AHMAILID
+        ("email-amavis-01.eml", "neko@example.co.jp"),  # amavisd-new: From "Content-filter at ..."
+        ("mailmarshalsmtp-01.eml", "dummyuser@blabla.xxxxxxxxxxxx.com"),  # Received: from MailMarshal.Sender
+    ],
+)
+def test_more_filtering_gateways_are_recognised_by_their_own_marks(name: str, address: str) -> None:
+    result = classify(name)
+    assert (result.kind, result.hard, result.reason, result.recipients) == ("bounce", False, "filtered", (address,))
+
+
+def test_amavis_on_our_own_inbound_path_is_no_gateway() -> None:
+    """Our own mail server may run amavisd-new too: its Received line on a report says nothing."""
+    result = classify("email-exim-60.eml")  # Exim report received through the recipient's amavisd-new
+    assert (result.kind, result.reason) == ("bounce", "mailbox_full")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "de-gmx-04.eml",  # GMX: "delivery retry timeout exceeded"
+        "email-amazonworkmail-05.eml",  # WorkMail: 4.4.7 "Message expired: unable to deliver in 840 minutes"
+        "qmail-07.eml",  # qmail: "in the queue too long" after no connection
+        "x3-02.eml",  # "Delivery ... was aborted after 5.0 hour(s)"
+    ],
+)
+def test_gave_up_notices_of_more_mail_systems(name: str) -> None:
+    result = classify(name)
+    assert (result.kind, result.hard, result.reason) == ("bounce", False, "expired")
+
+
+def test_gmails_connection_details_in_a_warning_stay_a_delay() -> None:
+    """Gmail writes "did not accept our requests to connect" in its warnings too: a warning that
+    says it will be retried is a delay, not a give-up notice."""
+    result = classify("email-google-09.eml")
+    assert (result.kind, result.reason) == ("other", "delayed")
+
+
+def test_a_malformed_name_server_reply_is_a_passing_failure() -> None:
+    result = classify("postfix-17.eml")  # 5.4.4 "Malformed or unexpected name server reply"
+    assert (result.kind, result.hard, result.reason) == ("bounce", False, "network")
+
+
+def test_a_sendmail_transcript_gives_each_recipient_the_dialogue_before_its_summary_line() -> None:
+    """V5 Sendmail writes ">>> MAIL From / <<< 501 ..." and "550 host (smtp)... Host unknown" before the
+    "554 <a@b>... reason" line of the recipient they concern."""
+    result = classify("v5sendmail-07.eml")
+    assert [(f.address, f.reason, f.hard) for f in result.failures] == [
+        ("kijitora@example.org", "blocked", False),  # the sending host refused as an open relay
+        ("mikeneko@example.org", "host_unknown", True),
+        ("hachiware@example.edu", "user_unknown", True),
+    ]
+    assert result.hard is False
+
+
+def test_a_size_refusal_at_mail_from_is_the_messages_not_the_senders() -> None:
+    result = classify("sendmail-05.eml")  # ">>> MAIL From:<...> SIZE=16600348 <<< 552 5.2.3 Message size exceeds"
+    assert (result.reason, result.hard) == ("content", False)
+    assert reasons.decide("5.2.2", "552 5.2.2 mailbox size limit exceeded", None, "failed") == "mailbox_full"
+
+
+def test_message_filtered_is_a_filter_and_a_refused_isp_relay_a_block() -> None:
+    assert classify("us-receivingses-07.eml").reason == "filtered"  # 550 5.2.0 Message Filtered
+    assert classify("email-exim-04.eml").reason == "blocked"  # "Please use the smtp server of your ISP"
+    words = (">>> MAIL From:<a@example.jp>\n"
+             "<<< 501 <a@example.jp>... no access from mail server [192.0.2.5] which is an open relay.")
+    assert reasons.decide(None, words, stages.MAIL, "failed") == "blocked"
+
+
+def test_a_null_mx_is_a_dead_domain_whatever_status_class_the_report_gives() -> None:
+    """RFC 7505: Gmail reports a null MX with Status 4.0.0 and Action: failed (the words of its
+    report; the sample itself is in the checking half)."""
+    words = ("DNS Error: 80458680 DNS type 'mx' lookup of example.org responded with code NOERROR\n"
+             "The domain example.org doesn't receive email according to the administrator: "
+             "returned Null MX")  # fmt: skip
+    reason = reasons.decide("4.0.0", words, None, "failed")
+    assert reason == "not_accept"
+    assert reasons.is_hard(reason, "4.0.0", None, words)
+    assert not reasons.is_hard(reason, "4.0.0", None, "451 4.3.2 domain does not accept mail right now")
+
+
+def test_a_dsn_action_expired_is_a_give_up_notice() -> None:
+    """SendGrid writes "Action: expired" (no such RFC 3464 action): final, and the retries ran out."""
+    raw = (b"From: MAILER-DAEMON@mx.example.net\nTo: sales@contoh-solusi.co.id\nSubject: Undelivered Mail Returned to "
+           b'Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+           b"--B\nContent-Type: text/plain\n\nkijitora:00000:<budi@example.org> : Connection timed out in connect\n"
+           b"--B\nContent-Type: message/delivery-status\n\nArrival-Date: 2013-07-08 18-21-01\n\n"
+           b"Final-Recipient: rfc822; budi@example.org\nAction: expired\nStatus: \n"
+           b"Diagnostic-Code: Connection timed out\n--B--\n")  # fmt: skip
+    result = classify_message(raw)
+    assert (result.kind, result.hard, result.reason) == ("bounce", False, "expired")
+    assert result.recipients == ("budi@example.org",)
