@@ -58,6 +58,7 @@ ABBREVIATIONS: dict[str, str] = {
     "tolongin": "tolong", "bgt": "banget", "emg": "memang", "bkn": "bukan", "bukn": "bukan",
     "sbg": "sebagai", "sblm": "sebelum", "stlh": "setelah", "smp": "sampai", "sampe": "sampai",
     "tgl": "tanggal", "bln": "bulan", "thn": "tahun", "mgg": "minggu", "hr": "hari", "besok2": "besok",
+    "dapet": "dapat", "dpet": "dapat", "ngurus": "urus", "ngurusin": "urus", "mengurus": "urus",
     "pengen": "ingin", "pengin": "ingin", "pgn": "ingin", "pingin": "ingin", "kyk": "kayak", "kek": "kayak",
     # thanks, please, yes
     **dict.fromkeys(("tks", "thx", "thks", "tq", "ty", "tx", "makasih", "mksh", "trims", "trimakasih",
@@ -95,6 +96,7 @@ CONTRACTIONS: dict[str, str] = {
 # Words the rules key on, the targets of typo correction (five letters or more).
 KEYWORDS: frozenset[str] = words("""
 unsubscribe berhenti berlangganan langganan remove delete hapus hapusin dihapus keluarkan dikeluarkan
+hapuskan
 kirim dikirim mengirim mengirimkan menghubungi hubungi contact emailing sending anymore
 tertarik berminat interested interest menarik butuh membutuhkan perlu kebutuhan vendor budget anggaran
 meeting ketemu bertemu kunjungan presentasi jadwal schedule reschedule visit demo survei survey
@@ -122,6 +124,7 @@ tanya tanyakan bekerja bekerjalah perlu anggaran langganan berlangganan bertanya
 tanpa pangan tangan indah hanya tanda berulang pengirim penerima thinks melting meting spending ending
 lending pending bending tending mending designs quota quotas tired retire remotes plead pleas bukan
 budgets vendors proposals receive deceive recipe kiriman sekarang lainnya jangan pindah berpulang
+minta minat
 """)
 
 _CURLY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
@@ -139,7 +142,8 @@ _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[?!.,;:()]")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _THANKS = re.compile(r"\b(?:terima|trima|terimah)\s*kasih\b|\bthank\s+you\b|\bmatur\s+nuwun\b")
 # "-nya" ("harganya", "penawarannya", "tugasnya") is dropped, except where it is part of the word
-_JAKARTA_IN = frozenset(("stop", "hapus", "keluar", "coret", "cabut", "blokir", "kirim"))  # verb + "-in"
+_JAKARTA_IN = {"stop": "stop", "hapus": "hapus", "keluar": "keluarkan", "coret": "coret", "cabut": "cabut",
+               "blokir": "blokir", "kirim": "kirim"}  # verb + "-in" ("keluarin" is "keluarkan")
 _NYA_KEEP = frozenset(("punya", "hanya", "tanya", "bertanya", "menanya", "sesungguhnya", "bahwasanya", "sebenarnya"))
 
 
@@ -185,7 +189,7 @@ def canonical(word: str) -> str:
                 return ABBREVIATIONS.get(candidate, candidate)
         word = collapsed
     if word.endswith("in") and (word[:-2] in KEYWORDS or word[:-2] in _JAKARTA_IN):  # "berhentiin", "stopin"
-        return ABBREVIATIONS.get(word[:-2], word[:-2])
+        return _JAKARTA_IN.get(word[:-2]) or ABBREVIATIONS.get(word[:-2], word[:-2])
     if word.endswith("nya") and len(word) > 6 and not word.endswith(tuple(_NYA_KEEP)):
         word = word[:-3]
     return ABBREVIATIONS.get(word) or _typo(word)
@@ -201,9 +205,11 @@ def _typo(word: str) -> str:
 
 
 def _one_edit(a: str, b: str) -> bool:
-    """Levenshtein distance exactly 1 (a substitution, an insertion or a deletion)."""
+    """One edit apart: a substitution, an insertion, a deletion, or two neighbours swapped ("hapsu")."""
     if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        return len(diff) == 1 or swapped
     if len(a) > len(b):
         a, b = b, a
     if len(b) - len(a) != 1:

@@ -75,7 +75,7 @@ def _any(*words: str) -> str:
 
 
 SEND = _any(r"kirim\w*", r"dikirim\w*", r"mengirim\w*", r"send\w*", "sent", r"email\w*", r"mail\w*", r"spam\w*",
-            "hubungi", "menghubungi", "dihubungi", r"contact\w*", r"messag\w*", r"blast\w*", "ganggu",
+            "hubungi", "menghubungi", "dihubungi", r"contact\w*", r"messag\w*", r"blast\w*", "ganggu", r"writ\w*",
             "mengganggu", "kontak")  # fmt: skip
 MAILOBJ = _any("email", "newsletter", "promosi", "promo", "penawaran", "marketing", "these", "them", "ini", "gini",
                "begini", r"offers?", "pesan", r"messages?", r"updates?", "emails", r"communication\w*",
@@ -90,7 +90,8 @@ REMOVE = _any(r"remov\w*", r"hapus\w*", r"dihapus\w*", r"menghapus\w*", "penghap
               "unlist", "buang", r"delet\w*", r"unsubscrib\w*")  # fmt: skip
 STOP = _any(r"stop\w*", "berhenti", "hentikan", "henti", "cease", "setop", "stopkan", "udahan", "dihentikan")
 THIRD = _any("beliau", "his", "her", "him", "dia", "ybs", "yang bersangkutan", "almarhum", "almarhumah")
-VENDOR = _any(r"vendors?", r"suppliers?", r"providers?", r"distributors?", "rekanan", "penyedia", "partner")
+VENDOR = _any(r"vendors?", r"suppliers?", r"providers?", r"distributors?", "rekanan", "penyedia", "partner",
+              r"resellers?", "toko")
 PRODUCT = _any("layanan", "service", "services", "paket", "package", "plan", "lisensi", "license", "licence",
                "kontrak", "contract", "managed", "subscription", "produk", "product", "m365", "microsoft",
                "perangkat", "ups", "mode", "baterai", "battery", "server", "aplikasi", "software")  # fmt: skip
@@ -106,9 +107,10 @@ TIME = _any("senin", "selasa", "rabu", "kamis", "jumat", "jum'at", "sabtu", "mon
 ACCEPT = _any("bisa", "works", "work", "ok", "boleh", "available", "free", "setuju", "confirmed", "confirm",
               "let us", "bagaimana", "how about", "would", "propose", "pilih", "silakan", "see you", "kabari",
               "pencil", "fine", "cocok", "siap", "deal", "kosong", "luang", "sampai ketemu", "suits", "suit",
-              "good for", "is good")  # fmt: skip
+              "good for", "is good", "ada waktu", "have time", "punya waktu", "can we", "could we")  # fmt: skip
 FILLER = words("""please tolong ya pak bu mas mbak bro sis dong deh sih saja thanks and dan ok now it already
-sudah seriously just lah kak guys gan mohon very much banget sekali ini kindly asap ! . , : ;
+sudah seriously just lah kak guys gan mohon very much banget sekali ini kindly asap can could would you bisa
+? ! . , : ;
 """)  # fmt: skip
 
 # --------------------------------------------------------------------------- cue rules
@@ -139,6 +141,7 @@ RULES: tuple[Rule, ...] = (
           rf"|not to){_GAP % 2} {SEND}\b"),
     _rule("not_want_mail", "opt_out", STRONG,
           rf"\b(?:tidak mau|tidak ingin|tidak bersedia|keberatan|do not want|does not want|do not wish|prefer not"
+          r"|tidak berminat|not interested in|no interest in"
           rf"|rather not|no longer wish|no longer want|not want|would not like|tidak suka)\b{_GAP % 3} "
           rf"(?:{RECEIVE}|be on|on your|{SEND}|dimasukkan|{MAILOBJ})\b"),
     _rule("not_on_list", "opt_out", STRONG,
@@ -147,6 +150,13 @@ RULES: tuple[Rule, ...] = (
     _rule("unsubscribe", "opt_out", STRONG,
           r"\b(?:unsubscribe|optout|opt out|berhenti berlangganan|berhenti langganan|stop langganan"
           r"|stop berlangganan|keluar dari (?:milis|mailing|langganan|daftar))\b"),
+    _rule("remove_them", "opt_out", STRONG, rf"\b{REMOVE} (?:them|it|itu|tersebut|semua\w*|all)\b"),
+    _rule("asked_before", "opt_out", STRONG,
+          rf"\b(?:asked|minta|meminta|request\w*|told)\b{_GAP % 3} (?:to )?(?:{STOP}|remov\w*|unsubscrib\w*"
+          r"|dihapus)\b"),
+    _rule("no_more_mail", "opt_out", STRONG,
+          rf"\b(?:tidak|no longer|not|never|stop|berhenti)\b{_GAP % 2} {RECEIVE}\b{_GAP % 3} {MAILOBJ}\b.* "
+          r"(?:lagi|anymore|again|kembali)\b"),
     _rule("spam", "opt_out", STRONG, r"\bspam\w*\b|\b(?:blokir|diblokir|blacklist|block your|blocking your)\b"),
     _rule("legal", "opt_out", STRONG,
           r"\b(?:uu pdp|pdp|undang undang nomor 27|pelindungan data pribadi|perlindungan data pribadi|gdpr"
@@ -172,7 +182,10 @@ RULES: tuple[Rule, ...] = (
           r"|(?:has|have) not worked|not with (?:us|the company)|pensiun|retired|retirement|berpulang"
           r"|meninggal|wafat|passed away|almarhum\w*|pindah kerja|pindah ke (?:perusahaan|pt|kantor|cabang"
           r"|company|tempat)|pindah ke \S+ lain|moved (?:on )?to (?:another|a new|other|our \S+ (?:office|branch))"
-          r"|moved on|has moved|mutasi|dimutasi|tidak lagi menjabat|tidak menjabat|mengakhiri masa (?:tugas|kerja"
+          r"|moved on|has moved|mutasi|dimutasi|tidak lagi menjabat|tidak menjabat|purnatugas|purna tugas"
+          r"|(?:is|has) gone|sudah tidak ada|tidak (?:lagi )?bergabung|no longer with|will not be returning"
+          r"|tidak akan kembali|not coming back|sudah tidak di (?:pt|cv|perusahaan|kantor|sini|\S+ ini)"
+          r"|mengakhiri masa (?:tugas|kerja"
           r"|jabatan)|tidak (?:lagi )?bertugas|no longer monitored|tidak (?:lagi )?aktif|last day|hari terakhir)\b"),
     # -- referral: someone else, or another address
     _rule("pointer", "referral", STRONG,
@@ -182,7 +195,10 @@ RULES: tuple[Rule, ...] = (
           r"|forward\w*|teruskan|diteruskan|cc|looping in|loop in|copied|over to you|dipegang|handled by"
           r"|in charge|yang pegang|contact person|person in charge|the one to speak|the right person"
           r"|keputusan (?:\S+ ){0,3}di|alamat baru|new address|new email|email baru|ganti domain"
-          r"|ganti email|replacement|pengganti\w*|successor|taken over|take over|ambil alih|try our"
+          r"|ganti email|replacement is|penggantinya|pengganti (?:beliau|pak|bu|bapak|ibu)|successor|taken over"
+          r"|take over|ambil alih|try our|diganti|digantikan|replaced by|disposisi\w*|didisposisikan"
+          r"|(?:ber)?koordinasi dengan|silakan ke|silahkan ke|please go to|(?:di)?arahkan ke|you want|you need to"
+          r"|you are looking for|yang (?:urus|handle|pegang|menangani|bertanggung jawab)|attention|attn"
           r"|correspondence to|korespondensi|pic|direct (?:this|it|\S+) to|arahkan ke|alihkan ke)\b"
           r"|\b(?:email|kirim|send|write|forward|teruskan|hubungi|contact|coba|langsung) (?:\S+ ){0,2}(?:ke|to|kepada) "
           r"(?:pak|bu|mas|mbak|mr|mrs|ms|emailaddr|\S+ emailaddr)\b"),
@@ -192,7 +208,12 @@ RULES: tuple[Rule, ...] = (
           r"|presentation|present to|demo|demonstrasi|survei|survey|assessment|zoom|google meet|gmeet|undangan"
           r"|invite|invitation|calendar|kalender|reschedule|appointment|janji|lunch|makan siang|coffee|ngopi"
           r"|catch up|slot|booked|see you|sampai ketemu|sampai jumpa|ruang rapat|datang ke kantor|mampir"
-          r"|jadwalkan|diskusi langsung|tatap muka|face to face|video call|vicon|on site demo)\b"),
+          r"|jadwalkan|diskusi langsung|tatap muka|face to face|video call|vicon|on site demo|come in|come over"
+          r"|come by|drop by|(?:a|quick|short|do|have|schedule|set up) (?:\S+ )?call|(?<!at )present)\b"),
+    _rule("meeting_accepted", "meeting", STRONG,
+          r"\b(?:setuju|bersedia|terima|accept\w*|agree\w*|confirm\w*|booked|boleh|let us|happy to|ingin|mau"
+          r"|would like to|atur|arrange)\b(?: \S+){0,4} (?:meeting|meet|ketemu|bertemu|kunjungan|visit|presentasi"
+          r"|presentation|demo|survei|survey|assessment|jadwal|call)\b"),
     _rule("time_agreed", "meeting", MEDIUM, rf"\b{TIME}\b(?:.*)\b{ACCEPT}\b|\b{ACCEPT}\b(?:.*)\b{TIME}\b"),
     # -- interested
     _rule("interest", "interested", STRONG, r"\b(?:tertarik|berminat|minat|interested|keen)\b"),
@@ -202,7 +223,10 @@ RULES: tuple[Rule, ...] = (
           r"|put together|need|butuh|perlu|want|ingin|mau|email me|get)\b(?: \S+){0,8} (?:penawaran|quotation"
           r"|quote|proposal|proposals|pricelist|price list|harga|pricing|price|prices|brosur|brochure|katalog"
           r"|catalog|catalogue|company profile|compro|detail|details|spesifikasi|spec|specs"
-          r"|info lebih|informasi lebih|demo unit|sample|sampel|rincian|cost|costs|biaya|numbers)\b"),
+          r"|info lebih|informasi lebih|demo unit|sample|sampel|rincian|cost|costs|biaya|numbers|valuation|estimate"
+          r"|estimasi|gambaran harga|appraisal|penilaian)\b"),
+    _rule("yes_please", "interested", MEDIUM,
+          r"^ (?:yes|ya|boleh|sure|setuju|absolutely|of course) (?:, )?(?:please|tolong|mau|pak|bu)\b"),
     _rule("quote_us", "interested", STRONG, r"\b(?:please|kindly|pls) quote\b|\bquote (?:the|us|me|our)\b"),
     _rule("call_me", "interested", MEDIUM,
           r"\b(?:call me|telepon saya|hubungi saya|call back|callback|telepon balik|whatsapp saya|contact me"
@@ -235,7 +259,16 @@ RULES: tuple[Rule, ...] = (
           r"|(?:saat ini|sekarang|for now) belum|not looking|tidak sedang mencari|belum mencari|not planning"
           r"|tidak berencana|belum berencana|in house|internal team|tim internal|already have|sudah ada"
           r"|only (?:buy|purchase|order) (?:through|via|from)|hanya (?:beli|membeli|order) (?:lewat|melalui|dari)"
-          r"|we are (?:good|fine|ok|all good|covered|sorted)|sudah cukup"
+          r"|we are (?:good|fine|ok|all good|covered|sorted)|sudah cukup|lebih murah|cheaper|terlalu mahal"
+          r"|too expensive|lebih mahal|tidak (?:bisa |dapat )?(?:melakukan )?(?:pembelian|membeli)|do not buy"
+          r"|(?:dipenuhi|handled|dilakukan|done|managed) (?:oleh|by) (?:kantor pusat|head office|holding|group"
+          r"|partner|parent|\S+ pusat)|outsourc\w*|belum (?:memprioritaskan|prioritas)|not (?:a )?(?:good )?fit"
+          r"|tidak relevan|not relevant|irrelevant|tidak cocok|kurang cocok|tidak sesuai|tidak diperlukan"
+          r"|not needed|no longer needed|tidak dibutuhkan|(?:biasa|usually|always|normally) (?:beli|buy|purchase"
+          r"|membeli|order)|try again|coba lagi|kesempatan berikutnya|lain kesempatan|next opportunity"
+          r"|another opportunity|pass dulu|skip dulu|(?:tidak|belum) ada (?:need|kebutuhan|rencana|project|plan)"
+          r"|budget left|(?:do not|tidak) have (?:any )?(?:budget|anggaran)"
+          r"|(?:kalau|apabila|jika|if|when) (?:ada|there is|we) (?:\S+ )?(?:kebutuhan|need)"
           r"|sudah punya|sudah pakai|sudah menggunakan|already use|already using|we are covered|all set"
           r"|sudah renew|already renewed|baru (?:saja )?(?:upgrade|beli|renew|ganti)|just (?:finished|upgraded"
           r"|renewed|bought|replaced)|keep our current|stick with|kontrak (?:\S+ ){0,3}masih|still under contract"
@@ -253,7 +286,8 @@ RULES: tuple[Rule, ...] = (
     _rule("confused", "other", STRONG,
           r"\b(?:ini siapa|siapa ini|who is this|who are you|untuk siapa|apa ini|what is this|tentang apa"
           r"|kurang paham|tidak paham|tidak mengerti|tidak ngerti|do not understand|wrong email|salah kirim"
-          r"|sent by mistake|by mistake|abaikan|ignore this|^ ?test ?$|testing)\b"),
+          r"|sent by mistake|by mistake|abaikan|ignore this|^ ?test ?$|testing|wrong person|salah orang"
+          r"|not sure what|tidak tahu ini)\b"),
     _rule("deliverability_hint", "other", STRONG,
           r"\b(?:spam folder|junk folder|folder spam|folder junk|junk|landed in|masuk ke folder|masuk folder"
           r"|spf|dkim|dmarc)\b"),
@@ -283,6 +317,13 @@ _ALT_CHANNEL = re.compile(r"\b(?:telepon saja|langsung telepon|call me|telepon s
                           r"|email saja|lewat email saja|call saya)\b")  # fmt: skip
 _PHONE_ONLY_NEG = re.compile(r"\b(?:jangan|do not|tidak usah|no need to|please do not) (?:\S+ )?"
                              r"(?:telepon|call|phone|ring)\b")  # fmt: skip
+_MY_DATA = re.compile(r"\b(?:my|our|saya|kami) (?:\S+ )?(?:contact|details|data|email|address|alamat|kontak)\b"
+                      r"|\b(?:data|contact|kontak|email|alamat|details) (?:\S+ )?(?:saya|kami|me|us)\b")  # fmt: skip
+_SELF_POINTER = re.compile(r"\b(?:hubungi|menghubungi|kontak|contact|reach out to|talk to|speak to|coba hubungi"
+                           r"|email|kirim|send (?:it|this|them)) (?:ke |to )?(?:saya|me|us|kami|aku)\b")  # fmt: skip
+_DOCUMENTS = re.compile(r"\b(?:brosur|brochures?|katalog|catalogs?|catalogues?|generic|template|lampiran"
+                        r"|attachments?)\b")  # fmt: skip
+_SCHEDULING = re.compile(rf"\b(?:kapan|when|jadwal\w*|schedule|time|bisa|can|could|how about|available|free|{TIME})\b")
 _SPAM_HINT = re.compile(r"\b(?:folder|junk|landed|masuk ke|masuk|filter\w*|spf|dkim|dmarc|inbox|deliverab\w*)\b")
 _TEMPORARY = re.compile(r"\b(?:dulu|for now|sementara|for the time being|for a while|until)\b")
 _CALLBACK_TIME = re.compile(r"\b(?:timeval|jam \d+|pukul|\d+ ?(?:am|pm)|sore ini|siang ini|pagi ini|this afternoon)\b")
@@ -292,8 +333,9 @@ _SELF_SUCCESSOR = re.compile(r"\b(?:saya yang pegang|saya yang handle|saya yang 
                              r"|saya sekarang yang|saya yang sekarang)\b")  # fmt: skip
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|bls|balas|aw|sv|fw|fwd|tr|r)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
-_ABBREVIATION_END = re.compile(r"(?:\b(?:mr|mrs|ms|dr|ir|bpk|sdr|sdri|st|no|jl|tgl|ext|hp|telp|dll|dsb|a\.n|u\.p|"
-                               r"p\.s|ybs|yth|cc)\.|\b[A-Z]\.)$", re.I)  # fmt: skip
+_ABBREVIATION_END = re.compile(r"(?:\b(?:mr|mrs|ms|dr|ir|bpk|sdr|sdri|st|no|jl|tgl|ext|hp|telp|dll|dsb|a\.n|u\.p"
+                               r"|p\.s|ybs|yth|cc|up|attn|hj|h|drs|prof|m\.kom|s\.kom|se|mm)\.|\b[A-Z]\.)$",
+                               re.I)  # fmt: skip
 
 
 @dataclass
@@ -320,8 +362,15 @@ class _Reading:
         for name, where in self.hits.items():
             rule = _BY_NAME.get(name)
             if rule is not None and rule.intent == intent:
-                total += sum(rule.strength * (1.5 if self.sentences[i].after_contrast else 1.0) for i in where)
+                total += sum(rule.strength * self._weight(rule, i) for i in where)
         return total
+
+
+    def _weight(self, rule: Rule, i: int) -> float:
+        """Half again after "tapi"/"but"; half for a decline asked as a question ("outsourced?")."""
+        s = self.sentences[i]
+        weight = 1.5 if s.after_contrast else 1.0
+        return weight / 2 if rule.intent == "not_interested" and s.question else weight
 
 
 def _split(text: str) -> list[str]:
@@ -388,8 +437,12 @@ def _read(text: str) -> _Reading:
     for i, sentence in enumerate(sentences):
         for rule in RULES:
             if rule.pattern.search(sentence.canon) and _applies(rule, sentence, whole):
+                if rule.name == "meet" and sentence.question and not _SCHEDULING.search(sentence.canon):
+                    continue  # "survei gratisnya ada syaratnya?": asks about the offer, books nothing
                 reading.hits.setdefault(rule.name, []).append(i)
-        _short_imperatives(reading, i, sentence)
+        clauses = re.split(r" [,;:] ", sentence.canon)
+        for k, clause in enumerate(clauses):
+            _short_imperatives(reading, i, clause, whole_sentence=len(clauses) == 1, first=k == 0)
     return reading
 
 
@@ -407,6 +460,13 @@ def _applies(rule: Rule, s: _Sentence, whole: str) -> bool:
     c = s.canon
     if rule.intent == "opt_out" and re.search(rf"\b{THIRD}\b", c) and rule.name in ("remove_me", "me_removed"):
         return False  # "mohon data beliau dihapus": about someone gone (left_company says the rest)
+    if rule.name in ("remove_me", "me_removed", "remove_them") and re.search(
+            rf"\b(?:jangan|do not|never|tidak usah|tidak perlu) (?:\S+ )?{REMOVE}\b", c):  # fmt: skip
+        return False  # "tolong jangan hapus saya dari daftar": the opposite of an opt-out
+    if rule.name == "remove_them" and not _MY_DATA.search(whole):
+        return False
+    if rule.name == "pointer" and _SELF_POINTER.search(c) and not re.search(r"\bemailaddr\b", c):
+        return False  # "kontak saya", "hubungi kami kembali": a call back, not someone else
     if rule.name == "unsubscribe" and _about_product(c):
         return False
     if rule.name == "spam" and _SPAM_HINT.search(c) and "spam" in c:
@@ -454,16 +514,19 @@ def _about_product(c: str) -> bool:
 _YES = ("yes", "ya", "boleh", "mau", "lanjut", "sure", "setuju", "deal", "gas", "absolutely")
 
 
-def _short_imperatives(reading: _Reading, i: int, s: _Sentence) -> None:
-    """One-word answers: "Stop.", "Remove aja", "Unsubscribe", "no", "tidak", "yes", "boleh"."""
-    words = [w for w in s.canon.split() if w not in FILLER]
+def _short_imperatives(reading: _Reading, i: int, clause: str, whole_sentence: bool, first: bool) -> None:
+    """One-word answers and clauses: "Stop.", "Remove aja", "..., stop.", "no", "tidak", "yes", "boleh"."""
+    words = [w for w in clause.split() if w not in FILLER]
     if not words or len(words) > 2:
         return
     head = words[0]
     if head in ("stop", "berhenti", "remove", "hapus", "hapusin", "delete", "cease", "henti", "setop", "unsubscribe"):
-        reading.hits.setdefault("bare_stop", []).append(i)
-    elif head in ("no", "tidak", "nope", "nah", "belum") and len(words) == 1:
-        reading.hits.setdefault("bare_no", []).append(i)
+        if "bare_stop" not in reading.hits or reading.hits["bare_stop"][-1] != i:
+            reading.hits.setdefault("bare_stop", []).append(i)
+    elif head in ("no", "tidak", "nope", "nah", "belum") and len(words) == 1 and first and i == 0:
+        reading.hits.setdefault("bare_no", []).append(i)  # "No, thank you." / "tidak" to "cukup balas tidak"
+    elif not whole_sentence:
+        return
     elif head in _YES:
         reading.hits.setdefault("bare_yes", []).append(i)
 
@@ -480,20 +543,40 @@ _BY_NAME.update({
 
 def _opt_out_strength(reading: _Reading) -> int:
     """STRONG for a clear request to stop mail, WEAK for a hint of one, 0 for none."""
-    if any(_BY_NAME[n].intent == "opt_out" for n in reading.hits):
+    strong = [n for n in reading.hits if _BY_NAME[n].intent == "opt_out"]
+    if strong == ["stop_sending"] and _buying(reading) and any(
+            _DOCUMENTS.search(reading.sentences[i].canon) for i in reading.hits["stop_sending"]):  # fmt: skip
+        return 0  # "stop sending the brochures, just give me the price": wants less paper, not less contact
+    if strong:
         return STRONG
     if any(_BY_NAME[n].intent == "opt_out?" for n in reading.hits):
         return WEAK
     return 0
 
 
+def _buying(reading: _Reading) -> bool:
+    return any(reading.fired(n) for n in ("asks_for_offer", "quote_us", "will_buy"))
+
+
+def _about_departed_address(reading: _Reading) -> bool:
+    """A colleague asks us to stop writing to a departed person's mailbox: no "me"/"us" in the request."""
+    where = {i for n in reading.hits if _BY_NAME[n].intent == "opt_out" for i in reading.hits[n]}
+    first_person = re.compile(r"\b(?:saya|me|my|i|kami|us|our|aku)\b")
+    return reading.fired("left") and not any(first_person.search(reading.sentences[i].canon) for i in where)
+
+
 def _decide(reading: _Reading, own: str, signature: str) -> Intent:
     cues = tuple(reading.hits)
     question = _question(reading)
+    if not re.search(r"[a-z]", reading.whole):
+        return Intent("other", 0.7, cues=("no_words",))
     if reading.fired("out_of_office") and not reading.fired("left"):
         return Intent("other", 0.9, cues=cues)
     positive = max(reading.score("interested"), reading.score("meeting"))
     opt = _opt_out_strength(reading)
+    if opt == STRONG and _about_departed_address(reading):
+        name, email = _referral(reading, own, signature)
+        return Intent("left_company", 0.8, referral_name=name, referral_email=email, question=question, cues=cues)
     if opt == STRONG:
         mixed = positive >= STRONG and not reading.fired("bare_stop")
         return Intent("opt_out", 0.6 if mixed else 0.95, unsure=mixed, question=question, cues=cues)
@@ -504,6 +587,9 @@ def _decide(reading: _Reading, own: str, signature: str) -> Intent:
         name, email = _referral(reading, own, signature)
         if name or email:
             return Intent("referral", 0.85, referral_name=name, referral_email=email, question=question, cues=cues)
+        others = max(reading.score(n) for n in ("interested", "meeting", "not_interested", "question"))
+        if others < MEDIUM:  # "sudah saya teruskan ke bagian terkait": passed on, to nobody we can name
+            return Intent("referral", 0.6, question=question, cues=cues)
     if opt == WEAK:
         if positive >= MEDIUM:
             best = "meeting" if reading.score("meeting") >= reading.score("interested") else "interested"
@@ -547,13 +633,15 @@ def _question(reading: _Reading) -> str | None:
 
 # --------------------------------------------------------------------------- who the reply points to
 
-_HONORIFIC = (r"(?:Pak|Bapak|Bpk\.?|Bu|Ibu|Mas|Mbak|Mba|Kak|Sdr\.?|Sdri\.?|Saudara|Saudari|Mr\.?|Mrs\.?|Ms\.?"
-              r"|Miss|Dr\.?|Ir\.?)")  # fmt: skip
+_HONORIFIC = (r"(?:Pak|Bapak|Bpk\.?|Bu|Ibu|Mas|Mbak|Mba|Kak|Koh|Ci|Cik|Bang|Uda|Om|Tante|Sdr\.?|Sdri\.?|Saudara"
+              r"|Saudari|Mr\.?|Mrs\.?|Ms\.?|Miss|Dr\.?|Ir\.?)(?:\s+(?:Hj?|Drs|Dr|Ir|Prof)\.?)*")  # fmt: skip
 _NAME_WORD = r"[A-Z][a-z'\u2019-]+"
 _NOT_ADDRESS = r"(?![\w.+-]*@)"
+_VOCATIVE = re.compile(rf"{_HONORIFIC}\s+[A-Za-z]+(?:\s+[A-Z][a-z]+)?\s*,", re.I)
 _HONORIFIC_NAME = re.compile(rf"\b{_HONORIFIC}\s+{_NOT_ADDRESS}([A-Za-z][a-z'\u2019-]+(?:\s+{_NAME_WORD}){{0,2}})\b"
                              rf"{_NOT_ADDRESS}", re.I)  # fmt: skip
-_CUE_NAME = re.compile(rf"(?:\b(?:to|is|in|ke|kepada|person|lead|CIO|CTO|CEO|CFO|manager)\b[:,]?|[:,(])\s+"
+_CUE_NAME = re.compile(rf"(?:\b(?:to|is|in|ke|kepada|person|lead|CIO|CTO|CEO|CFO|manager|colleague|rekan|kolega"
+                       rf"|atasan|boss|supervisor|contact|hubungi|attention|attn|want)\b[:,]?|[:,(])\s+"
                        rf"{_NOT_ADDRESS}({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})\b{_NOT_ADDRESS}")  # fmt: skip
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NOT_NAMES = words("""
@@ -569,14 +657,18 @@ mohon silakan silahkan saya kami beliau dia he she they him her i we you your co
 def _referral(reading: _Reading, own: str, signature: str) -> tuple[str | None, str | None]:
     """The name and address the reply points to; the replier's own (from the signature) when they say
     they took over ("saya yang pegang sekarang", "I've taken over")."""
-    pointed = [i for name in ("pointer",) for i in reading.hits.get(name, [])]
+    if _SELF_SUCCESSOR.search(reading.whole) and signature:
+        name, email = _signature_person(signature)
+        if name or email:
+            return name, email
+    pointed = list(reading.hits.get("pointer", []))
     mails = [i for i, s in enumerate(reading.sentences) if "emailaddr" in s.canon]
     left = set(reading.hits.get("left", []))
     candidates = sorted(set(pointed + mails) - (left - set(pointed)))
     for i in candidates:
         s = reading.sentences[i].original
         email = _first_email(s)
-        name = _name_in(s, email)
+        name = _name_in(s, email, last=i in left)
         if name and not email and i + 1 < len(reading.sentences):  # "..., Pak Kevin. Emailnya kevin@..."
             following = reading.sentences[i + 1].original
             if not _name_in(following, None):
@@ -593,10 +685,16 @@ def _first_email(text: str) -> str | None:
     return match.group(0).rstrip(".") if match else None
 
 
-def _name_in(sentence: str, email: str | None) -> str | None:
+def _name_in(sentence: str, email: str | None, last: bool = False) -> str | None:
+    """The name a sentence points to: the one just before the address, else the first (the last in a
+    sentence that also says someone left: "Bu Ketut sudah resign, diganti Pak Wahyu"); never the
+    person greeted ("Mas Dimas, email ini ...")."""
     names: list[tuple[int, str]] = []
+    casual = not re.search(r"[A-Z]", sentence)
     for match in _HONORIFIC_NAME.finditer(sentence):
-        name = _clean_name(match.group(1), lowercase_ok=True)
+        if _VOCATIVE.match(sentence[match.start():]) and not sentence[: match.start()].strip(" ,"):
+            continue
+        name = _clean_name(match.group(1), lowercase_ok=casual)
         if name:
             names.append((match.start(1), name))
     if not names:
@@ -610,7 +708,7 @@ def _name_in(sentence: str, email: str | None) -> str | None:
         at = sentence.find(email)
         before = [n for n in names if n[0] < at]
         return (before[-1] if before else names[0])[1]
-    return names[0][1]
+    return names[-1][1] if last else names[0][1]
 
 
 def _clean_name(raw: str, lowercase_ok: bool) -> str | None:

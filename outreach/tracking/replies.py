@@ -263,7 +263,10 @@ _DISCLAIMER = re.compile(
     r"^\W*(?:disclaimer\b|confidential(?:ity)?\b|this\s+e-?mail\s+(?:and\s+any\s+attachments?\s+)?(?:is|are|may)"
     r"|the\s+information\s+(?:contained\s+)?in\s+this\s+(?:e-?mail|message)|informasi\s+dalam\s+(?:e-?mail|surel|pesan)"
     r"|(?:e-?mail|pesan|surel)\s+ini\s+(?:bersifat|hanya)|please\s+consider\s+the\s+environment"
-    r"|hemat\s+kertas|think\s+before\s+you\s+print|jangan\s+cetak)",
+    r"|hemat\s+kertas|think\s+before\s+you\s+print|jangan\s+cetak)"
+    # or a line that says what such notices say, whatever its heading ("PERHATIAN:", "NOTICE:")
+    r"|^.{0,60}(?:bersifat\s+rahasia|rahasia\s+dan\s+hanya|intended\s+(?:solely|only)\s+for"
+    r"|bukan\s+penerima\s+yang|not\s+the\s+intended\s+recipient|privileged\s+and\s+confidential)",
     re.I,
 )
 _CONTACT_LINE = re.compile(
