@@ -236,7 +236,7 @@ RULES: tuple[Rule, ...] = (
           r"|prosedur\w*|procedure|next steps?|how to order|cara order|cara pesan|bagaimana caranya)\b"),
     _rule("will_buy", "interested", MEDIUM,
           r"\b(?:mau ambil|mau beli|mau order|mau pesan|akan beli|akan membeli|ingin membeli|ingin beli|plan to"
-          r"|planning to|rencana (?:beli|pengadaan|pindah|upgrade|ganti)|kita rencana|menyusun|mau diganti"
+          r"|planning to|rencana (?:beli|pengadaan|pindah|upgrade|ganti)|kita rencana|menyusun|merencanakan|mau diganti"
           r"|need to replace|harus diganti|collect proposal|start the process|reviewing our|budget approval"
           r"|interested in|count me in)\b"),
     _rule("positive", "interested", WEAK,
@@ -273,7 +273,9 @@ RULES: tuple[Rule, ...] = (
           r"|sudah renew|already renewed|baru (?:saja )?(?:upgrade|beli|renew|ganti)|just (?:finished|upgraded"
           r"|renewed|bought|replaced)|keep our current|stick with|kontrak (?:\S+ ){0,3}masih|still under contract"
           r"|efisiensi|on hold|hold|terpusat|centrali[sz]ed|belum pas|not the right time|waktunya belum"
-          r"|tahun depan|next year|next quarter|kurang tertarik|belum tertarik|tidak tertarik|tidak berminat"
+          r"|(?:mungkin|maybe|perhaps|nanti|coba|try|check back|hubungi lagi|until|sampai)(?: \S+){0,3} (?:tahun depan"
+          r"|next year|next quarter)|(?:tahun depan|next year|next quarter)(?: \S+){0,3} (?:coba|try|hubungi|baru)"
+          r"|kurang tertarik|belum tertarik|tidak tertarik|tidak berminat"
           r"|tidak minat|nope|we will pass|i will pass)\b"),
     _rule("negated_interest", "not_interested", STRONG,
           r"\b(?:tidak|kurang|belum|not|no|bukan|never) (?:\S+ )?(?:tertarik|berminat|minat|interested|keen)\b"),
