@@ -229,6 +229,10 @@ def main() -> None:
     mixed = speed(stream, args.repeat, minimum=2000)
     print(f"mixed stream of {len(stream)} distinct messages: {mixed.rate:,.0f} messages/second classified "
           f"(single process), {mixed.share:.2f} x the speed of parsing alone ({mixed.parse_rate:,.0f}/s)")  # fmt: skip
+    import intents as intent_bench  # bench/intents.py: the reply-intent section
+
+    print()
+    intent_bench.main(args.repeat)
     answers = sisimai_answers(samples) if args.sisimai == "auto" else None
     if answers is None:
         print("\nSisimai not measured (perl -MSisimai unavailable; apt-get install libsisimai-perl)")

@@ -653,6 +653,89 @@ def track_classify(paths: tuple[Path, ...], as_json: bool) -> None:
             click.echo(f"{label}: {cls.kind}{hard}{extra}{who}")
 
 
+# -- reply intents -------------------------------------------------------------
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        return "admin"
+
+
+@cli.group(cls=OutreachGroup)
+def replies() -> None:
+    """Replies whose intent the reader was unsure of, and correcting one."""
+
+
+@replies.command("review")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_workspace
+def replies_review(ws: Workspace, as_json: bool) -> None:
+    """List the flagged replies: who, when, the text, and the call the reader made."""
+    flagged = ws.flagged_replies()
+    for f in flagged:
+        if as_json:
+            click.echo(json.dumps(f.to_json(), ensure_ascii=False))
+        else:
+            text = " ".join(f.text.split())[:200]
+            click.echo(f"{f.id}  {f.at:%Y-%m-%d %H:%M}  {f.email}  read as {f.intent} ({f.confidence:.2f})\n    {text}")
+    if not as_json:
+        click.echo(f"{len(flagged)} reply(ies) to review; correct one with `outreach replies set-intent ID INTENT`")
+
+
+@replies.command("set-intent")
+@click.argument("reply_id", type=int)
+@click.argument("intent", type=click.Choice(["opt_out", "not_interested", "interested", "meeting", "question",
+                                            "referral", "left_company", "other"]))  # fmt: skip
+@click.option("--by", "who", help="Who decided (default: the system user name).")
+@with_workspace
+def replies_set_intent(ws: Workspace, reply_id: int, intent: str, who: str | None) -> None:
+    """Set a reply's intent: undo what the wrong one did and apply the right one, recorded in the history."""
+    for line in ws.set_reply_intent(reply_id, intent, who or _who()):
+        click.echo(line)
+
+
+@contacts.command("proposals")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--all", "show_all", is_flag=True, help="Approved and rejected ones too.")
+@with_workspace
+def contacts_proposals(ws: Workspace, as_json: bool, show_all: bool) -> None:
+    """Contacts proposed by replies (a successor named in a referral or left_company reply)."""
+    found = ws.proposals(None if show_all else "proposed")
+    for p in found:
+        if as_json:
+            click.echo(json.dumps(p.to_json(), ensure_ascii=False))
+        else:
+            click.echo(f"{p.id}  {p.state}  {p.name or '-'} <{p.email or 'no address'}>  replaces {p.replaces}  "
+                       f"owner {p.owner or '-'}")  # fmt: skip
+    if not as_json:
+        click.echo(f"{len(found)} proposal(s)")
+
+
+@contacts.command("approve")
+@click.argument("proposal_id", type=int)
+@click.option("--email", help="The address, when the reply gave none (or to correct it).")
+@click.option("--by", "who", help="Who decided (default: the system user name).")
+@with_workspace
+def contacts_approve(ws: Workspace, proposal_id: int, email: str | None, who: str | None) -> None:
+    """Create the proposed contact (same owner and company as the one it replaces)."""
+    address = ws.approve_proposal(proposal_id, who or _who(), email)
+    click.echo(f"Proposal {proposal_id} approved: contact {address} created")
+
+
+@contacts.command("reject")
+@click.argument("proposal_id", type=int)
+@click.option("--by", "who", help="Who decided (default: the system user name).")
+@with_workspace
+def contacts_reject(ws: Workspace, proposal_id: int, who: str | None) -> None:
+    """Reject a proposed contact."""
+    ws.reject_proposal(proposal_id, who or _who())
+    click.echo(f"Proposal {proposal_id} rejected")
+
+
 # -- follow-ups ----------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
     from outreach.audience.importer import ImportResult
+    from outreach.audience.proposals import Proposal
     from outreach.audience.segments import SegmentSummary
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.messages import Prepared
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from outreach.studio.starters import NewCampaign
     from outreach.tracking.imap import PollReport
     from outreach.tracking.ingest import IngestReport
+    from outreach.tracking.reply_review import Flagged
 
 
 class Workspace:
@@ -368,6 +370,39 @@ class Workspace:
         from outreach.followups.outcomes import import_outcomes
 
         return import_outcomes(self.engine, self.config, Path(path))
+
+    # -- reply intents: the admin's review, and proposed contacts ------------------------
+
+    def flagged_replies(self) -> list[Flagged]:
+        """Replies whose intent the reader was unsure of, not reviewed yet."""
+        from outreach.tracking.reply_review import flagged
+
+        return flagged(self.engine)
+
+    def set_reply_intent(self, reply_id: int, intent: str, who: str) -> list[str]:
+        """Correct a reply's intent in one action (undo the old effects, apply the new), then promote."""
+        from outreach.followups.promotion import promote
+        from outreach.tracking.reply_review import set_intent
+
+        done = set_intent(self.engine, reply_id, intent, who)
+        if promote(self.engine, self.config):
+            done.append("put in the call or visit queue")
+        return done
+
+    def proposals(self, state: str | None = "proposed") -> list[Proposal]:
+        from outreach.audience.proposals import list_proposals
+
+        return list_proposals(self.engine, state)
+
+    def approve_proposal(self, proposal_id: int, who: str, email: str | None = None) -> str:
+        from outreach.audience.proposals import approve
+
+        return approve(self.engine, proposal_id, who, email)
+
+    def reject_proposal(self, proposal_id: int, who: str) -> None:
+        from outreach.audience.proposals import reject
+
+        reject(self.engine, proposal_id, who)
 
     # -- accounts of the team app -----------------------------------------------------
 

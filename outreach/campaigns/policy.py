@@ -5,6 +5,7 @@
     min_gap: 7d            # between two campaign emails to one contact
     max_per_30d: 4         # campaign emails to one contact in any 30 days
     hold_after_reply: 30d  # after a reply, and while the contact has an open follow-up item
+    hold_after_decline: 180d  # after a reply that said no (its intent, tracking/intents.py)
 
 It is applied when a campaign is built, to the contacts about to be queued:
 what was sent to them by any campaign, and what another campaign has already
@@ -24,10 +25,10 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, sel
 from sqlalchemy.orm import Session, aliased
 
 from outreach.settings.config import ContactPolicy
-from outreach.storage.models import Contact, Event, FollowUp, Outbox
+from outreach.storage.models import Contact, Event, FollowUp, Outbox, ReplyIntent
 
 PENDING = ("queued", "retry", "claimed", "sending")
-REASONS = ("followup", "replied", "gap", "queued", "cap")  # the order a contact's one reason is chosen in
+REASONS = ("declined", "followup", "replied", "gap", "queued", "cap")  # the order a contact's one reason is chosen in
 SHOWN = 3
 
 
@@ -67,6 +68,7 @@ def _days(seconds: float) -> str:
 def describe(rules: ContactPolicy) -> dict[str, str]:
     """Each reason as the build report says it, with the workspace's own numbers."""
     return {
+        "declined": f"declined by reply in the last {_days(rules.hold_after_decline)} (hold_after_decline)",
         "followup": "have an open follow-up item (hold_after_reply)",
         "replied": f"replied in the last {_days(rules.hold_after_reply)} (hold_after_reply)",
         "gap": f"were emailed by a campaign in the last {_days(rules.min_gap)} (min_gap)",
@@ -98,6 +100,10 @@ def _conditions(campaign_id: int, rules: ContactPolicy, now: datetime) -> list[t
     o = aliased(Outbox)
     mine = o.contact_id == Contact.id
     other = o.campaign_id != campaign_id
+    if rules.hold_after_decline > 0:
+        since = now - timedelta(seconds=rules.hold_after_decline)
+        out.append(("declined", exists().where(ReplyIntent.contact_id == Contact.id,
+                                               ReplyIntent.intent == "not_interested", ReplyIntent.at >= since)))
     if rules.hold_after_reply > 0:
         out.append(("followup", exists().where(FollowUp.contact_id == Contact.id, FollowUp.state == "open")))
         since = now - timedelta(seconds=rules.hold_after_reply)

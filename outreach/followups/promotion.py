@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 from outreach.settings.config import FollowupRules
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
-from outreach.storage.models import Contact, Event, FollowUp
+from outreach.storage.models import Contact, Event, FollowUp, ReplyIntent
 from outreach.workdays import BusinessCalendar
 
 EXCERPT = 300
+CALLABLE = ("interested", "meeting", "question", "other")  # intents that earn a call or visit (tracking/intents.py)
 
 
 def asks_to_meet(text: str, rules: FollowupRules) -> bool:
@@ -75,9 +76,11 @@ def promote(engine: Engine, ws: WorkspaceConfig, today: date | None = None) -> i
     created = 0
     with transaction(engine) as session:
         handled = select(FollowUp.event_id).where(FollowUp.event_id.is_not(None))
+        # an opt-out, a decline, a departure or a referral puts nobody on a call list
+        refused = select(ReplyIntent.event_id).where(ReplyIntent.intent.not_in(CALLABLE))
         events = session.scalars(
             select(Event).where(Event.kind == "replied", Event.contact_id.is_not(None),
-                                Event.id.not_in(handled)).order_by(Event.id)
+                                Event.id.not_in(handled), Event.id.not_in(refused)).order_by(Event.id)
         ).all()  # fmt: skip
         for event in events:
             created += _promote_one(session, ws, rules, event, today)
@@ -92,19 +95,25 @@ def _promote_one(session: Session, ws: WorkspaceConfig, rules: FollowupRules, ev
         return 0
     detail = event.detail or {}
     text = str(detail.get("reply_text") or "")
+    reply = session.scalar(select(ReplyIntent).where(ReplyIntent.event_id == event.id))
+    intent, question = (reply.intent, reply.question) if reply is not None else (None, None)
     excerpt = " ".join(text.split())[:EXCERPT]
+    if question and " ".join(question.split()) not in excerpt:  # the caller reads the question first, quoted
+        excerpt = f"Q: \u201c{' '.join(question.split())}\u201d \u2014 {excerpt}"[:EXCERPT + 200]
     open_item = session.scalar(select(FollowUp).where(FollowUp.contact_id == contact.id, FollowUp.state == "open"))
     if open_item is not None and not open_item.reason.startswith("clicked"):
         open_item.reply_excerpt = excerpt or open_item.reply_excerpt  # one open item carries the newest reply
+        open_item.intent, open_item.question = intent or open_item.intent, question or open_item.question
         open_item.updated_at = utcnow()
         return 0
-    wants = asks_to_meet(text, rules)  # the reply's own words: the subject is usually ours
+    wants = intent == "meeting" or asks_to_meet(text, rules)  # the reply's own words: the subject is usually ours
     existing = rules.existing_to_visit and contact.status == "existing"
     fields = {
         "campaign_id": event.campaign_id, "event_id": event.id, "queue": "visit" if wants or existing else "call",
         "priority": priority(contact, wants, rules),
-        "reason": "replied" + (": asks for a meeting or a price" if wants else ": existing customer" if existing
-                               else ""),
+        "reason": "replied" + (f" ({intent})" if intent else "")
+                  + (": asks for a meeting or a price" if wants else ": existing customer" if existing else ""),
+        "intent": intent, "question": question,
         "last_subject": strip_re(str(detail.get("subject") or "")), "reply_excerpt": excerpt,
         "updated_at": utcnow(),
     }  # fmt: skip

@@ -47,6 +47,8 @@ class Item:
     contact_id: int = 0
     version: int = 1  # what the team app's form sends back, so a save over someone else's is seen
     updated_at: datetime | None = None
+    intent: str = ""  # what the reply wants (interested, meeting, question, other), when a reply made the item
+    question: str = ""  # the question it asks, quoted on the caller's card
 
     def row(self) -> list[Any]:
         """The export's cells; ``visit_at`` as callers type it back (YYYY-MM-DD HH:MM, workspace time)."""
@@ -83,6 +85,7 @@ def _item(f: FollowUp, campaign: str | None) -> Item:
         last_subject=f.last_subject, reply_excerpt=f.reply_excerpt,
         due_date=f.due_date.isoformat() if f.due_date else "", outcome=f.outcome, notes=f.notes,
         visit_at=f.visit_at, contact_id=f.contact_id, version=f.version, updated_at=f.updated_at,
+        intent=f.intent or "", question=f.question or "",
     )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from outreach.followups.queue import OUTCOMES
 from outreach.guardrails import Rates, campaign_rates
 from outreach.settings.config import Guardrails
 from outreach.settings.workspace import WorkspaceConfig
-from outreach.storage.models import Event, FollowUp, Outbox
+from outreach.storage.models import Event, FollowUp, Outbox, ReplyIntent
 
 FUNNEL = (
     ("targeted", "Targeted"),
@@ -35,6 +35,7 @@ FUNNEL = (
     ("replied", "Replied"),
     ("auto_replied", "Auto-replies"),
     ("unsubscribed", "Unsubscribed"),
+    ("opted_out_by_reply", "Opt-outs by reply"),
     ("failed", "Failed"),
     ("call", "Promoted to call"),
     ("visit", "Promoted to visit"),
@@ -148,6 +149,7 @@ def campaign_report(engine: Engine, name: str, ws: WorkspaceConfig | None = None
         row = built_campaign(session, name, defined)
         funnel = _outbox_counts(session, row.id)
         funnel.update(_event_counts(session, row.id))
+        funnel["opted_out_by_reply"] = _opt_out_replies(session, row.id)
         funnel["delivered"] = max(funnel["sent"] - funnel["bounced_hard"] - funnel["bounced_soft"], 0)
         funnel.update(_followup_queues(session, row.id))
         outcomes, awaiting = _outcomes(session, row.id)
@@ -198,6 +200,12 @@ def _event_counts(session: Session, campaign_id: int) -> dict[str, int]:
             seen[EVENT_KEYS[kind]].add(key)
     hard = sum(bounces.values())
     return {"bounced_hard": hard, "bounced_soft": len(bounces) - hard, **{k: len(v) for k, v in seen.items()}}
+
+
+def _opt_out_replies(session: Session, campaign_id: int) -> int:
+    """Contacts whose reply asked to stop all mail (apart from link and mailto unsubscribes)."""
+    return session.scalar(select(func.count(distinct(ReplyIntent.contact_id))).where(
+        ReplyIntent.campaign_id == campaign_id, ReplyIntent.intent == "opt_out")) or 0  # fmt: skip
 
 
 def _sender_problems(session: Session, campaign_id: int) -> dict[str, int]:

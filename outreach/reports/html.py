@@ -18,7 +18,7 @@ from outreach.reports.campaign import FUNNEL, OUTCOME_LABELS, CampaignReport, fm
 from outreach.reports.monthly import MonthlyReport
 
 STAGES = ("targeted", "sent", "delivered", "replied", "call", "visit")  # the way to a sale, in blue
-LOSSES = ("bounced_hard", "bounced_soft", "failed", "unsubscribed", "complained")  # drawn in red
+LOSSES = ("bounced_hard", "bounced_soft", "failed", "unsubscribed", "opted_out_by_reply", "complained")  # drawn in red
 OUTCOME_COLORS = {
     "reached": "#2e8b57", "visit_scheduled": "#2f6fb0", "callback": "#e0a526", "no_answer": "#9aa5b1",
     "not_interested": "#c8553d", "wrong_contact": "#7d5ba6", "": "#dde3ea",

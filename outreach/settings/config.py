@@ -379,8 +379,9 @@ class ContactPolicy(Frozen):
     min_gap: Seconds = 7 * 86400.0  # between two campaign emails to one contact
     max_per_30d: int = Field(4, ge=0)  # campaign emails to one contact in any 30 days
     hold_after_reply: Seconds = 30 * 86400.0  # after a reply, and while a follow-up item is open
+    hold_after_decline: Seconds = 180 * 86400.0  # after a reply that said no (not_interested)
 
-    @field_validator("min_gap", "hold_after_reply")
+    @field_validator("min_gap", "hold_after_reply", "hold_after_decline")
     @classmethod
     def _not_negative(cls, v: float) -> float:
         if v < 0:

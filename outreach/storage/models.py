@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -184,6 +185,8 @@ class FollowUp(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     contact: Mapped[Contact] = relationship(lazy="joined")
+    intent: Mapped[str | None] = mapped_column(String(20))  # the reply's intent (tracking/intents.py)
+    question: Mapped[str | None] = mapped_column(Text)  # the question the reply asks, quoted on the card
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -208,3 +211,44 @@ class User(Base):
     calendar_gen: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReplyIntent(Base):
+    """What the reader (or an admin) decided a reply wants, and whether the admin should look at it.
+
+    One row per "replied" event; ``decided_by`` is "reader" until someone sets the intent by
+    hand (``outreach replies set-intent``), which also records an ``intent_set`` event.
+    """
+
+    __tablename__ = "reply_intents"
+    __table_args__ = (Index("ix_reply_intents_contact_intent_at", "contact_id", "intent", "at"),)  # the decline hold
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), unique=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    intent: Mapped[str] = mapped_column(String(20))
+    unsure: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    question: Mapped[str | None] = mapped_column(Text)
+    referral_name: Mapped[str | None] = mapped_column(String(200))
+    referral_email: Mapped[str | None] = mapped_column(String(320))
+    decided_by: Mapped[str] = mapped_column(String(64), default="reader")
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ContactProposal(Base):
+    """A successor named in a referral or left_company reply, waiting for the admin: proposed | approved | rejected."""
+
+    __tablename__ = "contact_proposals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default="proposed")
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply_intents.id"))
+    old_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    new_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))

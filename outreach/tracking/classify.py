@@ -26,6 +26,7 @@ from email.utils import parsedate_to_datetime
 from outreach.tracking.autoreply import is_auto_reply, is_challenge, return_date
 from outreach.tracking.bounces import BounceVerdict, Failure, detect_bounce
 from outreach.tracking.complaints import find_complaint, original_message_ids
+from outreach.tracking.intents import Intent, intent
 from outreach.tracking.message import (
     addresses_in,
     all_text,
@@ -68,6 +69,7 @@ class Classification:
     return_date: dt.date | None = None
     failures: tuple[Failure, ...] = ()
     stage: str | None = None
+    intent: Intent | None = None  # replies only: what the person wants (tracking/intents.py)
 
     @property
     def category(self) -> str | None:
@@ -87,9 +89,11 @@ class Classification:
             "status": self.status,
             "recipients": list(self.recipients),
             "reply_text": self.reply_text,
+            "intent": self.intent.name if self.intent else None,
             "stage": self.stage,
             "category": self.category,
             "failures": [f.to_json() for f in self.failures],
+            "intent_detail": self.intent.to_json() if self.intent else None,
         }
 
 
@@ -243,7 +247,7 @@ def _personal(msg: Message, base: Classification, body: str) -> Classification:
             base, kind="auto_reply", reply_text=text, related_ids=related, return_date=when
         )
     if related or _REPLY_SUBJECT.match(subject):
-        return _with(base, kind="reply", reply_text=text, related_ids=related)
+        return _with(base, kind="reply", reply_text=text, related_ids=related, intent=intent(text, subject))
     return _with(base, related_ids=related, reason="malformed" if _defective(msg) else None)
 
 

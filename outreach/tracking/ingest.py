@@ -34,6 +34,7 @@ from outreach.settings.tokens import Signer, parse_verp
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Contact, Event, Outbox
+from outreach.tracking import reply_effects
 from outreach.tracking.authresults import authentication_results
 from outreach.tracking.bounces import Failure
 from outreach.tracking.classify import Classification, classify_message
@@ -52,13 +53,19 @@ class IngestReport:
     suppressed: int = 0
     watch: set[int] = field(default_factory=set)  # campaigns with new bounces or complaints
     paused: list[str] = field(default_factory=list)  # why guardrails paused a campaign
+    intents: Counter[str] = field(default_factory=Counter)  # recorded replies by intent
 
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items())) or "nothing"
         return (
             f"Read {sum(self.counts.values())} message(s): {kinds}; {self.unmatched} unmatched, "
             f"{self.duplicates} already recorded, {self.suppressed} contact(s) suppressed"
-        ) + "".join(f"\nGuardrail: {why}" for why in self.paused)
+        ) + "".join(f"\nGuardrail: {why}" for why in self.paused) + self._intent_line()
+
+    def _intent_line(self) -> str:
+        if not self.intents:
+            return ""
+        return "\nReplies: " + ", ".join(f"{n} {name}" for name, n in sorted(self.intents.items()))
 
 
 def _source_id(cls: Classification, raw: bytes) -> str:
@@ -145,24 +152,29 @@ def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: In
                 report.unmatched += 1
                 return cls
             failure = failures[0] if failures else None
-            _add_event(session, kind, row, contact_id, _source_id(cls, raw), _detail(cls, raw, failure), now,
-                       report.watch)
+            event = _add_event(session, kind, row, contact_id, _source_id(cls, raw), _detail(cls, raw, failure), now,
+                               report.watch)
             if _suppress(session, cls, failure, row, contact_id, now, policy or SoftBouncePolicy()):
                 report.suppressed += 1
+            if kind == "reply" and cls.intent is not None:
+                reply = reply_effects.record(session, event, cls.intent, now)
+                report.intents[reply.intent] += 1
+                report.suppressed += reply_effects.apply(session, reply, now)
     except IntegrityError:
         report.duplicates += 1
     return cls
 
 
 def _add_event(session: Session, kind: str, row: Outbox | None, contact_id: int | None, source_id: str,
-               detail: dict[str, object], now: datetime, watch: set[int]) -> None:  # fmt: skip
+               detail: dict[str, object], now: datetime, watch: set[int]) -> Event:  # fmt: skip
     """One event; a bounce or complaint puts its campaign on ``watch`` for the guardrails."""
-    session.add(Event(kind=EVENT_KIND[kind], at=now, campaign_id=row.campaign_id if row else None,
-                      outbox_id=row.id if row else None, contact_id=contact_id, source_id=source_id,
-                      detail=detail))  # fmt: skip
+    event = Event(kind=EVENT_KIND[kind], at=now, campaign_id=row.campaign_id if row else None,
+                  outbox_id=row.id if row else None, contact_id=contact_id, source_id=source_id, detail=detail)
+    session.add(event)
     session.flush()
     if row is not None and kind in ("bounce", "complaint"):
         watch.add(row.campaign_id)
+    return event
 
 
 def _record_failures(session: Session, cls: Classification, raw: bytes, base: Outbox | None,
@@ -212,6 +224,8 @@ def _detail(cls: Classification, raw: bytes, failure: Failure | None = None) -> 
         detail.update(category=cls.category, stage=cls.stage)
     if cls.reply_text:
         detail["reply_text"] = cls.reply_text[:4000]
+    if cls.intent is not None:
+        detail["intent"] = cls.intent.name
     if cls.return_date:
         detail["return_date"] = cls.return_date.isoformat()
     if auth := authentication_results(raw, returned=cls.kind in ("bounce", "complaint")):

@@ -245,3 +245,87 @@ def trim_reply(text: str) -> str:
 def reply_text(msg: Message) -> str:
     """What the sender of ``msg`` wrote, for replies and auto-replies."""
     return trim_reply(body_text(msg))
+
+
+# --------------------------------------------------------------------------- sign-offs and signatures
+
+# A closing line on its own: "Regards,", "Salam hangat,", "Hormat saya,", "Tks,", "Thanks & regards".
+_VALEDICTION = re.compile(
+    r"^\W{0,3}(?:(?:best|kind|warm|warmest|many|with)\s+)?(?:regards|rgds|regds|br|cheers|thanks|thank\s+you|thx|tks"
+    r"|tq|ty|trims|terima\s*kasih|terimakasih|makasih|salam(?:\s+(?:hangat|sukses|hormat))?|hormat\s+(?:saya|kami)"
+    r"|wassalam|sincerely|yours(?:\s+(?:sincerely|truly|faithfully))?|best|sent|respectfully|cmiiw|tabik"
+    r"|thanks\s*(?:&|and)\s*(?:best\s+)?regards|thank\s+you\s*(?:&|and)\s*(?:best\s+)?regards)"
+    r"(?:\s+(?:pak|bu|mas|mbak|ya|so\s+much|sekali))?\W{0,3}$",
+    re.I,
+)
+# Confidentiality and print notices: always boilerplate, wherever they start.
+_DISCLAIMER = re.compile(
+    r"^\W*(?:disclaimer\b|confidential(?:ity)?\b|this\s+e-?mail\s+(?:and\s+any\s+attachments?\s+)?(?:is|are|may)"
+    r"|the\s+information\s+(?:contained\s+)?in\s+this\s+(?:e-?mail|message)|informasi\s+dalam\s+(?:e-?mail|surel|pesan)"
+    r"|(?:e-?mail|pesan|surel)\s+ini\s+(?:bersifat|hanya)|please\s+consider\s+the\s+environment"
+    r"|hemat\s+kertas|think\s+before\s+you\s+print|jangan\s+cetak)"
+    # or a line that says what such notices say, whatever its heading ("PERHATIAN:", "NOTICE:")
+    r"|^.{0,60}(?:bersifat\s+rahasia|rahasia\s+dan\s+hanya|intended\s+(?:solely|only)\s+for"
+    r"|bukan\s+penerima\s+yang|not\s+the\s+intended\s+recipient|privileged\s+and\s+confidential)",
+    re.I,
+)
+_CONTACT_LINE = re.compile(
+    r"(?:\+?\d[\d\s().-]{6,}\d)|@|https?://|www\.|^\W*(?:pt|cv|ud|tbk|hp|wa|tel|telp|phone|mobile|fax|m|t|e)\b\W",
+    re.I,
+)
+_NAME_GLUE = {"bin", "binti", "van", "de", "of", "and", "dan", "for", "at", "&"}  # lowercase inside a name/title line
+_SIGNATURE_LINES = 14  # a sign-off is followed by at most this many signature lines
+
+
+def _name_like(line: str) -> bool:
+    """A signature's first line: a name or initials, in capitals or title case, not a sentence."""
+    words = line.replace("|", " ").split()
+    if not words or len(words) > 8 or line.rstrip().endswith("?"):
+        return False
+    return all(not w[0].isalpha() or w[0].isupper() or w.lower() in _NAME_GLUE for w in words)
+
+
+def _signature_after(lines: list[str], start: int) -> bool:
+    """Whether ``lines[start:]`` look like a signature: a name first, then short lines or notices."""
+    rest = [line.strip() for line in lines[start:] if line.strip()]
+    if not rest:
+        return True
+    if len(rest) > _SIGNATURE_LINES and not any(_DISCLAIMER.match(line) for line in rest):
+        return False
+    if not (_name_like(rest[0]) or _CONTACT_LINE.search(rest[0]) or _DISCLAIMER.match(rest[0])):
+        return False
+    return all(len(line) <= 90 or _DISCLAIMER.match(line) for line in rest[: _SIGNATURE_LINES])
+
+
+def split_signature(text: str) -> tuple[str, str]:
+    """(what the person wrote, their sign-off and signature), from a trimmed reply.
+
+    The reply trimmer keeps "Regards,\\nName\\nTitle\\nPT ..." blocks (the discourse corpus
+    expects them); readers of the reply's meaning must not: titles ("Purchasing Manager"),
+    company names and confidentiality notices ("harap hapus email ini", "delete this e-mail")
+    would read as referrals or removal requests. The cut is made at a closing line only when
+    what follows looks like a signature (a name-like first line, short lines), so a closing
+    "Thanks." followed by a real sentence is kept; a confidentiality notice is cut wherever it is.
+    """
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if _DISCLAIMER.match(line.strip()) and i > 0:
+            lines = lines[:i]
+            break
+    for i, line in enumerate(lines):
+        if i == 0 or len(line) > 80 or not _VALEDICTION.match(line.strip()):
+            continue
+        if any(x.strip() for x in lines[:i]) and _signature_after(lines, i + 1):
+            return "\n".join(lines[:i]).strip(), "\n".join(lines[i:]).strip()
+    return _trailing_contact_block(lines)
+
+
+def _trailing_contact_block(lines: list[str]) -> tuple[str, str]:
+    """Without a closing line: a last paragraph of name/title/phone lines is a signature too."""
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    blank = max((i for i, line in enumerate(lines) if not line.strip()), default=-1)
+    block = [line.strip() for line in lines[blank + 1 :]]
+    if blank > 0 and len(block) >= 2 and _name_like(block[0]) and any(_CONTACT_LINE.search(x) for x in block):
+        return "\n".join(lines[:blank]).strip(), "\n".join(block)
+    return "\n".join(lines).strip(), ""

@@ -86,7 +86,7 @@ def test_demo_leaves_a_consistent_workspace(demo_run: tuple[Path, str]) -> None:
     assert rows_csv[0] == list(CSV_COLUMNS)
     assert len(rows_csv) == 2
     item = dict(zip(rows_csv[0], rows_csv[1], strict=True))
-    assert item["queue"] == "call" and item["reason"] == "replied"
+    assert item["queue"] == "call" and item["reason"] == "replied (interested)"
     assert item["campaign"] == "solusi-jaringan"
     assert item["email"] != sup.email
     assert item["reply_excerpt"].startswith("Selamat siang Pak Awang")

@@ -34,11 +34,12 @@ def test_replies_are_promoted_by_the_rules(sent) -> None:  # type: ignore[no-unt
     ], signer)  # fmt: skip
     assert promote(engine, ws, TODAY) == 4
     items = {i.email: i for i in list_items(engine)}
-    assert (items[contact(0)].queue, items[contact(0)].priority, items[contact(0)].reason) == ("call", 50, "replied")
+    first = items[contact(0)]
+    assert (first.queue, first.priority, first.reason) == ("call", 50, "replied (interested)")
     assert (items[contact(1)].queue, items[contact(1)].priority) == ("visit", 65)
-    assert items[contact(1)].reason == "replied: asks for a meeting or a price"
+    assert items[contact(1)].reason == "replied (interested): asks for a meeting or a price"
     assert (items[contact(2)].queue, items[contact(2)].priority) == ("visit", 70)
-    assert items[contact(2)].reason == "replied: existing customer"
+    assert items[contact(2)].reason == "replied (other): existing customer"
     assert (items[contact(3)].queue, items[contact(3)].priority) == ("visit", 80)  # 50 + 15 asks + 15 size
     assert {i.due_date for i in items.values()} == {"2026-12-01"}  # one business day
     assert [i.email for i in list_items(engine)][:2] == [contact(3), contact(2)]  # highest priority first

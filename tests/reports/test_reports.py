@@ -173,6 +173,7 @@ Complaints                   1       12.5%
 Replied                      3       37.5%
 Auto-replies                 1       12.5%
 Unsubscribed                 1       12.5%
+Opt-outs by reply            0        0.0%
 Failed                       1       12.5%
 Promoted to call             3       37.5%
 Promoted to visit            1       12.5%
@@ -223,7 +224,8 @@ def test_campaign_report_api(root: Path) -> None:
     r = campaign_report(engine, "promo", ws)
     assert r.funnel == {
         "targeted": 10, "sent": 8, "delivered": 6, "bounced_hard": 1, "bounced_soft": 1, "complained": 1,
-        "replied": 3, "auto_replied": 1, "unsubscribed": 1, "failed": 1, "call": 3, "visit": 1,
+        "replied": 3, "auto_replied": 1, "unsubscribed": 1, "opted_out_by_reply": 0, "failed": 1, "call": 3,
+        "visit": 1,
     }  # fmt: skip
     assert r.outcomes == {"reached": 1, "visit_scheduled": 1}
     assert r.awaiting == 2
@@ -352,7 +354,7 @@ def test_html_report_renders_in_chromium(root: Path, tmp_path: Path) -> None:
     dom = browser(tmp_path, "--dump-dom", page.as_uri())
     assert dom.count("<svg") == 4  # funnel, outcomes donut, one reply-rate bar per variant
     funnel = dom[dom.index('class="chart funnel"') : dom.index("</svg>", dom.index('class="chart funnel"'))]
-    assert funnel.count('class="bar"') == 12
+    assert funnel.count('class="bar"') == 13  # the funnel's rows, opt-outs by reply included
     donut = dom[dom.index('class="chart outcomes"') : dom.index("</svg>", dom.index('class="chart outcomes"'))]
     assert donut.count('<path class="slice"') == 3  # reached, visit scheduled, awaiting
     assert ">4</text>" in donut  # follow-ups in the middle

@@ -740,17 +740,18 @@ def test_track_classify_json_prints_the_contract_fields_then_the_details(tmp_pat
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {
         "file": str(path), "kind": "bounce", "hard": False, "reason": "user_unknown", "status": "5.1.1",
-        "recipients": ["kijitora@example.jp", "neko@example.org"], "reply_text": None, "stage": "rcpt",
-        "category": "dead",
+        "recipients": ["kijitora@example.jp", "neko@example.org"], "reply_text": None, "intent": None,
+        "stage": "rcpt", "category": "dead",
         "failures": [
             {"address": "kijitora@example.jp", "action": "failed", "reason": "user_unknown", "hard": True,
              "status": "5.1.1", "stage": "rcpt", "category": "dead"},
             {"address": "neko@example.org", "action": "failed", "reason": "mailbox_full", "hard": False,
              "status": "5.2.2", "stage": "end_of_data", "category": "mailbox"},
         ],
+        "intent_detail": None,
     }  # fmt: skip
-    assert list(json.loads(result.output))[:7] == [
-        "file", "kind", "hard", "reason", "status", "recipients", "reply_text"
+    assert list(json.loads(result.output))[:8] == [
+        "file", "kind", "hard", "reason", "status", "recipients", "reply_text", "intent"
     ]  # fmt: skip
 
 

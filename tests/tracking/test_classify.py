@@ -313,8 +313,23 @@ def test_every_sample_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_sample_classification(name: str) -> None:
-    """Every field but the per-recipient details, which the next test spells out."""
-    assert dataclasses.replace(classify_message(load(name)), failures=()) == EXPECTED[name]
+    """Every field but the per-recipient details and the reply's intent, which the next tests spell out."""
+    assert dataclasses.replace(classify_message(load(name)), failures=(), intent=None) == EXPECTED[name]
+
+
+REPLY_INTENTS = {
+    "header_injection.eml": "other", "invalid_charset.eml": "other", "reply_android_id.eml": "interested",
+    "reply_gmail_en.eml": "meeting", "reply_gmail_id.eml": "interested", "reply_html_only.eml": "interested",
+    "reply_iphone_en.eml": "not_interested", "reply_iphone_id.eml": "meeting",
+    "reply_outlook_en.eml": "not_interested", "reply_outlook_id.eml": "not_interested",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_sample_intent(name: str) -> None:
+    """Replies, and only replies, carry an intent, read from their own words."""
+    result = classify_message(load(name))
+    assert (result.intent.name if result.intent else None) == REPLY_INTENTS.get(name)
 
 
 FAILURES = {
@@ -424,14 +439,17 @@ def test_to_json_has_the_contract_keys_first_in_order() -> None:
         "status": "5.1.1",
         "recipients": ["joko.widodo@pt-maju.co.id"],
         "reply_text": None,
+        "intent": None,
         "stage": "rcpt",
         "category": "dead",
         "failures": [{"address": "joko.widodo@pt-maju.co.id", "action": "failed", "reason": "user_unknown",
                       "hard": True, "status": "5.1.1", "stage": "rcpt", "category": "dead"}],
+        "intent_detail": None,
     }
     # the contract's keys first, in its order; the per-recipient details after them
     assert list(result.to_json("x")) == [
-        "file", "kind", "hard", "reason", "status", "recipients", "reply_text", "stage", "category", "failures"
+        "file", "kind", "hard", "reason", "status", "recipients", "reply_text", "intent", "stage", "category",
+        "failures", "intent_detail",
     ]  # fmt: skip
 
 

@@ -127,11 +127,12 @@ def test_clicks_rank_below_replies_and_promote_once(clicked) -> None:  # type: i
     assert promote(engine, ws, TODAY) == 3
     items = list_items(engine)
     assert [(i.email, i.priority, i.reason) for i in items] == [
-        (contact(2), 50, "replied"), (contact(0), 35, "clicked 2 link(s)"), (contact(1), 25, "clicked 1 link(s)"),
+        (contact(2), 50, "replied (interested)"), (contact(0), 35, "clicked 2 link(s)"),
+        (contact(1), 25, "clicked 1 link(s)"),
     ]  # fmt: skip
     assert promote(engine, ws, TODAY) == 0
     ingest(engine, [reply(rows[contact(1)], "Could you send a quotation?", 2)], signer)
     promote(engine, ws, TODAY)
     upgraded = {i.email: i for i in list_items(engine)}[contact(1)]
     assert (upgraded.queue, upgraded.priority) == ("visit", 65)
-    assert upgraded.reason == "replied: asks for a meeting or a price"
+    assert upgraded.reason == "replied (interested): asks for a meeting or a price"
