@@ -201,7 +201,7 @@ def contacts_list(ws: Workspace, segment: str | None, fmt: str) -> None:
 
     views = ws.contacts(segment)
     if fmt == "csv":
-        contacts_csv(ws.engine, views, sys.stdout)
+        contacts_csv(ws.engine, views, sys.stdout, ws.fields)
         return
     _contacts_table(list(views))
 

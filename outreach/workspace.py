@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from outreach.campaigns.policy import Held
     from outreach.campaigns.status import Status
     from outreach.deliverability.findings import Checkup
+    from outreach.fields import FieldSet
     from outreach.followups.history import Happening
     from outreach.followups.queue import Item
     from outreach.reports.campaign import CampaignReport
@@ -113,7 +114,8 @@ class Workspace:
         options = ImportOptions(
             region=settings.contacts.default_region,
             senders={key: (s.name, s.email) for key, s in settings.senders.items()},
-            mapping=parse_mapping(mapping),
+            mapping=parse_mapping(mapping, self.fields),
+            registry=self.fields,
         )
         return import_contacts(self.engine, Path(path), options, progress)
 
@@ -123,7 +125,14 @@ class Workspace:
         from outreach.audience.segments import contacts_query, load_segment
 
         query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
-        return iter_contacts(self.engine, query)
+        return iter_contacts(self.engine, query, registry=self.fields)
+
+    @property
+    def fields(self) -> FieldSet:
+        """The workspace's contact fields: the registry's built-in ones and the workspace's own."""
+        from outreach.audience.fields import fields_of
+
+        return fields_of(self.config)
 
     # -- campaigns ------------------------------------------------------------------------
 

@@ -33,33 +33,23 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import IO, Any, TypeVar, overload
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 
-from outreach.audience.cells import (
-    RowError,
-    normalise_email,
-    parse_language,
-    parse_phone,
-    parse_tags,
-    resolve_owner,
-    split_name,
-)
 from outreach.audience.headers import HeaderPlan, find_header, plan_header
 from outreach.audience.upsert import ContactWriter
 from outreach.audience.workers import Workers
 from outreach.errors import InputError
+from outreach.fields import BUILTIN, FieldSet
+from outreach.fields.cells import RowError, normalise_email, split_name
 from outreach.sheets import open_spreadsheet, sniff_file_delimiter, unneutralise, write_csv
 from outreach.storage import utcnow
 
 __all__ = ["ImportOptions", "ImportResult", "RowError", "import_contacts", "normalise_email", "parse_row",
            "write_rejects"]  # fmt: skip
 
-STATUSES = ("prospect", "existing")
 MAX_FIELD = 500
 HEADER_SEARCH = 20  # rows an export may put above its header (LinkedIn: a few lines of notes)
 BATCH = 500  # rows per upsert, and per batch a worker parses
@@ -77,6 +67,7 @@ class ImportOptions:
     # processes parsing rows beside this one; None: up to MAX_WORKERS (one a core) for a file of
     # PARALLEL_BYTES or more on a machine with two cores or more, else none (0: all in this process)
     workers: int | None = None
+    registry: FieldSet = BUILTIN  # the fields a column can be (a workspace's derived and typed custom ones too)
 
 
 T = TypeVar("T")
@@ -212,35 +203,51 @@ class ParsedRow:
 
 
 def parse_row(plan: HeaderPlan, cells: Sequence[str], options: ImportOptions) -> ParsedRow:
-    """One row's cells (in header order) into contact fields; RowError when the row is unusable."""
+    """One row's cells (in header order) into contact fields; RowError when the row is unusable.
+
+    Each field's cells go through its parser in the registry (``outreach.fields``), which
+    rejects the row or keeps the contact without the value and says so, as the field says."""
     values = _values(plan, cells)
+    registry = plan.registry
     email_cols = plan.fields.get("email", ())
-    out: dict[str, Any] = {"email": normalise_email(values[email_cols[0]] if email_cols else "")}
+    out: dict[str, Any] = {"email": registry["email"].read([values[email_cols[0]] if email_cols else ""], options)[0]}
     warnings: list[str] = []
     for name, cols in plan.fields.items():
         present = [values[i] for i in cols if i < len(values) and values[i]]
         if name == "email" or not present:
             continue
-        if name == "phone":
-            phone = parse_phone(present, options.region)
-            if phone.e164:
-                out["phone"] = phone.e164
-            if phone.warning:
-                warnings.append(phone.warning)
-        elif name == "owner":
-            out["owner"], warning = resolve_owner(present[0], options.senders)
-            warnings += [warning] if warning else []
-        elif name == "language":
-            code, warning = parse_language(present[0])
-            out.update({"language": code} if code else {})
-            warnings += [warning] if warning else []
-        else:
-            out[name] = _typed(name, present[0])
+        found = registry.get(name)
+        if found is None:  # middle_name: folded into the last name below
+            out[name] = present[0]
+            continue
+        value, warning = found.read(present, options)
+        if value is not None:
+            out[name] = value
+        if warning:
+            warnings.append(warning)
     _names(out)
-    custom = {key: values[i] for i, key in plan.custom.items() if i < len(values) and values[i]}
+    custom = _custom(plan, values, options, warnings)
     if custom:
         out["custom"] = custom
     return ParsedRow(out, tuple(warnings))
+
+
+def _custom(plan: HeaderPlan, values: list[str], options: ImportOptions, warnings: list[str]) -> dict[str, Any]:
+    """The custom columns' cells; a typed custom field's (``custom.KEY`` in the registry) parsed."""
+    custom: dict[str, Any] = {}
+    for i, key in plan.custom.items():
+        if i >= len(values) or not values[i]:
+            continue
+        typed = plan.registry.get(f"custom.{key}")
+        if typed is None:
+            custom[key] = values[i]
+            continue
+        value, warning = typed.read([values[i]], options)
+        if value is not None:
+            custom[key] = value if isinstance(value, int | float | str) else typed.text(value)
+        if warning:
+            warnings.append(warning)
+    return custom
 
 
 Outcome = tuple[dict[str, Any], tuple[str, ...]] | str  # (fields, warnings), or why the row is rejected
@@ -281,35 +288,6 @@ def _names(out: dict[str, Any]) -> None:
         out["last_name"] = f"{middle} {out.get('last_name', '')}".strip()
 
 
-def _typed(name: str, value: str) -> Any:
-    if name == "status":
-        if value.lower() not in STATUSES:
-            raise RowError(f"status {value!r} is not one of: {', '.join(STATUSES)}")
-        return value.lower()
-    if name == "transactions":
-        try:
-            number = int(value)
-        except ValueError:
-            raise RowError(f"transactions {value!r} is not a whole number") from None
-        if number < 0:
-            raise RowError("transactions cannot be negative")
-        return number
-    if name == "last_contacted_at":
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            raise RowError(f"last_contacted_at {value!r} is not an ISO date (YYYY-MM-DD)") from None
-    if name == "timezone":
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise RowError(f"timezone {value!r} is not an IANA timezone name") from None
-        return value
-    if name == "tags":
-        return parse_tags(value)
-    return value
-
-
 # -- reading the file ----------------------------------------------------------------------
 
 
@@ -325,7 +303,8 @@ class _Rows:
 
 
 @contextmanager
-def open_csv(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_Rows]:
+def open_csv(path: Path, mapping: Mapping[str, str] | None = None,
+             registry: FieldSet = BUILTIN) -> Iterator[_Rows]:  # fmt: skip
     """Find the encoding, the delimiter and the header (it may follow a few lines of notes), plan the
     header, and stream the rows."""
     try:
@@ -344,9 +323,9 @@ def open_csv(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_
             raise InputError(str(exc), path=path, line=reader.line_num) from None
         if not head:
             raise InputError("the file is empty; it needs a header line with an email column", path=path)
-        at = find_header([row for _line, row in head], mapping)
+        at = find_header([row for _line, row in head], mapping, registry)
         line, header = head[at]
-        plan = plan_header(header, mapping, path=path, line=line)
+        plan = plan_header(header, mapping, path=path, line=line, registry=registry)
         if "email" not in plan.fields:
             shown = ", ".join(h.strip().lower() for h in header)
             raise InputError(f"no 'email' column in the header ({shown}); name the column that holds the "
@@ -445,7 +424,7 @@ Progress = Callable[[int, int], None]  # (bytes read, bytes in the file)
 def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = None,
                     progress: Progress | None = None) -> ImportResult:  # fmt: skip
     options = options or ImportOptions()
-    with open_csv(path, options.mapping) as source, engine.begin() as conn:
+    with open_csv(path, options.mapping, options.registry) as source, engine.begin() as conn:
         plan = source.plan
         result = ImportResult(columns=list(plan.header), plan=plan)
         writer = ContactWriter(conn, utcnow())

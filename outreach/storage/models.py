@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from outreach.fields import BUILTIN
+
 
 class Base(DeclarativeBase):
     pass
@@ -75,6 +77,20 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
     company: Mapped[Company | None] = relationship(lazy="joined")
+
+
+def _registry_columns() -> None:
+    """A field of the registry (``outreach.fields``) without a column above gets one: adding a field
+    is the registry, a migration and its tests. The columns above are the built-in fields', typed for
+    the code that reads them by name; tests/test_fields.py checks they are the registry's."""
+    for f in BUILTIN.stored:
+        if f.key not in Contact.__table__.c:
+            server = None if f.default is None else str(f.default)
+            setattr(Contact, f.key, mapped_column(f.sql_type(), default=f.default, server_default=server,
+                                                  nullable=f.default is None))  # fmt: skip
+
+
+_registry_columns()
 
 
 class Campaign(Base):
