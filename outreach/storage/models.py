@@ -93,6 +93,21 @@ def _registry_columns() -> None:
 _registry_columns()
 
 
+class ContactChange(Base):
+    """One field of one contact changed: old and new value as text, who changed it and through what
+    (``audience.history.record_changes``; the import's updates are not recorded here)."""
+
+    __tablename__ = "contact_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    field: Mapped[str] = mapped_column(String(120))  # a field of the registry, or custom.KEY
+    old: Mapped[str] = mapped_column(Text, default="")
+    new: Mapped[str] = mapped_column(Text, default="")
+    who: Mapped[str] = mapped_column(String(120), default="")  # a user of the app, a caller, "cli"
+    via: Mapped[str] = mapped_column(String(32), default="")  # cli | app | verify | api ...
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
     id: Mapped[int] = mapped_column(primary_key=True)
