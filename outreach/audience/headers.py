@@ -52,8 +52,10 @@ def field_names(fields: FieldSet = BUILTIN) -> tuple[str, ...]:
 
 
 def synonyms(fields: FieldSet = BUILTIN) -> dict[str, tuple[str, ...]]:
-    """Field -> its header names, most specific first."""
-    return {**{f.name: f.synonyms for f in fields.importable}, **PSEUDO_SYNONYMS}
+    """Field -> its header names, most specific first (a typed custom field's too: its column is kept
+    under its key)."""
+    custom = {f.name: f.synonyms for f in fields if f.source == "custom" and f.synonyms}
+    return {**{f.name: f.synonyms for f in fields.importable}, **PSEUDO_SYNONYMS, **custom}
 
 
 def normalise(header: str) -> str:
@@ -154,6 +156,8 @@ def plan_header(header: Sequence[str], mapping: Mapping[str, str] | None = None,
             custom[i] = target[len("custom."):]
         elif target is not None:
             candidates.setdefault(target, []).append((-1, i))  # --map comes first
+        elif key in lookup and lookup[key][0].startswith("custom."):
+            custom[i] = lookup[key][0][len("custom."):]
         elif key in lookup:
             field_name, rank = lookup[key]
             candidates.setdefault(field_name, []).append((rank, i))
