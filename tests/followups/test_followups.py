@@ -223,6 +223,7 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
         "phone": "+622155500004", "owner": "awang", "reason": "replied", "campaign": "everyone",
         "last_subject": PROMO_SUBJECT, "reply_excerpt": item.reply_excerpt,
         "due_date": item.due_date, "outcome": "", "notes": "", "visit_at": "",
+        **{column: "" for column in CARD_EXTRA},  # the registry's other fields callers see: Dedi has none
     }  # fmt: skip
     assert out.read_bytes().count(b"\r\n") == 2
 
