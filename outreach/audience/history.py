@@ -103,6 +103,8 @@ def _planned(session: Session, contact: Contact, registry: FieldSet, name: str, 
         parsed, _warning = f.parse(f.name, [text], ctx)
     except BadValue as exc:
         raise FieldError(str(exc), field=name, contact=contact.email) from None
+    if parsed is None:  # e.g. a phone cell of separators only
+        raise FieldError(f"{name}: {text!r} holds no value", field=name, contact=contact.email)
     if f.name == "email" and parsed != contact.email:
         other = session.scalar(select(Contact.id).where(Contact.email == parsed))
         if other is not None:

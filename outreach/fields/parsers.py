@@ -70,9 +70,9 @@ def phone(_name: str, cells: Sequence[str], ctx: CellContext) -> Parsed:
     from outreach.fields.cells import parse_phone
 
     found = parse_phone(list(cells), ctx.region)
-    if found.e164 is None:
-        raise BadValue(found.warning or "no phone number")
-    return found.e164, found.warning
+    if found.e164 is None and found.warning:
+        raise BadValue(found.warning)
+    return found.e164, found.warning  # (None, None): the cells were only separators, nothing to say
 
 
 def owner(_name: str, cells: Sequence[str], ctx: CellContext) -> Parsed:

@@ -36,6 +36,8 @@ class ViewBase:
     fields: ClassVar[FieldSet]
     __template_fields__: ClassVar[frozenset[str]]
     _readers: ClassVar[tuple[tuple[str, str, str, Any], ...]]  # (name, column, how, kind.view)
+    _row_readers: ClassVar[tuple[tuple[str, str, Any], ...]]  # (name, the claim's label, kind.view)
+    _row_fallbacks: ClassVar[tuple[tuple[str, str, Any], ...]]  # (name, the company's label, kind.view)
 
     if TYPE_CHECKING:  # the generated dataclass's fields are the field set's: any name, any value
         id: int
@@ -64,17 +66,13 @@ class ViewBase:
     @classmethod
     def from_row(cls, r: Any) -> Self:
         """From a Core row as the outbox claim returns it (``contact_id``, the contact's columns, the
-        company's as ``company_NAME``); the email is the one the message goes to."""
-        values: dict[str, Any] = {"id": r.contact_id, "custom": dict(r.custom or {})}
-        for name, column, how, view in cls._readers:
-            if how == "company":
-                value = getattr(r, company_label(column))
-            else:
-                value = getattr(r, column)
-                if how == "inherit" and not value:
-                    value = getattr(r, company_label(column))
-            values[name] = view(value)
-        values["email"] = r.email
+        company's as ``company_NAME``); the email is the one the message goes to. Once per message
+        sent: the readers are settled per class (``_row_readers``), a row is only read."""
+        values: dict[str, Any] = {name: view(getattr(r, label)) for name, label, view in cls._row_readers}
+        for name, fallback, view in cls._row_fallbacks:
+            if not values[name]:
+                values[name] = view(getattr(r, fallback))
+        values.update(id=r.contact_id, email=r.email, custom=dict(r.custom or {}))
         return cls(**values)
 
     def value(self, name: str) -> Any:
@@ -116,6 +114,9 @@ def view_class(fields: FieldSet) -> type[ViewBase]:
         "fields": fields,
         "__template_fields__": fields.template_names,
         "_readers": tuple((f.name, f.key, _how(f), f.kind.view) for f in read),
+        "_row_readers": tuple((f.name, company_label(f.key) if f.source == "company" else f.key, f.kind.view)
+                              for f in read if f.name != "email"),
+        "_row_fallbacks": tuple((f.name, company_label(f.key), f.kind.view) for f in read if f.inherits_company),
         "__doc__": "What templates see as ``contact``: plain data, no ORM, nothing to reach through.",
         **{f.name: _derived(f) for f in fields if f.source == "derived"},
     }

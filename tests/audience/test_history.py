@@ -66,6 +66,7 @@ def test_one_bad_value_changes_nothing(ws: Workspace) -> None:
     ({"email": "budi@beta.example.com"}, "another contact already has the address budi@beta.example.com"),
     ({"email": "not an address"}, "invalid email 'not an address'"),
     ({"phone": "12"}, "phone '12' is not a valid phone number"),
+    ({"phone": " / "}, "phone: '/' holds no value"),
     ({"language": "Klingon"}, "language 'Klingon' is not id or en"),
     ({"title": "CTO\r\nBcc: x@evil.example"}, "title: a value is one line of at most 500 characters"),
     ({"city": "J" * 501}, "city: a value is one line of at most 500 characters"),
