@@ -166,8 +166,8 @@ def prepared_messages(ws: Path, count: int) -> list[tuple[str, bytes]]:
     factory = MessageFactory(w, load_campaign(w, "bench"), 1, Signer(b"bench"))
     msgs = []
     for i in range(count):
-        view = ContactView(i, f"user{i}@co{i % 500}.example.com", f"Nama{i}", "Santoso", "Purchasing Manager",
-                           "", f"PT Contoh {i % 500}", "", CITIES[i % 5], "", "prospect", "", None, 0, (), {})
+        view = ContactView(id=i, email=f"user{i}@co{i % 500}.example.com", first_name=f"Nama{i}", last_name="Santoso",
+                           title="Purchasing Manager", company=f"PT Contoh {i % 500}", city=CITIES[i % 5])
         msgs.append((view.email, factory.prepare(view, f"{i}.bench@x.example.com").data))
     return msgs
 

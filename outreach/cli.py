@@ -210,7 +210,7 @@ def contacts_list(ws: Workspace, segment: str | None, fmt: str) -> None:
 
     views = ws.contacts(segment)
     if fmt == "csv":
-        contacts_csv(ws.engine, views, sys.stdout)
+        contacts_csv(ws.engine, views, sys.stdout, ws.fields)
         return
     _contacts_table(list(views))
 
@@ -228,6 +228,24 @@ def _contacts_table(views: list[Any], footer: str | None = None) -> None:
     console = Console(width=160)
     console.print(table)
     console.print(footer or f"{len(views)} contact(s)")
+
+
+@contacts.command("show")
+@click.argument("email")
+@with_workspace
+def contacts_show(ws: Workspace, email: str) -> None:
+    """One contact's fields and the history of their changes."""
+    record = ws.contact(email)
+    width = max(len(name) for name, _value in record.fields)
+    for name, value in record.fields:
+        click.echo(f"{name:<{width}}  {value}".rstrip())
+    if not record.changes:
+        click.echo("\nNo changes recorded.")
+        return
+    click.echo(f"\nChanges ({len(record.changes)}):")
+    for c in record.changes:
+        click.echo(f"{c.at:%Y-%m-%d %H:%M} UTC  {c.field}: {c.old or '(empty)'} -> {c.new or '(empty)'}  "
+                   f"({c.who or 'unknown'}, via {c.via or 'unknown'})")
 
 
 # -- segments ------------------------------------------------------------------

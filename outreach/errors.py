@@ -119,3 +119,12 @@ class ConflictError(StateError):
 
 class AuthError(OutreachError):
     """A login or an account operation was refused (wrong password, unknown user, too many tries)."""
+
+
+class FieldError(InputError):
+    """A value a contact field cannot take (a correction typed in, an API call): ``field`` names the field."""
+
+    def __init__(self, detail: str, *, field: str, contact: str | None = None, path: str | PathLike[str] | None = None,
+                 row: int | None = None) -> None:  # fmt: skip
+        super().__init__(detail, contact=contact, path=path, row=row)
+        self.field = field

@@ -22,7 +22,7 @@ bounce classifier. The database is opened (and migrated) on first use.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
+    from outreach.audience.history import Change, ContactRecord
     from outreach.audience.importer import ImportResult
     from outreach.audience.proposals import Proposal
     from outreach.audience.segments import SegmentSummary
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from outreach.campaigns.policy import Held
     from outreach.campaigns.status import Status
     from outreach.deliverability.findings import Checkup
+    from outreach.fields import FieldSet
     from outreach.followups.history import Happening
     from outreach.followups.queue import Item
     from outreach.reports.campaign import CampaignReport
@@ -117,7 +119,8 @@ class Workspace:
         options = ImportOptions(
             region=settings.contacts.default_region,
             senders={key: (s.name, s.email) for key, s in settings.senders.items()},
-            mapping=parse_mapping(mapping),
+            mapping=parse_mapping(mapping, self.fields),
+            registry=self.fields,
         )
         return import_contacts(self.engine, Path(path), options, progress)
 
@@ -133,7 +136,36 @@ class Workspace:
         from outreach.audience.segments import contacts_query, load_segment
 
         query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
-        return iter_contacts(self.engine, query)
+        return iter_contacts(self.engine, query, registry=self.fields)
+
+    @property
+    def fields(self) -> FieldSet:
+        """The workspace's contact fields: the registry's built-in ones and the workspace's own."""
+        from outreach.audience.fields import fields_of
+
+        return fields_of(self.config)
+
+    def contact(self, email: str) -> ContactRecord:
+        """A contact's fields and its recorded changes (``contacts show``)."""
+        from sqlalchemy.orm import Session
+
+        from outreach.audience.history import contact_record
+
+        with Session(self.engine) as session:
+            return contact_record(session, email, self.fields)
+
+    def change_contact(self, email: str, updates: Mapping[str, object], who: str, via: str) -> list[Change]:
+        """Correct a contact: each value parsed as an import's cell (a bad one raises ``FieldError``
+        and nothing changes), every change kept with its old value, ``who`` and ``via``."""
+        from outreach.audience.history import change_contact
+        from outreach.fields.parsers import Plain
+        from outreach.storage import transaction
+
+        settings = self.config.settings
+        context = Plain(settings.contacts.default_region,
+                        {key: (s.name, s.email) for key, s in settings.senders.items()})  # fmt: skip
+        with transaction(self.engine) as session:
+            return change_contact(session, email, updates, who, via, registry=self.fields, context=context)
 
     # -- campaigns ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ FLOORS = {
     "content": 2, "templates": 2, "followups": 2, "guardrails": 2, "accounts": 2,
     "settings": 1, "workdays": 1, "sheets": 1, "stopping": 1,
     "storage": 0.5,
+    "fields": 0.25,  # the registry of contact fields: storage (the columns) and followups (the card) read it
     "errors": 0, "outreach": 0,  # ``from outreach import __version__``
 }  # fmt: skip
 

@@ -29,81 +29,33 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from outreach.audience.contacts import COLUMNS
 from outreach.errors import InputError
+from outreach.fields import BUILTIN, FieldSet
 
-# Pseudo-fields: read from the sheet, then folded into first_name / last_name.
-NAME_PARTS = ("full_name", "middle_name")
+# Pseudo-field: read from the sheet, then folded into last_name (full_name is a field: the registry's).
+MIDDLE_NAME = "middle_name"
 IGNORE = "ignore"
-FIELDS = (*COLUMNS, *NAME_PARTS)
-
-# Each field's header names, most specific first. Where a sheet has several of them, the
-# first that has a value in a row wins for that row (FALLBACK fields) or the first column
-# is the field and the others are kept as custom fields (every other field).
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "email": (
-        "email", "e-mail", "email address", "e-mail address", "e-mail 1 - value", "email 1", "email 1 - value",
-        "primary email", "work email", "business email", "email (work)", "emailaddress", "mail",
-        "alamat email", "alamat e-mail", "surel", "surat elektronik", "email kantor",
-    ),
-    "first_name": (
-        "first_name", "first name", "firstname", "given name", "given", "forename", "first",
-        "nama depan", "nama pertama", "nama panggilan",
-    ),
-    "last_name": (
-        "last_name", "last name", "lastname", "surname", "family name", "last",
-        "nama belakang", "nama keluarga",
-    ),
-    "middle_name": ("middle name", "additional name", "nama tengah"),
-    "full_name": (
-        "full name", "name", "contact name", "contact full name", "display name", "full_name",
-        "nama", "nama lengkap", "nama kontak", "nama pic", "pic",
-    ),
-    "title": (  # "Job Title" first: Outlook's own "Title" column holds Mr./Mrs./Dr.
-        "job title", "jobtitle", "title", "position", "organization 1 - title", "organization title",
-        "job position", "designation", "role", "occupation",
-        "jabatan", "posisi", "jabatan pekerjaan",
-    ),
-    "phone": (  # mobile first: in Indonesia the number a caller reaches (and WhatsApps) is the mobile
-        "phone", "mobile phone", "mobile", "mobile phone number", "cell phone", "cellphone", "cell",
-        "handphone", "hp", "no hp", "no. hp", "nomor hp", "nomor handphone", "ponsel", "telepon seluler",
-        "whatsapp", "whatsapp number", "whatsapp phone number", "wa", "no wa", "nomor wa",
-        "phone number", "phone 1 - value", "business phone", "work phone", "primary phone", "telephone",
-        "company main phone", "office phone", "direct phone", "business phone 2", "phone 2 - value",
-        "telepon", "telp", "no telp", "no. telp", "nomor telepon", "telepon kantor", "home phone",
-        "other phone",
-    ),
-    "company": (
-        "company", "company name", "organization", "organisation", "organization name",
-        "organization 1 - name", "account name", "account", "business name", "employer",
-        "associated company", "perusahaan", "nama perusahaan", "instansi", "organisasi", "nama instansi",
-        "badan usaha",
-    ),
-    "industry": ("industry", "industri", "sector", "sektor", "bidang usaha", "jenis usaha", "lini bisnis"),
-    "city": (
-        "city", "business city", "mailing city", "work city", "address 1 - city", "billing city", "town",
-        "kota", "kota/kabupaten", "kabupaten/kota", "kota kabupaten", "home city", "other city",
-    ),
-    "timezone": ("timezone", "time zone", "tz", "zona waktu"),
-    "status": ("status", "contact status", "customer status", "status pelanggan"),
-    "owner": (
-        "owner", "contact owner", "account owner", "sales owner", "sales", "sales executive", "assigned to",
-        "pemilik", "pemilik kontak", "pic sales",
-    ),
-    "last_contacted_at": (
-        "last_contacted_at", "last contacted", "last contact", "last contact date", "last contacted at",
-        "terakhir dihubungi", "kontak terakhir", "tanggal kontak terakhir",
-    ),
-    "transactions": ("transactions", "transaction count", "number of transactions", "orders", "transaksi",
-                     "jumlah transaksi"),
-    "tags": ("tags", "tag", "labels", "label", "categories", "category", "group membership", "kategori", "grup"),
-    "language": ("language", "preferred language", "lang", "locale", "bahasa"),
-}  # fmt: skip
-FALLBACK = frozenset({"phone", "city"})  # another column of the same kind fills an empty cell
+# Each field's header names come from the registry (``Field.synonyms``), most specific first. Where a
+# sheet has several of them, the first that has a value in a row wins for that row (a field of
+# ``several_columns``) or the first column is the field and the others are kept as custom fields.
+PSEUDO_SYNONYMS = {MIDDLE_NAME: ("middle name", "additional name", "nama tengah")}
 # a column that lost its field to a better one, kept as a custom field under a name saying what it holds
 RENAMED = {"title": "salutation"}  # Outlook's "Title" is Mr./Mrs./Dr. when "Job Title" is there
+
+
+def field_names(fields: FieldSet = BUILTIN) -> tuple[str, ...]:
+    """What a column can be read as (``--map COLUMN=FIELD``): the fields, then the pseudo-field."""
+    return (*(f.name for f in fields.importable), *PSEUDO_SYNONYMS)
+
+
+def synonyms(fields: FieldSet = BUILTIN) -> dict[str, tuple[str, ...]]:
+    """Field -> its header names, most specific first (a typed custom field's too: its column is kept
+    under its key)."""
+    custom = {f.name: f.synonyms for f in fields if f.source == "custom" and f.synonyms}
+    return {**{f.name: f.synonyms for f in fields.importable}, **PSEUDO_SYNONYMS, **custom}
 
 
 def normalise(header: str) -> str:
@@ -121,10 +73,14 @@ def custom_key(header: str) -> str:
     return key or "column"
 
 
-_LOOKUP: dict[str, tuple[str, int]] = {}
-for _field, _names in SYNONYMS.items():
-    for _rank, _name in enumerate(_names):
-        _LOOKUP.setdefault(normalise(_name), (_field, _rank))
+@lru_cache(maxsize=8)
+def _lookup(fields: FieldSet) -> dict[str, tuple[str, int]]:
+    """Normalised header -> (field, rank among the field's synonyms)."""
+    found: dict[str, tuple[str, int]] = {}
+    for name, names in synonyms(fields).items():
+        for rank, header in enumerate(names):
+            found.setdefault(normalise(header), (name, rank))
+    return found
 
 
 @dataclass(frozen=True)
@@ -137,6 +93,7 @@ class HeaderPlan:
     ignored: tuple[int, ...] = ()
     header_line: int = 1  # where the header was found (an export may put notes above it)
     mapped: Mapping[int, str] = field(default_factory=dict)  # column index -> field, for the summary
+    registry: FieldSet = BUILTIN  # the fields the columns were read as
 
     def source(self, field_name: str) -> str | None:
         """The header of the column a field is read from first, or None."""
@@ -146,24 +103,25 @@ class HeaderPlan:
     def describe(self) -> list[str]:
         """``'E-mail Address' -> email`` for every column not already named like its field."""
         out = []
-        for field_name in FIELDS:
+        for field_name in field_names(self.registry):
             for i in self.fields.get(field_name, ()):
                 if self.header[i].strip().lower() != field_name:
                     out.append(f"{self.header[i]!r} -> {field_name}")
         return out
 
 
-def parse_mapping(items: Sequence[str]) -> dict[str, str]:
+def parse_mapping(items: Sequence[str], fields: FieldSet = BUILTIN) -> dict[str, str]:
     """``["Nama PIC=full_name", "Kode=custom.kode"]`` -> {normalised column: field}; bad input raises."""
     out: dict[str, str] = {}
+    known = field_names(fields)
     for item in items:
         column, sep, target = item.partition("=")
         column, target = column.strip(), target.strip()
         if not sep or not column or not target:
             raise InputError(f"--map {item!r}: write COLUMN=FIELD, e.g. --map 'Nama PIC=full_name'")
-        if target not in FIELDS and target != IGNORE and not _custom_target(target):
+        if target not in known and target != IGNORE and not _custom_target(target):
             raise InputError(f"--map {item!r}: {target!r} is not a field "
-                             f"(fields: {', '.join(FIELDS)}, custom.NAME, {IGNORE})")  # fmt: skip
+                             f"(fields: {', '.join(known)}, custom.NAME, {IGNORE})")  # fmt: skip
         out[normalise(column)] = target
     return out
 
@@ -173,9 +131,11 @@ def _custom_target(target: str) -> bool:
 
 
 def plan_header(header: Sequence[str], mapping: Mapping[str, str] | None = None, *,
-                path: Path | None = None, line: int = 1) -> HeaderPlan:  # fmt: skip
+                path: Path | None = None, line: int = 1, registry: FieldSet = BUILTIN) -> HeaderPlan:  # fmt: skip
     """Settle which column is which field; ``mapping`` (from ``--map``) wins over the synonyms."""
     mapping = dict(mapping or {})
+    lookup = _lookup(registry)
+    several = {f.name for f in registry if f.several_columns}
     names = [h.strip() for h in header]
     keys = [normalise(h) for h in names]
     unknown = [c for c in mapping if c not in keys]
@@ -196,22 +156,24 @@ def plan_header(header: Sequence[str], mapping: Mapping[str, str] | None = None,
             custom[i] = target[len("custom."):]
         elif target is not None:
             candidates.setdefault(target, []).append((-1, i))  # --map comes first
-        elif key in _LOOKUP:
-            field_name, rank = _LOOKUP[key]
+        elif key in lookup and lookup[key][0].startswith("custom."):
+            custom[i] = lookup[key][0][len("custom."):]
+        elif key in lookup:
+            field_name, rank = lookup[key]
             candidates.setdefault(field_name, []).append((rank, i))
         else:
             custom[i] = custom_key(names[i])
     fields: dict[str, tuple[int, ...]] = {}
     for field_name, found in candidates.items():
         ordered = [i for _rank, i in sorted(found)]
-        if field_name in FALLBACK:
+        if field_name in several:
             fields[field_name] = tuple(ordered)
         else:
             fields[field_name] = (ordered[0],)
             for i in ordered[1:]:  # a second "Title" beside "Job Title" (Outlook's Mr./Mrs.) is kept, not lost
                 custom[i] = RENAMED.get(custom_key(names[i]), custom_key(names[i]))
     mapped = {i: f for f, cols in fields.items() for i in cols}
-    return HeaderPlan(tuple(names), fields, _unique(custom, names), tuple(ignored), line, mapped)
+    return HeaderPlan(tuple(names), fields, _unique(custom, names), tuple(ignored), line, mapped, registry)
 
 
 def _unique(custom: dict[int, str], names: list[str]) -> dict[int, str]:
@@ -230,16 +192,17 @@ def _unique(custom: dict[int, str], names: list[str]) -> dict[int, str]:
     return out
 
 
-def find_header(rows: Sequence[Sequence[str]], mapping: Mapping[str, str] | None = None) -> int:
+def find_header(rows: Sequence[Sequence[str]], mapping: Mapping[str, str] | None = None,
+                registry: FieldSet = BUILTIN) -> int:  # fmt: skip
     """The index of the header row among the first rows: the first with an email column.
 
     LinkedIn's Connections.csv starts with a few lines of notes before its header; other
     exports start with the header itself (index 0, also when no row has an email column,
     so the error names the first line).
     """
-    mapping = mapping or {}
+    mapping, lookup = mapping or {}, _lookup(registry)
     for n, row in enumerate(rows):
         keys = [normalise(c) for c in row]
-        if any(_LOOKUP.get(k, ("",))[0] == "email" or mapping.get(k) == "email" for k in keys):
+        if any(lookup.get(k, ("",))[0] == "email" or mapping.get(k) == "email" for k in keys):
             return n
     return 0

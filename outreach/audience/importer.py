@@ -35,33 +35,23 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import IO, Any, TypeVar, overload
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 
-from outreach.audience.cells import (
-    RowError,
-    normalise_email,
-    parse_language,
-    parse_phone,
-    parse_tags,
-    resolve_owner,
-    split_name,
-)
 from outreach.audience.headers import HeaderPlan, find_header, plan_header
 from outreach.audience.upsert import ContactWriter
 from outreach.audience.workers import Workers
 from outreach.errors import InputError
+from outreach.fields import BUILTIN, FieldSet
+from outreach.fields.cells import RowError, normalise_email, split_name
 from outreach.sheets import open_spreadsheet, sniff_file_delimiter, unneutralise, write_csv, xlsx_rows
 from outreach.storage import utcnow
 
 __all__ = ["ImportOptions", "ImportResult", "RowError", "import_contacts", "normalise_email", "parse_row",
            "write_rejects"]  # fmt: skip
 
-STATUSES = ("prospect", "existing")
 MAX_FIELD = 500
 HEADER_SEARCH = 20  # rows an export may put above its header (LinkedIn: a few lines of notes)
 BATCH = 500  # rows per upsert, and per batch a worker parses
@@ -79,6 +69,7 @@ class ImportOptions:
     # processes parsing rows beside this one; None: up to MAX_WORKERS (one a core) for a file of
     # PARALLEL_BYTES or more on a machine with two cores or more, else none (0: all in this process)
     workers: int | None = None
+    registry: FieldSet = BUILTIN  # the fields a column can be (a workspace's derived and typed custom ones too)
 
 
 T = TypeVar("T")
@@ -214,35 +205,51 @@ class ParsedRow:
 
 
 def parse_row(plan: HeaderPlan, cells: Sequence[str], options: ImportOptions) -> ParsedRow:
-    """One row's cells (in header order) into contact fields; RowError when the row is unusable."""
+    """One row's cells (in header order) into contact fields; RowError when the row is unusable.
+
+    Each field's cells go through its parser in the registry (``outreach.fields``), which
+    rejects the row or keeps the contact without the value and says so, as the field says."""
     values = _values(plan, cells)
+    registry = plan.registry
     email_cols = plan.fields.get("email", ())
-    out: dict[str, Any] = {"email": normalise_email(values[email_cols[0]] if email_cols else "")}
+    out: dict[str, Any] = {"email": registry["email"].read([values[email_cols[0]] if email_cols else ""], options)[0]}
     warnings: list[str] = []
     for name, cols in plan.fields.items():
         present = [values[i] for i in cols if i < len(values) and values[i]]
         if name == "email" or not present:
             continue
-        if name == "phone":
-            phone = parse_phone(present, options.region)
-            if phone.e164:
-                out["phone"] = phone.e164
-            if phone.warning:
-                warnings.append(phone.warning)
-        elif name == "owner":
-            out["owner"], warning = resolve_owner(present[0], options.senders)
-            warnings += [warning] if warning else []
-        elif name == "language":
-            code, warning = parse_language(present[0])
-            out.update({"language": code} if code else {})
-            warnings += [warning] if warning else []
-        else:
-            out[name] = _typed(name, present[0])
+        found = registry.get(name)
+        if found is None:  # middle_name: folded into the last name below
+            out[name] = present[0]
+            continue
+        value, warning = found.read(present, options)
+        if value is not None:
+            out[name] = value
+        if warning:
+            warnings.append(warning)
     _names(out)
-    custom = {key: values[i] for i, key in plan.custom.items() if i < len(values) and values[i]}
+    custom = _custom(plan, values, options, warnings)
     if custom:
         out["custom"] = custom
     return ParsedRow(out, tuple(warnings))
+
+
+def _custom(plan: HeaderPlan, values: list[str], options: ImportOptions, warnings: list[str]) -> dict[str, Any]:
+    """The custom columns' cells; a typed custom field's (``custom.KEY`` in the registry) parsed."""
+    custom: dict[str, Any] = {}
+    for i, key in plan.custom.items():
+        if i >= len(values) or not values[i]:
+            continue
+        typed = plan.registry.get(f"custom.{key}")
+        if typed is None:
+            custom[key] = values[i]
+            continue
+        value, warning = typed.read([values[i]], options)
+        if value is not None:
+            custom[key] = value if isinstance(value, int | float | str) else typed.text(value)
+        if warning:
+            warnings.append(warning)
+    return custom
 
 
 Outcome = tuple[dict[str, Any], tuple[str, ...]] | str  # (fields, warnings), or why the row is rejected
@@ -283,35 +290,6 @@ def _names(out: dict[str, Any]) -> None:
         out["last_name"] = f"{middle} {out.get('last_name', '')}".strip()
 
 
-def _typed(name: str, value: str) -> Any:
-    if name == "status":
-        if value.lower() not in STATUSES:
-            raise RowError(f"status {value!r} is not one of: {', '.join(STATUSES)}")
-        return value.lower()
-    if name == "transactions":
-        try:
-            number = int(value)
-        except ValueError:
-            raise RowError(f"transactions {value!r} is not a whole number") from None
-        if number < 0:
-            raise RowError("transactions cannot be negative")
-        return number
-    if name == "last_contacted_at":
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            raise RowError(f"last_contacted_at {value!r} is not an ISO date (YYYY-MM-DD)") from None
-    if name == "timezone":
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise RowError(f"timezone {value!r} is not an IANA timezone name") from None
-        return value
-    if name == "tags":
-        return parse_tags(value)
-    return value
-
-
 # -- reading the file ----------------------------------------------------------------------
 
 
@@ -331,7 +309,8 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 .xls (or an encry
 
 
 @contextmanager
-def open_rows(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_Rows]:
+def open_rows(path: Path, mapping: Mapping[str, str] | None = None,
+              registry: FieldSet = BUILTIN) -> Iterator[_Rows]:  # fmt: skip
     """A contact list, whatever it is: an .xlsx workbook (its first sheet; by its bytes, whatever its
     name) or CSV text (``open_csv``)."""
     try:
@@ -345,19 +324,19 @@ def open_rows(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[
         raise InputError("an Excel 97-2003 workbook (.xls) or a password-protected one, which cannot be read; "
                          "open it in Excel or LibreOffice and save it as .xlsx or CSV", path=path)  # fmt: skip
     opener = open_xlsx if magic.startswith(_ZIP) else open_csv
-    with opener(path, mapping) as rows:
+    with opener(path, mapping, registry) as rows:
         yield rows
 
 
-def _planned(path: Path, head: list[tuple[int, list[str]]], mapping: Mapping[str, str] | None
-             ) -> tuple[int, HeaderPlan, int]:  # fmt: skip
+def _planned(path: Path, head: list[tuple[int, list[str]]], mapping: Mapping[str, str] | None,
+             registry: FieldSet = BUILTIN) -> tuple[int, HeaderPlan, int]:  # fmt: skip
     """Which of the first rows is the header (it may follow a few lines of notes), planned:
     (its index in ``head``, the plan, its width)."""
     if not head:
         raise InputError("the file is empty; it needs a header line with an email column", path=path)
-    at = find_header([row for _line, row in head], mapping)
+    at = find_header([row for _line, row in head], mapping, registry)
     line, header = head[at]
-    plan = plan_header(header, mapping, path=path, line=line)
+    plan = plan_header(header, mapping, path=path, line=line, registry=registry)
     if "email" not in plan.fields:
         shown = ", ".join(h.strip().lower() for h in header)
         raise InputError(f"no 'email' column in the header ({shown}); name the column that holds the "
@@ -370,7 +349,8 @@ def _planned(path: Path, head: list[tuple[int, list[str]]], mapping: Mapping[str
 
 
 @contextmanager
-def open_csv(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_Rows]:
+def open_csv(path: Path, mapping: Mapping[str, str] | None = None,
+             registry: FieldSet = BUILTIN) -> Iterator[_Rows]:  # fmt: skip
     """Find the encoding, the delimiter and the header (it may follow a few lines of notes), plan the
     header, and stream the rows."""
     try:
@@ -387,18 +367,19 @@ def open_csv(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_
                     break
         except csv.Error as exc:
             raise InputError(str(exc), path=path, line=reader.line_num) from None
-        at, plan, width = _planned(path, head, mapping)
+        at, plan, width = _planned(path, head, mapping, registry)
         rows = _rows(_csv_lines(path, reader, head[at + 1 :], head[at][0]), width)
         yield _Rows(path, plan, rows, path.stat().st_size, fh.buffer.tell)
 
 
 @contextmanager
-def open_xlsx(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[_Rows]:
+def open_xlsx(path: Path, mapping: Mapping[str, str] | None = None,
+              registry: FieldSet = BUILTIN) -> Iterator[_Rows]:  # fmt: skip
     """The first sheet of a workbook, read-only and streamed, its cells as text (dates in ISO); rows are
     numbered as the sheet numbers them, so "row 12" is row 12 in Excel."""
     with xlsx_rows(path) as (sheet, total):
         head = list(itertools.islice(sheet, HEADER_SEARCH))
-        at, plan, width = _planned(path, head, mapping)
+        at, plan, width = _planned(path, head, mapping, registry)
         size, done = path.stat().st_size, [head[-1][0] if head else 0]
 
         def counted() -> Iterator[tuple[int, list[str]]]:
@@ -506,7 +487,7 @@ Progress = Callable[[int, int], None]  # (bytes read, bytes in the file)
 def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = None,
                     progress: Progress | None = None) -> ImportResult:  # fmt: skip
     options = options or ImportOptions()
-    with open_rows(path, options.mapping) as source, engine.begin() as conn:
+    with open_rows(path, options.mapping, options.registry) as source, engine.begin() as conn:
         plan = source.plan
         result = ImportResult(columns=list(plan.header), plan=plan)
         writer = ContactWriter(conn, utcnow())

@@ -8,7 +8,7 @@ when the segment is loaded, not when a campaign is half built.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,22 +16,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from outreach.audience.fields import fields_of
 from outreach.errors import ConfigError, NotFoundError, OutreachError
+from outreach.fields import BUILTIN, Field, FieldSet
+from outreach.fields.kinds import TEXT
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import YamlDoc, load_yaml
 from outreach.storage.models import Company, Contact
 
-TEXT = ("email", "first_name", "last_name", "title", "phone", "industry", "city", "timezone",
-        "status", "owner", "company")  # fmt: skip
-NUMBER = ("transactions",)
-DATES = ("last_contacted_at",)
-COMPARE = ("eq", "ne", "lt", "lte", "gt", "gte")
-OPERATORS = {
-    "text": COMPARE + ("in", "not_in", "contains", "empty"),
-    "number": COMPARE + ("in", "not_in"),
-    "date": COMPARE + ("older_than", "newer_than", "never"),
-    "tags": ("any", "all", "none"),
-}
+# A field's operators come with its kind (``outreach.fields.kinds``): a text, phone, email or language
+# field compares as text, ``transactions`` as a number, ``last_contacted_at`` as a date, ``tags`` as a
+# list; ``custom.COLUMN`` as text unless the registry gives the custom field a kind.
 SEGMENT_KEYS = ("description", "where", "exclude", "limit")
 _AGE = re.compile(r"^\s*(\d+)\s*(d|w|m|y)\s*$")
 
@@ -44,6 +39,7 @@ class Segment:
     where: tuple[tuple[str, str, Any], ...]  # (field, operator, value)
     exclude: tuple[str, ...]
     limit: int | None
+    registry: FieldSet = field(default=BUILTIN, compare=False, repr=False)  # the fields ``where`` names
 
 
 def segment_path(ws: WorkspaceConfig, name: str) -> Path:
@@ -84,10 +80,10 @@ def load_segment(ws: WorkspaceConfig, name: str) -> Segment:
     if not path.is_file():
         known = ", ".join(list_segments(ws)) or "none"
         raise NotFoundError(f"segment {name!r} not found: no {path} (segments: {known})")
-    return parse_segment(name, load_yaml(path))
+    return parse_segment(name, load_yaml(path), fields_of(ws))
 
 
-def parse_segment(name: str, doc: YamlDoc) -> Segment:
+def parse_segment(name: str, doc: YamlDoc, registry: FieldSet = BUILTIN) -> Segment:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(f"a segment is a mapping with keys {', '.join(SEGMENT_KEYS)}", **doc.at())
@@ -100,7 +96,7 @@ def parse_segment(name: str, doc: YamlDoc) -> Segment:
         raise ConfigError("'where' must be a mapping of field: condition", **doc.at(('where',)))
     conditions: list[tuple[str, str, Any]] = []
     for fld, cond in where.items():
-        conditions.extend(_parse_condition(doc, str(fld), cond))
+        conditions.extend(_parse_condition(doc, registry, str(fld), cond))
     exclude = data.get("exclude") or []
     if isinstance(exclude, str):
         exclude = [exclude]
@@ -111,36 +107,33 @@ def parse_segment(name: str, doc: YamlDoc) -> Segment:
         raise ConfigError("'limit' must be a positive whole number", **doc.at(('limit',)))
     return Segment(
         name=name, path=doc.path, description=str(data.get("description") or ""),
-        where=tuple(conditions), exclude=tuple(exclude), limit=limit,
+        where=tuple(conditions), exclude=tuple(exclude), limit=limit, registry=registry,
     )  # fmt: skip
 
 
-def _kind(fld: str) -> str | None:
-    if fld in TEXT or fld.startswith("custom."):
-        return "text"
-    if fld in NUMBER:
-        return "number"
-    if fld in DATES:
-        return "date"
-    if fld == "tags":
-        return "tags"
-    return None
+def _field(registry: FieldSet, fld: str) -> Field | None:
+    """The field a condition names: the registry's, or an untyped custom column (compared as text)."""
+    found = registry.get(fld)
+    if found is None and fld.startswith("custom.") and len(fld) > len("custom."):
+        return Field(fld, TEXT, source="custom")
+    return found if found is not None and found.segments else None
 
 
-def _parse_condition(doc: YamlDoc, fld: str, cond: Any) -> list[tuple[str, str, Any]]:
+def _parse_condition(doc: YamlDoc, registry: FieldSet, fld: str, cond: Any) -> list[tuple[str, str, Any]]:
     at = doc.at(("where", fld))
-    kind = _kind(fld)
-    if kind is None or fld == "custom.":
-        fields = ", ".join((*TEXT, *NUMBER, *DATES, "tags", "custom.COLUMN"))
+    found = _field(registry, fld)
+    if found is None:
+        fields = ", ".join((*(f.name for f in registry.searchable if f.source != "custom"), "custom.COLUMN"))
         raise ConfigError(f"unknown field {fld!r} (fields: {fields})", **at)
+    kind, operators = found.kind.family, found.operators
     if not isinstance(cond, dict):
         cond = {"in": cond} if isinstance(cond, list) else {"eq": cond}
-        if kind == "tags":
+        if kind == "list":
             cond = {"any": cond.get("in", [cond.get("eq")])}
     out = []
     for op, value in cond.items():
-        if op not in OPERATORS[kind]:
-            raise ConfigError(f"unknown operator {op!r} for {fld} (operators: {', '.join(OPERATORS[kind])})",
+        if op not in operators:
+            raise ConfigError(f"unknown operator {op!r} for {fld} (operators: {', '.join(operators)})",
                               **doc.at(("where", fld, op)))
         out.append((fld, op, _check_value(doc.at(("where", fld, op)), kind, op, value)))
     return out
@@ -185,12 +178,20 @@ def _scalar(at: dict[str, Any], kind: str, value: Any) -> Any:
 # -- compiling -----------------------------------------------------------------
 
 
-def _column(fld: str) -> Any:
-    if fld == "company":
-        return Company.name
-    if fld.startswith("custom."):
-        return Contact.custom[fld[len("custom.") :]].as_string()
-    return getattr(Contact, fld)
+def _columns(registry: FieldSet) -> dict[str, Any]:
+    """Field -> its SQL column, for the fields stored in a column (a derived field's SQL reads them)."""
+    return {f.name: getattr(Company if f.source == "company" else Contact, f.key)
+            for f in registry if f.source in ("column", "company")}  # fmt: skip
+
+
+def _column(registry: FieldSet, f: Field) -> Any:
+    if f.source == "custom":
+        value = Contact.custom[f.key]
+        return value.as_float() if f.kind.family == "number" else value.as_string()
+    if f.source == "derived":
+        assert f.expression is not None  # _field lets no other derived field through
+        return f.expression(_columns(registry))
+    return getattr(Company if f.source == "company" else Contact, f.key)
 
 
 def _text_clause(col: Any, op: str, value: Any) -> ColumnElement[bool]:
@@ -217,11 +218,12 @@ def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
     }[op]  # fmt: skip
 
 
-def _clause(fld: str, op: str, value: Any, today: date) -> ColumnElement[bool]:
-    kind = _kind(fld)
-    col = _column(fld)
-    if kind == "tags":
-        likes = [Contact.tags.contains(f";{v.lower()};", autoescape=True) for v in value]
+def _clause(registry: FieldSet, fld: str, op: str, value: Any, today: date) -> ColumnElement[bool]:
+    f = _field(registry, fld)
+    assert f is not None  # checked when the segment was parsed
+    kind, col = f.kind.family, _column(registry, f)
+    if kind == "list":
+        likes = [col.contains(f";{v.lower()};", autoescape=True) for v in value]
         return {"any": or_(*likes), "all": and_(*likes), "none": not_(or_(*likes))}[op]
     if kind == "text":
         return _text_clause(col, op, value)
@@ -249,7 +251,7 @@ def segment_query(ws: WorkspaceConfig, segment: Segment, today: date | None = No
         raise ConfigError(f"{segment.path}: segments exclude each other in a cycle: {chain}")
     query = select(Contact.id).outerjoin(Company, Contact.company_id == Company.id)
     for fld, op, value in segment.where:
-        query = query.where(_clause(fld, op, value, today))
+        query = query.where(_clause(segment.registry, fld, op, value, today))
     for other in segment.exclude:
         sub = segment_query(ws, load_segment(ws, other), today, (*_seen, segment.name))
         query = query.where(Contact.id.not_in(sub.scalar_subquery()))

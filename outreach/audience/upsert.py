@@ -31,15 +31,14 @@ from typing import Any
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table
 
 from outreach.errors import ConfigError
+from outreach.fields import BUILTIN
+from outreach.fields.kinds import DATE
 from outreach.storage.driver import Driver, marks
 
-# The fields a row may set, with what a new contact gets where its cell is empty.
-DEFAULTS: dict[str, Any] = {
-    "first_name": "", "last_name": "", "title": "", "phone": "", "industry": "", "city": "", "owner": "",
-    "language": "", "timezone": "", "status": "prospect", "transactions": 0, "last_contacted_at": None, "tags": "",
-    "company_id": None,
-}  # fmt: skip
-COMPANY_FIELDS = ("industry", "city", "timezone")  # copied to a company that has none yet
+# The columns a row may set, with what a new contact gets where its cell is empty: the registry's
+# stored fields (``outreach.fields``), and the company the row's ``company`` names.
+DEFAULTS: dict[str, Any] = {**BUILTIN.new_contact, "company_id": None}
+COMPANY_FIELDS = BUILTIN.company_fills  # copied to a company that has none yet
 
 _SEEN = Table(
     "outreach_import_seen", MetaData(),
@@ -48,7 +47,8 @@ _SEEN = Table(
 )  # fmt: skip
 
 _FIELDS, _DEFAULT_VALUES = tuple(DEFAULTS), tuple(DEFAULTS.values())
-_COMPANY_ID, _DAY = _FIELDS.index("company_id"), _FIELDS.index("last_contacted_at")
+_COMPANY_ID = _FIELDS.index("company_id")
+_DAYS = tuple(i for i, name in enumerate(_FIELDS) if name in BUILTIN and BUILTIN[name].kind is DATE)
 _CONTACT_COLUMNS = ("email", "created_at", "updated_at", "custom", *DEFAULTS)
 UPSERT_CONTACT = (
     f"INSERT INTO contacts ({', '.join(_CONTACT_COLUMNS)}) VALUES ({marks(len(_CONTACT_COLUMNS))}) "
@@ -154,8 +154,9 @@ class ContactWriter:
         company = fields.get("company")
         if company:
             values[_COMPANY_ID] = company_ids[company]
-        if values[_DAY] is not None:
-            values[_DAY] = self.db.day(values[_DAY])
+        for day in _DAYS:
+            if values[day] is not None:
+                values[day] = self.db.day(values[day])
         custom = fields.get("custom") or {}
         if email in stored:
             custom = {**(stored[email] or {}), **custom}

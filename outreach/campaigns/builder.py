@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.audience.contacts import ContactView
+from outreach.audience.fields import fields_of
 from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, compile_versions, step_factories
@@ -128,9 +129,10 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
         factory = MessageFactory(ws, spec, campaign.id, signer, content)
         factories = step_factories(ws, spec, factory)
         check = _Check(ws, factories)
+        views = fields_of(ws).view  # the workspace's ContactView class
         # rows queued by an earlier build render again: a template broken since then fails the same way
         for contact, variant, step, lang in _pending(session, campaign.id):
-            check.render(ContactView.of(contact), {step: int(variant or 0)}, lang)
+            check.render(views.of(contact), {step: int(variant or 0)}, lang)
         today = today or now.date()
         in_outbox = exists().where(Outbox.campaign_id == campaign.id, Outbox.contact_id == Contact.id,
                                    Outbox.step == 0)  # fmt: skip
@@ -147,7 +149,7 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
         for contact in _stream(session, candidates):  # filtered in SQL, streamed
             if contact.id in held.ids:
                 continue
-            view = ContactView.of(contact)
+            view = views.of(contact)
             missing = lacking_fields(view, spec.file.require)
             if missing:
                 lacking.add(view.id, view.email, missing[0])
@@ -274,10 +276,10 @@ def content_digest(factories: dict[int, MessageFactory]) -> str:
 def preflight(ws: WorkspaceConfig, engine: Engine, factories: dict[int, MessageFactory], campaign_id: int,
               name: str) -> int:  # fmt: skip
     """Render every still-queued message of a campaign with its step's content; raise if any fails."""
-    check = _Check(ws, factories)
+    check, views = _Check(ws, factories), fields_of(ws).view
     with Session(engine) as session:
         for contact, variant, step, lang in _pending(session, campaign_id):
-            check.render(ContactView.of(contact), {step: int(variant or 0)}, lang)
+            check.render(views.of(contact), {step: int(variant or 0)}, lang)
     if check.errors:
         raise TemplateError(check.failure(name, "nothing was sent"))
     return check.rendered

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from outreach.audience.contacts import ContactView
 from outreach.errors import ConfigError, NotFoundError
+from outreach.fields import BUILTIN
 from outreach.settings import LANGUAGES
 from outreach.settings.config import Frozen, Retry, Sender, Throttle
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import load_yaml, pydantic_error
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
-REQUIRABLE = tuple(sorted(ContactView.__template_fields__ - {"custom", "tags", "transactions"}))
+REQUIRABLE = BUILTIN.requirable  # the fields templates see that can be empty (not a number, not a list)
 
 
 class Window(Frozen):

@@ -7,34 +7,38 @@ hand outcomes back, which close, re-queue or turn items into visits.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from outreach.storage.models import Campaign, FollowUp
+from outreach.fields import BUILTIN, ContactView
+from outreach.storage.models import Campaign, Contact, FollowUp
 
-CSV_COLUMNS = (
+# The contract's columns, in its order; the contact's part (company ... phone) is what the registry's
+# fields show on the caller's card (``Field.card``), and a field callers see that these columns do not
+# name yet comes after them, in the registry's order.
+ITEM_COLUMNS = (
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
     "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes", "visit_at",
 )  # fmt: skip
+CARD_EXTRA = tuple(f.card for f in BUILTIN.card if f.card not in ITEM_COLUMNS)
+CSV_COLUMNS = (*ITEM_COLUMNS, *CARD_EXTRA)
 OUTCOMES = ("reached", "no_answer", "callback", "visit_scheduled", "not_interested", "wrong_contact")
 QUEUES = ("call", "visit")
 
 
 @dataclass(frozen=True)
 class Item:
+    """A follow-up as callers work it. The contact's side is ``card`` (the registry's fields callers
+    see, as text, by their card column), read as attributes: ``item.company``, ``item.contact_name``."""
+
     id: int
     queue: str
     priority: int
-    company: str
-    contact_name: str
-    title: str
-    email: str
-    phone: str
     owner: str
     reason: str
     campaign: str
@@ -49,6 +53,18 @@ class Item:
     updated_at: datetime | None = None
     intent: str = ""  # what the reply wants (interested, meeting, question, other), when a reply made the item
     question: str = ""  # the question it asks, quoted on the caller's card
+    card: Mapping[str, str] = field(default_factory=dict)  # card column -> the contact's value, as text
+
+    def __getattr__(self, name: str) -> str:
+        card = self.__dict__.get("card") or {}
+        if name in card:
+            return card[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def details(self) -> list[tuple[str, str]]:
+        """The card's lines the app's card has no place of its own for: (label, value), values only."""
+        labels = {f.card: f.title for f in BUILTIN.card}
+        return [(labels.get(c, c), self.card[c]) for c in CARD_EXTRA if self.card.get(c)]
 
     def row(self) -> list[Any]:
         """The export's cells; ``visit_at`` as callers type it back (YYYY-MM-DD HH:MM, workspace time)."""
@@ -76,16 +92,19 @@ def list_items(engine: Engine, queue: str | None = None, owner: str | None = Non
         return [_item(f, name) for f, name in session.execute(query)]
 
 
+def card_of(contact: Contact) -> dict[str, str]:
+    """What callers see of a contact: the registry's card fields, as text, by card column."""
+    view = ContactView.of(contact)
+    return {f.card: view.text(f.name) for f in BUILTIN.card}
+
+
 def _item(f: FollowUp, campaign: str | None) -> Item:
-    c = f.contact
     return Item(
-        id=f.id, queue=f.queue, priority=f.priority, company=c.company.name if c.company else "",
-        contact_name=" ".join(p for p in (c.first_name, c.last_name) if p), title=c.title,
-        email=c.email, phone=c.phone, owner=f.owner, reason=f.reason, campaign=campaign or "",
+        id=f.id, queue=f.queue, priority=f.priority, owner=f.owner, reason=f.reason, campaign=campaign or "",
         last_subject=f.last_subject, reply_excerpt=f.reply_excerpt,
         due_date=f.due_date.isoformat() if f.due_date else "", outcome=f.outcome, notes=f.notes,
         visit_at=f.visit_at, contact_id=f.contact_id, version=f.version, updated_at=f.updated_at,
-        intent=f.intent or "", question=f.question or "",
+        intent=f.intent or "", question=f.question or "", card=card_of(f.contact),
     )  # fmt: skip
 
 

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from outreach.audience.contacts import ContactView
+from outreach.audience.fields import fields_of
 from outreach.campaigns.builder import content_digest, preflight
 from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, step_factories
@@ -125,6 +125,7 @@ class CampaignSender:
         self.lease = options.lease or timedelta(seconds=ws.settings.lease)
         self.factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
         self.factories = step_factories(ws, spec, self.factory)
+        self.view = fields_of(ws).view  # the workspace's ContactView: its fields, derived ones too
         dkim = ws.settings.dkim
         self.signing = Signing(self.factory.dkim, dkim.signing_processes() if dkim else 1)  # see signing.py
         self.report = SendReport(campaign=spec.name)
@@ -167,7 +168,7 @@ class CampaignSender:
         return verp_address(self.factory.signer, base, row_id) if b.verp else base
 
     def _prepare(self, r: Any) -> _Job:
-        view = ContactView.from_row(r)
+        view = self.view.from_row(r)
         factory = self.factories.get(r.step, self.factory)
         in_reply_to = r.first_message_id if r.step else None
         data = factory.prepare(view, r.message_id, r.email, int(r.variant or 0), in_reply_to=in_reply_to,
@@ -180,7 +181,7 @@ class CampaignSender:
             return claimed
         now, ready, later = self.options.now(), [], []
         for r in claimed:
-            opens = self.window.next_open(now, self.ws.zone(r.timezone or r.company_tz or ""))
+            opens = self.window.next_open(now, self.ws.zone(r.timezone or r.company_timezone or ""))
             if opens <= now:
                 ready.append(r)
             else:

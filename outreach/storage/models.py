@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from outreach.fields import BUILTIN
+
 
 class Base(DeclarativeBase):
     pass
@@ -76,6 +78,35 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
     company: Mapped[Company | None] = relationship(lazy="joined")
+
+
+def _registry_columns() -> None:
+    """A field of the registry (``outreach.fields``) without a column above gets one: adding a field
+    is the registry, a migration and its tests. The columns above are the built-in fields', typed for
+    the code that reads them by name; tests/test_fields.py checks they are the registry's."""
+    for f in BUILTIN.stored:
+        if f.key not in Contact.__table__.c:
+            server = None if f.default is None else str(f.default)
+            setattr(Contact, f.key, mapped_column(f.sql_type(), default=f.default, server_default=server,
+                                                  nullable=f.default is None))  # fmt: skip
+
+
+_registry_columns()
+
+
+class ContactChange(Base):
+    """One field of one contact changed: old and new value as text, who changed it and through what
+    (``audience.history.record_changes``; the import's updates are not recorded here)."""
+
+    __tablename__ = "contact_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    field: Mapped[str] = mapped_column(String(120))  # a field of the registry, or custom.KEY
+    old: Mapped[str] = mapped_column(Text, default="")
+    new: Mapped[str] = mapped_column(Text, default="")
+    who: Mapped[str] = mapped_column(String(120), default="")  # a user of the app, a caller, "cli"
+    via: Mapped[str] = mapped_column(String(32), default="")  # cli | app | verify | api ...
+    at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Campaign(Base):

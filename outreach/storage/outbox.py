@@ -23,6 +23,8 @@ from sqlalchemy import Engine, and_, func, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from outreach.fields import BUILTIN
+from outreach.fields.view import company_label
 from outreach.storage import changed_rows, transaction
 from outreach.storage.driver import Driver, marks
 from outreach.storage.models import Campaign, Company, Contact, Event, Outbox, Suppression
@@ -94,8 +96,8 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
           now: datetime, threads: bool = True) -> list[Any]:  # fmt: skip
     """Lease up to ``limit`` due rows to ``worker``.
 
-    Returns plain Core rows (outbox columns, the contact's columns, ``company_name`` and
-    ``company_tz``): no ORM objects on the per-message path.
+    Returns plain Core rows (outbox columns, the contact's columns, the company's as
+    ``company_name`` and ``company_timezone``): no ORM objects on the per-message path.
     """
     with engine.begin() as conn:
         db = _Driver(conn)
@@ -124,7 +126,7 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
                OUTBOX.c.message_id, OUTBOX.c.variant, OUTBOX.c.language.label("message_language"),
                OUTBOX.c.attempts, first_message_id,
                *(CONTACTS.c[name] for name in CONTACT_FIELDS),
-               companies.c.name.label("company_name"), companies.c.timezone.label("company_tz"))
+               *(companies.c[name].label(company_label(name)) for name in COMPANY_FIELDS))
         .join(CONTACTS, CONTACTS.c.id == OUTBOX.c.contact_id)
         .outerjoin(companies, companies.c.id == CONTACTS.c.company_id)
         .where(OUTBOX.c.id.in_(ids))
@@ -134,8 +136,11 @@ def claim(engine: Engine, campaign_id: int, worker: str, limit: int, lease: time
         return list(conn.execute(query))
 
 
-CONTACT_FIELDS = ("first_name", "last_name", "title", "phone", "industry", "city", "timezone",
-                  "status", "owner", "last_contacted_at", "transactions", "tags", "custom", "language")  # fmt: skip
+# What a message's ``ContactView`` is made of (``ViewBase.from_row``): the registry's stored fields
+# (the email is the outbox row's) and custom columns, and the company's columns the registry reads
+# (``company_name``; ``company_timezone``, which a contact without its own inherits).
+CONTACT_FIELDS = (*(f.key for f in BUILTIN.stored if f.name != "email"), "custom")
+COMPANY_FIELDS = tuple(dict.fromkeys(f.key for f in BUILTIN if f.source == "company" or f.inherits_company))
 
 
 def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetime, lease: timedelta) -> set[int]:

@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy import Engine
 
 from outreach.audience.contacts import ContactView, iter_contacts
+from outreach.audience.fields import fields_of
 from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.builder import campaign_id, new_message_id
 from outreach.campaigns.definition import CampaignSpec, ContentFiles, campaign_names, load_campaign
@@ -331,7 +332,7 @@ def _segment_contacts(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, r
     except OutreachError as exc:
         report.error_from(exc, segment_file if segment_file.is_file() else spec.path)
         return None
-    return _or_placeholder(iter_contacts(engine, query), ws, spec, report, files, path)
+    return _or_placeholder(iter_contacts(engine, query, registry=fields_of(ws)), ws, spec, report, files, path)
 
 
 def _or_placeholder(views: Iterator[ContactView], ws: WorkspaceConfig, spec: CampaignSpec, report: _Report,
@@ -359,12 +360,9 @@ class _AnyCustom(dict[str, str]):
 
 
 def placeholder_contact(ws: WorkspaceConfig, spec: CampaignSpec) -> ContactView:
-    return ContactView(
-        id=0, email="sample.contact@example.com", first_name="Sample", last_name="Contact",
-        title="Manager", phone="+62 21 0000 0000", company="PT Sample", industry="Industry",
-        city="Jakarta", timezone=ws.settings.timezone, status="prospect", owner=spec.sender_key,
-        last_contacted_at=None, transactions=0, tags=(), custom=_AnyCustom(),
-    )  # fmt: skip
+    """The registry's stand-in contact (a value in every field), in the workspace's timezone, owned by
+    the campaign's sender, with any custom column a template names."""
+    return fields_of(ws).placeholder(timezone=ws.settings.timezone, owner=spec.sender_key, custom=_AnyCustom())
 
 
 # -- where things are in the file ----------------------------------------------------

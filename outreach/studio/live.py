@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from outreach.audience.contacts import ContactView, get_contact
+from outreach.audience.fields import fields_of
 from outreach.audience.segments import contacts_query, load_segment, segment_path
 from outreach.campaigns.builder import campaign_id, new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
@@ -207,7 +208,7 @@ class Previewer:
         """The segment's first contacts, read per request: an import shows without a restart."""
         query = contacts_query(ws, load_segment(ws, spec.file.segment)).limit(MAX_CONTACTS)
         with Session(self.engine) as session:
-            return tuple(ContactView.of(c) for c in session.scalars(query))
+            return tuple(fields_of(ws).view.of(c) for c in session.scalars(query))
 
     def _contact(self, contacts: tuple[ContactView, ...], email: str | None) -> ContactView:
         if email:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from outreach.audience.contacts import ContactView, iter_contacts
+from outreach.audience.fields import fields_of
 from outreach.audience.segments import contacts_query, load_segment
 from outreach.campaigns.builder import campaign_id, new_message_id
 from outreach.campaigns.definition import CampaignSpec, load_campaign
@@ -43,7 +44,7 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
                     f"segment {spec.file.segment!r} has no contacts to preview with; "
                     "import contacts or pass --contact EMAIL"
                 )
-        return ContactView.of(contact)
+        return fields_of(ws).view.of(contact)
 
 
 def render_preview(ws: WorkspaceConfig, engine: Engine, name: str, email: str | None,
@@ -75,7 +76,7 @@ def empty_personalisation(ws: WorkspaceConfig, engine: Engine, name: str) -> lis
         return []
     empty = Problems()
     total = 0
-    for view in iter_contacts(engine, contacts_query(ws, load_segment(ws, spec.file.segment))):
+    for view in iter_contacts(engine, contacts_query(ws, load_segment(ws, spec.file.segment)), registry=fields_of(ws)):
         total += 1
         for variable in factory.empty_variables(view):
             empty.add(variable.file or factory.content_for(view).path, variable.line, f"`{variable.name}` is empty",
@@ -100,6 +101,7 @@ def dry_run(ws: WorkspaceConfig, engine: Engine, name: str, out: Path) -> Iterat
     with Session(engine) as session:
         campaign = built_campaign(session, name)
         factory = MessageFactory.for_campaign(ws, engine, spec, campaign.id)
+        views = fields_of(ws).view
         out.mkdir(parents=True, exist_ok=True)
         rows = session.execute(
             select(Outbox, Contact).join(Contact, Contact.id == Outbox.contact_id)
@@ -108,7 +110,7 @@ def dry_run(ws: WorkspaceConfig, engine: Engine, name: str, out: Path) -> Iterat
             .order_by(Outbox.id).execution_options(yield_per=500)
         )  # fmt: skip
         for row, contact in rows:
-            prepared = factory.prepare(ContactView.of(contact), row.message_id, row.email, int(row.variant or 0),
+            prepared = factory.prepare(views.of(contact), row.message_id, row.email, int(row.variant or 0),
                                        lang=row.language)  # fmt: skip
             path = out / f"{row.id:07d}-{_safe_name(row.email)}.eml"
             path.write_bytes(prepared.data)

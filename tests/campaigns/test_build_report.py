@@ -11,6 +11,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.builder import build_campaign
+from outreach.campaigns.definition import REQUIRABLE
 from outreach.campaigns.policy import held_out
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Campaign, Contact, Event, FollowUp, Outbox
@@ -147,8 +148,7 @@ def test_require_holds_out_and_lists(send_ws: SendWorkspace) -> None:
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: {send_ws.root.resolve() / 'campaigns' / 'bad.yaml'}, line 4: require: 'compnay' is not a contact "
-        "field (did you mean company? fields: city, company, email, first_name, full_name, industry, language, "
-        "last_contacted_at, last_name, owner, phone, status, timezone, title, custom.COLUMN)\n"
+        f"field (did you mean company? fields: {', '.join(REQUIRABLE)}, custom.COLUMN)\n"
     )
 
 

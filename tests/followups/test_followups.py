@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.followups.outcomes import import_outcomes
-from outreach.followups.queue import CSV_COLUMNS, list_items
+from outreach.followups.queue import CARD_EXTRA, CSV_COLUMNS, list_items
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine
 from outreach.storage.models import Contact, FollowUp
@@ -41,6 +41,8 @@ CONTRACT_COLUMNS = [
     "id", "queue", "priority", "company", "contact_name", "title", "email", "phone", "owner",
     "reason", "campaign", "last_subject", "reply_excerpt", "due_date", "outcome", "notes", "visit_at",
 ]  # fmt: skip
+# the list's columns: the contract's, then each field callers see that the contract does not name (the registry's)
+EXPORT_COLUMNS = [*CONTRACT_COLUMNS, *CARD_EXTRA]
 REPLY_TEXT = "Terima kasih atas informasinya. Tolong hubungi saya lagi minggu depan."
 REPLY_INTENT = "interested"  # "hubungi saya lagi minggu depan": a call back
 
@@ -206,12 +208,12 @@ def read_export(path: Path) -> list[dict[str, str]]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows[0] == CONTRACT_COLUMNS
+    assert rows[0] == EXPORT_COLUMNS
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
 def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Path) -> None:
-    assert list(CSV_COLUMNS) == CONTRACT_COLUMNS
+    assert list(CSV_COLUMNS) == EXPORT_COLUMNS
     ingest(sent_ws, reply_eml(sent_ws, "dedi@delta.example.com", tmp_path))
     out = tmp_path / "calls.csv"
     assert export(sent_ws, out) == f"Wrote 1 follow-up(s) to {out}\n"
@@ -223,6 +225,7 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
         "phone": "+622155500004", "owner": "awang", "reason": f"replied ({REPLY_INTENT})", "campaign": "everyone",
         "last_subject": PROMO_SUBJECT, "reply_excerpt": item.reply_excerpt,
         "due_date": item.due_date, "outcome": "", "notes": "", "visit_at": "",
+        **{column: "" for column in CARD_EXTRA},  # the registry's other fields callers see: Dedi has none
     }  # fmt: skip
     assert out.read_bytes().count(b"\r\n") == 2
 
@@ -347,7 +350,7 @@ def test_import_reads_its_own_export(sent_ws: SendWorkspace, six_items: dict[str
         r["outcome"] = "reached"
         r["notes"] = "=ok"  # a caller's note that looks like a formula
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CONTRACT_COLUMNS, lineterminator="\r\n")
+    w = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
     w.writeheader()
     w.writerows(rows)
     back = tmp_path / "back.csv"

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from outreach.followups.promotion import promote
-from outreach.followups.queue import CSV_COLUMNS, list_items
+from outreach.followups.queue import CSV_COLUMNS, ITEM_COLUMNS, list_items
 from outreach.storage import transaction
 from outreach.storage.models import Contact
 from outreach.tracking.ingest import ingest
@@ -53,7 +53,7 @@ def test_xlsx_round_trip_with_a_hostile_cell(sent, tmp_path: Path) -> None:  # t
     assert invoke("followups", "export", "--queue", "visit", "--out", str(visits), ws=ws.root).exit_code == 0
     sheet = load_workbook(visits).active
     header = [c.value for c in sheet[1]]
-    assert header[-1] == "visit_at"
+    assert header == list(CSV_COLUMNS) and header[len(ITEM_COLUMNS) - 1] == "visit_at"  # the contract's last
     row = {h: c for h, c in zip(header, sheet[2], strict=True)}
     assert row["visit_at"].value == "2026-12-07 10:00"
 
