@@ -100,3 +100,8 @@ class ConflictError(StateError):
 
 class AuthError(OutreachError):
     """A login or an account operation was refused (wrong password, unknown user, too many tries)."""
+
+
+class BackupError(OutreachError):
+    """A backup could not be made or restored: the archive (corrupt, truncated, foreign), the target (a folder
+    or database that is not empty) or the database's own tools (pg_dump, pg_restore)."""
