@@ -790,7 +790,7 @@ def worker(ws: Workspace, once: bool, interval: float, show_status: bool, as_jso
     def report(r: Any) -> None:
         _say(json_log, f"{r.campaign}: {r.sent} sent, {r.failed} failed, {r.retried} to retry; state {r.state}"
              + (f": {r.reason}" if r.reason else ""), campaign=r.campaign, sent=r.sent, failed=r.failed,
-             retried=r.retried, state=r.state, reason=r.reason)  # fmt: skip
+             retried=r.retried, state=r.state, reason=r.reason or None)  # fmt: skip
 
     configure(log_format, text_default=True)
     if not once:
