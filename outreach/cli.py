@@ -943,6 +943,7 @@ def backup(ws: Workspace, file: Path, force: bool) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@ws_option
 def restore(file: Path, directory: Path) -> None:
     """Make a new workspace in DIR (new or empty) from the archive FILE of `outreach backup`.
 
