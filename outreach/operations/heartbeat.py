@@ -33,6 +33,7 @@ log = logging.getLogger("outreach.worker")
 HEARTBEAT_EVERY = 15.0  # seconds: the longest a running worker goes without writing its beat
 ALIVE_WITHIN = 60.0  # seconds: a beat older than this is a worker that died (four beats missed)
 FORGET_AFTER = timedelta(days=30)  # rows of workers not seen for this long are deleted at the next start
+SHOWN = 50  # workers read: the newest beats (a live worker's is among them, unless 50 run at once)
 MAILBOX_POLL_KEY = "mailbox:last_poll"
 
 
@@ -72,16 +73,15 @@ class WorkerStatus:
     alive: bool
     last_pass: datetime | None  # the newest pass of any worker (None: no worker ever made one)
     age: float | None  # seconds since the newest heartbeat (None: no worker ever ran)
-    workers: tuple[WorkerBeat, ...] = ()  # newest beat first; only those seen within FORGET_AFTER
-    now: datetime | None = None  # as of when
+    now: datetime  # as of when
+    workers: tuple[WorkerBeat, ...] = ()  # newest beat first: the SHOWN last seen within FORGET_AFTER
 
     def lines(self) -> list[str]:
         """One line per live worker (``Worker alive: …``); else the last one seen (``No worker alive. …``)."""
-        now = self.now or datetime.min
         if self.alive:
-            return [f"Worker alive: {w.line(now)}" for w in self.live]
+            return [f"Worker alive: {w.line(self.now)}" for w in self.live]
         if self.workers:
-            return [f"No worker alive. Last seen: {self.workers[0].line(now)}"]
+            return [f"No worker alive. Last seen: {self.workers[0].line(self.now)}"]
         return ["No worker has run on this database yet."]
 
     @property
@@ -105,8 +105,9 @@ class WorkerStatus:
 def worker_status(engine: Engine, now: datetime) -> WorkerStatus:
     """The workers' heartbeats as of ``now`` (naive UTC, as every time in the database)."""
     with transaction(engine) as session:
-        rows = session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.beat_at >= now - FORGET_AFTER)
-                               .order_by(WorkerHeartbeat.beat_at.desc(), WorkerHeartbeat.id)).all()  # fmt: skip
+        query = (select(WorkerHeartbeat).where(WorkerHeartbeat.beat_at >= now - FORGET_AFTER)
+                 .order_by(WorkerHeartbeat.beat_at.desc(), WorkerHeartbeat.id).limit(SHOWN))  # fmt: skip
+        rows = session.scalars(query).all()
         beats = tuple(WorkerBeat(r.id, r.host, r.pid, r.started_at, r.beat_at, r.pass_at, r.last_pass or {},
                                  r.stopped_at, _alive(r.beat_at, r.stopped_at, now)) for r in rows)  # fmt: skip
     if not beats:

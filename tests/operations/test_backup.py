@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 from outreach.operations.archive import hash_file
 
 N = 300
-SLOW = "throttle: {rate: 40/s, connections: 2}\n"  # about 8 s of sending: the backup lands in the middle
+SLOW = "throttle: {rate: 25/s, connections: 2}\n"  # 12 s of sending: the backup lands well inside it
 
 
 def manifest_of(archive: Path) -> dict:  # type: ignore[type-arg]
