@@ -889,29 +889,76 @@ def report_monthly(ws: Workspace, month: str | None) -> None:
     click.echo(monthly_text(ws.monthly(month)), nl=False)
 
 
+def _log_format(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="json: every line on stderr is one JSON object (time, level, logger, message and "
+                             "fields such as campaign and counts); nothing else is printed.")(f)  # fmt: skip
+
+
+def _say(as_json: bool, text: str, level: int = 20, logger: str = "outreach.worker", **fields: Any) -> None:
+    """A line of a long-running command: on stdout as text, or a JSON log record with ``fields``."""
+    if not as_json:
+        click.echo(text)
+        return
+    import logging
+
+    logging.getLogger(logger).log(level, text, extra=fields)
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="One pass (for cron): send what is due now, poll the mailbox, then exit.")
 @click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between checks for due campaigns, retries and follow-up steps.")  # fmt: skip
+@click.option("--status", "show_status", is_flag=True,
+              help="Say whether a worker is running (its heartbeat) and what its last pass did; exit 1 when none is.")
+@click.option("--json", "as_json", is_flag=True, help="With --status: print one JSON object.")
+@_log_format
 @with_workspace
-def worker(ws: Workspace, once: bool, interval: float) -> None:
+def worker(ws: Workspace, once: bool, interval: float, show_status: bool, as_json: bool, log_format: str) -> None:
     """Run the scheduler as a service: start scheduled campaigns, resume retries, send follow-up steps
     when due, take over a crashed sender's messages, poll the mailbox. SIGTERM or Ctrl-C stops it cleanly.
     """
+    if show_status:
+        if once:
+            raise click.UsageError("--status does not go with --once")
+        _worker_status(ws, as_json)
+        return
+    if as_json:
+        raise click.UsageError("--json goes with --status (for JSON logs: --log-format json)")
+    from outreach.operations.logs import configure
     from outreach.worker import run_worker
 
-    def report(r: Any) -> None:
-        click.echo(f"{r.campaign}: {r.sent} sent, {r.failed} failed, {r.retried} to retry; state {r.state}"
-                   + (f": {r.reason}" if r.reason else ""))  # fmt: skip
+    json_log = log_format == "json"
 
-    _service_log()
+    def report(r: Any) -> None:
+        _say(json_log, f"{r.campaign}: {r.sent} sent, {r.failed} failed, {r.retried} to retry; state {r.state}"
+             + (f": {r.reason}" if r.reason else ""), campaign=r.campaign, sent=r.sent, failed=r.failed,
+             retried=r.retried, state=r.state, reason=r.reason or None)  # fmt: skip
+
+    configure(log_format, text_default=True)
     if not once:
         imap = ws.config.settings.imap
         mailbox = f", the mailbox every {imap.poll_every:g}s" if imap else ""
-        click.echo(f"Worker started: due campaigns, retries and follow-up steps every {interval:g}s{mailbox}; "
-                   "Ctrl-C or SIGTERM stops it cleanly")  # fmt: skip
+        _say(json_log, f"Worker started: due campaigns, retries and follow-up steps every {interval:g}s{mailbox}; "
+             "Ctrl-C or SIGTERM stops it cleanly", interval=interval)  # fmt: skip
     stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))
-    click.echo(f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)")
+    _say(json_log, f"Worker stopped: {stats.sent} sent, {stats.failed} failed in {stats.ticks} pass(es)",
+         sent=stats.sent, failed=stats.failed, passes=stats.ticks)  # fmt: skip
+
+
+def _worker_status(ws: Workspace, as_json: bool) -> None:
+    """``worker --status``: the heartbeats; exit 1 (an ``Error:`` line) when no worker is alive."""
+    from outreach.errors import StateError
+
+    status = ws.worker_status()
+    if as_json:
+        click.echo(json.dumps(status.as_dict(), ensure_ascii=False))
+    else:
+        for line in status.lines():
+            click.echo(line)
+    if not status.alive:
+        raise StateError("no outreach worker is running: start one with `outreach worker` (as a service: "
+                         "docs/deploy.md); campaigns handed to it wait until then")  # fmt: skip
 
 
 @cli.command()
@@ -934,34 +981,31 @@ def doctor(sender_key: str | None, nameserver: str | None, as_json: bool) -> Non
                              failed=tuple(f.check for f in checkup.failed), checkup=checkup)  # fmt: skip
 
 
-def _service_log() -> None:
-    """The worker's log (jobs, errors, take-overs) on stderr, where a service manager collects it."""
-    import logging
-
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # a no-op if already configured
-    logging.getLogger("outreach").setLevel(logging.INFO)
-    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)  # the worker logs job errors itself
-
-
 # -- tools -----------------------------------------------------------------------
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8025, show_default=True, type=int)
+@_log_format
 @with_workspace
-def serve(ws: Workspace, host: str, port: int) -> None:
+def serve(ws: Workspace, host: str, port: int, log_format: str) -> None:
     """Serve the links in every message (unsubscribe: a confirmation page on GET, RFC 8058 one-click POST;
-    signed click redirects) and the team app under /app (Ctrl-C stops it)."""
+    signed click redirects), the team app under /app and /metrics for Prometheus (Ctrl-C stops it)."""
+    from outreach.operations.logs import configure
     from outreach.web.app import make_server
 
+    json_log = log_format == "json"
+    configure(log_format, text_default=False)
     server = make_server(ws.config, ws.engine, host, port)
     base = server.url.rstrip("/")
     public = ws.config.settings.web.public_url
-    click.echo(f"Serving on {base}/: team app at {public or base}/app/, unsubscribe and click links "
-               f"(links point to {ws.config.settings.unsubscribe.base_url}); Ctrl-C to stop")  # fmt: skip
+    _say(json_log, f"Serving on {base}/: team app at {public or base}/app/, unsubscribe and click links "
+         f"(links point to {ws.config.settings.unsubscribe.base_url}); Ctrl-C to stop", logger="outreach.web",
+         url=f"{base}/", app=f"{public or base}/app/")  # fmt: skip
     if not ws.users():
-        click.echo("No accounts yet: `outreach users add NAME --role executive|writer|caller` makes one.")
+        _say(json_log, "No accounts yet: `outreach users add NAME --role executive|writer|caller` makes one.",
+             level=30, logger="outreach.web")  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
 
@@ -1029,6 +1073,31 @@ def users_password(ws: Workspace, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME; its open sessions end."""
     account = ws.set_password(name, _read_password(password_stdin))
     click.echo(f"Password of {account.name} changed; its open sessions are closed")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (the old one stays until the new one is whole).")
+@with_workspace
+def backup(ws: Workspace, file: Path, force: bool) -> None:
+    """Write one archive (tar.gz) of the workspace's files and a consistent copy of its database, safe while
+    campaigns send: SQLite through its online backup API, PostgreSQL with pg_dump. Keep FILE elsewhere."""
+    click.echo(ws.backup(file, force=force).summary())
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@ws_option
+def restore(file: Path, directory: Path) -> None:
+    """Make a new workspace in DIR (new or empty) from the archive FILE of `outreach backup`.
+
+    The database goes where the restored outreach.yaml says (OUTREACH_DATABASE_URL overrides it): a SQLite
+    file that does not exist yet, or an empty PostgreSQL database. A corrupt archive changes nothing.
+    """
+    from outreach.operations.restore import restore_backup
+
+    click.echo(restore_backup(file, directory).summary())
 
 
 @cli.command()

@@ -128,3 +128,8 @@ class FieldError(InputError):
                  row: int | None = None) -> None:  # fmt: skip
         super().__init__(detail, contact=contact, path=path, row=row)
         self.field = field
+
+
+class BackupError(OutreachError):
+    """A backup could not be made or restored: the archive (corrupt, truncated, foreign), the target (a folder
+    or database that is not empty) or the database's own tools (pg_dump, pg_restore)."""

@@ -15,6 +15,9 @@ job            trigger                 does
 ``send:NAME``  once, from campaigns    the engine, until nothing is due within
                                        ``--interval``
 ``mailbox``    ``imap.poll_every``     replies, bounces and complaints from IMAP
+``heartbeat``  every 15 s              the worker's sign of life (operations/heartbeat.py);
+                                       ``campaigns`` also writes it at the end of each
+                                       pass, with what the pass did
 =============  ======================  ===============================================
 
 Every job outlives its own failures: an error is logged — expected ones as one
@@ -39,6 +42,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,7 +57,8 @@ from sqlalchemy import Engine, and_, exists, or_, select
 from outreach.campaigns.definition import load_campaign
 from outreach.campaigns.sequences import schedule_steps
 from outreach.errors import OutreachError
-from outreach.sending.engine import SendOptions, SendReport, load_campaign_row, send_campaign
+from outreach.operations.heartbeat import HEARTBEAT_EVERY, Heartbeat
+from outreach.sending.engine import SendOptions, SendReport, load_campaign_row, send_campaign, worker_id
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.stopping import stop_requests
 from outreach.storage import outbox, transaction, utcnow
@@ -103,6 +109,9 @@ class Worker:
         self.pauses: dict[str, tuple[int, float]] = {}  # campaign -> (runs that sent nothing, monotonic next try)
         self.busy: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
+        self.id = worker_id()
+        self.heartbeat = Heartbeat(engine, self.id, socket.gethostname(), os.getpid(), utcnow())
+        self.due: list[str] = []  # what the last pass found due
 
     # -- the jobs ---------------------------------------------------------------------
 
@@ -110,7 +119,7 @@ class Worker:
         requeued, uncertain = outbox.expire_leases(self.engine, utcnow())
         if requeued or uncertain:
             log.warning("took over the messages of a sender that stopped: %d queued again, %d uncertain",
-                        requeued, uncertain)  # fmt: skip
+                        requeued, uncertain, extra={"requeued": requeued, "uncertain": uncertain})  # fmt: skip
 
     async def follow_up_steps(self) -> None:
         """Step rows that came due (the ``campaigns`` job sends them); a campaign with no step left to
@@ -129,12 +138,26 @@ class Worker:
             if steps is None or (not steps.created and not steps.waiting):
                 self._start(name)
             elif steps.created:
-                log.info("campaign %s: %d follow-up message(s) came due", name, steps.created)
+                log.info("campaign %s: %d follow-up message(s) came due", name, steps.created,
+                         extra={"campaign": name, "created": steps.created})
 
     async def dispatch(self) -> None:
         self.stats.ticks += 1
-        for name in due_campaigns(self.engine, utcnow()):
+        self.due = due_campaigns(self.engine, utcnow())
+        for name in self.due:
             self._start(name)
+        if self.scheduler is not None:  # --once beats when its whole pass is done
+            await asyncio.to_thread(self.heartbeat.beat, utcnow(), self.last_pass())
+
+    async def beat(self) -> None:
+        """The sign of life between passes (a pass beats too): ``outreach worker --status``, /metrics."""
+        await asyncio.to_thread(self.heartbeat.beat, utcnow())
+
+    def last_pass(self) -> dict[str, Any]:
+        """What the last pass did, as the heartbeat keeps it (operations.heartbeat.pass_summary reads it)."""
+        return {"due": list(self.due), "sending": sorted(self.sending),
+                "totals": {"sent": self.stats.sent, "failed": self.stats.failed, "polled": self.stats.polled,
+                           "passes": self.stats.ticks}}  # fmt: skip
 
     def _start(self, name: str) -> None:
         if name in self.sending or self.stop.is_set() or self._paused(name):
@@ -172,7 +195,7 @@ class Worker:
         pause = min(self.interval * 2 ** (failures - 1), MAX_PAUSE)
         self.pauses[name] = (failures, time.monotonic() + pause)
         then = f"trying again in {pause:.0f}s" if self.scheduler is not None else "the next run tries again"
-        log.log(level, "campaign %s: %s; %s", name, why, then)
+        log.log(level, "campaign %s: %s; %s", name, why, then, extra={"campaign": name, "failures": failures})
 
     async def poll_mailbox(self) -> None:
         """imaplib blocks, so the poll runs in a thread; a failed poll is logged and runs again next time."""
@@ -184,7 +207,8 @@ class Worker:
             log.error("mailbox poll: %s", exc)
             return
         self.stats.polled += report.new
-        log.info("%s; %d new follow-up(s)", report.summary().replace("\n", "; "), promoted)
+        log.info("%s; %d new follow-up(s)", report.summary().replace("\n", "; "), promoted,
+                 extra={"new": report.new, "moved": report.moved, "errors": report.errors, "followups": promoted})
 
     # -- running them -------------------------------------------------------------------
 
@@ -225,12 +249,14 @@ class Worker:
             ("leases", self.take_over_leases, max(self.ws.settings.lease / 3, 1.0)),
             ("steps", self.follow_up_steps, self.interval),
             ("campaigns", self.dispatch, self.interval),
+            ("heartbeat", self.beat, HEARTBEAT_EVERY),
         ]
         if self.ws.settings.imap is not None:
             jobs.append(("mailbox", self.poll_mailbox, self.ws.settings.imap.poll_every))
         for job_id, job, every in jobs:
             scheduler.add_job(self._tracked(job), "interval", seconds=every, id=job_id, name=job_id, next_run_time=now)
         self.scheduler = scheduler
+        await asyncio.to_thread(self.heartbeat.start, utcnow())
         scheduler.start()
         try:
             await self.stop.wait()
@@ -239,17 +265,22 @@ class Worker:
             while self.busy:  # sends give back what they have not attempted; a mailbox poll finishes
                 await asyncio.gather(*self.busy, return_exceptions=True)
             scheduler.shutdown(wait=False)
+            await asyncio.to_thread(self.heartbeat.stop, utcnow(), self.last_pass())
 
     async def once(self) -> None:
-        """Every job once, in order, each surviving the others' failures (for cron)."""
+        """Every job once, in order, each surviving the others' failures (for cron); the heartbeat records
+        the pass, and that this worker is not running any more."""
+        await asyncio.to_thread(self.heartbeat.start, utcnow())
         for job in (self.take_over_leases, self.follow_up_steps, self.dispatch):
             await self._survive(job)
-        for name in sorted(self.sending):
+        due = sorted(self.sending)
+        for name in due:
             if not self.stop.is_set():
                 await self._survive(self.send, name, timedelta(0))
         self.sending.clear()
         if self.ws.settings.imap is not None and not self.stop.is_set():
             await self._survive(self.poll_mailbox)
+        await asyncio.to_thread(self.heartbeat.stop, utcnow(), {**self.last_pass(), "sending": due})
 
     async def _survive(self, job: Job, *args: Any) -> None:
         try:

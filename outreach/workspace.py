@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from outreach.fields import FieldSet
     from outreach.followups.history import Happening
     from outreach.followups.queue import Item
+    from outreach.operations.backup import BackupResult
+    from outreach.operations.heartbeat import WorkerStatus
     from outreach.reports.campaign import CampaignReport
     from outreach.reports.monthly import MonthlyReport
     from outreach.sending.engine import SendOptions, SendReport
@@ -468,6 +470,22 @@ class Workspace:
         from outreach.accounts.users import set_password
 
         return set_password(self.engine, name, password)
+
+    # -- operations ---------------------------------------------------------------------
+
+    def worker_status(self) -> WorkerStatus:
+        """Is an ``outreach worker`` alive (its heartbeat), when was its last pass, and what did it do."""
+        from outreach.operations.heartbeat import worker_status
+        from outreach.storage import utcnow
+
+        return worker_status(self.engine, utcnow())
+
+    def backup(self, path: str | Path, *, force: bool = False) -> BackupResult:
+        """One archive of the workspace's files and a consistent copy of its database, taken while it is in use
+        (``outreach restore`` makes a new workspace from it); ``force`` replaces an existing file."""
+        from outreach.operations.backup import backup_workspace
+
+        return backup_workspace(self.config, self.engine, Path(path), force=force)
 
     # -- reports ----------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ OVERRIDES = (
     "OUTREACH_WORKSPACE",
     "OUTREACH_SECRET",
     "OUTREACH_SMTP_PASSWORD",
+    "OUTREACH_METRICS_TOKEN",
 )
 
 USER_UNKNOWN = "550 5.1.1 <{addr}>: Recipient address rejected: User unknown"

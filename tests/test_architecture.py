@@ -24,6 +24,7 @@ FLOORS = {
     "campaigns": 4,
     "tracking": 3, "audience": 3,
     "content": 2, "templates": 2, "followups": 2, "guardrails": 2, "accounts": 2,
+    "operations": 2,  # heartbeats, metrics, logs, backup and restore: the service's own upkeep
     "settings": 1, "workdays": 1, "sheets": 1, "stopping": 1,
     "storage": 0.5,
     "fields": 0.25,  # the registry of contact fields: storage (the columns) and followups (the card) read it

@@ -185,6 +185,21 @@ class Web(Frozen):
     public_url: str | None = None
     trusted_proxies: tuple[str, ...] = ()
     session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # GET /metrics answers loopback and trusted_proxies only; once this variable holds a token, it answers
+    # whoever sends it as ``Authorization: Bearer TOKEN``, and nobody without it (loopback included)
+    metrics_token_env: str = Field("OUTREACH_METRICS_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_in_the_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "metrics_token" in data:
+            raise ValueError("metrics_token: secrets are not kept in outreach.yaml; put the token in the environment "
+                             "variable that metrics_token_env names (default OUTREACH_METRICS_TOKEN)")
+        return data
+
+    def metrics_token(self) -> str | None:
+        """The bearer token /metrics requires, from the environment (None: loopback and trusted proxies only)."""
+        return os.environ.get(self.metrics_token_env) or None
 
     @field_validator("public_url")
     @classmethod

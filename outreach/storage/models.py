@@ -139,6 +139,7 @@ class Outbox(Base):
         Index("ix_outbox_claim", "campaign_id", "state", "next_attempt_at"),
         # the contact policy at build: a contact's recent and pending emails, read by index
         Index("ix_outbox_contact_state_sent", "contact_id", "state", "sent_at"),
+        Index("ix_outbox_sent_at", "sent_at"),  # /metrics: the last minute's sends, without reading the outbox
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
@@ -283,3 +284,22 @@ class ContactProposal(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class WorkerHeartbeat(Base):
+    """One running (or last seen) ``outreach worker``: who it is, and when it last showed a sign of life.
+
+    The worker writes its row at every pass and at least every few seconds while idle; a row whose
+    ``beat_at`` is old belongs to a worker that died (``stopped_at`` is set only by a clean stop).
+    Read by ``outreach worker --status``, the team app and ``/metrics`` (operations/heartbeat.py).
+    """
+
+    __tablename__ = "worker_heartbeats"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # HOST:PID:RANDOM, as the engine's lease owner
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    beat_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    pass_at: Mapped[datetime | None] = mapped_column(DateTime)  # the end of its last pass over due campaigns
+    last_pass: Mapped[dict] = mapped_column(JSON, default=dict)  # what that pass did, and totals since start
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -38,10 +38,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from outreach.errors import ConfigError, MailboxError
+from outreach.operations.heartbeat import record_mailbox_poll
 from outreach.settings.config import Imap
 from outreach.settings.tokens import Signer, workspace_signer
 from outreach.settings.workspace import WorkspaceConfig
-from outreach.storage import transaction
+from outreach.storage import transaction, utcnow
 from outreach.storage.models import Meta
 from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, check_guardrails, policy_of, record_message
 
@@ -362,9 +363,15 @@ def _leave(cfg: Imap, report: PollReport, uid: int, why: object) -> None:
 
 
 def poll_and_promote(ws: WorkspaceConfig, engine: Engine, *, rescan: bool = False) -> tuple[PollReport, int]:
-    """One poll and the follow-ups it creates: what ``track poll`` and the worker both do."""
+    """One poll and the follow-ups it creates: what ``track poll`` and the worker both do. Its time and
+    outcome are recorded (``/metrics`` reports the last poll)."""
     from outreach.followups.promotion import promote
 
     signer = workspace_signer(engine, ws)
-    report = poll_mailbox(ws, engine, signer, rescan=rescan)
+    try:
+        report = poll_mailbox(ws, engine, signer, rescan=rescan)
+    except MailboxError as exc:
+        record_mailbox_poll(engine, utcnow(), ok=False, error=str(exc))
+        raise
+    record_mailbox_poll(engine, utcnow(), ok=True, new=report.new)
     return report, promote(engine, ws)

@@ -47,10 +47,12 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
 from outreach.web import auth, caller, executive, writer
+from outreach.web import metrics as metrics_route
 from outreach.web.auth import LoginThrottle
 from outreach.web.batching import ClickRecorder, EmailReader
 from outreach.web.headers import DEFAULT_CSP, SecurityHeaders
@@ -194,6 +196,7 @@ def create_app(ws: Workspace) -> Starlette:
         Route("/calendar/{token}.ics", caller.feed, methods=["GET"]),
         Route("/app", lambda request: redirect(request, "/app/")),
         Mount("/app", app=team),
+        Route("/metrics", metrics_route.metrics, methods=["GET"]),  # loopback, trusted proxies or a token
         Route("/{path:path}", public, methods=["GET", "POST"]),
     ]
 
@@ -209,6 +212,7 @@ def create_app(ws: Workspace) -> Starlette:
         Middleware(AccessLog), Middleware(SecurityHeaders, hsts=secure),
     ], exception_handlers=ERROR_HANDLERS)  # fmt: skip
     app.state.web = ctx
+    app.state.metrics = metrics_registry(ws.engine)  # read from the database at each scrape
     return app
 
 
@@ -286,5 +290,6 @@ class AccessLog:
             await self.app(scope, receive, send_and_see)
         finally:
             client = scope.get("client") or ("-", 0)
-            access.info('%s "%s %s" %d', client[0], scope["method"], _SECRET_IN_PATH.sub("/…", scope["path"]),
-                        status[0])  # fmt: skip
+            path = _SECRET_IN_PATH.sub("/…", scope["path"])
+            access.info('%s "%s %s" %d', client[0], scope["method"], path, status[0],
+                        extra={"client": client[0], "method": scope["method"], "path": path, "status": status[0]})
