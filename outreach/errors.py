@@ -100,3 +100,16 @@ class ConflictError(StateError):
 
 class AuthError(OutreachError):
     """A login or an account operation was refused (wrong password, unknown user, too many tries)."""
+
+
+class HookError(OutreachError):
+    """An email service's post to an event hook (``/hooks/SERVICE``) was refused; nothing was recorded.
+
+    ``status`` is the HTTP answer: 400 not the service's format, 401 no credentials or signature,
+    403 a signature or credential that does not verify (or a replay), 404 a service not configured,
+    503 it cannot be checked or recorded now (the service sends it again later).
+    """
+
+    def __init__(self, detail: str, *, status: int) -> None:
+        super().__init__(detail)
+        self.status = status

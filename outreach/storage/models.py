@@ -208,3 +208,12 @@ class User(Base):
     calendar_gen: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class HookToken(Base):
+    """A token an email service's signed post used (Mailgun's), kept while such a post is still accepted:
+    the same signed post sent again (a replay) is refused."""
+
+    __tablename__ = "hook_tokens"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "mailgun:TOKEN"
+    seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)

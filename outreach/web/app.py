@@ -50,7 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, executive, writer
+from outreach.web import auth, caller, esp_hooks, executive, writer
 from outreach.web.auth import LoginThrottle
 from outreach.web.batching import ClickRecorder, EmailReader
 from outreach.web.headers import DEFAULT_CSP, SecurityHeaders
@@ -187,8 +187,12 @@ def create_app(ws: Workspace) -> Starlette:
         Route("/calendar/{token}.ics", caller.feed, methods=["GET"]),
         Route("/app", lambda request: redirect(request, "/app/")),
         Mount("/app", app=team),
+        *esp_hooks.routes(),
         Route("/{path:path}", public, methods=["GET", "POST"]),
     ]
+    hooks = ws.email_hooks(esp_hooks.fetch_https)
+    for problem in hooks.problems:
+        log.error("%s", problem)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -202,6 +206,7 @@ def create_app(ws: Workspace) -> Starlette:
         Middleware(AccessLog), Middleware(SecurityHeaders, hsts=secure),
     ], exception_handlers=ERROR_HANDLERS)  # fmt: skip
     app.state.web = ctx
+    app.state.hooks = hooks
     return app
 
 
