@@ -57,7 +57,7 @@ def _no_constant(name: str) -> object:
 
 
 def reported_failure(recipient: str, *, permanent: bool, diagnostic: str = "", status: str = "",
-                     hint: str | None = None) -> Failure:  # fmt: skip
+                     hint: str | None = None, note: str = "") -> Failure:  # fmt: skip
     """One recipient a relay reports as failed, judged as a bounce read from mail is.
 
     The SMTP reply the relay passes on (``diagnostic``, e.g. "smtp; 550 5.1.1 user unknown") and
@@ -65,6 +65,9 @@ def reported_failure(recipient: str, *, permanent: bool, diagnostic: str = "", s
     ``hint`` is the reason the relay's own bounce type names: it stands when the words say nothing,
     and for a temporary failure, whose type is the better witness ("mailbox full", whatever the
     words). Only a permanent failure can be hard: a relay that will try again has not given up.
+    ``note`` is the relay's own description, kept for people but not judged: when the relay did not
+    even try ("not delivering to previously bounced address"), its type says it all, and its words
+    would read as a filter's.
     """
     diagnostic = text(diagnostic, 2000)
     code = dsn.find_status(text(status, 100)) or dsn.find_status(diagnostic)
@@ -73,4 +76,5 @@ def reported_failure(recipient: str, *, permanent: bool, diagnostic: str = "", s
     if hint and (reason in (reasons.OTHER, reasons.SYSTEM) or not permanent):
         reason = hint
     hard = permanent and reasons.is_hard(reason, code, stage)
-    return Failure(recipient, "failed", reason, hard, code, stage, re.sub(r"\s+", " ", diagnostic)[:500])
+    kept = re.sub(r"\s+", " ", diagnostic or text(note, 500))
+    return Failure(recipient, "failed", reason, hard, code, stage, kept[:500])

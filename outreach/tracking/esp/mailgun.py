@@ -77,7 +77,10 @@ def events(payload: object) -> Parsed:
     if kind == "unsubscribed" or _DROPS.get(reason) == "unsubscribe":
         return Parsed([ServiceEvent("mailgun", eid, "unsubscribe", recipients=(recipient,), message_ids=ids,
                                     subject=subject)])  # fmt: skip
-    failure = reported_failure(recipient, permanent=True, hint=_HINTS.get(reason), **_delivery(data))
+    delivery = _delivery(data)
+    if reason.startswith("suppress-"):  # Mailgun did not even try: its list holds an earlier hard bounce
+        delivery = {"note": delivery["diagnostic"], "status": delivery["status"]}
+    failure = reported_failure(recipient, permanent=True, hint=_HINTS.get(reason), **delivery)
     return Parsed([ServiceEvent("mailgun", eid, "bounce", failures=(failure,), message_ids=ids, subject=subject)])
 
 

@@ -49,8 +49,8 @@ def load_key(value: str) -> ec.EllipticCurvePublicKey:
     body = "".join(line for line in value.strip().splitlines() if not line.startswith("-----"))
     try:
         key = serialization.load_der_public_key(base64.b64decode(body, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"not a base64 DER public key ({exc})") from None
+    except (binascii.Error, ValueError):
+        raise ValueError("not a base64 DER public key") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ValueError("not an ECDSA P-256 public key")
     return key
@@ -91,7 +91,8 @@ def _event(item: dict[str, object]) -> ServiceEvent | None:
     if recipient is None:
         return None
     hint: str | None = reasons.USER_UNKNOWN  # a drop: SendGrid keeps the address on its bounce (or invalid) list
-    if kind == "dropped":
+    dropped = kind == "dropped"
+    if dropped:
         kind = _DROPPED.get(text(item.get("reason"), 100).lower(), "")
     else:
         hint = _CLASSES.get(text(item.get("bounce_classification"), 60).lower())
@@ -99,8 +100,9 @@ def _event(item: dict[str, object]) -> ServiceEvent | None:
     ids = tuple(message_ids(text(item.get("smtp-id"), 1000)))
     if kind == "bounce":
         permanent = text(item.get("type"), 20).lower() != "blocked"
+        words = {("note" if dropped else "diagnostic"): text(item.get("reason"), 2000)}  # a drop's reason is SendGrid's
         failure = reported_failure(recipient, permanent=permanent, hint=hint, status=text(item.get("status"), 40),
-                                   diagnostic=text(item.get("reason"), 2000))  # fmt: skip
+                                   **words)  # fmt: skip
         return ServiceEvent("sendgrid", eid, "bounce", failures=(failure,), message_ids=ids)
     if kind in ("spamreport", "complaint"):
         return ServiceEvent("sendgrid", eid, "complaint", recipients=(recipient,), message_ids=ids,
