@@ -497,7 +497,8 @@ def test_complaints_over_the_guardrail_pause_the_campaign(sent: Any) -> None:
         session.scalars(select(Campaign)).one().state = "sending"
     hooks = make_hooks(ws, engine, FakeAws(), limits=Guardrails(complaint_rate=0.1, min_delivered=1))
     site = Site(hooks, engine, rows, FakeAws())
-    assert site.post("postmark", postmark_record(site, 0, "postmark-spam-complaint.json"), postmark_headers()).status == 200
+    complaint = postmark_record(site, 0, "postmark-spam-complaint.json")
+    assert site.post("postmark", complaint, postmark_headers()).status == 200
     with transaction(engine) as session:
         campaign = session.scalars(select(Campaign)).one()
         assert campaign.state == "paused" and "complaint" in (campaign.state_reason or "")
