@@ -147,7 +147,7 @@ def _naive(moment: datetime) -> datetime:
 def read(body: bytes, topics: Collection[str], certificates: Certificates, now: datetime) -> SnsMessage:
     """The SNS message of a post, once its topic is one of ``topics`` and its signature verified."""
     data = parse_json(body)
-    if not isinstance(data, dict) or data.get("Type") not in SIGNED:
+    if not isinstance(data, dict) or not isinstance(data.get("Type"), str) or data["Type"] not in SIGNED:
         raise HookError("not an SNS message (a subscription with raw message delivery cannot be verified: "
                         "turn raw delivery off)", status=400)  # fmt: skip
     topic = data.get("TopicArn")
