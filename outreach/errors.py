@@ -133,3 +133,16 @@ class FieldError(InputError):
 class BackupError(OutreachError):
     """A backup could not be made or restored: the archive (corrupt, truncated, foreign), the target (a folder
     or database that is not empty) or the database's own tools (pg_dump, pg_restore)."""
+
+
+class HookError(OutreachError):
+    """An email service's post to an event hook (``/hooks/SERVICE``) was refused; nothing was recorded.
+
+    ``status`` is the HTTP answer: 400 not the service's format, 401 no credentials or signature,
+    403 a signature or credential that does not verify (or a replay), 404 a service not configured,
+    503 it cannot be checked or recorded now (the service sends it again later).
+    """
+
+    def __init__(self, detail: str, *, status: int) -> None:
+        super().__init__(detail)
+        self.status = status

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from outreach.studio.lint import LintResult
     from outreach.studio.screenshot import Shot
     from outreach.studio.starters import NewCampaign
+    from outreach.tracking.esp.hooks import Hooks
     from outreach.tracking.imap import PollReport
     from outreach.tracking.ingest import IngestReport
     from outreach.tracking.reply_review import Flagged
@@ -344,6 +345,16 @@ class Workspace:
         report = ingest(self.engine, iter_messages([Path(p) for p in paths]), signer, policy_of(self.config.settings),
                         limits=self.config.settings.guardrails)
         return report, promote(self.engine, self.config)
+
+    def email_hooks(self, fetch: Callable[[str], bytes]) -> Hooks:
+        """The email services' event hooks of outreach.yaml (``email_events``), which ``outreach serve`` answers
+        at ``/hooks/SERVICE``: bounces and complaints posted over HTTP, recorded as mailed ones are. ``fetch``
+        GETs an https address (SNS's signing certificates and subscription confirmations)."""
+        from outreach.tracking.esp.hooks import Hooks
+        from outreach.tracking.ingest import policy_of
+
+        settings = self.config.settings
+        return Hooks(settings.email_events, self.engine, fetch, policy=policy_of(settings), limits=settings.guardrails)
 
     def poll(self, *, rescan: bool = False) -> tuple[PollReport, int]:
         """The same from the IMAP mailbox in outreach.yaml. (report, new follow-ups)."""

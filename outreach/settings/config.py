@@ -224,6 +224,66 @@ class Web(Frozen):
         return tuple(out)
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+_TOPIC_ARN = re.compile(r"^arn:aws(?:-cn|-us-gov)?:sns:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:[\w-]{1,256}(?:\.fifo)?$",
+                        re.ASCII)
+
+
+class SesEvents(Frozen):
+    """Amazon SES's bounces and complaints through SNS, posted to ``/hooks/ses``: only these topics are
+    accepted, and only their subscriptions are confirmed."""
+
+    topic_arns: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("topic_arns")
+    @classmethod
+    def _arns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in v:
+            if not _TOPIC_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not an SNS topic ARN like arn:aws:sns:ap-southeast-3:123456789012:ses")
+        return v
+
+
+class MailgunEvents(Frozen):
+    """Mailgun's webhooks, posted to ``/hooks/mailgun``, signed with the signing key in ``$signing_key_env``.
+
+    A post signed longer ago than ``max_age`` is refused (a replay); the default covers the eight hours
+    Mailgun retries a post it could not deliver, and a replay inside it is refused by its token.
+    """
+
+    signing_key_env: str = Field("MAILGUN_WEBHOOK_SIGNING_KEY", pattern=_ENV_NAME)
+    max_age: Annotated[float, BeforeValidator(_seconds), Field(ge=60, le=7 * 86400)] = 8 * 3600.0
+
+
+class SendgridEvents(Frozen):
+    """SendGrid's signed event webhook, posted to ``/hooks/sendgrid``; its verification key (base64) in
+    ``$public_key_env``."""
+
+    public_key_env: str = Field("SENDGRID_WEBHOOK_PUBLIC_KEY", pattern=_ENV_NAME)
+
+
+class PostmarkEvents(Frozen):
+    """Postmark's bounce and spam-complaint webhooks, posted to ``/hooks/postmark`` with HTTP basic auth:
+    ``username``, and the password in ``$password_env``."""
+
+    username: str = Field(min_length=1, max_length=200, pattern=r"^[^:\s]+$")
+    password_env: str = Field("POSTMARK_WEBHOOK_PASSWORD", pattern=_ENV_NAME)
+
+
+class EmailEvents(Frozen):
+    """Email services that report bounces and complaints over HTTP (``outreach serve``'s ``/hooks/SERVICE``).
+
+    A service not listed answers 404. Secrets come from the environment, never from this file.
+    ``max_body`` caps a post (a larger one is refused with 413).
+    """
+
+    ses: SesEvents | None = None
+    mailgun: MailgunEvents | None = None
+    sendgrid: SendgridEvents | None = None
+    postmark: PostmarkEvents | None = None
+    max_body: Annotated[int, BeforeValidator(_bytes), Field(ge=4096, le=32 * 1024**2)] = 2 * 1024**2
+
+
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _FONT = re.compile(r"^[A-Za-z0-9 ,'-]+$")  # family names, quoted with ' when they hold spaces; nothing else
 
@@ -475,6 +535,7 @@ class Settings(Frozen):
     contacts: ContactsImport = ContactsImport()
     calendar: Calendar = Calendar()
     web: Web = Web()
+    email_events: EmailEvents = EmailEvents()
     theme: Theme = Theme()
     studio: Studio = Studio()
     imap: Imap | None = None

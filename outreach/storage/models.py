@@ -303,3 +303,12 @@ class WorkerHeartbeat(Base):
     pass_at: Mapped[datetime | None] = mapped_column(DateTime)  # the end of its last pass over due campaigns
     last_pass: Mapped[dict] = mapped_column(JSON, default=dict)  # what that pass did, and totals since start
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class HookToken(Base):
+    """A token an email service's signed post used (Mailgun's), kept while such a post is still accepted:
+    the same signed post sent again (a replay) is refused."""
+
+    __tablename__ = "hook_tokens"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "mailgun:TOKEN"
+    seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -133,26 +133,41 @@ def _kind(cls: Classification) -> str:
 def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: IngestReport,
                    now: datetime | None = None, policy: SoftBouncePolicy | None = None) -> Classification:  # fmt: skip
     cls = classify_message(raw)
+    record_classified(engine, cls, _source_id(cls, raw), signer, report, now=now, policy=policy, raw=raw)
+    return cls
+
+
+def record_classified(engine: Engine, cls: Classification, source_id: str, signer: Signer | None,
+                      report: IngestReport, *, now: datetime | None = None, policy: SoftBouncePolicy | None = None,
+                      raw: bytes = b"", via: str | None = None) -> None:  # fmt: skip
+    """Record what one classified message (or an email service's event) says: the one recording path.
+
+    Mail (``record_message``) and the email services' HTTP hooks (``tracking/esp``) both come here,
+    so a bounce is matched, suppressed, soft-counted and watched by the guardrails the same way
+    whichever way it arrived. ``source_id`` is the key that makes it recorded once (the message's
+    Message-ID, or the service's own event id); ``via`` names the service in the event's detail.
+    """
     report.counts[cls.kind] += 1
     kind = _kind(cls)
     if kind == "other":
-        return cls
+        return
     now = now or utcnow()
     try:
         with transaction(engine) as session:
             row = match_row(session, cls, signer)
             failures = [f for f in cls.failures if f.address] if kind == "bounce" else []
             if len(failures) > 1:
-                matched, suppressed = _record_failures(session, cls, raw, row, failures, now, policy, report.watch)
+                matched, suppressed = _record_failures(session, cls, raw, row, failures, now, policy, report.watch,
+                                                       source_id, via)  # fmt: skip
                 report.unmatched += int(matched == 0)
                 report.suppressed += suppressed
-                return cls
+                return
             contact_id = row.contact_id if row else _contact_by_address(session, cls)
             if row is None and contact_id is None:
                 report.unmatched += 1
-                return cls
+                return
             failure = failures[0] if failures else None
-            event = _add_event(session, kind, row, contact_id, _source_id(cls, raw), _detail(cls, raw, failure), now,
+            event = _add_event(session, kind, row, contact_id, source_id, _detail(cls, raw, failure, via), now,
                                report.watch)
             if _suppress(session, cls, failure, row, contact_id, now, policy or SoftBouncePolicy()):
                 report.suppressed += 1
@@ -162,7 +177,6 @@ def record_message(engine: Engine, raw: bytes, signer: Signer | None, report: In
                 report.suppressed += reply_effects.apply(session, reply, now)
     except IntegrityError:
         report.duplicates += 1
-    return cls
 
 
 def _add_event(session: Session, kind: str, row: Outbox | None, contact_id: int | None, source_id: str,
@@ -179,7 +193,7 @@ def _add_event(session: Session, kind: str, row: Outbox | None, contact_id: int 
 
 def _record_failures(session: Session, cls: Classification, raw: bytes, base: Outbox | None,
                      failures: list[Failure], now: datetime, policy: SoftBouncePolicy | None,
-                     watch: set[int]) -> tuple[int, int]:  # fmt: skip
+                     watch: set[int], source_id: str, via: str | None) -> tuple[int, int]:  # fmt: skip
     """One event per failed recipient of a multi-recipient bounce: (matched, suppressed)."""
     matched = suppressed = 0
     for failure in failures:
@@ -189,8 +203,8 @@ def _record_failures(session: Session, cls: Classification, raw: bytes, base: Ou
         if row is None and contact_id is None:
             continue
         matched += 1
-        source = f"{_source_id(cls, raw)[:200]}|{failure.address}"[:255]
-        _add_event(session, "bounce", row, contact_id, source, _detail(cls, raw, failure), now, watch)
+        source = f"{source_id[:200]}|{failure.address}"[:255]
+        _add_event(session, "bounce", row, contact_id, source, _detail(cls, raw, failure, via), now, watch)
         suppressed += _suppress(session, cls, failure, row, contact_id, now, policy or SoftBouncePolicy())
     return matched, suppressed
 
@@ -207,7 +221,8 @@ def _contact_for(session: Session, addresses: Iterable[str]) -> int | None:
     return None
 
 
-def _detail(cls: Classification, raw: bytes, failure: Failure | None = None) -> dict[str, object]:
+def _detail(cls: Classification, raw: bytes, failure: Failure | None = None,
+            via: str | None = None) -> dict[str, object]:  # fmt: skip
     """What the event keeps: the message's facts, and for a bounce the failed recipient's own.
 
     ``category`` ("dead", "mailbox", "sender", "other") is what the campaign report
@@ -228,8 +243,10 @@ def _detail(cls: Classification, raw: bytes, failure: Failure | None = None) -> 
         detail["intent"] = cls.intent.name
     if cls.return_date:
         detail["return_date"] = cls.return_date.isoformat()
-    if auth := authentication_results(raw, returned=cls.kind in ("bounce", "complaint")):
+    if raw and (auth := authentication_results(raw, returned=cls.kind in ("bounce", "complaint"))):
         detail["auth"] = auth
+    if via:
+        detail["via"] = via  # the email service that reported it over HTTP
     return detail
 
 

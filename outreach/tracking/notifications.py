@@ -15,13 +15,18 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from outreach.tracking import dsn, reasons, stages
-from outreach.tracking.bounces import BounceVerdict, Failure
+from outreach.tracking import reasons
+from outreach.tracking.bounces import BounceVerdict
+from outreach.tracking.esp.common import reported_failure
 from outreach.tracking.message import clean_address, message_ids
 
 _SUBTYPE_REASONS = {
     "mailboxfull": reasons.MAILBOX_FULL, "messagetoolarge": reasons.CONTENT, "contentrejected": reasons.CONTENT,
     "attachmentrejected": reasons.CONTENT, "noemail": reasons.USER_UNKNOWN,
+    # a permanent bounce SES says nothing more about is a dead address ("remove the recipient", AWS's docs
+    # say), and so is one SES refused because its own list holds an earlier hard bounce
+    "general": reasons.USER_UNKNOWN, "suppressed": reasons.USER_UNKNOWN,
+    "onaccountsuppressionlist": reasons.USER_UNKNOWN,
 }  # fmt: skip
 
 
@@ -74,19 +79,17 @@ def _bounce(data: dict[str, object]) -> Notification:
     assert isinstance(bounce, dict)
     kind = str(bounce.get("bounceType", "")).lower()
     hint = _SUBTYPE_REASONS.get(str(bounce.get("bounceSubType", "")).lower())
+    if kind != "permanent" and hint == reasons.USER_UNKNOWN:
+        hint = None  # a transient or undetermined "general" bounce names nobody dead
     failures = []
-    for item in bounce.get("bouncedRecipients") or []:
+    items = bounce.get("bouncedRecipients")
+    for item in items if isinstance(items, list) else []:
         address = clean_address(str(item.get("emailAddress", ""))) if isinstance(item, dict) else None
         if not address:
             continue
-        diagnostic = str(item.get("diagnosticCode", "") or "")
-        status = dsn.find_status(str(item.get("status", "") or "")) or dsn.find_status(diagnostic)
-        stage = stages.find_stage(diagnostic)
-        reason = reasons.decide(status, diagnostic, stage, "failed") if diagnostic else reasons.OTHER
-        if hint and (reason in (reasons.OTHER, reasons.SYSTEM) or kind == "transient"):
-            reason = hint
-        hard = kind == "permanent" and reasons.is_hard(reason, status, stage)
-        failures.append(Failure(address, "failed", reason, hard, status, stage, diagnostic[:500]))
+        failures.append(reported_failure(address, permanent=kind == "permanent", hint=hint,
+                                         diagnostic=str(item.get("diagnosticCode", "") or ""),
+                                         status=str(item.get("status", "") or "")))  # fmt: skip
     verdict = BounceVerdict(False, tuple(failures))
     return Notification("bounce" if failures else "other", verdict, verdict.recipients, None, _ids(data.get("mail")))
 
@@ -94,12 +97,14 @@ def _bounce(data: dict[str, object]) -> Notification:
 def _complaint(data: dict[str, object]) -> Notification:
     complaint = data.get("complaint") if isinstance(data.get("complaint"), dict) else {}
     assert isinstance(complaint, dict)
+    items = complaint.get("complainedRecipients")
     recipients = tuple(
-        a for a in (clean_address(str(r.get("emailAddress", ""))) for r in complaint.get("complainedRecipients") or []
+        a for a in (clean_address(str(r.get("emailAddress", ""))) for r in (items if isinstance(items, list) else [])
                     if isinstance(r, dict)) if a
     )  # fmt: skip
     feedback = re.sub(r"[^a-z0-9-]", "", str(complaint.get("complaintFeedbackType") or "abuse").lower())[:40]
-    return Notification("complaint", None, recipients, feedback or "abuse", _ids(data.get("mail")))
+    kind = "other" if feedback == "not-spam" else "complaint"  # "this is not spam" is no reason to suppress
+    return Notification(kind, None, recipients, feedback or "abuse", _ids(data.get("mail")))
 
 
 def read_notification(msg: Message, body: str) -> Notification | None:
@@ -110,8 +115,11 @@ def read_notification(msg: Message, body: str) -> Notification | None:
     if not (msg.get("X-Amz-Sns-Message-Id") or msg.get("X-Amz-Sns-Topic-Arn") or body.lstrip().startswith("{")):
         return None
     data = _payload(body)
-    if data is None:
-        return None
+    return read_payload(data) if data is not None else None
+
+
+def read_payload(data: dict[str, object]) -> Notification | None:
+    """What an SES notification already parsed from JSON says (mail's path above, and the SNS hook's), or None."""
     kind = str(data.get("notificationType") or data.get("eventType") or "").lower()
     if kind == "bounce":
         return _bounce(data)

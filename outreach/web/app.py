@@ -51,7 +51,7 @@ from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, executive, writer
+from outreach.web import auth, caller, esp_hooks, executive, writer
 from outreach.web import metrics as metrics_route
 from outreach.web.auth import LoginThrottle
 from outreach.web.batching import ClickRecorder, EmailReader
@@ -197,8 +197,12 @@ def create_app(ws: Workspace) -> Starlette:
         Route("/app", lambda request: redirect(request, "/app/")),
         Mount("/app", app=team),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),  # loopback, trusted proxies or a token
+        *esp_hooks.routes(),
         Route("/{path:path}", public, methods=["GET", "POST"]),
     ]
+    hooks = ws.email_hooks(esp_hooks.fetch_https)
+    for problem in hooks.problems:
+        log.error("%s", problem)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -213,6 +217,7 @@ def create_app(ws: Workspace) -> Starlette:
     ], exception_handlers=ERROR_HANDLERS)  # fmt: skip
     app.state.web = ctx
     app.state.metrics = metrics_registry(ws.engine)  # read from the database at each scrape
+    app.state.hooks = hooks
     return app
 
 
