@@ -886,6 +886,21 @@ def users_password(ws: Workspace, name: str, password_stdin: bool) -> None:
     click.echo(f"Password of {account.name} changed; its open sessions are closed")
 
 
+@users.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke every API token of NAME instead.")
+@with_workspace
+def users_token(ws: Workspace, name: str, revoke: bool) -> None:
+    """A new token for the JSON API (/api/v1), acting with NAME's role; printed once, as the last word."""
+    if revoke:
+        n = ws.revoke_api_tokens(name)
+        click.echo(f"Revoked {n} API token(s) of {name.strip().lower()}")
+        return
+    account, token = ws.new_api_token(name)
+    click.echo(f"API token for {account.name} ({account.role}); it is shown only this once, keep it secret:")
+    click.echo(token)
+
+
 @cli.command()
 @click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, Select, func, select
@@ -49,6 +49,7 @@ class ContactView:
     tags: tuple[str, ...]
     custom: dict[str, str]
     language: str = ""  # id | en | "": the workspace's
+    updated_at: datetime | None = None  # naive UTC; not for templates (the API's "updated_since")
 
     @property
     def full_name(self) -> str:
@@ -63,7 +64,7 @@ class ContactView:
             timezone=c.timezone or (c.company.timezone if c.company else "") or "",
             status=c.status, owner=c.owner, last_contacted_at=c.last_contacted_at,
             transactions=c.transactions, tags=tuple(t for t in c.tags.split(";") if t),
-            custom=dict(c.custom or {}), language=c.language or "",
+            custom=dict(c.custom or {}), language=c.language or "", updated_at=c.updated_at,
         )  # fmt: skip
 
     @classmethod
@@ -119,3 +120,19 @@ def get_contact(engine: Engine, email: str) -> ContactView | None:
         c = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
         return ContactView.of(c) if c else None
 
+
+
+def find_contacts(engine: Engine, query: Select[Any] | None = None, *, email: str | None = None,
+                  status: str | None = None, updated_since: datetime | None = None, after: int = 0,
+                  limit: int = 100) -> list[ContactView]:  # fmt: skip
+    """A page of contacts (of ``query``'s, else all) in id order after id ``after``, filtered; for the API."""
+    query = query if query is not None else select(Contact)
+    query = query.where(Contact.id > after)
+    if email:
+        query = query.where(Contact.email == email.strip().lower())
+    if status:
+        query = query.where(Contact.status == status)
+    if updated_since is not None:
+        query = query.where(Contact.updated_at >= updated_since)
+    with Session(engine) as session:
+        return [ContactView.of(c) for c in session.scalars(query.order_by(None).order_by(Contact.id).limit(limit))]

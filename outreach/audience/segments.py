@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from outreach.errors import ConfigError, NotFoundError
+from outreach.errors import ConfigError, NotFoundError, OutreachError
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import YamlDoc, load_yaml
 from outreach.storage.models import Company, Contact
@@ -247,3 +247,23 @@ def count_segment(engine: Engine, ws: WorkspaceConfig, segment: Segment) -> int:
     ids = segment_query(ws, segment).subquery()
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(ids)) or 0
+
+
+@dataclass(frozen=True)
+class SegmentCount:
+    name: str
+    description: str
+    count: int | None  # None: the segment does not load (``error`` says why)
+    error: str | None = None
+
+
+def segment_counts(engine: Engine, ws: WorkspaceConfig) -> list[SegmentCount]:
+    """Each segment's size now; a segment that does not load is listed with its error, not left out."""
+    out = []
+    for name in list_segments(ws):
+        try:
+            segment = load_segment(ws, name)
+            out.append(SegmentCount(name, segment.description, count_segment(engine, ws, segment)))
+        except OutreachError as exc:
+            out.append(SegmentCount(name, "", None, exc.message))
+    return out

@@ -51,6 +51,9 @@ from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
 from outreach.web import auth, caller, executive, writer
+from outreach.web.api import PREFIX as API_PREFIX
+from outreach.web.api import create_api
+from outreach.web.api.problems import problem
 from outreach.web.auth import LoginThrottle
 from outreach.web.batching import ClickRecorder, EmailReader
 from outreach.web.headers import DEFAULT_CSP, SecurityHeaders
@@ -152,6 +155,11 @@ ERROR_HANDLERS = {HTTPException: _http_error, ClientDisconnect: _client_gone, Ex
 # -- the app ------------------------------------------------------------------------------------
 
 
+async def _api_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Under /api, any other version or path: a problem, as the API answers, not the public side's page."""
+    await problem(404, f"no such API; this server has {API_PREFIX}")(scope, receive, send)
+
+
 async def _app_not_found(scope: Scope, receive: Receive, send: Send) -> None:
     """An unknown /app path: the login page without a session (nothing is revealed), else 404."""
     request = Request(scope, receive)
@@ -187,6 +195,8 @@ def create_app(ws: Workspace) -> Starlette:
         Route("/calendar/{token}.ics", caller.feed, methods=["GET"]),
         Route("/app", lambda request: redirect(request, "/app/")),
         Mount("/app", app=team),
+        Mount(API_PREFIX, app=create_api(ctx)),
+        Mount("/api", app=_api_not_found),
         Route("/{path:path}", public, methods=["GET", "POST"]),
     ]
 
