@@ -901,6 +901,56 @@ def users_token(ws: Workspace, name: str, revoke: bool) -> None:
     click.echo(token)
 
 
+# -- webhooks ---------------------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def webhooks() -> None:
+    """Outbound webhooks (webhooks: in outreach.yaml), delivered by `outreach worker`."""
+
+
+@webhooks.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per receiver, one a line.")
+@with_workspace
+def webhooks_status(ws: Workspace, as_json: bool) -> None:
+    """Per receiver: the backlog, failing deliveries, dead letters, the last error."""
+    found = ws.webhook_status()
+    if as_json:
+        for receiver in found:
+            click.echo(json.dumps(receiver.as_dict(), ensure_ascii=False))
+        return
+    if not found:
+        click.echo("No webhooks: add `webhooks:` (url, events, secret_env) to outreach.yaml")
+        return
+    for r in found:
+        click.echo(_receiver_lines(r))
+
+
+def _receiver_lines(r: Any) -> str:
+    from outreach.events.feed import utc_text
+
+    head = r.url + ("" if r.configured else " (no longer in outreach.yaml)")
+    if not r.seen:
+        return f"{head}\n  waiting for `outreach worker` (it delivers the events from when it first runs)"
+    lines = [head, f"  backlog {r.backlog} ({r.failing} failing), dead {r.dead}, delivered {r.delivered}"]
+    if r.configured and not r.secret_set:
+        lines.append("  the secret's environment variable is not set here (the worker needs it)")
+    if r.last_error:
+        lines.append(f"  last error {utc_text(r.last_error_at) if r.last_error_at else ''}: {r.last_error}")
+    if r.last_delivered_at:
+        lines.append(f"  last delivered {utc_text(r.last_delivered_at)}")
+    return "\n".join(lines)
+
+
+@webhooks.command("redeliver")
+@click.option("--url", help="Only this receiver's (default: every receiver's).")
+@with_workspace
+def webhooks_redeliver(ws: Workspace, url: str | None) -> None:
+    """Queue the dead-lettered deliveries again (after fixing the receiver); the worker sends them."""
+    n = ws.redeliver_webhooks(url)
+    click.echo(f"{n} dead-lettered deliver{'y' if n == 1 else 'ies'} queued again")
+
+
 @cli.command()
 @click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from outreach.studio.starters import NewCampaign
     from outreach.tracking.imap import PollReport
     from outreach.tracking.ingest import IngestReport
+    from outreach.webhooks.status import ReceiverStatus
 
 
 class Workspace:
@@ -439,6 +440,21 @@ class Workspace:
         from outreach.accounts.tokens import revoke_tokens
 
         return revoke_tokens(self.engine, name)[1]
+
+    # -- webhooks ---------------------------------------------------------------------
+
+    def webhook_status(self) -> list[ReceiverStatus]:
+        """Each receiver of ``webhooks:``: backlog, failing, dead-lettered, delivered, the last error."""
+        from outreach.webhooks.status import receivers_status
+
+        return receivers_status(self.engine, self.config.settings.webhooks)
+
+    def redeliver_webhooks(self, url: str | None = None) -> int:
+        """Dead-lettered deliveries (of receiver ``url``, or all) queued again; how many."""
+        from outreach.storage import utcnow
+        from outreach.webhooks.deliveries import redeliver
+
+        return redeliver(self.engine, url, utcnow())
 
     # -- reports ----------------------------------------------------------------------
 
