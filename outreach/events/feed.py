@@ -85,8 +85,7 @@ def read_feed(engine: Engine, after: int = 0, limit: int = 100, types: Collectio
             return Page([], max(top, after))
         rows = session.execute(
             select(Event.id, Event.kind, Event.at, Event.contact_id, Event.detail, Contact.email.label("contact"),
-                   Campaign.name.label("campaign"), Outbox.email.label("sent_to"), Outbox.message_id, Outbox.step,
-                   Outbox.subject)
+                   Campaign.name.label("campaign"), Outbox.email.label("sent_to"), Outbox.message_id, Outbox.step)
             .outerjoin(Contact, Contact.id == Event.contact_id)
             .outerjoin(Campaign, Campaign.id == Event.campaign_id)
             .outerjoin(Outbox, Outbox.id == Event.outbox_id)
@@ -104,8 +103,7 @@ def events_by_id(engine: Engine, ids: Collection[int], tz: tzinfo | None = None)
     with Session(engine) as session:
         rows = session.execute(
             select(Event.id, Event.kind, Event.at, Event.contact_id, Event.detail, Contact.email.label("contact"),
-                   Campaign.name.label("campaign"), Outbox.email.label("sent_to"), Outbox.message_id, Outbox.step,
-                   Outbox.subject)
+                   Campaign.name.label("campaign"), Outbox.email.label("sent_to"), Outbox.message_id, Outbox.step)
             .outerjoin(Contact, Contact.id == Event.contact_id)
             .outerjoin(Campaign, Campaign.id == Event.campaign_id)
             .outerjoin(Outbox, Outbox.id == Event.outbox_id)
@@ -124,13 +122,13 @@ def _event(row: Any, tz: tzinfo | None) -> FeedEvent:
     detail: dict[str, Any] = row.detail if isinstance(row.detail, dict) else {}
     data: dict[str, Any] = {}
     if row.message_id is not None:
-        data.update(email=row.sent_to, message_id=row.message_id, step=row.step)
+        data.update(email=row.sent_to, message_id=f"<{row.message_id}>", step=row.step)
     data.update(_DATA[type_](detail, row, tz))
     return FeedEvent(row.id, type_, row.at, row.contact or row.sent_to, row.campaign, data, row.contact_id)
 
 
 def _sent(detail: dict[str, Any], row: Any, tz: tzinfo | None) -> dict[str, Any]:
-    return {"subject": row.subject}
+    return {}  # the message's own facts (email, message_id, step) are every message event's
 
 
 def _failed(detail: dict[str, Any], row: Any, tz: tzinfo | None) -> dict[str, Any]:

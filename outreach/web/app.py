@@ -50,7 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, executive, writer
+from outreach.web import auth, caller, executive, hooks, writer
 from outreach.web.api import PREFIX as API_PREFIX
 from outreach.web.api import create_api
 from outreach.web.api.problems import problem
@@ -178,6 +178,7 @@ def _team_routes() -> list[BaseRoute]:
         *executive.routes(),
         *writer.routes(),
         *caller.routes(),
+        *hooks.routes(),
     ]
 
 

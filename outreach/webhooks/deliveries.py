@@ -108,6 +108,21 @@ def lease(engine: Engine, receiver_id: int, owner: str, now: datetime, seconds: 
         )) == 1  # fmt: skip
 
 
+def holder(engine: Engine, receiver_id: int) -> str | None:
+    with transaction(engine) as session:
+        return session.scalar(select(WebhookReceiver.lease_owner).where(WebhookReceiver.id == receiver_id))
+
+
+def take_over(engine: Engine, receiver_id: int, gone: str, owner: str, now: datetime, seconds: float) -> bool:
+    """The lease of a worker known to be dead (``gone``), taken at once rather than when it runs out."""
+    with transaction(engine) as session:
+        return changed_rows(session.execute(
+            update(WebhookReceiver).where(WebhookReceiver.id == receiver_id, WebhookReceiver.lease_owner == gone)
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        )) == 1  # fmt: skip
+
+
 def release(engine: Engine, receiver_id: int, owner: str) -> None:
     with transaction(engine) as session:
         session.execute(

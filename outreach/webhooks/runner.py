@@ -1,10 +1,11 @@
 """A receiver's deliveries as the worker runs them: queue the new events, post what is due, record.
 
 ``Deliverer.run(hook)`` is one pass for one receiver: it leases the receiver,
-queues the events that came since, and posts the due ones, up to
-``concurrency`` at a time (at most one per contact: see deliveries.py), each
-recorded as soon as its answer (or its timeout) comes; again while more are
-due, for at most ``budget`` seconds; then it gives the lease back. The worker
+queues the events that came since, and posts the due ones, ``concurrency`` at
+a time (at most one per contact: see deliveries.py), each recorded as soon as
+its answer (or its timeout) comes; again while more are due, for at most
+``budget`` seconds, renewing the lease for each batch; then it gives the
+lease back. A worker killed mid-pass holds it a timeout and a margin longer. The worker
 runs one such job per receiver on its own schedule, beside the sending jobs:
 the POSTs are asyncio I/O and the database work runs in threads, so a
 receiver that is down or hangs costs its own job time and never the engine's.
@@ -20,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +42,7 @@ from outreach.webhooks.post import SIGNATURE, body, post, signature
 
 log = logging.getLogger("outreach.webhooks")
 T = TypeVar("T")
-LEASE = 120.0  # seconds a pass may hold its receiver; a pass lasts at most BUDGET + a POST's timeout
+LEASE_MARGIN = 20.0  # seconds beyond one batch's POSTs (at most one timeout) a receiver stays leased
 BUDGET = 30.0
 
 
@@ -69,13 +72,23 @@ class Deliverer:
         receiver_id = await self._receiver(hook)
         if not await self._db(deliveries.has_work, self.engine, receiver_id, self.clock()):
             return report
-        if not await self._db(deliveries.lease, self.engine, receiver_id, self.owner, self.clock(), LEASE):
+        if not await self._lease(hook, receiver_id):
             return report  # another worker delivers to it now
         try:
             await self._pass(hook, receiver_id, report, stop or asyncio.Event(), time.monotonic() + budget)
         finally:
             await self._db(deliveries.release, self.engine, receiver_id, self.owner)
         return report
+
+    async def _lease(self, hook: Webhook, receiver_id: int) -> bool:
+        """Take or renew the receiver for one batch. A crashed worker's lease ends a timeout and a margin
+        later, or at once when that worker ran on this machine and its process is gone (a restart)."""
+        seconds = hook.timeout + LEASE_MARGIN
+        if await self._db(deliveries.lease, self.engine, receiver_id, self.owner, self.clock(), seconds):
+            return True
+        gone = await self._db(deliveries.holder, self.engine, receiver_id)
+        return gone is not None and dead_here(gone) and await self._db(
+            deliveries.take_over, self.engine, receiver_id, gone, self.owner, self.clock(), seconds)  # fmt: skip
 
     async def _receiver(self, hook: Webhook) -> int:
         if hook.url not in self._ids:
@@ -92,8 +105,8 @@ class Deliverer:
                                f"${hook.secret_env} is not set: nothing is delivered until the worker has it",
                                self.clock())  # fmt: skip
                 return
-            batch = await self._db(deliveries.due, self.engine, receiver_id, self.clock(), hook.concurrency * 4)
-            if not batch:
+            batch = await self._db(deliveries.due, self.engine, receiver_id, self.clock(), hook.concurrency)
+            if not batch or not await self._lease(hook, receiver_id):
                 return
             events = await self._db(events_by_id, self.engine, [d.event_id for d in batch], self.ws.tz)
             await self._post_all(hook, receiver_id, secret, batch, events, report, stop)
@@ -136,3 +149,19 @@ class Deliverer:
     async def _db(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.to_thread(fn, *args)
 
+
+
+def dead_here(owner: str) -> bool:
+    """``owner`` (``host:pid:…``, as sending.engine.worker_id makes it) is a process of this machine that
+    no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs, as another user
+        return False
+    return False
