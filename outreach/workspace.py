@@ -140,6 +140,11 @@ class Workspace:
         return find_contacts(self.engine, query, email=email, status=status, updated_since=updated_since,
                              after=after, limit=limit)  # fmt: skip
 
+    def segment_names(self) -> list[str]:
+        from outreach.audience.segments import list_segments
+
+        return list_segments(self.config)
+
     def segments(self) -> list[SegmentCount]:
         """Every segment with its size now; one that does not load says why instead."""
         from outreach.audience.segments import segment_counts

@@ -163,7 +163,8 @@ def _outcome(detail: dict[str, Any], row: Any, tz: tzinfo | None) -> dict[str, A
         with contextlib.suppress(ValueError):
             visit = datetime.fromisoformat(visit).replace(tzinfo=tz).isoformat()
     return {"followup": detail.get("followup"), "queue": detail.get("queue"), "outcome": detail.get("outcome"),
-            "notes": _text(detail.get("notes"), 4000), "visit_at": visit}  # fmt: skip
+            "notes": _text(detail.get("notes"), 4000), "visit_at": visit, "due_date": detail.get("due_date"),
+            "state": detail.get("state")}  # fmt: skip
 
 
 def _text(value: Any, limit: int) -> str | None:

@@ -18,5 +18,6 @@ def record_outcome(session: Session, item: FollowUp, at: datetime) -> None:
     """The item's outcome as it stands after a change, in the session of that change."""
     session.add(Event(kind="outcome", at=at, campaign_id=item.campaign_id, contact_id=item.contact_id, detail={
         "followup": item.id, "queue": item.queue, "outcome": item.outcome, "notes": item.notes[:4000],
-        "visit_at": item.visit_at.isoformat() if item.visit_at else None,
+        "visit_at": item.visit_at.isoformat() if item.visit_at else None, "state": item.state,
+        "due_date": item.due_date.isoformat() if item.due_date else None,
     }))  # fmt: skip

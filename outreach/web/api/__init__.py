@@ -11,7 +11,9 @@ the event feed. See docs/api.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
@@ -31,7 +33,8 @@ DESCRIPTION = """The JSON API of outreach. Every request carries `Authorization:
 `outreach users token NAME`; it acts with that user's role. Errors are RFC 9457 problem details
 (`application/problem+json`). Each token is rate-limited (429 with Retry-After); bodies are at most 1 MiB."""
 COMMON = {status: {"model": ProblemOut, "content": {MEDIA_TYPE: {}}, "description": text}
-          for status, text in ((401, "no valid token"), (403, "the token's role may not do this"),
+          for status, text in ((400, "the body cannot be read (not UTF-8)"),
+                               (401, "no valid token"), (403, "the token's role may not do this"),
                                (413, "the body is over 1 MiB"),
                                (429, "the token's rate limit is reached"))}  # fmt: skip
 
@@ -44,9 +47,31 @@ def create_api(ctx: WebContext) -> ASGIApp:
     for module in (contacts, catalog, followups, feed):
         api.include_router(module.router, responses=COMMON)  # type: ignore[arg-type]
     api.state.web = ctx
+    api.openapi = functools.partial(_openapi, api, api.openapi)  # type: ignore[method-assign]
     settings = ctx.ws.config.settings.api
 
     async def authenticate(token: str) -> Bearer | None:
         return await ctx.run(bearer, ctx.ws.engine, token)
 
     return ApiGate(api, authenticate=authenticate, buckets=TokenBuckets(settings.rate, settings.burst))
+
+
+def _openapi(api: FastAPI, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's document, with every error answer as what it is: a problem, application/problem+json
+    (FastAPI would list its own validation error body as application/json)."""
+    if api.openapi_schema:
+        return api.openapi_schema
+    document = generate()
+    problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemOut"}}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for status, answer in operation.get("responses", {}).items():
+                if status[:1] in "45":
+                    answer["content"] = problem
+                if status == "422":
+                    answer["description"] = "the request did not validate: `errors` names each item and field"
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    api.openapi_schema = document
+    return document

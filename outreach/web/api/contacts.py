@@ -62,7 +62,8 @@ def _result(items: list[ContactIn], result: ImportResult) -> UpsertResult:
     return UpsertResult(created=result.imported, updated=result.updated, rejected=len(result.rejected), items=out)
 
 
-@router.get("/contacts", response_model=ContactPage, summary="List contacts, filtered, a page at a time")
+@router.get("/contacts", response_model=ContactPage, responses={404: PROBLEM},
+            summary="List contacts, filtered, a page at a time")  # fmt: skip
 async def find(request: Request, who: Annotated[Bearer, Depends(requires("contacts:read"))],
                segment: Annotated[Name | None, Query(description="only this segment's contacts")] = None,
                email: Annotated[EmailText | None, Query()] = None,
@@ -70,6 +71,9 @@ async def find(request: Request, who: Annotated[Bearer, Depends(requires("contac
                updated_since: Annotated[datetime | None, Query(description="ISO; UTC without an offset")] = None,
                after: Annotated[Cursor, Query(description="the `next` of the page before")] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:  # fmt: skip
+    known = workspace(request).segment_names()
+    if segment is not None and segment not in known:
+        raise Problem(404, f"no segment {segment!r} (segments: {', '.join(known) or 'none'})")
     since = updated_since
     if since is not None and since.tzinfo is not None:
         since = since.astimezone(UTC).replace(tzinfo=None)

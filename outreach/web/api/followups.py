@@ -12,7 +12,7 @@ sales executive's items and the unassigned ones, as in the app.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
@@ -118,4 +118,4 @@ def _out(request: Request, i: Item) -> FollowupOut:
                        reason=i.reason, campaign=i.campaign, last_subject=i.last_subject,
                        reply_excerpt=i.reply_excerpt, due_date=i.due_date or None, outcome=i.outcome, notes=i.notes,
                        visit_at=i.visit_at.replace(tzinfo=tz) if i.visit_at else None, version=i.version,
-                       updated_at=i.updated_at)  # fmt: skip
+                       updated_at=i.updated_at.replace(tzinfo=UTC) if i.updated_at else None)  # fmt: skip

@@ -227,11 +227,20 @@ class EventPage(BaseModel):
     next: int = Field(description="the cursor: pass it as `after` for what happens next")
 
 
+class FieldProblem(BaseModel):
+    location: str | None = Field(None, description="body, query, path or header")
+    index: int | None = Field(None, description="the item's index in a list body")
+    field: str | None = None
+    message: str
+
+
 class ProblemOut(BaseModel):
-    """RFC 9457 problem details (served as application/problem+json)."""
+    """RFC 9457 problem details (served as application/problem+json); more members where they help."""
 
     model_config = ConfigDict(extra="allow")
     type: str = "about:blank"
     title: str
     status: int
     detail: str | None = None
+    errors: list[FieldProblem] | None = Field(None, description="what did not validate, item and field")
+    current_version: int | None = Field(None, description="a follow-up's version now, when yours was stale")

@@ -59,9 +59,11 @@ STATUS_OF: tuple[tuple[type[OutreachError], int], ...] = (
 
 
 def from_outreach(exc: OutreachError) -> Problem:
+    """The error's own words; for a workspace file that does not load, without the server's file path."""
     status = next((code for cls, code in STATUS_OF if isinstance(exc, cls)), 422)
     if status == 500:
         log.error("the workspace's configuration: %s", exc)
+        return Problem(500, f"the workspace's configuration has an error: {exc.detail}")
     return Problem(status, str(exc))
 
 
