@@ -765,6 +765,8 @@ def worker(ws: Workspace, once: bool, interval: float) -> None:
     if not once:
         imap = ws.config.settings.imap
         mailbox = f", the mailbox every {imap.poll_every:g}s" if imap else ""
+        hooks = len(ws.config.settings.webhooks)
+        mailbox += f", webhooks to {hooks} receiver(s)" if hooks else ""
         click.echo(f"Worker started: due campaigns, retries and follow-up steps every {interval:g}s{mailbox}; "
                    "Ctrl-C or SIGTERM stops it cleanly")  # fmt: skip
     stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))

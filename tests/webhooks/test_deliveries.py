@@ -13,10 +13,14 @@ import hmac
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from conftest import SECRET, Hooked
-from helpers import invoke
+import pytest
+from conftest import SECRET, SECRET_ENV, Hooked, hook_yaml
+from helpers import SmtpServer, invoke, make_workspace
+from starlette.testclient import TestClient
+from webhook_receiver import receiving
 
 from outreach.storage import utcnow
+from outreach.web.app import create_app
 from outreach.webhooks.runner import Deliverer
 from outreach.workspace import Workspace
 
@@ -146,9 +150,8 @@ def test_a_contacts_later_event_waits_while_an_earlier_one_is_failing(hooked: Ho
         assert theirs == sorted(theirs)
 
 
-def test_without_its_secret_nothing_is_posted_and_status_says_why(hooked: Hooked, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from conftest import SECRET_ENV
-
+def test_without_its_secret_nothing_is_posted_and_status_says_why(hooked: Hooked,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.delenv(SECRET_ENV)
     with Workspace.open(hooked.root) as ws:
         deliverer = Deliverer(ws.config, ws.engine, "test")
@@ -165,3 +168,34 @@ def test_without_its_secret_nothing_is_posted_and_status_says_why(hooked: Hooked
     assert lines[2] == "  the secret's environment variable is not set here (the worker needs it)"
     assert lines[3].startswith("  last error ") and lines[3].endswith(
         f": ${SECRET_ENV} is not set: nothing is delivered until the worker has it")
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_api_and_the_webhooks_work_alike(
+        tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:  # fmt: skip
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", pg_url)
+    monkeypatch.setenv("OUTREACH_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
+    with receiving(SECRET) as receiver:
+        root = make_workspace(tmp_path / "ws")
+        with (root / "outreach.yaml").open("a", encoding="utf-8") as fh:
+            fh.write(hook_yaml(receiver.url))
+        assert invoke("contacts", "import", str(root / "small.csv"), ws=root).exit_code == 0
+        with Workspace.open(root) as ws:
+            deliverer = Deliverer(ws.config, ws.engine, "test")
+            deliver(ws, deliverer)
+            ws.build("promo")
+            assert ws.send("promo").sent == 4
+            ws.add_user("boss", "executive", "boss-password-1")
+            auth = {"Authorization": f"Bearer {ws.new_api_token('boss')[1]}"}
+            with TestClient(create_app(ws), headers=auth) as client:
+                posted = client.post("/api/v1/contacts", json=[{"email": "pg@example.com", "city": "Medan"},
+                                                               {"email": "bad", "city": "x"}]).json()  # fmt: skip
+                assert [i["result"] for i in posted["items"]] == ["created", "rejected"]
+                assert client.get("/api/v1/contacts/pg@example.com").json()["city"] == "Medan"
+                feed = client.get("/api/v1/events").json()
+                assert [e["type"] for e in feed["events"]] == ["sent"] * 4
+            deliver(ws, deliverer)
+            assert ws.webhook_status()[0].delivered == 4
+    assert sorted(receiver.ids()) == sorted(e["id"] for e in feed["events"])
+    assert all(d.signature_ok for d in receiver.delivered)

@@ -27,7 +27,15 @@ def _unicode(value: str) -> str:
     return value
 
 
+def _no_control(value: str) -> str:
+    """Notes may have lines and tabs, never other control characters (PostgreSQL refuses NUL outright)."""
+    if any(ord(c) < 32 and c not in "\t\n\r" or c == "\x7f" for c in value):
+        raise ValueError("contains a control character")
+    return value
+
+
 Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_unicode)]
+Notes = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_unicode), AfterValidator(_no_control)]
 CustomKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")]
 Cursor = Annotated[int, Field(ge=0, le=2**53)]
@@ -205,7 +213,7 @@ class FollowupPatch(Strict):
     changed and the answer is 409 (412 with If-Match)."""
 
     outcome: Outcome | None = None
-    notes: Annotated[str, StringConstraints(max_length=4000), AfterValidator(_unicode)] | None = None
+    notes: Notes | None = None
     visit_at: datetime | None = Field(None, description="with an offset, or in the workspace's time zone")
     version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
