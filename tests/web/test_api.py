@@ -307,3 +307,34 @@ def test_each_token_is_rate_limited_with_retry_after(team: Path) -> None:
         problem(limited, 429)
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert client.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
+def test_executives_see_the_webhook_receivers_in_the_app(team: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from helpers import free_port
+    from team_support import app_client
+
+    from outreach.webhooks.runner import Deliverer
+
+    monkeypatch.setenv("CRM_HOOK_SECRET", "s3cret")
+    dead = f"http://127.0.0.1:{free_port()}/hook?a=1&b=<2>"  # nothing listens there
+    with (team / "outreach.yaml").open("a", encoding="utf-8") as fh:
+        fh.write(f"webhooks:\n  - url: '{dead}'\n    events: [reply, outcome]\n    secret_env: CRM_HOOK_SECRET\n")
+    with app_client(team, "boss") as client:
+        page = client.get("/app/webhooks")
+        assert page.status_code == 200
+        assert "hook?a=1&amp;b=&lt;2&gt;" in page.text and "waiting for" in page.text
+    with Workspace.open(team) as ws:
+        deliverer = Deliverer(ws.config, ws.engine, "test")
+        asyncio.run(deliverer.run(ws.config.settings.webhooks[0]))  # the receiver is seen from now on
+        with api(team, "cali") as caller:
+            first = caller.get("/api/v1/followups").json()["followups"][0]
+            assert caller.patch(f"/api/v1/followups/{first['id']}",
+                                json={"outcome": "no_answer", "version": first["version"]}).status_code == 200
+        asyncio.run(deliverer.run(ws.config.settings.webhooks[0]))  # the outcome event: connection refused
+    with app_client(team, "boss") as client:
+        page = client.get("/app/webhooks").text
+    assert "ConnectionRefusedError" in page and '<td class="num">1</td>' in page
+    with app_client(team, "cali") as client:
+        assert client.get("/app/webhooks").status_code == 403

@@ -105,6 +105,9 @@ def test_a_failing_receiver_is_retried_with_backoff_for_a_day_then_dead_lettered
         assert hooked.receiver.count("fail") == 12 + 4 * passes
         status = ws.webhook_status()[0]
         assert (status.backlog, status.failing, status.dead, status.delivered) == (0, 0, 4, 0)
+        shown = invoke("webhooks", "status", ws=hooked.root).stdout.splitlines()
+        assert shown[:2] == [hooked.receiver.url, "  backlog 0 (0 failing), dead 4, delivered 0"]
+        assert shown[2].endswith(": HTTP 500 Internal Server Error")
 
         # the receiver is back: a new event of a dead-lettered contact is not held back by the dead ones
         hooked.receiver.set_mode("ok")
@@ -114,7 +117,8 @@ def test_a_failing_receiver_is_retried_with_backoff_for_a_day_then_dead_lettered
         assert [d.event["type"] for d in hooked.receiver.delivered] == ["reply"]
 
         # the dead letters, queued again by hand, are delivered (receivers dedupe by id)
-        assert ws.redeliver_webhooks() == 4
+        redelivered = invoke("webhooks", "redeliver", ws=hooked.root)
+        assert redelivered.stdout == "4 dead-lettered deliveries queued again\n"
         deliver(ws, deliverer)
         status = ws.webhook_status()[0]
     assert sorted(d.event["type"] for d in hooked.receiver.delivered) == ["reply", "sent", "sent", "sent", "sent"]
