@@ -198,14 +198,15 @@ def record_sent_events(db: Driver, outbox_ids: Sequence[int], at: Any) -> None:
 
     Written in the transaction that records the ``sent`` state, in one statement for the batch, after the
     other writes of ``record``: on PostgreSQL the first event insert takes the feed's ordering lock
-    (migration 0005), held only from here to the commit. The event keeps nothing of its own (``{}``): the
-    feed reads the message's facts from its outbox row.
+    (migration 0005), held only from here to the commit. Only rows this very ``record`` made ``sent`` (its
+    time in ``sent_at``) get one: an answer that came too late to change its row records no event either.
+    The event keeps nothing of its own (``{}``): the feed reads the message's facts from its outbox row.
     """
     db.run(
         "INSERT INTO events (kind, at, campaign_id, outbox_id, contact_id, detail) "
         f"SELECT 'sent', ?, campaign_id, id, contact_id, ? FROM outbox WHERE id IN ({marks(len(outbox_ids))}) "
-        "ORDER BY id",
-        (at, db.json({}), *outbox_ids),
+        "AND state = 'sent' AND sent_at = ? ORDER BY id",
+        (at, db.json({}), *outbox_ids, at),
     )
 
 
