@@ -939,6 +939,8 @@ def worker(ws: Workspace, once: bool, interval: float, show_status: bool, as_jso
     if not once:
         imap = ws.config.settings.imap
         mailbox = f", the mailbox every {imap.poll_every:g}s" if imap else ""
+        hooks = len(ws.config.settings.webhooks)
+        mailbox += f", webhooks to {hooks} receiver(s)" if hooks else ""
         _say(json_log, f"Worker started: due campaigns, retries and follow-up steps every {interval:g}s{mailbox}; "
              "Ctrl-C or SIGTERM stops it cleanly", interval=interval)  # fmt: skip
     stats = asyncio.run(run_worker(ws.config, ws.engine, once=once, interval=interval, on_report=report))
@@ -1073,6 +1075,71 @@ def users_password(ws: Workspace, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME; its open sessions end."""
     account = ws.set_password(name, _read_password(password_stdin))
     click.echo(f"Password of {account.name} changed; its open sessions are closed")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke every API token of NAME instead.")
+@with_workspace
+def users_token(ws: Workspace, name: str, revoke: bool) -> None:
+    """A new token for the JSON API (/api/v1), acting with NAME's role; printed once, as the last word."""
+    if revoke:
+        n = ws.revoke_api_tokens(name)
+        click.echo(f"Revoked {n} API token(s) of {name.strip().lower()}")
+        return
+    account, token = ws.new_api_token(name)
+    click.echo(f"API token for {account.name} ({account.role}); it is shown only this once, keep it secret:")
+    click.echo(token)
+
+
+# -- webhooks ---------------------------------------------------------------------------
+
+
+@cli.group(cls=OutreachGroup)
+def webhooks() -> None:
+    """Outbound webhooks (webhooks: in outreach.yaml), delivered by `outreach worker`."""
+
+
+@webhooks.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per receiver, one a line.")
+@with_workspace
+def webhooks_status(ws: Workspace, as_json: bool) -> None:
+    """Per receiver: the backlog, failing deliveries, dead letters, the last error."""
+    found = ws.webhook_status()
+    if as_json:
+        for receiver in found:
+            click.echo(json.dumps(receiver.as_dict(), ensure_ascii=False))
+        return
+    if not found:
+        click.echo("No webhooks: add `webhooks:` (url, events, secret_env) to outreach.yaml")
+        return
+    for r in found:
+        click.echo(_receiver_lines(r))
+
+
+def _receiver_lines(r: Any) -> str:
+    from outreach.events.feed import utc_text
+
+    head = r.url + ("" if r.configured else " (no longer in outreach.yaml)")
+    if not r.seen:
+        return f"{head}\n  waiting for `outreach worker` (it delivers the events from when it first runs)"
+    lines = [head, f"  backlog {r.backlog} ({r.failing} failing), dead {r.dead}, delivered {r.delivered}"]
+    if r.configured and not r.secret_set:
+        lines.append("  the secret's environment variable is not set here (the worker needs it)")
+    if r.last_error:
+        lines.append(f"  last error {utc_text(r.last_error_at) if r.last_error_at else ''}: {r.last_error}")
+    if r.last_delivered_at:
+        lines.append(f"  last delivered {utc_text(r.last_delivered_at)}")
+    return "\n".join(lines)
+
+
+@webhooks.command("redeliver")
+@click.option("--url", help="Only this receiver's (default: every receiver's).")
+@with_workspace
+def webhooks_redeliver(ws: Workspace, url: str | None) -> None:
+    """Queue the dead-lettered deliveries again (after fixing the receiver); the worker sends them."""
+    n = ws.redeliver_webhooks(url)
+    click.echo(f"{n} dead-lettered deliver{'y' if n == 1 else 'ies'} queued again")
 
 
 @cli.command()

@@ -18,6 +18,8 @@ job            trigger                 does
 ``heartbeat``  every 15 s              the worker's sign of life (operations/heartbeat.py);
                                        ``campaigns`` also writes it at the end of each
                                        pass, with what the pass did
+``webhook:N``  every second            the N-th receiver of ``webhooks:``: queues the
+                                       new events, POSTs what is due (webhooks/)
 =============  ======================  ===============================================
 
 Every job outlives its own failures: an error is logged — expected ones as one
@@ -59,14 +61,17 @@ from outreach.campaigns.sequences import schedule_steps
 from outreach.errors import OutreachError
 from outreach.operations.heartbeat import HEARTBEAT_EVERY, Heartbeat
 from outreach.sending.engine import SendOptions, SendReport, load_campaign_row, send_campaign, worker_id
+from outreach.settings.config import Webhook
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.stopping import stop_requests
 from outreach.storage import outbox, transaction, utcnow
 from outreach.storage.models import Campaign, Outbox
+from outreach.webhooks.runner import Deliverer
 
 log = logging.getLogger("outreach.worker")
 
 MAX_PAUSE = 300.0  # seconds: the longest wait before trying a campaign that could send nothing again
+WEBHOOK_EVERY = 1.0  # seconds between a receiver's passes (an idle pass is two reads)
 Job = Callable[..., Awaitable[None]]
 
 
@@ -112,6 +117,7 @@ class Worker:
         self.id = worker_id()
         self.heartbeat = Heartbeat(engine, self.id, socket.gethostname(), os.getpid(), utcnow())
         self.due: list[str] = []  # what the last pass found due
+        self.deliverer = Deliverer(ws, engine, self.id)
 
     # -- the jobs ---------------------------------------------------------------------
 
@@ -210,6 +216,21 @@ class Worker:
         log.info("%s; %d new follow-up(s)", report.summary().replace("\n", "; "), promoted,
                  extra={"new": report.new, "moved": report.moved, "errors": report.errors, "followups": promoted})
 
+    def deliver_webhooks(self, hook: Webhook) -> Job:
+        """The job of one receiver: a pass of its deliveries; a failure is logged and the next pass runs."""
+
+        async def webhooks() -> None:
+            try:
+                report = await self.deliverer.run(hook, self.stop)
+            except OutreachError as exc:
+                log.error("webhook %s: %s", hook.url, exc)
+                return
+            if report.attempted:
+                log.info("webhook %s: %d delivered, %d failed (retried later), %d dead-lettered", hook.url,
+                         report.delivered, report.failed, report.dead)  # fmt: skip
+
+        return webhooks
+
     # -- running them -------------------------------------------------------------------
 
     def _tracked(self, job: Job) -> Job:
@@ -253,6 +274,8 @@ class Worker:
         ]
         if self.ws.settings.imap is not None:
             jobs.append(("mailbox", self.poll_mailbox, self.ws.settings.imap.poll_every))
+        jobs += [(f"webhook:{n}", self.deliver_webhooks(hook), WEBHOOK_EVERY)
+                 for n, hook in enumerate(self.ws.settings.webhooks, 1)]  # fmt: skip
         for job_id, job, every in jobs:
             scheduler.add_job(self._tracked(job), "interval", seconds=every, id=job_id, name=job_id, next_run_time=now)
         self.scheduler = scheduler
@@ -280,6 +303,9 @@ class Worker:
         self.sending.clear()
         if self.ws.settings.imap is not None and not self.stop.is_set():
             await self._survive(self.poll_mailbox)
+        for hook in self.ws.settings.webhooks:
+            if not self.stop.is_set():
+                await self._survive(self.deliver_webhooks(hook))
         await asyncio.to_thread(self.heartbeat.stop, utcnow(), {**self.last_pass(), "sending": due})
 
     async def _survive(self, job: Job, *args: Any) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
     from outreach.audience.history import Change, ContactRecord
-    from outreach.audience.importer import ImportResult
+    from outreach.audience.importer import ImportOptions, ImportResult
     from outreach.audience.proposals import Proposal
     from outreach.audience.segments import SegmentSummary
     from outreach.campaigns.builder import BuildResult
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from outreach.campaigns.policy import Held
     from outreach.campaigns.status import Status
     from outreach.deliverability.findings import Checkup
+    from outreach.events.feed import Page
     from outreach.fields import FieldSet
     from outreach.followups.history import Happening
     from outreach.followups.queue import Item
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from outreach.tracking.imap import PollReport
     from outreach.tracking.ingest import IngestReport
     from outreach.tracking.reply_review import Flagged
+    from outreach.webhooks.status import ReceiverStatus
 
 
 class Workspace:
@@ -115,17 +117,46 @@ class Workspace:
         """Import a CSV; re-importing updates contacts by email. ``mapping``: ``["COLUMN=FIELD", ...]``
         for columns the header synonyms do not recognise (as ``--map``); ``progress(bytes read, bytes
         in the file)`` is called after each batch of rows."""
+        from outreach.audience.importer import import_contacts
+
+        return import_contacts(self.engine, Path(path), self._import_options(mapping), progress)
+
+    def upsert_contacts(self, records: Sequence[Mapping[str, Any]]) -> ImportResult:
+        """Contacts as records (field -> text, ``custom``: key -> text), imported as a CSV's rows are: the same
+        validation, upsert by email; ``result.outcomes`` has each record's fate by its index."""
+        from outreach.audience.records import upsert_records
+
+        return upsert_records(self.engine, records, self._import_options())
+
+    def _import_options(self, mapping: Sequence[str] = ()) -> ImportOptions:
         from outreach.audience.headers import parse_mapping
-        from outreach.audience.importer import ImportOptions, import_contacts
+        from outreach.audience.importer import ImportOptions
 
         settings = self.config.settings
-        options = ImportOptions(
-            region=settings.contacts.default_region,
-            senders={key: (s.name, s.email) for key, s in settings.senders.items()},
-            mapping=parse_mapping(mapping, self.fields),
-            registry=self.fields,
-        )
-        return import_contacts(self.engine, Path(path), options, progress)
+        return ImportOptions(region=settings.contacts.default_region,
+                             senders={key: (s.name, s.email) for key, s in settings.senders.items()},
+                             mapping=parse_mapping(mapping, self.fields), registry=self.fields)  # fmt: skip
+
+    def find_contacts(self, segment: str | None = None, *, email: str | None = None, status: str | None = None,
+                      updated_since: datetime | None = None, after: int = 0, limit: int = 100) -> list[ContactView]:
+        """A page of contacts (a segment's, or all) in id order after id ``after``, filtered (the API's list)."""
+        from outreach.audience.contacts import find_contacts
+        from outreach.audience.segments import contacts_query, load_segment
+
+        query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
+        return find_contacts(self.engine, query, email=email, status=status, updated_since=updated_since,
+                             after=after, limit=limit)  # fmt: skip
+
+    def segment_names(self) -> list[str]:
+        from outreach.audience.segments import list_segments
+
+        return list_segments(self.config)
+
+    def events(self, after: int = 0, limit: int = 100, types: Collection[str] | None = None) -> Page:
+        """The event feed after cursor ``after``: sent, failed, bounce, complaint, reply, unsubscribe, outcome."""
+        from outreach.events.feed import TYPES, read_feed
+
+        return read_feed(self.engine, after, limit, types or TYPES, self.config.tz)
 
     def segments(self) -> list[SegmentSummary]:
         """Every segment (segments/*.yaml) with its size; a broken file with its error, the rest still counted."""
@@ -369,6 +400,13 @@ class Workspace:
 
         return list_items(self.engine, queue, owner, owners=owners)
 
+    def followup_page(self, *, queue: str | None = None, owners: Collection[str] | None = None,
+                      state: str | None = "open", after: int = 0, limit: int = 100) -> list[Item]:  # fmt: skip
+        """Follow-up items in id order after ``after`` (``state`` None: open and done), for paging."""
+        from outreach.followups.queue import page_items
+
+        return page_items(self.engine, queue=queue, owners=owners, state=state, after=after, limit=limit)
+
     def followup(self, item_id: int) -> Item | None:
         from outreach.followups.queue import get_item
 
@@ -497,6 +535,35 @@ class Workspace:
         from outreach.operations.backup import backup_workspace
 
         return backup_workspace(self.config, self.engine, Path(path), force=force)
+
+    # -- API tokens -------------------------------------------------------------------
+
+    def new_api_token(self, name: str) -> tuple[Account, str]:
+        """A new bearer token of the JSON API for user ``name`` (acting with its role); shown once, kept hashed."""
+        from outreach.accounts.tokens import new_token
+
+        return new_token(self.engine, name)
+
+    def revoke_api_tokens(self, name: str) -> int:
+        """Remove every API token of user ``name``; how many there were."""
+        from outreach.accounts.tokens import revoke_tokens
+
+        return revoke_tokens(self.engine, name)[1]
+
+    # -- webhooks ---------------------------------------------------------------------
+
+    def webhook_status(self) -> list[ReceiverStatus]:
+        """Each receiver of ``webhooks:``: backlog, failing, dead-lettered, delivered, the last error."""
+        from outreach.webhooks.status import receivers_status
+
+        return receivers_status(self.engine, self.config.settings.webhooks)
+
+    def redeliver_webhooks(self, url: str | None = None) -> int:
+        """Dead-lettered deliveries (of receiver ``url``, or all) queued again; how many."""
+        from outreach.storage import utcnow
+        from outreach.webhooks.deliveries import redeliver
+
+        return redeliver(self.engine, url, utcnow())
 
     # -- reports ----------------------------------------------------------------------
 

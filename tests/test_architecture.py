@@ -20,11 +20,12 @@ FLOORS = {
     "cli": 8,
     "worker": 7, "web": 7, "devtools": 7,  # the running processes: none knows the others
     "workspace": 6,  # the library face: ``from outreach import Workspace``
-    "sending": 5, "studio": 5, "reports": 5, "deliverability": 5,
+    "sending": 5, "studio": 5, "reports": 5, "deliverability": 5, "webhooks": 5,
     "campaigns": 4,
     "tracking": 3, "audience": 3,
     "content": 2, "templates": 2, "followups": 2, "guardrails": 2, "accounts": 2,
     "operations": 2,  # heartbeats, metrics, logs, backup and restore: the service's own upkeep
+    "events": 0.75,  # the feed of what happened: written by the domain above it, read by the API and webhooks
     "settings": 1, "workdays": 1, "sheets": 1, "stopping": 1,
     "storage": 0.5,
     "fields": 0.25,  # the registry of contact fields: storage (the columns) and followups (the card) read it

@@ -107,6 +107,11 @@ def get_user(engine: Engine, user_id: int) -> Account | None:
         return Account.of(row) if row is not None else None
 
 
+def named_user(engine: Engine, name: str) -> Account:
+    """The account called ``name``; NotFoundError saying how to list them otherwise."""
+    return Account.of(_named(engine, name))
+
+
 def _named(engine: Engine, name: str) -> User:
     with transaction(engine) as session:
         row = session.scalar(select(User).where(User.name == name.strip().lower()))

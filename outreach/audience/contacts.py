@@ -8,6 +8,7 @@ reach nothing through it; it is made from the registry of contact fields
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, Select, func, select
@@ -56,6 +57,21 @@ def get_contact(engine: Engine, email: str, registry: FieldSet = BUILTIN) -> Con
         return registry.view.of(c) if c else None
 
 
+def find_contacts(engine: Engine, query: Select[Any] | None = None, *, email: str | None = None,
+                  status: str | None = None, updated_since: datetime | None = None, after: int = 0,
+                  limit: int = 100) -> list[ContactView]:  # fmt: skip
+    """A page of contacts (of ``query``'s, else all) in id order after id ``after``, filtered; for the API."""
+    query = query if query is not None else select(Contact)
+    query = query.where(Contact.id > after)
+    if email:
+        query = query.where(Contact.email == email.strip().lower())
+    if status:
+        query = query.where(Contact.status == status)
+    if updated_since is not None:
+        query = query.where(Contact.updated_at >= updated_since)
+    with Session(engine) as session:
+        return [ContactView.of(c) for c in session.scalars(query.order_by(None).order_by(Contact.id).limit(limit))]
+
 
 __all__ = ["COLUMNS", "ContactView", "contacts_csv", "count_contacts", "custom_columns", "get_contact",
-           "iter_contacts"]  # fmt: skip
+           "find_contacts", "iter_contacts"]  # fmt: skip

@@ -49,8 +49,8 @@ from outreach.fields.cells import RowError, normalise_email, split_name
 from outreach.sheets import open_spreadsheet, sniff_file_delimiter, unneutralise, write_csv, xlsx_rows
 from outreach.storage import utcnow
 
-__all__ = ["ImportOptions", "ImportResult", "RowError", "import_contacts", "normalise_email", "parse_row",
-           "write_rejects"]  # fmt: skip
+__all__ = ["ImportOptions", "ImportResult", "RowError", "import_contacts", "import_records", "normalise_email",
+           "parse_row", "write_rejects"]  # fmt: skip
 
 MAX_FIELD = 500
 HEADER_SEARCH = 20  # rows an export may put above its header (LinkedIn: a few lines of notes)
@@ -134,6 +134,11 @@ class ImportResult:
     columns: list[str] = field(default_factory=list)
     plan: HeaderPlan | None = None
     custom_filled: set[int] = field(default_factory=set)  # custom columns with a value somewhere
+    # import_records only: each row's fate (created / updated / rejected), the field at fault in a rejected
+    # row where one is, and what a row is called in the reasons ("duplicate of item 3")
+    outcomes: dict[int, str] | None = None
+    fields: dict[int, str] = field(default_factory=dict)
+    row_word: str = "line"
 
     def summary(self) -> str:
         return f"{self.imported} imported, {self.updated} updated, {len(self.rejected)} rejected"
@@ -181,10 +186,10 @@ def _clean(plan: HeaderPlan, i: int, value: str) -> str:
     value = unneutralise(value.strip())
     if _CONTROL.search(value):
         if "\r" in value or "\n" in value:
-            raise RowError(f"{_field_label(plan, i)} contains a line break")
-        raise RowError(f"{_field_label(plan, i)} contains a control character")
+            raise RowError(f"{_field_label(plan, i)} contains a line break", _field_label(plan, i))
+        raise RowError(f"{_field_label(plan, i)} contains a control character", _field_label(plan, i))
     if len(value) > MAX_FIELD:
-        raise RowError(f"{_field_label(plan, i)} is longer than {MAX_FIELD} characters")
+        raise RowError(f"{_field_label(plan, i)} is longer than {MAX_FIELD} characters", _field_label(plan, i))
     return value
 
 
@@ -256,10 +261,12 @@ Outcome = tuple[dict[str, Any], tuple[str, ...]] | str  # (fields, warnings), or
 RawRow = tuple[int, list[str], str | None]  # (line, cells, why the row is unusable as a whole)
 
 
-def parse_rows(plan: HeaderPlan, options: ImportOptions, rows: Sequence[RawRow]) -> list[Outcome]:
-    """``parse_row`` for a batch, in plain data (what a worker process sends back cheaply)."""
+def parse_rows(plan: HeaderPlan, options: ImportOptions, rows: Sequence[RawRow],
+               fields: dict[int, str] | None = None) -> list[Outcome]:  # fmt: skip
+    """``parse_row`` for a batch, in plain data (what a worker process sends back cheaply); ``fields``, when
+    given, gets the field at fault of each rejected row that has one."""
     out: list[Outcome] = []
-    for _line, cells, unusable in rows:
+    for line, cells, unusable in rows:
         if unusable:
             out.append(unusable)
             continue
@@ -267,6 +274,8 @@ def parse_rows(plan: HeaderPlan, options: ImportOptions, rows: Sequence[RawRow])
             parsed = parse_row(plan, cells, options)
         except RowError as exc:
             out.append(str(exc))
+            if fields is not None and exc.field:
+                fields[line] = exc.field
             continue
         out.append((parsed.fields, parsed.warnings))
     return out
@@ -500,6 +509,20 @@ def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = 
     return result
 
 
+def import_records(engine: Engine, plan: HeaderPlan, rows: Sequence[RawRow], options: ImportOptions,
+                   row_word: str = "item") -> ImportResult:  # fmt: skip
+    """Rows already split into cells (the JSON API's contacts, numbered by their index), imported as a
+    file's rows are: the same parsing, the same rule for a repeated email, the same upsert, in one
+    transaction. ``result.outcomes`` says row by row ``created``, ``updated`` or ``rejected``."""
+    with engine.begin() as conn:
+        result = ImportResult(columns=list(plan.header), plan=plan, outcomes={}, row_word=row_word)
+        writer = ContactWriter(conn, utcnow())
+        for batch in _batches(iter(rows), BATCH):
+            _write(writer, plan, batch, parse_rows(plan, options, batch, result.fields), result)
+        writer.close()
+    return result
+
+
 def _write(writer: ContactWriter, plan: HeaderPlan, batch: list[RawRow], outcomes: list[Outcome],
            result: ImportResult) -> None:  # fmt: skip
     """One batch: duplicates of an earlier row rejected (the first one stays), the rest upserted."""
@@ -509,22 +532,28 @@ def _write(writer: ContactWriter, plan: HeaderPlan, batch: list[RawRow], outcome
     for (line, cells, _unusable), outcome in zip(batch, outcomes, strict=True):
         if not isinstance(outcome, str):
             email = outcome[0]["email"]
-            seen = earlier.get(email) or first.get(email)
+            seen = earlier.get(email, first.get(email))  # an API item's "line" is its index, from 0
             if seen is None:
                 first[email] = line
                 accepted.append((line, outcome))
                 continue
-            outcome = f"duplicate of line {seen} ({email})"
+            outcome = f"duplicate of {result.row_word} {seen} ({email})"
+            result.fields[line] = "email"
         result.rejected.append((line, outcome, dict(zip(plan.header, cells, strict=False))))
+        if result.outcomes is not None:
+            result.outcomes[line] = "rejected"
     created = writer.write([(line, fields) for line, (fields, _warnings) in accepted])
     for line, (fields, warnings) in accepted:
         result.warnings.extend((line, w) for w in warnings)
         if "custom" in fields:
             result.custom_filled.update(i for i, key in plan.custom.items() if key in fields["custom"])
-        if fields["email"] in created:
+        new = fields["email"] in created
+        if new:
             result.imported += 1
         else:
             result.updated += 1
+        if result.outcomes is not None:
+            result.outcomes[line] = "created" if new else "updated"
 
 
 def write_warnings(result: ImportResult, out: Path) -> None:

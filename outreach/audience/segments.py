@@ -272,3 +272,4 @@ def count_segment(engine: Engine, ws: WorkspaceConfig, segment: Segment) -> int:
     ids = segment_query(ws, segment).subquery()
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(ids)) or 0
+

@@ -73,7 +73,8 @@ def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None
         states = outbox.state_counts(session, row.id)
         events = dict(session.execute(
             select(Event.kind, func.count(distinct(Event.outbox_id)))
-            .where(Event.campaign_id == row.id, Event.outbox_id.is_not(None))
+            .where(Event.campaign_id == row.id, Event.outbox_id.is_not(None),
+                   Event.kind.in_(EVENT_COUNTS.values()))  # not the feed's one `sent` event a message
             .group_by(Event.kind)
         ).all())  # fmt: skip
     counts = {

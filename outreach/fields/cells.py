@@ -28,14 +28,14 @@ def normalise_email(raw: str) -> str:
     if "<" in raw and raw.endswith(">"):
         raw = parseaddr(raw)[1] or raw
     if not raw:
-        raise RowError("email is empty")
+        raise RowError("email is empty", "email")
     try:
         info = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         text = str(exc)
         if "smtputf8" in text.lower() or "internationali" in text.lower():
             text = "internationalised address (SMTPUTF8) is not supported"
-        raise RowError(f"invalid email {raw!r}: {text}") from None
+        raise RowError(f"invalid email {raw!r}: {text}", "email") from None
     # addresses are ASCII: an internationalised domain is kept in its IDNA (xn--) form
     return (info.ascii_email or info.normalized).lower()
 

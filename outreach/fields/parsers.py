@@ -24,7 +24,12 @@ Parsed = tuple[Any, str | None]
 
 
 class RowError(ValueError):
-    """One row is unusable; the message is the reason written to the rejects file."""
+    """One row is unusable; the message is the reason written to the rejects file, ``field`` the field at
+    fault when one is (the API names it beside the item's index)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class BadValue(ValueError):

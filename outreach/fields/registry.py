@@ -98,7 +98,7 @@ class Field:
             return self.parse(self.name, cells, ctx)
         except BadValue as exc:
             if self.on_bad == "reject":
-                raise RowError(str(exc)) from None
+                raise RowError(str(exc), self.name) from None
             return None, str(exc)
 
     def text(self, value: Any) -> str:

@@ -52,7 +52,7 @@ class ViewBase:
     def of(cls, c: Any) -> Self:
         """From an ORM ``Contact`` (its company loaded with it)."""
         company = c.company
-        values: dict[str, Any] = {"id": c.id, "custom": dict(c.custom or {})}
+        values: dict[str, Any] = {"id": c.id, "custom": dict(c.custom or {}), "updated_at": c.updated_at}
         for name, column, how, view in cls._readers:
             if how == "company":
                 value = getattr(company, column) if company is not None else None
@@ -110,6 +110,8 @@ def view_class(fields: FieldSet) -> type[ViewBase]:
     spec: list[tuple[str, Any, Any]] = [("id", int, dataclasses.field(default=0))]
     spec += [(f.name, Any, dataclasses.field(default=f.kind.view(f.default))) for f in read]
     spec.append(("custom", dict[str, str], dataclasses.field(default_factory=dict)))
+    # naive UTC, not for templates (outside __template_fields__): the API's ``updated_since``
+    spec.append(("updated_at", Any, dataclasses.field(default=None)))
     namespace: dict[str, Any] = {
         "fields": fields,
         "__template_fields__": fields.template_names,

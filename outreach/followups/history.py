@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from outreach.storage.models import Campaign, Event, FollowUp, Outbox
 
 LIMIT = 20
+FEED_ONLY = ("sent", "outcome")  # the feed's records of what the outbox and the follow-ups already show here
 _WORDS = {"replied": "replied", "clicked": "clicked a link", "bounced": "bounced", "auto_reply": "auto-reply",
           "unsubscribed": "unsubscribed", "complained": "marked as spam", "failed": "refused by the relay"}  # fmt: skip
 
@@ -48,7 +49,8 @@ def contact_history(engine: Engine, contact_id: int, limit: int = LIMIT) -> list
         ).all()  # fmt: skip
         events = session.execute(
             select(Event.at, Event.kind, Event.campaign_id, Event.detail)
-            .where(Event.contact_id == contact_id).order_by(Event.at.desc()).limit(limit)
+            .where(Event.contact_id == contact_id, Event.kind.not_in(FEED_ONLY))
+            .order_by(Event.at.desc()).limit(limit)
         ).all()  # fmt: skip
         done = session.execute(
             select(FollowUp.updated_at, FollowUp.queue, FollowUp.outcome, FollowUp.notes, FollowUp.campaign_id)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from outreach.errors import ConflictError, InputError, NotFoundError
+from outreach.events.record import record_outcome
 from outreach.followups.queue import OUTCOMES
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.sheets import decode_spreadsheet_bytes, read_xlsx, sniff_reader, unneutralise
@@ -173,10 +174,19 @@ def _already(item: FollowUp, r: OutcomeRow) -> bool:
 
 def apply_outcome(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
                   calendar: BusinessCalendar) -> bool:
-    """One outcome on one item, the same rules for a spreadsheet row and the team app's buttons.
+    """One outcome on one item, the same rules for a spreadsheet row, the team app's buttons and the API.
 
-    False when the item already says exactly this (the same file imported again).
+    False when the item already says exactly this (the same file imported again). A change is also an
+    ``outcome`` event (the API's feed, the webhooks), in the same transaction.
     """
+    changed = _apply_outcome(session, item, r, today, cooling, calendar)
+    if changed:
+        record_outcome(session, item, item.updated_at)
+    return changed
+
+
+def _apply_outcome(session: Session, item: FollowUp, r: OutcomeRow, today: date, cooling: timedelta,
+                   calendar: BusinessCalendar) -> bool:  # fmt: skip
     if _already(item, r):
         return False  # same file imported again
     now = utcnow()

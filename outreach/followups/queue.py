@@ -65,6 +65,7 @@ class Item:
         """The card's lines the app's card has no place of its own for: (label, value), values only."""
         labels = {f.card: f.title for f in BUILTIN.card}
         return [(labels.get(c, c), self.card[c]) for c in CARD_EXTRA if self.card.get(c)]
+    state: str = "open"  # open | done
 
     def row(self) -> list[Any]:
         """The export's cells; ``visit_at`` as callers type it back (YYYY-MM-DD HH:MM, workspace time)."""
@@ -103,7 +104,7 @@ def _item(f: FollowUp, campaign: str | None) -> Item:
         id=f.id, queue=f.queue, priority=f.priority, owner=f.owner, reason=f.reason, campaign=campaign or "",
         last_subject=f.last_subject, reply_excerpt=f.reply_excerpt,
         due_date=f.due_date.isoformat() if f.due_date else "", outcome=f.outcome, notes=f.notes,
-        visit_at=f.visit_at, contact_id=f.contact_id, version=f.version, updated_at=f.updated_at,
+        visit_at=f.visit_at, contact_id=f.contact_id, version=f.version, updated_at=f.updated_at, state=f.state,
         intent=f.intent or "", question=f.question or "", card=card_of(f.contact),
     )  # fmt: skip
 
@@ -115,3 +116,20 @@ def get_item(engine: Engine, item_id: int) -> Item | None:
             .where(FollowUp.id == item_id)
         ).first()  # fmt: skip
         return _item(*row) if row is not None else None
+
+
+def page_items(engine: Engine, *, queue: str | None = None, owners: Collection[str] | None = None,
+               state: str | None = "open", after: int = 0, limit: int = 100) -> list[Item]:  # fmt: skip
+    """A page of items in id order after id ``after`` (the API's paging); ``state`` None: open and done."""
+    query = (
+        select(FollowUp, Campaign.name).outerjoin(Campaign, Campaign.id == FollowUp.campaign_id)
+        .where(FollowUp.id > after).order_by(FollowUp.id).limit(limit)
+    )  # fmt: skip
+    if queue:
+        query = query.where(FollowUp.queue == queue)
+    if owners is not None:
+        query = query.where(FollowUp.owner.in_(list(owners)))
+    if state:
+        query = query.where(FollowUp.state == state)
+    with Session(engine) as session:
+        return [_item(f, name) for f, name in session.execute(query)]

@@ -513,6 +513,91 @@ class Calendar(Frozen):
         return self
 
 
+class Api(Frozen):
+    """The JSON API (``/api/v1``): each token's requests pass a token bucket, ``burst`` at once and then
+    ``rate``; past it, 429 with Retry-After."""
+
+    rate: Rate = 10.0
+    burst: int = Field(60, ge=1, le=100_000)
+
+
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class Webhook(Frozen):
+    """A receiver of events (``webhooks:``): the worker POSTs each event of ``events`` to ``url``, signed
+    with the secret in the environment variable ``secret_env`` (never in the file).
+
+    https, or plain http to this machine only (a receiver on a loopback address): an event carries
+    contacts' data and the signature proves only where it came from, not who read it on the way.
+    A failing receiver is retried after ``backoff``, doubling up to ``max_backoff``, for ``retry_for``;
+    then the event is dead-lettered (``outreach webhooks status`` shows it).
+    """
+
+    url: str
+    events: tuple[str, ...] = Field(min_length=1)
+    secret_env: str = Field(pattern=_ENV_NAME)
+    timeout: Seconds = 10.0
+    backoff: Seconds = 10.0
+    max_backoff: Seconds = 3600.0
+    retry_for: Seconds = 86400.0
+    concurrency: int = Field(4, ge=1, le=32)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        v = v.strip()
+        try:
+            parts = urlsplit(v)
+            _ = parts.port  # raises for a port that is not a number in range
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not a URL: {exc}") from None
+        if parts.scheme not in ("https", "http") or not parts.hostname or any(c in v for c in " \r\n\t"):
+            raise ValueError("must be an https:// URL (or http:// to a loopback address such as 127.0.0.1)")
+        if parts.username is not None or parts.password is not None or parts.fragment:
+            raise ValueError("must not carry a user name, password or #fragment (the signature authenticates)")
+        if parts.scheme == "http" and not _loopback(parts.hostname):
+            raise ValueError(f"plain http is only for a receiver on this machine (127.0.0.1, ::1, localhost); "
+                             f"use https://{parts.netloc}{parts.path}")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from outreach.events import TYPES
+
+        unknown = [e for e in v if e not in TYPES]
+        if unknown:
+            raise ValueError(f"unknown event type(s) {', '.join(map(repr, unknown))}; "
+                             f"the types are: {', '.join(TYPES)}")
+        return tuple(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _timing(self) -> Webhook:
+        if not 0 < self.timeout <= 60:
+            raise ValueError("timeout must be between 0 and 60 seconds")
+        if not 0 < self.backoff <= self.max_backoff:
+            raise ValueError("backoff must be above 0 and at most max_backoff")
+        if self.retry_for <= 0:
+            raise ValueError("retry_for must be a duration like 24h")
+        return self
+
+    def secret(self) -> bytes | None:
+        value = os.environ.get(self.secret_env)
+        return value.encode("utf-8") if value else None
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(Frozen):
     database_url: str = "sqlite:///outreach.db"
     timezone: str = "Asia/Jakarta"
@@ -536,6 +621,8 @@ class Settings(Frozen):
     calendar: Calendar = Calendar()
     web: Web = Web()
     email_events: EmailEvents = EmailEvents()
+    api: Api = Api()
+    webhooks: tuple[Webhook, ...] = ()
     theme: Theme = Theme()
     studio: Studio = Studio()
     imap: Imap | None = None
@@ -543,6 +630,16 @@ class Settings(Frozen):
     # how long a sender's claim on its messages lasts without renewal (it renews every quarter):
     # after a crash, another sender or the worker takes its messages over this long after the last renewal
     lease: Annotated[float, BeforeValidator(_seconds), Field(ge=2, le=3600)] = 45.0
+
+    @field_validator("webhooks")
+    @classmethod
+    def _one_entry_per_url(cls, v: tuple[Webhook, ...]) -> tuple[Webhook, ...]:
+        urls = [hook.url for hook in v]
+        twice = sorted({u for u in urls if urls.count(u) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} is listed more than once; "
+                             "list each receiver once, with all its events")
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -312,3 +312,65 @@ class HookToken(Base):
     __tablename__ = "hook_tokens"
     key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "mailgun:TOKEN"
     seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class ApiToken(Base):
+    """A bearer token of the JSON API (``outreach users token NAME``); it acts with its user's role.
+
+    Only the SHA-256 of the token is kept: a token is 256 random bits, so a fast hash is as safe as a slow
+    one, and a request is checked with one indexed lookup. Removing the user removes its tokens.
+    """
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the whole token
+    hint: Mapped[str] = mapped_column(String(16))  # the token's first characters, to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WebhookReceiver(Base):
+    """One ``webhooks:`` entry of outreach.yaml, as the worker delivers to it (keyed by its URL).
+
+    ``cursor`` is the newest event already queued for it; ``lease_owner``/``lease_until`` let one worker
+    at a time deliver to it (several workers on one PostgreSQL database).
+    """
+
+    __tablename__ = "webhook_receivers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the URL
+    url: Mapped[str] = mapped_column(Text)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    """One event to one receiver: pending (waiting, or failing and retried with backoff), delivered, dead.
+
+    ``contact_id`` is copied from the event so that a contact's later events wait while an earlier one is
+    still pending (in order per contact) with one indexed look-up.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("receiver_id", "event_id", name="uq_webhook_delivery"),
+        Index("ix_webhook_due", "receiver_id", "state", "next_attempt_at"),
+        Index("ix_webhook_contact", "receiver_id", "contact_id", "state", "event_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receiver_id: Mapped[int] = mapped_column(ForeignKey("webhook_receivers.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -184,6 +184,7 @@ def record(session: Session, results: Sequence[Result], worker: str, now: dateti
             "AND (last_contacted_at IS NULL OR last_contacted_at < ?)",
             (db.day(day), *sent, db.day(day)),
         )
+        record_sent_events(db, sent, at)
     failed = [r for r in results if r.state == "failed"]
     for r in failed:
         row = session.execute(
@@ -195,6 +196,23 @@ def record(session: Session, results: Sequence[Result], worker: str, now: dateti
                           contact_id=row.contact_id, detail={"code": r.code, "error": r.error}))  # fmt: skip
         if r.suppress_reason:
             add_suppression(session, row.email, r.suppress_reason, r.error, row.campaign_id, now)
+
+
+def record_sent_events(db: Driver, outbox_ids: Sequence[int], at: Any) -> None:
+    """One ``sent`` event per message the relay took, for the API's feed and the webhooks (events/feed.py).
+
+    Written in the transaction that records the ``sent`` state, in one statement for the batch, after the
+    other writes of ``record``: on PostgreSQL the first event insert takes the feed's ordering lock
+    (migration 0005), held only from here to the commit. Only rows this very ``record`` made ``sent`` (its
+    time in ``sent_at``) get one: an answer that came too late to change its row records no event either.
+    The event keeps nothing of its own (``{}``): the feed reads the message's facts from its outbox row.
+    """
+    db.run(
+        "INSERT INTO events (kind, at, campaign_id, outbox_id, contact_id, detail) "
+        f"SELECT 'sent', ?, campaign_id, id, contact_id, ? FROM outbox WHERE id IN ({marks(len(outbox_ids))}) "
+        "AND state = 'sent' AND sent_at = ? ORDER BY id",
+        (at, db.json({}), *outbox_ids, at),
+    )
 
 
 def add_suppression(session: Session, email: str, reason: str, detail: str | None,

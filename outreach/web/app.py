@@ -51,8 +51,11 @@ from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, esp_hooks, executive, writer
+from outreach.web import auth, caller, esp_hooks, executive, hooks, writer
 from outreach.web import metrics as metrics_route
+from outreach.web.api import PREFIX as API_PREFIX
+from outreach.web.api import create_api
+from outreach.web.api.problems import problem
 from outreach.web.auth import LoginThrottle
 from outreach.web.batching import ClickRecorder, EmailReader
 from outreach.web.headers import DEFAULT_CSP, SecurityHeaders
@@ -160,6 +163,11 @@ async def favicon(request: Request) -> Response:
                         headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
 
 
+async def _api_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Under /api, any other version or path: a problem, as the API answers, not the public side's page."""
+    await problem(404, f"no such API; this server has {API_PREFIX}")(scope, receive, send)
+
+
 async def _app_not_found(scope: Scope, receive: Receive, send: Send) -> None:
     """An unknown /app path: the login page without a session (nothing is revealed), else 404."""
     request = Request(scope, receive)
@@ -178,6 +186,7 @@ def _team_routes() -> list[BaseRoute]:
         *executive.routes(),
         *writer.routes(),
         *caller.routes(),
+        *hooks.routes(),
     ]
 
 
@@ -198,11 +207,13 @@ def create_app(ws: Workspace) -> Starlette:
         Mount("/app", app=team),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),  # loopback, trusted proxies or a token
         *esp_hooks.routes(),
+        Mount(API_PREFIX, app=create_api(ctx)),
+        Mount("/api", app=_api_not_found),
         Route("/{path:path}", public, methods=["GET", "POST"]),
     ]
-    hooks = ws.email_hooks(esp_hooks.fetch_https)
-    for problem in hooks.problems:
-        log.error("%s", problem)
+    email_hooks = ws.email_hooks(esp_hooks.fetch_https)
+    for trouble in email_hooks.problems:
+        log.error("%s", trouble)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -217,7 +228,7 @@ def create_app(ws: Workspace) -> Starlette:
     ], exception_handlers=ERROR_HANDLERS)  # fmt: skip
     app.state.web = ctx
     app.state.metrics = metrics_registry(ws.engine)  # read from the database at each scrape
-    app.state.hooks = hooks
+    app.state.hooks = email_hooks
     return app
 
 

@@ -1,6 +1,6 @@
 """contact_changes: each field of a contact changed, old -> new, by whom and through what
 
-Revision ID: 0005_registry
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-05 09:00:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_registry'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """hook_tokens: the tokens of email services' signed posts, so a replayed post is refused
 
-Revision ID: 0005_esp_hooks
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_esp_hooks'
-down_revision = '0004'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

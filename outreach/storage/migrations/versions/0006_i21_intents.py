@@ -1,7 +1,7 @@
 """reply intents: one row per read reply, contact proposals, the intent on follow-up items
 
-Revision ID: 0005_i21_intents
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_i21_intents'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """worker_heartbeats: each worker's sign of life (outreach worker --status, the app, /metrics);
 an index on outbox.sent_at (/metrics: the last minute's sends)
 
-Revision ID: 0005_ops_heartbeat
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_ops_heartbeat'
-down_revision = '0004'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
