@@ -1006,7 +1006,7 @@ def serve(ws: Workspace, host: str, port: int, log_format: str) -> None:
          f"(links point to {ws.config.settings.unsubscribe.base_url}); Ctrl-C to stop", logger="outreach.web",
          url=f"{base}/", app=f"{public or base}/app/")  # fmt: skip
     if not ws.users():
-        _say(json_log, "No accounts yet: `outreach users add NAME --role executive|writer|caller` makes one.",
+        _say(json_log, "No accounts yet: `outreach users add NAME --role executive|writer|caller|admin` makes one.",
              level=30, logger="outreach.web")  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
@@ -1033,7 +1033,7 @@ def _read_password(from_stdin: bool) -> str:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=Choice(["executive", "writer", "caller"]), required=True)
+@click.option("--role", type=Choice(["executive", "writer", "caller", "admin"]), required=True)
 @click.option("--sender", help="The sender key (outreach.yaml senders) this person works for or as.")
 @click.option("--email", help="Where the writer's test copies go (default: the sender's address).")
 @click.option("--password-stdin", is_flag=True, help="Read the password as one line from standard input.")

@@ -32,8 +32,9 @@ from outreach.web.render import context, page, redirect
 from outreach.web.sessions import checked_form
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-HOME = {"executive": "/app/campaigns", "writer": "/app/preview", "caller": "/app/followups"}
-ROLE_NAMES = {"executive": "sales executives", "writer": "writers", "caller": "callers"}
+HOME = {"executive": "/app/campaigns", "writer": "/app/preview", "caller": "/app/followups",
+        "admin": "/app/reports/monthly"}
+ROLE_NAMES = {"executive": "sales executives", "writer": "writers", "caller": "callers", "admin": "sales admins"}
 
 
 @dataclass

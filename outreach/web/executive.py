@@ -162,7 +162,7 @@ async def report(request: Request) -> Response:
                 css=REPORT_CSS, generated=datetime.now(ws.config.tz))  # fmt: skip
 
 
-@requires("executive")
+@requires("executive", "admin")
 async def monthly(request: Request) -> Response:
     ws = context(request).ws
     month = request.query_params.get("month") or datetime.now(ws.config.tz).strftime("%Y-%m")

@@ -73,8 +73,11 @@ def test_a_second_user_of_the_same_name_and_unknown_users(example_ws: Path) -> N
     assert again.stderr == "Error: user 'cali' already exists; `outreach users remove cali` first\n"
     gone = invoke("users", "remove", "nobody", ws=example_ws)
     assert gone.stderr == "Error: no user 'nobody'; `outreach users list` shows them\n"
-    role = invoke("users", "add", "x", "--role", "admin", "--password-stdin", ws=example_ws, input="long enough pw\n")
+    role = invoke("users", "add", "x", "--role", "boss", "--password-stdin", ws=example_ws, input="long enough pw\n")
     assert role.exit_code == 2
+    admin = invoke("users", "add", "sari", "--role", "admin", "--password-stdin", ws=example_ws,
+                   input="long enough pw\n")  # fmt: skip
+    assert admin.exit_code == 0 and admin.output == "User sari added (admin)\n", admin.output
 
 
 def test_password_change_and_wrong_passwords(example_ws: Path) -> None:
@@ -113,7 +116,7 @@ def test_a_missing_choice_is_said_on_one_line(example_ws: Path) -> None:
     """click's own message puts each choice on a tab-indented line of its own."""
     result = invoke("users", "add", "dewi", "--password-stdin", ws=example_ws, input="long enough pw\n")
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == "Error: Missing option '--role'. Choose from: executive, writer, caller."
+    assert result.stderr.splitlines()[-1] == "Error: Missing option '--role'. Choose from: executive, writer, caller, admin."
     result = invoke("content", "new", "launch", ws=example_ws)
     assert result.stderr.splitlines()[-1] == ("Error: Missing option '--kind'. Choose from: press-release, "
                                               "product-offer, event-invitation, follow-up.")  # fmt: skip
