@@ -34,7 +34,8 @@ from outreach.errors import AuthError, InputError, NotFoundError
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import User
 
-ROLES = ("executive", "writer", "caller", "admin")  # admin: the sales admin (contacts, users, every executive's numbers)
+# admin: the sales admin (contacts, users, every executive's numbers)
+ROLES = ("executive", "writer", "caller", "admin")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 takes any length; a megabyte "password" is a denial of service, not a secret

@@ -116,7 +116,8 @@ def test_a_missing_choice_is_said_on_one_line(example_ws: Path) -> None:
     """click's own message puts each choice on a tab-indented line of its own."""
     result = invoke("users", "add", "dewi", "--password-stdin", ws=example_ws, input="long enough pw\n")
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == "Error: Missing option '--role'. Choose from: executive, writer, caller, admin."
+    assert result.stderr.splitlines()[-1] == ("Error: Missing option '--role'. Choose from: executive, writer, caller, "
+                                              "admin.")
     result = invoke("content", "new", "launch", ws=example_ws)
     assert result.stderr.splitlines()[-1] == ("Error: Missing option '--kind'. Choose from: press-release, "
                                               "product-offer, event-invitation, follow-up.")  # fmt: skip

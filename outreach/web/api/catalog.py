@@ -47,8 +47,11 @@ async def segment(request: Request, name: Annotated[Name, Path()],
             summary="Every campaign: segment, sender, state and counts")  # fmt: skip
 async def campaigns(request: Request, who: Annotated[Bearer, Depends(requires("campaigns:read"))]) -> Any:
     found = await run(request, workspace(request).campaign_overview)
-    return CampaignList(campaigns=[CampaignOut(name=c.name, state=c.state, segment=c.segment, sender=c.sender,
-                                               counts=c.counts if c.status else None, error=c.error) for c in found])  # fmt: skip
+    return CampaignList(campaigns=[
+        CampaignOut(name=c.name, state=c.state, segment=c.segment, sender=c.sender,
+                    counts=c.counts if c.status else None, error=c.error)
+        for c in found
+    ])  # fmt: skip
 
 
 @router.get("/campaigns/{name}", response_model=CampaignStatus, responses={404: PROBLEM}, tags=["campaigns"],
