@@ -148,8 +148,8 @@ def test_a_backup_taken_mid_send_on_postgresql_restores_into_an_empty_database_o
 
     # the restored outreach.yaml names the database in use: not empty, so refused, and nothing is written
     message = error_line(invoke("restore", str(archive), str(tmp_path / "restored")))
-    assert re.fullmatch(r"Error: the database postgresql\+psycopg://outreach(?::\*\*\*)?@[^ ]+ is not empty \(\d+ tables, "
-                        r"sequences or views\); restore into a new, empty database \(createdb NAME, then "
+    assert re.fullmatch(r"Error: the database postgresql\+psycopg://outreach(?::\*\*\*)?@[^ ]+ is not empty "
+                        r"\(\d+ tables, sequences or views\); restore into a new, empty database \(createdb NAME, then "
                         r"OUTREACH_DATABASE_URL or database_url in the restored outreach.yaml\)", message), message
     assert not (tmp_path / "restored").exists() and not [p for p in tmp_path.iterdir() if ".restoring" in p.name]
 
