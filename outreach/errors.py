@@ -100,3 +100,15 @@ class ConflictError(StateError):
 
 class AuthError(OutreachError):
     """A login or an account operation was refused (wrong password, unknown user, too many tries)."""
+
+
+class DatabaseUnavailable(OutreachError):
+    """The database did not answer for longer than ``database.outage_timeout`` (storage/outage.py).
+
+    ``seconds``: how long it had been out; ``error``: the database's own first word on it.
+    """
+
+    def __init__(self, detail: str, *, seconds: float = 0.0, error: str = "") -> None:
+        super().__init__(detail)
+        self.seconds = seconds
+        self.error = error

@@ -78,7 +78,8 @@ class Workspace:
         if self._engine is None:
             from outreach.storage import open_engine
 
-            self._engine = open_engine(self.config.database_url)
+            self._engine = open_engine(self.config.database_url,
+                                       busy_timeout=self.config.settings.database.busy_timeout)
         return self._engine
 
     def secret(self) -> bytes:
