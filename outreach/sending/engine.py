@@ -8,10 +8,13 @@ Pipeline, per worker process:
   only ``claimed``, for
 * the connections: N SMTP sessions, each paced by the campaign's token
   bucket and by a bucket per recipient domain. Once its buckets let a
-  message go, a connection has it marked ``sending`` — committed — and only
-  then starts its transaction (MAIL FROM); it hands the outcome back to
+  message go, a connection asks for it to be marked ``sending`` and starts
+  its transaction; MAIL FROM and RCPT TO go while the mark is committed, and
+  DATA — the first command that can deliver anything — waits until it is on
+  disk. The outcome goes back to
 * the ledger (``recording.py``), which commits marks and outcomes together,
-  in groups: the connections ready at the same moment share one commit.
+  in groups: the marks asked while others were in MAIL and RCPT share one
+  commit, so durability costs about a commit per three messages and no wait.
 
 A crash can leave only the rows committed as ``sending`` and not yet
 answered — at most one per connection — and those become ``uncertain``,

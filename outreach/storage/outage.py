@@ -14,16 +14,22 @@ a traceback nor lose what they hold, so each unit of work goes through an
   (a constraint, a bad query) is a bug or bad data and is raised as it is.
 * ``call`` / ``acall`` run a unit of work and, during an outage, run it again
   with exponential backoff (0.25 s doubling to 5 s, jittered) until it
-  succeeds or ``database.outage_timeout`` has passed since the outage began
-  (its first failure, whoever saw it); then ``DatabaseUnavailable``, an
-  ``OutreachError``: the CLI's one ``Error:`` line. A unit of work must be a
-  whole transaction, so running it again is safe.
+  succeeds or ``database.outage_timeout`` has passed since its first
+  failure; then ``DatabaseUnavailable``, an ``OutreachError``: the CLI's one
+  ``Error:`` line. Once one unit of work gave up, the others give up at their
+  next failure instead of waiting a whole timeout each. A unit of work must be
+  a whole transaction, so running it again is safe. A deadlock or
+  serialization failure (``is_conflict``: two senders updating the same rows
+  in another order) is no outage; the work simply runs again at once, a few
+  times.
 * ``recovered_within(seconds)``: leases could not be renewed during the outage,
   so a sender or the worker waits one lease after it before taking over
   anyone's messages: every live sender has renewed by then.
 
 The outage is logged once when it starts and once when it ends (logger
-``outreach.database``), never per retry.
+``outreach.database``), never per retry; the worker's jobs, which do not wait
+but run again at their next time, report their failures here too (``fail``,
+``ok``), so they share the one view.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ _SQLITE_BUSY = ("database is locked", "database table is locked", "database is b
 # cannot_connect_now ("the database system is shutting down / starting up"), too_many_connections,
 # read_only_sql_transaction (a failover left us on a standby); class 08 is every connection exception
 _PG_OUTAGE = frozenset({"57P01", "57P02", "57P03", "53300", "25006"})
+_PG_CONFLICT = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected: run the work again
+CONFLICT_TRIES = 10
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -70,6 +78,13 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | InterfaceError)
 
 
+def is_conflict(exc: BaseException) -> bool:
+    """True when the server rolled the transaction back to let a concurrent one through (two senders updating
+    the same rows in another order): not an outage, but the same unit of work simply runs again."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return getattr(orig, "sqlstate", None) in _PG_CONFLICT
+
+
 def describe(exc: BaseException) -> str:
     """The database's own words, on one line (without SQLAlchemy's statement and link)."""
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
@@ -78,7 +93,12 @@ def describe(exc: BaseException) -> str:
 
 
 class Outage:
-    """One process's view of whether its database answers; see the module's docstring."""
+    """One process's view of whether its database answers; see the module's docstring.
+
+    The database is "down" while any caller's work keeps failing with an outage error, and "back" when
+    the last of them succeeded: a read that works while SQLite refuses writes does not end the outage of
+    the writer waiting. Each unit of work counts its own time against the timeout, from its first failure.
+    """
 
     def __init__(self, timeout: float = 60.0, *, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None) -> None:  # fmt: skip
@@ -87,80 +107,104 @@ class Outage:
         self.rng = rng or random.Random()
         self.down_since: float | None = None
         self.recovered_at: float | None = None
-        self.error = ""  # the first error of the outage under way
-        self.tries = 0
         self.outages = 0  # how many began in this process (for reports and tests)
+        self._failing: dict[object, float] = {}  # caller -> when its work first failed
+        self.gave_up: DatabaseUnavailable | None = None  # a caller gave up: the others do at their next failure
 
     @property
     def down(self) -> bool:
         return self.down_since is not None
 
-    def down_for(self) -> float:
-        return 0.0 if self.down_since is None else self.clock() - self.down_since
-
-    def failed(self, exc: BaseException) -> float:
-        """An outage error: how long to wait before the next try; ``DatabaseUnavailable`` once past the timeout."""
+    def fail(self, key: object, exc: BaseException) -> float:
+        """``key``'s work failed with an outage error: when it first did. The outage begins (and is logged)
+        with the first caller failing."""
         now = self.clock()
-        if self.down_since is None:
-            self.down_since, self.error, self.tries = now, describe(exc), 0
-            self.outages += 1
-            log.warning("the database is unavailable (%s); retrying for up to %g s (database.outage_timeout)",
-                        self.error, self.timeout)  # fmt: skip
-        self.tries += 1
-        elapsed = now - self.down_since
-        if elapsed >= self.timeout:
-            raise DatabaseUnavailable(
-                f"the database has not answered for {elapsed:.0f} s (database.outage_timeout is {self.timeout:g} s):"
-                f" {self.error}", seconds=elapsed, error=self.error,
-            ) from None  # fmt: skip
-        delay = min(MAX_DELAY, FIRST_DELAY * 2 ** (self.tries - 1)) * self.rng.uniform(0.8, 1.2)
-        return max(min(delay, self.timeout - elapsed), 0.01)  # the last try falls on the timeout itself
+        if key not in self._failing:
+            if not self._failing and self.gave_up is None:  # once given up, the rest only fails fast
+                self.down_since = now
+                self.outages += 1
+                log.warning("the database is unavailable (%s); retrying for up to %g s (database.outage_timeout)",
+                            describe(exc), self.timeout)  # fmt: skip
+            self._failing[key] = now
+        return self._failing[key]
 
-    def succeeded(self) -> None:
-        if self.down_since is not None:
+    def ok(self, key: object, recovered: bool = True) -> None:
+        """``key``'s work went through (or it gave up: ``recovered`` False); the last one ends the outage."""
+        if self._failing.pop(key, None) is None:
+            return
+        if recovered:
+            self.gave_up = None
+        if self._failing:
+            return
+        if recovered and self.down_since is not None:
             log.warning("the database is back after %.1f s", self.clock() - self.down_since)
-            self.down_since, self.recovered_at = None, self.clock()
+            self.recovered_at = self.clock()
+        self.down_since = None
 
     def recovered_within(self, seconds: float) -> bool:
         """Down now, or back for less than ``seconds``."""
         return self.down or (self.recovered_at is not None and self.clock() - self.recovered_at < seconds)
 
+    def retry_after(self, exc: Exception, key: object, tries: int) -> float:
+        """How long ``key`` waits before running its work again after ``exc`` (its ``tries``-th failure);
+        raises when that is not for retrying: a bug, bad data, or an outage that lasted too long."""
+        if is_outage(exc):
+            since = self.fail(key, exc)
+            elapsed = self.clock() - since
+            if self.gave_up is not None:
+                self.ok(key, recovered=False)
+                raise self.gave_up from None
+            if elapsed >= self.timeout:
+                self.ok(key, recovered=False)
+                error = describe(exc)
+                self.gave_up = DatabaseUnavailable(
+                    f"the database has not answered for {elapsed:.0f} s (database.outage_timeout is "
+                    f"{self.timeout:g} s): {error}", seconds=elapsed, error=error,
+                )  # fmt: skip
+                raise self.gave_up from None
+            delay = min(MAX_DELAY, FIRST_DELAY * 2 ** min(tries, 10)) * self.rng.uniform(0.8, 1.2)
+            return max(min(delay, self.timeout - elapsed), 0.01)  # the last try falls on the timeout itself
+        self.ok(key, recovered=False)
+        if is_conflict(exc) and tries < CONFLICT_TRIES:
+            return self.rng.uniform(0.005, 0.05 * (tries + 1))
+        raise exc
+
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)``, run again after each outage error until it works or the outage lasts too long."""
+        key, tries = object(), 0
         while True:
             try:
                 result = fn(*args)
             except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                time.sleep(self.failed(exc))
+                time.sleep(self.retry_after(exc, key, tries))
+                tries += 1
                 continue
-            self.succeeded()
+            self.ok(key)
             return result
 
     async def acall(self, fn: Callable[..., T], *args: Any) -> T:
         """``call`` for the event loop: the wait between tries is an ``asyncio.sleep``, so SMTP sessions and
         requests go on meanwhile (``fn`` itself still runs in the loop)."""
+        key, tries = object(), 0
         while True:
             try:
                 result = fn(*args)
             except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                await asyncio.sleep(self.failed(exc))
+                await asyncio.sleep(self.retry_after(exc, key, tries))
+                tries += 1
                 continue
-            self.succeeded()
+            self.ok(key)
             return result
 
     async def await_call(self, make: Callable[[], Awaitable[T]]) -> T:
         """``acall`` for work that is itself awaited (``make()`` gives a fresh awaitable per try: a thread hop)."""
+        key, tries = object(), 0
         while True:
             try:
                 result = await make()
             except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                await asyncio.sleep(self.failed(exc))
+                await asyncio.sleep(self.retry_after(exc, key, tries))
+                tries += 1
                 continue
-            self.succeeded()
+            self.ok(key)
             return result

@@ -5,8 +5,10 @@ queued ──claim──► claimed ──attempt──► sending ──► sen
    └─────────────────┘ (never attempted)        └─► uncertain (the relay may have it)
 
 Every transition is committed before the action it guards: a row is
-``sending`` on disk before its SMTP transaction starts, so a crash can only
-leave it ``uncertain``, never silently resend it. Claims are an UPDATE over a
+``sending`` on disk before its SMTP transaction sends DATA (the first command
+that can deliver anything; the engine asks for the mark as the transaction
+starts and commits it meanwhile, in groups), so a crash can only leave it
+``uncertain``, never silently resend it, and only while it is in a transaction. Claims are an UPDATE over a
 ``SELECT ... FOR UPDATE SKIP LOCKED`` sub-select (due retries, then fresh rows):
 atomic on PostgreSQL with many workers, and on SQLite, where one writer holds
 the lock.
