@@ -42,6 +42,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from outreach.errors import DatabaseUnavailable
@@ -123,7 +124,7 @@ class Outage:
             if not self._failing and self.gave_up is None:  # once given up, the rest only fails fast
                 self.down_since = now
                 self.outages += 1
-                log.warning("the database is unavailable (%s); retrying for up to %g s (database.outage_timeout)",
+                log.warning("the database is unavailable (%s); retrying (database.outage_timeout: %g s)",
                             describe(exc), self.timeout)  # fmt: skip
             self._failing[key] = now
         return self._failing[key]
@@ -208,3 +209,9 @@ class Outage:
                 continue
             self.ok(key)
             return result
+
+
+def ping(engine: Engine) -> None:
+    """One round trip: raises when the database does not answer (``/healthz``)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
