@@ -173,42 +173,51 @@ class Outage:
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)``, run again after each outage error until it works or the outage lasts too long."""
         key, tries = object(), 0
-        while True:
-            try:
-                result = fn(*args)
-            except Exception as exc:
-                time.sleep(self.retry_after(exc, key, tries))
-                tries += 1
-                continue
-            self.ok(key)
-            return result
+        try:
+            while True:
+                try:
+                    result = fn(*args)
+                except Exception as exc:
+                    time.sleep(self.retry_after(exc, key, tries))
+                    tries += 1
+                    continue
+                self.ok(key)
+                return result
+        finally:
+            self.ok(key, recovered=False)  # stopped while it waited (cancelled, interrupted): it waits no more
 
     async def acall(self, fn: Callable[..., T], *args: Any) -> T:
         """``call`` for the event loop: the wait between tries is an ``asyncio.sleep``, so SMTP sessions and
         requests go on meanwhile (``fn`` itself still runs in the loop)."""
         key, tries = object(), 0
-        while True:
-            try:
-                result = fn(*args)
-            except Exception as exc:
-                await asyncio.sleep(self.retry_after(exc, key, tries))
-                tries += 1
-                continue
-            self.ok(key)
-            return result
+        try:
+            while True:
+                try:
+                    result = fn(*args)
+                except Exception as exc:
+                    await asyncio.sleep(self.retry_after(exc, key, tries))
+                    tries += 1
+                    continue
+                self.ok(key)
+                return result
+        finally:
+            self.ok(key, recovered=False)  # cancelled while it waited (the run is over): it waits no more
 
     async def await_call(self, make: Callable[[], Awaitable[T]]) -> T:
         """``acall`` for work that is itself awaited (``make()`` gives a fresh awaitable per try: a thread hop)."""
         key, tries = object(), 0
-        while True:
-            try:
-                result = await make()
-            except Exception as exc:
-                await asyncio.sleep(self.retry_after(exc, key, tries))
-                tries += 1
-                continue
-            self.ok(key)
-            return result
+        try:
+            while True:
+                try:
+                    result = await make()
+                except Exception as exc:
+                    await asyncio.sleep(self.retry_after(exc, key, tries))
+                    tries += 1
+                    continue
+                self.ok(key)
+                return result
+        finally:
+            self.ok(key, recovered=False)
 
 
 def ping(engine: Engine) -> None:

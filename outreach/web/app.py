@@ -38,6 +38,7 @@ import anyio
 import anyio.to_thread
 import jinja2
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -47,6 +48,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from outreach.errors import DatabaseUnavailable
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.outage import Outage
@@ -150,9 +152,15 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database error: 503 (a plain page, no traceback logged) when the database is away for a while
+    (storage/outage.py); anything else is a bug, which goes on to ``_server_error``."""
+    if not database_down(exc):
+        raise exc
+    return unavailable(request.app.state.web.outage, exc)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
-    if database_down(exc):  # not a bug: the database is away for a while (storage/outage.py)
-        return with_headers(unavailable(request.app.state.web.outage, exc))
     log.error("%s %s failed", request.method, _SECRET_IN_PATH.sub("/…", request.url.path), exc_info=exc)
     return with_headers(PlainTextResponse("Something went wrong on our side; it has been logged. Please try again.",
                                           status_code=500))  # fmt: skip
@@ -165,7 +173,8 @@ def with_headers(response: Response) -> Response:
     return response
 
 
-ERROR_HANDLERS = {HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _server_error}
+ERROR_HANDLERS = {HTTPException: _http_error, ClientDisconnect: _client_gone, DBAPIError: _database_error,
+                  DatabaseUnavailable: _database_error, Exception: _server_error}  # fmt: skip
 
 
 # -- the app ------------------------------------------------------------------------------------
