@@ -312,3 +312,26 @@ def test_a_short_outage_is_ridden_out_and_logged_once_each_way(monkeypatch: pyte
     assert not outage.down and outage.recovered_within(45.0)
     clock.now += 45.0
     assert not outage.recovered_within(45.0)  # a lease after it, take-overs resume
+
+
+@pytest.mark.parametrize(("yaml", "error"), [
+    ("database:\n  outage_timeout: 0s\n", "database.outage_timeout: Input should be greater than or equal to 1"),
+    ("database:\n  outage_timeout: soon\n",
+     "database.outage_timeout: 'soon' is not a duration; write e.g. 30s, 15m, 1h or 90d"),
+    ("database:\n  busy_timeout: 2h\n", "database.busy_timeout: Input should be less than or equal to 3600"),
+    ("database:\n  outage: 60s\n", "database.outage: unknown key"),
+])  # fmt: skip
+def test_database_settings_are_checked_when_the_workspace_loads(example_ws: Path, yaml: str, error: str) -> None:
+    settings = example_ws / "outreach.yaml"
+    lines = settings.read_text().count("\n")
+    settings.write_text(settings.read_text() + yaml)
+    result = invoke("campaign", "status", "solusi-jaringan", ws=example_ws)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {settings.resolve()}, line {lines + 2}: {error}\n"
+
+
+def test_the_database_settings_default_to_a_minute_and_half_a_minute(example_ws: Path) -> None:
+    from outreach.settings.workspace import load_workspace
+
+    database = load_workspace(example_ws).settings.database
+    assert (database.outage_timeout, database.busy_timeout) == (60.0, 30.0)
