@@ -78,9 +78,15 @@ class Ledger:
             self._timer = asyncio.get_running_loop().call_later(self.tick, self._tick)
 
     def _tick(self) -> None:
+        """``sent`` outcomes are due: the next commit for a mark takes them along (a few milliseconds
+        later while messages flow); only if none comes within another tick do they get a commit of their own."""
         self._timer = None
         self._sent_due = True
-        self._wake.set()
+        asyncio.get_running_loop().call_later(self.tick, self._overdue)
+
+    def _overdue(self) -> None:
+        if self._sent_due:
+            self._wake.set()
 
     def mark(self, row_id: int) -> asyncio.Future[bool]:
         """Ask for ``row_id`` to be marked ``sending``; the next commit does it, at the latest when someone
