@@ -18,7 +18,7 @@ Pipeline, per worker process:
 
 A crash can leave only the rows committed as ``sending`` and not yet
 answered — at most one per connection that the relay has not taken, and the
-few it took in the last 20 ms (``sent`` answers are written a tick later) —
+few it took in the last milliseconds (``sent`` answers are written a tick later) —
 and those become ``uncertain``, never silently resent; the messages still
 waiting in memory are only ``claimed`` and go back to the queue. Pause, cancel and shutdown stop the
 hand-over within half a second; rows not yet attempted go back to the queue.

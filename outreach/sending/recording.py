@@ -37,14 +37,15 @@ class Ledger:
 
     Why that costs little: a connection asks (``mark(id)``) as its transaction starts and needs the mark
     on disk only before DATA (``settled``), two round trips later. Nothing is committed until some
-    connection needs its mark; that commit takes every mark asked by then — about three messages a
-    commit with four connections, measured — and no connection waits for a commit it could have
-    overlapped. (One commit per message, before MAIL FROM, cost a quarter more CPU per message.) Each
-    commit also carries every outcome other than ``sent`` (a refusal, a retry, a message given back), so
-    a connection never has more than one row on disk that the relay did not take and that is not
-    answered: after a crash, uncertain rows the relay never received <= connections. ``sent`` outcomes,
-    which update the contact too, are written every ``tick`` (20 ms) instead; a crash can leave those
-    uncertain as well, but the relay has them.
+    connection needs its mark; that commit takes every mark asked by then — four a commit with four
+    connections, measured — and no connection waits for a commit it could have overlapped. (One commit
+    per message, before MAIL FROM, cost a quarter more CPU per message.) Each commit also carries every
+    outcome other than ``sent`` (a refusal, a retry, a message given back), so a connection never has
+    more than one row on disk that the relay did not take and that is not answered: after a crash,
+    uncertain rows the relay never received <= connections. ``sent`` outcomes, which update the contact
+    too, ride along with the first commit a ``tick`` (5 ms) after they came, and get a commit of their
+    own only when no mark needs one (the end of a run); a crash can leave those few uncertain as well,
+    but the relay has them.
 
     On SQLite a commit is a few dozen microseconds of CPU and runs in the loop; on a server it waits on
     the network, so it runs in a thread of its own and the loop drives the SMTP sessions meanwhile. Both
@@ -57,7 +58,7 @@ class Ledger:
     """
 
     def __init__(self, engine: Engine, worker: str, now: Callable[[], datetime], lease: timedelta, db: Outage,
-                 tick: float = 0.02) -> None:  # fmt: skip
+                 tick: float = 0.005) -> None:  # fmt: skip
         self.worker, self.now, self.lease, self.db, self.tick = worker, now, lease, db, tick
         self.settler = outbox.Settler(engine)
         self.results: list[outbox.Result] = []  # outcomes not written yet
