@@ -130,9 +130,15 @@ class Ledger:
         ids = list(self.marks)
         if not results and not ids:
             return
-        owned = await self._in_thread(self.settler.settle, results, ids, self.worker, self.now(), self.lease)
-        if with_sent:
-            self._sent_due = False
+        # the due ``sent`` outcomes are taken now, before the commit waits on its thread: a tick that comes
+        # meanwhile is for outcomes added meanwhile, and must stay set (cleared after the commit, it would
+        # strand them until the next mark, which never comes at the end of a run: the sender waits on them)
+        self._sent_due = self._sent_due and not with_sent
+        try:
+            owned = await self._in_thread(self.settler.settle, results, ids, self.worker, self.now(), self.lease)
+        except BaseException:
+            self._sent_due = self._sent_due or with_sent  # not written: still due, for the retry to take
+            raise
         written = {id(r) for r in results}
         self.results = [r for r in self.results if id(r) not in written]
         for row_id in ids:
