@@ -12,8 +12,7 @@ from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
 from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace, refused_port
 from imap_server import Dovecot, start_dovecot
-from pg_cluster import own_pg, pg_cluster  # noqa: F401 - fixtures: a throwaway PostgreSQL a test may stop
-from pg_server import start_postgres
+from pg_server import own_pg, pg_admin_url, pg_url, stoppable_pg, throwaway_pg  # noqa: F401 - the PostgreSQL fixtures
 from sqlalchemy import select
 
 from outreach.sending.engine import send_campaign
@@ -99,38 +98,6 @@ def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
         rows = {r.email: r for r in session.scalars(select(Outbox))}
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
     return ws, engine, rows, signer
-
-
-@pytest.fixture(scope="session")
-def pg_admin_url() -> Iterator[str]:
-    """The PostgreSQL the tests use, as a URL to a database the role may create and drop databases from:
-    $OUTREACH_TEST_POSTGRES_URL when set, else a throwaway cluster started for the session (pg_server.py)."""
-    given = os.environ.get("OUTREACH_TEST_POSTGRES_URL")
-    if given:
-        yield given
-        return
-    server = start_postgres()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def pg_url(pg_admin_url: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh PostgreSQL database for the test, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    name = f"outreach_t{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield pg_admin_url.rsplit("/", 1)[0] + "/" + name
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 @pytest.hookimpl(hookwrapper=True)

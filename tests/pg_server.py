@@ -1,41 +1,57 @@
-"""A throwaway PostgreSQL for the tests, from the installed server binaries, as the tests run dovecot and knot.
+"""The tests' throwaway PostgreSQL, from the installed server binaries, as the tests run dovecot and knot.
 
-``make test`` needs no variable and no running server: when
-``OUTREACH_TEST_POSTGRES_URL`` is not set, the session makes its own cluster
-(``initdb`` in a temporary folder, trust logins for the role ``outreach``),
-runs ``postgres`` in the foreground on a free 127.0.0.1 port with its socket
-in that folder, and removes it all at the end. It never touches a system
-cluster. With the variable set (a server the role may create databases on),
-that server is used instead.
+One kind of server serves both uses:
 
-The binaries are Debian's (``/usr/lib/postgresql/VERSION/bin``, package
-``postgresql``), else whatever ``initdb`` is on the PATH or ``pg_config
---bindir`` names. ``initdb`` refuses to run as root, so as root (containers,
-CI) the cluster belongs to, and runs as, the ``postgres`` user (else
-``nobody``). On Linux the server is told to stop when the test process dies,
-so a killed session leaves no server behind.
+* ``pg_admin_url`` / ``pg_url``: ``make test`` needs no variable and no running server. When
+  ``OUTREACH_TEST_POSTGRES_URL`` is not set, the session's throwaway server is used; with it set (a
+  server the role may create databases on), that server is, and nothing is started for it.
+* ``own_pg``: a server the test may stop and start again (a database outage), with a fresh database
+  ``own_pg.test_url``. Always a throwaway one, never the server of ``OUTREACH_TEST_POSTGRES_URL``
+  (other test runs share that one); without the variable it is the session's server itself, started
+  again after the test if the test left it stopped.
+
+The server is started once per session, when a test first needs it: ``initdb`` in a temporary folder
+(trust logins for the role ``outreach``; fsync off: it is thrown away), then ``postgres`` in the
+foreground on a free 127.0.0.1 port with its socket in that folder (another port when something took
+that one meanwhile). ``stop(mode)`` sends the signal ``pg_ctl stop -m MODE`` would (fast: every
+session is cut, as in an operator's restart; immediate: a crash), ``start()`` runs it again on the same
+port, so clients reconnect to the URL they have.
+
+The binaries are Debian's (``/usr/lib/postgresql/VERSION/bin``, package ``postgresql``), else whatever
+``initdb`` is on the PATH or ``pg_config --bindir`` names; without them the PostgreSQL tests skip,
+except under CI=true, where that fails. ``initdb`` refuses to run as root, so as root (containers, CI)
+the server belongs to, and runs as, the ``postgres`` user (else ``nobody``); its folder lives outside
+pytest's tmp_path, which is private to root. On Linux the server is told (PR_SET_PDEATHSIG) to shut
+down fast when the process that started it dies, so a killed session leaves no server behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
-from helpers import wait_for
+from helpers import DEADLINE, free_port, wait_for
 
 ROLE = "outreach"
 SETTINGS = ("listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off", "full_page_writes=off",
             "max_connections=200")  # fmt: skip  # several tests' senders, workers and servers at once
+# what ``pg_ctl stop -m MODE`` sends the postmaster; SIGTERM's "smart" shutdown would wait for every client
+STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+READY = "database system is ready to accept connections"
+PORT_TAKEN = ("could not bind", "Address already in use")
 
 
 def pg_bindir() -> Path:
@@ -54,103 +70,237 @@ def pg_bindir() -> Path:
     reason = "the PostgreSQL server binaries (initdb, postgres) are not installed (Debian: apt-get install postgresql)"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
-    pytest.skip(f"{reason}, and OUTREACH_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    pytest.skip(f"{reason}: PostgreSQL tests skipped")
 
 
 def _owner() -> pwd.struct_passwd | None:
-    """Whom the cluster runs as: ourselves, or (as root, which initdb refuses) postgres, else nobody."""
+    """Whom the server runs as: ourselves, or (as root, which initdb refuses) postgres, else nobody."""
     if os.geteuid() != 0:
         return None
     for name in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
-    raise RuntimeError("running as root, and there is neither a postgres nor a nobody user to run PostgreSQL as")
+    pytest.skip("running as root with neither a postgres nor a nobody user to run PostgreSQL as")
 
 
-def _die_with_us() -> None:  # pragma: no cover - runs in the child, before exec
-    """Linux: SIGTERM (a fast, clean shutdown) when the process that started the server is gone."""
+def _as(owner: pwd.struct_passwd | None) -> dict[str, object]:
+    return {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []} if owner else {}
+
+
+def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child, after the user switch, before exec
+    """Linux: a fast shutdown (SIGINT) when the thread that started the server is gone — and at once if the
+    whole process went while we forked. (Set after the switch to the server's user, which clears it.)"""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
 class PgServer:
-    folder: Path
-    port: int
-    proc: subprocess.Popen[bytes]
+    """One throwaway server: ``start()``, ``stop(mode)``, ``url(database)``, ``database(name)``."""
 
-    @property
-    def url(self) -> str:
-        """The maintenance database, for creating and dropping each test's own."""
-        return f"postgresql+psycopg://{ROLE}@127.0.0.1:{self.port}/postgres"
+    def __init__(self, bindir: Path) -> None:
+        self.bindir, self.owner = bindir, _owner()
+        self.folder = Path(tempfile.mkdtemp(prefix="outreach-pg-"))
+        self.data, self.logfile = self.folder / "data", self.folder / "postgres.log"
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.test_url = ""  # own_pg's database for the test under way
+        if self.owner is not None:
+            os.chown(self.folder, self.owner.pw_uid, self.owner.pw_gid)
+        made = subprocess.run([str(bindir / "initdb"), "-D", str(self.data), "-U", ROLE, "--auth=trust", "-E", "UTF8",
+                               "--no-locale", "--no-sync"], capture_output=True, text=True, check=False,
+                              cwd=self.folder, timeout=120, **_as(self.owner))  # type: ignore[call-overload]  # fmt: skip
+        if made.returncode != 0:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise RuntimeError(f"initdb failed ({made.returncode}):\n{made.stdout}\n{made.stderr}")
 
-    def log(self) -> str:
-        path = self.folder / "postgres.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+    # -- running it --------------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown: sessions are cut, nothing is written back
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def first_start(self) -> None:
+        """On a free port; another one when something took it between our choice and the server's bind."""
+        for _attempt in range(5):
+            self.port = free_port()
+            if self._launch():
+                return
+        raise RuntimeError(f"PostgreSQL did not start on any of 5 free ports:\n{self.log()}")
+
+    def start(self) -> None:
+        """Again, after ``stop``, on the same port (its clients' URL). Should something hold the port for a
+        moment (a free-port probe), it tries again until the deadline."""
+        if not self.running():
+            wait_for(self._launch, what=f"PostgreSQL to start again on port {self.port}", context=self.log)
+
+    def _launch(self) -> bool:
+        """``postgres`` in the foreground; True once it accepts connections, False when the port was taken."""
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("start PostgreSQL from the main thread: PR_SET_PDEATHSIG follows the starting thread")
+        offset = self.logfile.stat().st_size if self.logfile.exists() else 0
+        options = [arg for setting in SETTINGS for arg in ("-c", setting)]
+        die_with_us = functools.partial(_die_with, os.getpid())
+        with self.logfile.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.folder),
+                 *options], stdout=log, stderr=subprocess.STDOUT, cwd=self.folder,
+                preexec_fn=die_with_us, **_as(self.owner))  # type: ignore[call-overload]  # fmt: skip
+        proc = self.proc
+
+        def settled() -> bool:
+            return proc.poll() is not None or READY in self._log_since(offset)
+
+        wait_for(settled, what="PostgreSQL to start", context=self.log)
+        if proc.poll() is None:
+            return True
+        self.proc = None
+        if any(sign in self._log_since(offset) for sign in PORT_TAKEN):
+            return False
+        raise RuntimeError(f"PostgreSQL exited ({proc.returncode}):\n{self.log()}")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m MODE``'s signal, and wait for the exit: ``fast`` ends every session (an operator's
+        restart), ``immediate`` is a crash (recovery runs at the next start)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(STOP_SIGNALS[mode])
+        try:
+            proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ensure_running(self) -> None:
+        if not self.running():
+            self.start()
+
+    def destroy(self) -> None:
+        self.stop("immediate")
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    # -- its databases -----------------------------------------------------------------------------
 
-def _run(args: list[str], owner: pwd.struct_passwd | None, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    as_owner = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []} if owner else {}
-    return subprocess.run(args, capture_output=True, text=True, check=False, **as_owner, **kwargs)  # type: ignore[call-overload, no-any-return]
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{ROLE}@127.0.0.1:{self.port}/{database}"
+
+    def _connect(self, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection[Any]:
+        return psycopg.connect(f"host=127.0.0.1 port={self.port} user={ROLE} dbname=postgres",
+                               autocommit=autocommit, connect_timeout=connect_timeout)  # fmt: skip
+
+    def database(self, name: str) -> str:
+        """A new, empty database (one of that name is dropped first); its SQLAlchemy URL."""
+        with self._connect(autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        with self._connect(autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def answers(self) -> bool:
+        try:
+            with self._connect(connect_timeout=5):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def log(self) -> str:
+        return self._log_since(0)[-4000:]
+
+    def _log_since(self, offset: int) -> str:
+        with contextlib.suppress(OSError), self.logfile.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode(errors="replace")
+        return ""
 
 
 def start_postgres() -> PgServer:
-    """initdb, then ``postgres`` on a free port (another, when something took the port meanwhile)."""
-    bindir, owner = pg_bindir(), _owner()
-    folder = Path(tempfile.mkdtemp(prefix="outreach-pg-"))
-    if owner is not None:
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    data = folder / "data"
-    made = _run([str(bindir / "initdb"), "-D", str(data), "-U", ROLE, "--auth=trust", "-E", "UTF8", "--no-locale",
-                 "--no-sync"], owner, cwd=folder)  # fmt: skip
-    if made.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise RuntimeError(f"initdb failed ({made.returncode}):\n{made.stdout}\n{made.stderr}")
-    for _attempt in range(5):
-        server = _launch(bindir, folder, owner)
-        if server is not None:
-            return server
-    shutil.rmtree(folder, ignore_errors=True)
-    raise RuntimeError("PostgreSQL did not start on any of 5 free ports")
-
-
-def _launch(bindir: Path, folder: Path, owner: pwd.struct_passwd | None) -> PgServer | None:
-    port = _free_port()
-    log = (folder / "postgres.log").open("ab")
-    options = [arg for setting in SETTINGS for arg in ("-c", setting)]
-    as_owner = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []} if owner else {}
-    proc = subprocess.Popen([str(bindir / "postgres"), "-D", str(folder / "data"), "-p", str(port), "-k", str(folder),
-                             *options], stdout=log, stderr=subprocess.STDOUT, cwd=folder,
-                            preexec_fn=_die_with_us, **as_owner)  # type: ignore[call-overload]
-    log.close()
-    server = PgServer(folder, port, proc)
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            return True
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return (folder / f".s.PGSQL.{port}").exists() and "ready to accept connections" in server.log()
-        return False
-
-    wait_for(ready, what="PostgreSQL to start", context=server.log)
-    if proc.poll() is not None:
-        if "could not bind" in server.log() or "Address already in use" in server.log():
-            return None  # the port was taken meanwhile: another one
-        raise RuntimeError(f"PostgreSQL exited ({proc.returncode}):\n{server.log()}")
+    """initdb, then ``postgres`` on a free port."""
+    server = PgServer(pg_bindir())
+    try:
+        server.first_start()
+    except BaseException:
+        server.destroy()
+        raise
     return server
+
+
+# -- fixtures (conftest.py imports them) -----------------------------------------------------------
+
+
+class _Lazy:
+    """The session's throwaway server, started when a test first needs one: a run with
+    OUTREACH_TEST_POSTGRES_URL set and no outage test starts none."""
+
+    def __init__(self) -> None:
+        self.server: PgServer | None = None
+
+    def get(self) -> PgServer:
+        if self.server is None:
+            self.server = start_postgres()
+        return self.server
+
+
+@pytest.fixture(scope="session")
+def throwaway_pg() -> Iterator[_Lazy]:
+    lazy = _Lazy()
+    try:
+        yield lazy
+    finally:
+        if lazy.server is not None:
+            lazy.server.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(throwaway_pg: _Lazy) -> str:
+    """The PostgreSQL the tests use, as a URL to a database the role may create and drop databases from:
+    $OUTREACH_TEST_POSTGRES_URL when set, else the session's throwaway server's."""
+    return os.environ.get("OUTREACH_TEST_POSTGRES_URL") or throwaway_pg.get().url()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database for the test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    name = f"outreach_t{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield pg_admin_url.rsplit("/", 1)[0] + "/" + name
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def stoppable_pg(throwaway_pg: _Lazy) -> Iterator[PgServer]:
+    """A server of the tests' own: the session's, unless the tests were pointed at another (which others
+    may share, so it is never stopped): then one more throwaway server, for the tests that stop it."""
+    if not os.environ.get("OUTREACH_TEST_POSTGRES_URL"):
+        yield throwaway_pg.get()
+        return
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def own_pg(stoppable_pg: PgServer, request: pytest.FixtureRequest) -> Iterator[PgServer]:
+    """A throwaway server the test may stop and start, running, with a fresh database ``own_pg.test_url``;
+    running again after the test."""
+    server = stoppable_pg
+    server.ensure_running()
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    server.test_url = server.database(name)
+    yield server
+    server.ensure_running()
+    server.drop(name)
+    server.test_url = ""

@@ -1,8 +1,8 @@
 """The long-running processes and the mailbox poll through a database outage, as an operator meets one.
 
 Real processes (``outreach worker``, ``outreach serve``, ``outreach track
-poll``) against a throwaway PostgreSQL cluster that the test stops and starts
-(tests/pg_cluster.py; never the shared system cluster), or a SQLite file
+poll``) against a throwaway PostgreSQL server that the test stops and starts
+(``own_pg``, tests/pg_server.py; never a shared server), or a SQLite file
 another connection keeps locked. Each keeps running (or retries), says so in
 one line, and works again once the database is back; none prints a
 traceback. The classification and the backoff themselves are tested on a
@@ -24,7 +24,7 @@ import pytest
 from engine_support import FaultySink, bulk_workspace, prepare, running
 from helpers import SendWorkspace, Spawned, free_port, invoke, wait_for
 from imap_server import PASSWORD, Dovecot, configure_imap
-from pg_cluster import PgCluster
+from pg_server import PgServer
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -55,7 +55,7 @@ def no_traceback(*procs: Spawned) -> None:
 
 @pytest.mark.postgres
 def test_the_worker_keeps_running_through_an_outage_and_sends_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                     own_pg: PgCluster) -> None:  # fmt: skip
+                                                                     own_pg: PgServer) -> None:  # fmt: skip
     """Down longer than the send's outage_timeout: the send gives up, the worker does not; it sends the rest after."""
     n = 600
     root = bulk_workspace(tmp_path / "ws", n, "throttle: {rate: 100/s, connections: 2}\n" + PAST,
@@ -93,7 +93,7 @@ def test_the_worker_keeps_running_through_an_outage_and_sends_after(tmp_path: Pa
 
 @pytest.mark.postgres
 def test_serve_answers_503_while_the_database_is_down_then_works_again(
-        tmp_path: Path, own_pg: PgCluster, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+        tmp_path: Path, own_pg: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     root = bulk_workspace(tmp_path / "ws", 3)
     monkeypatch.setenv("OUTREACH_DATABASE_URL", own_pg.test_url)
     added = invoke("users", "add", "boss", "--role", "executive", "--password-stdin", ws=root, input="boss-pw-12345\n")

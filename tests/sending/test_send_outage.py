@@ -1,9 +1,9 @@
 """The database goes away while messages go out: real PostgreSQL stopped and started, SQLite locked.
 
 Every test here runs real ``outreach`` processes against a real SMTP sink and
-takes the database away from under them: a throwaway PostgreSQL cluster of
-the tests' own (tests/pg_cluster.py) stopped with ``pg_ctl stop -m fast`` —
-never the shared system cluster — or a SQLite file whose write lock another
+takes the database away from under them: a throwaway PostgreSQL server of
+the tests' own (``own_pg``, tests/pg_server.py) given a fast shutdown, as
+``pg_ctl stop -m fast`` does — never a shared server — or a SQLite file whose write lock another
 connection holds past the busy timeout. What must hold either way: nothing
 sent twice, nothing lost, uncertain rows the relay never received at most
 one per SMTP connection, and no traceback. Waits are for events (a line on
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from engine_support import FaultySink, bulk_workspace, prepare, running
 from helpers import Spawned, wait_for
-from pg_cluster import PgCluster
+from pg_server import PgServer
 from sqlalchemy import select
 
 from outreach.campaigns.status import campaign_status
@@ -71,7 +71,7 @@ def errors(proc: Spawned) -> list[str]:
 # -- PostgreSQL restarted under two senders --------------------------------------------------
 
 
-def pg_workspace(tmp_path: Path, pg: PgCluster, monkeypatch: pytest.MonkeyPatch, n: int, extra: str = ""):  # type: ignore[no-untyped-def]
+def pg_workspace(tmp_path: Path, pg: PgServer, monkeypatch: pytest.MonkeyPatch, n: int, extra: str = ""):  # type: ignore[no-untyped-def]
     root = bulk_workspace(tmp_path / "ws", n, "throttle: {rate: 150/s, connections: 2}\n",
                           settings_extra="lease: 3s\n" + extra)  # fmt: skip
     monkeypatch.setenv("OUTREACH_DATABASE_URL", pg.test_url)
@@ -80,8 +80,8 @@ def pg_workspace(tmp_path: Path, pg: PgCluster, monkeypatch: pytest.MonkeyPatch,
 
 @pytest.mark.postgres
 def test_two_senders_ride_through_a_postgresql_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        own_pg: PgCluster) -> None:  # fmt: skip
-    """pg_ctl stop -m fast while two senders share a campaign, started again within the timeout: both finish."""
+                                                        own_pg: PgServer) -> None:  # fmt: skip
+    """A fast shutdown while two senders share a campaign, started again within the timeout: both finish."""
     n = 900
     root = pg_workspace(tmp_path, own_pg, monkeypatch, n)
     with running(FaultySink()) as sink:
@@ -106,7 +106,7 @@ def test_two_senders_ride_through_a_postgresql_restart(tmp_path: Path, monkeypat
 
 @pytest.mark.postgres
 def test_an_outage_past_the_timeout_stops_with_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               own_pg: PgCluster) -> None:  # fmt: skip
+                                                               own_pg: PgServer) -> None:  # fmt: skip
     """Down longer than database.outage_timeout: exit 1, one Error: line, no traceback; sending again finishes."""
     n = 900
     root = pg_workspace(tmp_path, own_pg, monkeypatch, n, "database: {outage_timeout: 3s}\n")
