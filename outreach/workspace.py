@@ -232,9 +232,12 @@ class Workspace:
 
     def build(self, name: str, *, ignore_policy: bool = False) -> BuildResult:
         """Freeze the campaign's segment into the outbox (again: adds only new contacts); the contact
-        policy holds out who was mailed too lately, unless ``ignore_policy``."""
+        policy holds out who was mailed too lately, unless ``ignore_policy``. Content with lint errors is
+        refused first (``LintError`` naming each file:line), so the CLI and the app say the same."""
         from outreach.campaigns.builder import build_campaign
+        from outreach.studio.lint import check_buildable
 
+        check_buildable(self.config, self.engine, name)
         return build_campaign(self.config, self.engine, name, ignore_policy=ignore_policy)
 
     def policy_holds(self, name: str) -> Held:
