@@ -195,7 +195,7 @@ def overview(ws: WorkspaceConfig) -> Overview:
         out.campaigns.append(row)
         for content in row.files:
             used.add(content.file.path)
-            for block in _included(content.file.path):
+            for block in included_blocks(content.file.path):
                 includes.setdefault(block, set()).add(name)
     folder = ws.campaigns_dir
     for path in sorted(folder.rglob("*.md")) if folder.is_dir() else []:
@@ -240,7 +240,7 @@ def _campaign_row(ws: WorkspaceConfig, name: str) -> CampaignContent:
     return CampaignContent(name, definition, tuple(rows), tuple(missing))
 
 
-def _included(path: Path) -> set[str]:
+def included_blocks(path: Path) -> set[str]:
     """The blocks a content file (or a block) names in its includes; an unreadable file names none."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -260,7 +260,7 @@ def campaigns_using(ws: WorkspaceConfig, file: Editable) -> list[str]:
             siblings = {file.path.with_name(f"{stem}.md"), *(file.path.with_name(f"{stem}.{x}.md") for x in LANGUAGES)}
             if paths & siblings:
                 found.append(row.name)
-        elif any(file.relpath in _included(p) for p in paths):
+        elif any(file.relpath in included_blocks(p) for p in paths):
             found.append(row.name)
     return found
 

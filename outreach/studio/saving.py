@@ -248,3 +248,15 @@ def _sweep(folder: Path) -> None:
         if _LEFTOVER.match(leftover.name):
             with contextlib.suppress(OSError):
                 leftover.unlink()
+
+
+BLOCK_STARTER = "{# A reusable block: include it in content with {% include \"blocks/NAME.md\" %} #}\n"
+
+
+def new_block(engine: Engine, file: Editable, who: str, via: str = "app") -> Saved:
+    """Start ``blocks/NAME.md`` (a comment saying how to include it); refused when it exists."""
+    text = BLOCK_STARTER.replace("blocks/NAME.md", file.relpath)
+    try:
+        return save_content(engine, file, text, ABSENT, who, via, action="created")
+    except StaleCopy:
+        raise InputError(f"{file.relpath} already exists; open it to edit it (or choose another name)") from None

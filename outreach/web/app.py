@@ -51,7 +51,7 @@ from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, esp_hooks, executive, hooks, writer
+from outreach.web import auth, caller, content, esp_hooks, executive, hooks, writer
 from outreach.web import metrics as metrics_route
 from outreach.web.api import PREFIX as API_PREFIX
 from outreach.web.api import create_api
@@ -185,6 +185,7 @@ def _team_routes() -> list[BaseRoute]:
         Route("/logout", auth.home, methods=["GET"]),
         *executive.routes(),
         *writer.routes(),
+        *content.routes(),
         *caller.routes(),
         *hooks.routes(),
     ]
