@@ -65,7 +65,7 @@ def check_draft(ws: WorkspaceConfig, engine: Engine, file: Editable, source: str
     """Render and lint ``source`` as ``file`` (for ``email``, else the segment's first contact)."""
     drafts = {file.path.resolve(): source}
     base = DraftCheck(file, fields=read_fields(source))
-    using = campaigns_using(ws, file)
+    using = sorted(campaigns_using(ws, file), key=lambda n: n != file.name)  # promo.md: campaign promo first
     name = using[0] if using else _any_campaign(ws)
     if name is None:
         return _alone(ws, base, drafts, "no campaign sends this file yet, so there is nobody to preview it for")

@@ -230,7 +230,7 @@ def _campaign_row(ws: WorkspaceConfig, name: str) -> CampaignContent:
                 continue
     first = spec.content_files
     missing: list[Editable] = []
-    if first.versions:  # bilingual already: offer the language not written yet
+    if first.versions and not first.base.is_file():  # bilingual without a fallback file: the language not written
         for lang in LANGUAGES:
             if lang not in first.versions and rows:
                 try:

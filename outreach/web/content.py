@@ -160,7 +160,10 @@ def _listing(ws: Workspace, cache: LintCache) -> tuple[Overview, dict[str, Count
     counts: dict[str, Counts] = {}
     for row in found.campaigns:
         if row.error is None:
-            for file, c in cache.counts(ws, row.name).items():
+            found_counts = cache.counts(ws, row.name)
+            if "" not in found_counts:  # linted: a file without findings is clean
+                found_counts = {**{r.file.relpath: Counts() for r in row.files}, **found_counts}
+            for file, c in found_counts.items():
                 if file:
                     prev = counts.get(file, Counts())  # a file two campaigns send: the worse of the two
                     counts[file] = Counts(max(prev.errors, c.errors), max(prev.warnings, c.warnings))
@@ -334,6 +337,8 @@ async def _edit(request: Request, kind: str) -> Response:
     file = _file(request, kind, form)
     base = str(form.get("base") or "")[:80]
     newline = str(form.get("newline") or "lf")
+    if base == ABSENT:  # starting a file: only a language version of existing content (blocks: /app/blocks/new)
+        await ctx.run(_openable, ctx.ws, file)
     try:
         source, _ = _with_fields(form, _source(form))
         saved = await ctx.run(ctx.ws.save_content, file, source, base, _who(request))
@@ -371,6 +376,8 @@ async def _history(request: Request, kind: str) -> Response:
     ctx = context(request)
     file = _file(request, kind)
     found = await ctx.run(ctx.ws.content_history, file)
+    if not found and not file.exists:
+        raise HTTPException(404, f"There is no {file.relpath} in the workspace, and no history of one.")
     raw = request.query_params.get("v", "")
     chosen = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else (found[0].id if found else None)
     shown = None
