@@ -8,6 +8,7 @@ the browser-level editing is in test_content_browser.py.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import re
@@ -326,13 +327,14 @@ def test_pictures_are_checked_by_their_bytes_and_kept_in_images(team: Path) -> N
         token = csrf_of(client.get("/app/content/promo/edit").text)
         fine = upload(client, token, "../../Banner Promo.png", png(300, 100))
         assert fine.status_code == 200, fine.text
-        assert fine.json() == {"markdown": "![Banner promo](images/banner-promo.png)", "path": "images/banner-promo.png",
-                               "width": 300, "height": 100, "reused": False}  # fmt: skip
+        assert fine.json() == {"markdown": "![Banner promo](images/banner-promo.png)",
+                               "path": "images/banner-promo.png", "width": 300, "height": 100, "reused": False}
         fake = upload(client, token, "foto.png", b"not a picture at all" * 10)
         assert fake.status_code == 400 and "this file is not a picture" in fake.json()["error"]
         page = upload(client, token, "foto.png", b"<html><body><script>alert(1)</script></body></html>", json=False)
         assert page.status_code == 400 and "it is HTML, SVG or XML text" in page.text and "<script>" not in page.text
-        none = client.post("/app/content/promo/image", data={"csrf_token": token}, headers={"Accept": "application/json"})
+        none = client.post("/app/content/promo/image", data={"csrf_token": token},
+                           headers={"Accept": "application/json"})  # fmt: skip
         assert none.status_code == 400 and "choose a picture" in none.json()["error"]
         plain = upload(client, token, "kedua.png", png(20, 20), json=False)
         assert plain.status_code == 303
@@ -369,10 +371,8 @@ def _refused_while_streaming(base: str, cookie: str, token: str, chunked: bool) 
             data = (f"{len(piece):x}\r\n".encode() + piece + b"\r\n") if chunked else piece
             view = memoryview(data)
             while view and time.monotonic() < deadline:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     answer += sock.recv(65536)
-                except BlockingIOError:
-                    pass
                 if b"\r\n\r\n" in answer:
                     break
                 try:
