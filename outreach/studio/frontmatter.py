@@ -84,6 +84,17 @@ def read_fields(text: str) -> Fields | None:
     return Fields(_plain(data.get("subject")), _plain(data.get("preheader")), tuple(_plain(v) for v in variants))
 
 
+def declared_language(text: str) -> str | None:
+    """The ``lang:`` the front matter declares, if any (the base file's language, for offering the other one)."""
+    try:
+        front = _front(text.removeprefix("\ufeff"))
+        data = yaml.safe_load(text.removeprefix("\ufeff")[front.start : front.end]) if front else None
+    except (ValueError, yaml.YAMLError):
+        return None
+    value = data.get("lang") if isinstance(data, dict) else None
+    return str(value) if value else None
+
+
 def _plain(value: object) -> str:
     return "" if value is None else str(value).strip()
 

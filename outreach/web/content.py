@@ -36,7 +36,7 @@ from outreach.settings import LANGUAGES
 from outreach.studio import STARTER_KINDS
 from outreach.studio.drafts import DraftCheck
 from outreach.studio.editable import LANGUAGE_NAMES, Editable, Overview
-from outreach.studio.frontmatter import FIELDS, Fields, apply_fields, changed_fields, read_fields
+from outreach.studio.frontmatter import FIELDS, Fields, apply_fields, changed_fields, declared_language, read_fields
 from outreach.studio.lint import Finding, lint_campaign
 from outreach.studio.live import file_version
 from outreach.studio.saving import ABSENT, MAX_SOURCE, Opened, StaleCopy, with_newlines
@@ -294,7 +294,7 @@ async def _edit_page(request: Request, file: Editable, text: str, base: str, new
         from outreach.studio.history import unified
 
         conflict_diff = unified(theirs, text, "theirs (the file now)", "yours (not saved)")
-    others = [(lang, ctx.ws.content_file(file.name, lang)) for lang in LANGUAGES] if file.kind == "content" else []
+    others = _other_languages(ctx.ws, file, text)
     values = {
         "file": file, "text": text, "base": base, "newline": newline, "check": check,
         "draft": _draft_json(ctx.ws, check, None), "fields": shown.as_form(), "problem": problem, "theirs": theirs,
@@ -305,6 +305,21 @@ async def _edit_page(request: Request, file: Editable, text: str, base: str, new
     }  # fmt: skip
     headers = {"Content-Security-Policy": csp(request.state.nonce, images=MESSAGE_IMAGES)}
     return page(request, "writer/edit.html", status=status, headers=headers, **values)
+
+
+def _other_languages(ws: Workspace, file: Editable, text: str) -> list[tuple[str, Editable]]:
+    """The language versions to link to (or to start): not this file's own language, nor the one the base file
+    (``NAME.md``) already is."""
+    if file.kind != "content":
+        return []
+    base = ws.content_file(file.name) if file.lang else file
+    taken = {file.lang, declared_language(ws.open_content(base).text if base.exists else text)}
+    out = []
+    for lang in LANGUAGES:
+        other = ws.content_file(file.name, lang)
+        if other.path != file.path and (other.exists or lang not in taken):
+            out.append((lang, other))
+    return out
 
 
 def _first_email(ws: Workspace, campaign: str | None, file: Editable) -> bool:

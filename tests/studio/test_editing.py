@@ -318,3 +318,38 @@ def test_build_refuses_content_with_lint_errors_naming_file_and_line(ws: Workspa
         ws.build("promo")
     assert [(f.file, f.line) for f in refused.value.findings] == [("campaigns/promo.md", 10)]
     assert "has not been built yet" in invoke("campaign", "status", "promo", ws=ws.root).stderr
+
+
+@pytest.mark.postgres
+def test_two_processes_save_one_file_on_postgresql_one_wins(tmp_path: Path, pg_url: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock is the folder's (every process), the history the shared database's."""
+    root = make_workspace(tmp_path / "ws")
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", pg_url)
+    with Workspace.open(root) as ws:
+        file = ws.content_file("promo")
+        base = ws.open_content(file).base
+        assert ws.content_history(file) == []  # the database made (migrated) before the two processes start
+    script = textwrap.dedent("""
+        import sys
+        from outreach.studio.saving import StaleCopy
+        from outreach.workspace import Workspace
+        with Workspace.open(sys.argv[1]) as ws:
+            file = ws.content_file("promo")
+            try:
+                text = "---\\nsubject: dari " + sys.argv[3] + "\\n---\\nIsi\\n"
+                ws.save_content(file, text, sys.argv[2], sys.argv[3])
+            except StaleCopy:
+                print("stale")
+            else:
+                print("saved")
+    """)
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(root), base, who], stdout=subprocess.PIPE, text=True)
+            for who in ("wina", "rudi")]  # fmt: skip
+    outcomes = sorted(run.communicate(timeout=120)[0].strip() for run in runs)
+    assert outcomes == ["saved", "stale"]
+    with Workspace.open(root) as ws:
+        file = ws.content_file("promo")
+        (winner,) = [v for v in ws.content_history(file) if v.action == "saved"]
+        assert file.path.read_text(encoding="utf-8") == f"---\nsubject: dari {winner.who}\n---\nIsi\n"
+        assert [v.action for v in ws.content_history(file)] == ["saved", "found"]
