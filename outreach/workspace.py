@@ -366,6 +366,7 @@ class Workspace:
         from outreach.studio.saving import record_version
         from outreach.studio.starters import new_campaign
 
+        _ = self.engine  # the database first: one that cannot be opened is the only error, before any file is made
         made = new_campaign(self.config, name, kind, lang, segment=segment, sender=sender)
         content = editable_at(self.config, made.files[1].relative_to(self.root).as_posix())
         record_version(self.engine, content, content.path.read_bytes(), who or login_name(), via, "created",
