@@ -48,6 +48,7 @@ from outreach.web.sessions import TooLarge, checked_form, checked_upload
 from outreach.workspace import Workspace
 
 ROLES = ("writer", "executive")
+FORM_LIMIT = 4 * MAX_SOURCE  # an editor's form: the text (urlencoded, up to 3 bytes a character) and the fields
 LIST_SAMPLE = 50  # contacts the list's lint state tries personalisation with (the editor: 200; lint: all)
 LIST_CACHE_SECONDS = 60.0
 _HEAD = re.compile(r"<head\b[^>]*>", re.I)
@@ -348,7 +349,7 @@ async def _edit(request: Request, kind: str) -> Response:
         file = _file(request, kind)
         opened = await ctx.run(_openable, ctx.ws, file)
         return await _edit_page(request, file, opened.text, opened.base, opened.newline)
-    form = await checked_form(request, max_part_size=MAX_SOURCE * 2)
+    form = await checked_form(request, max_part_size=MAX_SOURCE * 2, limit=FORM_LIMIT)
     file = _file(request, kind, form)
     base = str(form.get("base") or "")[:80]
     newline = str(form.get("newline") or "lf")
@@ -372,7 +373,7 @@ async def _edit(request: Request, kind: str) -> Response:
 
 
 async def _preview(request: Request, kind: str) -> Response:
-    form = await checked_form(request, max_part_size=MAX_SOURCE * 2)
+    form = await checked_form(request, max_part_size=MAX_SOURCE * 2, limit=FORM_LIMIT)
     file = _file(request, kind, form)
     ctx = context(request)
     try:

@@ -96,13 +96,33 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def checked_form(request: Request, max_part_size: int = 64 * 1024) -> FormData:
+async def checked_form(request: Request, max_part_size: int = 64 * 1024, limit: int | None = None) -> FormData:
     """The POSTed form, after its CSRF token matched the session's; 403 otherwise. Every POST handler
     reads its form through this, so none can forget the check. ``max_part_size``: the largest field (the
-    writer's editor posts a whole content file)."""
+    writer's editor posts a whole content file); ``limit``: the whole body's bytes, read no further (413)."""
+    if limit is not None:
+        try:
+            request = _replayed(request, await bounded_body(request, limit))
+        except TooLarge:
+            too_big = f"This form is larger than {limit // 1024 // 1024} MB; nothing was saved."
+            raise HTTPException(413, too_big) from None
     form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=max_part_size)
     check_csrf(request, form)
     return form
+
+
+def _replayed(request: Request, body: bytes) -> Request:
+    """The request again, its body already read (``bounded_body``), for the form parser."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, replay)
 
 
 class TooLarge(Exception):
@@ -130,17 +150,8 @@ async def bounded_body(request: Request, limit: int) -> bytes:
 
 async def checked_upload(request: Request, limit: int) -> FormData:
     """A multipart form with one file, at most ``limit`` bytes in all (``TooLarge``), after its CSRF check."""
-    body = await bounded_body(request, limit)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    form = await Request(request.scope, replay).form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=limit)
+    replayed = _replayed(request, await bounded_body(request, limit))
+    form = await replayed.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=limit)
     check_csrf(request, form)
     return form
 

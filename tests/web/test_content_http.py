@@ -446,3 +446,16 @@ def test_the_app_refuses_to_build_content_with_lint_errors_and_says_where(team: 
     assert "campaigns/promo.md:10: error: link [katalog kami]" in html.unescape(page)
     with Workspace.open(team) as ws:
         assert ws.campaign_summary("launch").state == "not built"
+
+
+def test_a_huge_text_is_refused_before_it_is_all_read_and_nothing_changes(team: Path) -> None:
+    md = team / "campaigns" / "promo.md"
+    before = md.read_bytes()
+    with app_client(team, "wina") as client:
+        page = client.get("/app/content/promo/edit").text
+        for path in ("/app/content/promo/edit", "/app/content/promo/preview"):
+            response = save(client, path, "x" * (20 * 1024 * 1024), base_of(page), csrf_of(page))
+            assert response.status_code == 413 and "This form is larger than 4 MB; nothing was saved." in response.text
+        just_over = save(client, "/app/content/promo/edit", "y" * (1024 * 1024 + 1), base_of(page), csrf_of(page))
+        assert just_over.status_code == 400 and "too big for one content file" in just_over.text
+    assert md.read_bytes() == before
