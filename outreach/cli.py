@@ -407,6 +407,54 @@ def content_lint(ws: Workspace, name: str | None, spam: bool) -> None:
                             + (f", line {first.line}" if first.line else ""))
 
 
+@content.command("history")
+@click.argument("file")
+@click.option("--diff", "diff_id", type=int, help="Show what version ID changed (the ID is the list's first column).")
+@with_workspace
+def content_history(ws: Workspace, file: str, diff_id: int | None) -> None:
+    """Every saved version of FILE (campaigns/NAME.md, blocks/NAME.md, or a content NAME): who, when, size.
+
+    The versions the team app's editor and `content new` recorded; a file changed on disk is recorded at its
+    next save there.
+    """
+    editable = ws.editable(file)
+    if diff_id is not None:
+        shown = ws.content_diff(editable, diff_id)
+        for line in shown.lines:
+            click.echo(line)
+        if shown.cut:
+            click.echo(f"... and {shown.cut} more lines")
+        return
+    from datetime import UTC
+
+    versions = ws.content_history(editable)
+    if not versions:
+        click.echo(f"{editable.relpath}: no version recorded yet")
+        return
+    tz = ws.config.tz
+    click.echo(f"{editable.relpath}: {len(versions)} version(s), newest first")
+    for v in versions:
+        at = v.at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+        click.echo(f"  {v.id:>6}  {at}  {v.who}  {v.label}  {v.size} bytes")
+
+
+@content.command("restore")
+@click.argument("file")
+@click.argument("version_id", type=int)
+@with_workspace
+def content_restore(ws: Workspace, file: str, version_id: int) -> None:
+    """Put FILE back as it was in version VERSION_ID (from `content history`), as a new version."""
+    from outreach.workspace import login_name
+
+    editable = ws.editable(file)
+    current = ws.open_content(editable).base
+    saved = ws.restore_content(editable, version_id, current, login_name(), "cli")
+    if saved.changed:
+        click.echo(f"Restored {editable.relpath} as it was in version {version_id} ({saved.size} bytes)")
+    else:
+        click.echo(f"{editable.relpath} is already as it was in version {version_id}")
+
+
 # -- campaigns -----------------------------------------------------------------
 
 

@@ -84,6 +84,14 @@ class TemplateError(OutreachError):
     """Campaign content cannot be rendered for some contact."""
 
 
+class LintError(TemplateError):
+    """Content with lint errors was refused (``campaign build``): ``findings`` has each one (file, line, message)."""
+
+    def __init__(self, detail: str, *, findings: tuple[Any, ...] = ()) -> None:
+        super().__init__(detail)
+        self.findings = findings
+
+
 class NotFoundError(OutreachError):
     """A named thing (segment, campaign, contact, sender) does not exist."""
 

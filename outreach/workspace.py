@@ -53,14 +53,29 @@ if TYPE_CHECKING:
     from outreach.reports.monthly import MonthlyReport
     from outreach.sending.engine import SendOptions, SendReport
     from outreach.settings.workspace import WorkspaceConfig
+    from outreach.studio.drafts import DraftCheck
+    from outreach.studio.editable import Editable, Overview
+    from outreach.studio.history import Diff, Version
     from outreach.studio.lint import LintResult
+    from outreach.studio.saving import Opened, Saved
     from outreach.studio.screenshot import Shot
     from outreach.studio.starters import NewCampaign
+    from outreach.studio.uploads import Stored
     from outreach.tracking.esp.hooks import Hooks
     from outreach.tracking.imap import PollReport
     from outreach.tracking.ingest import IngestReport
     from outreach.tracking.reply_review import Flagged
     from outreach.webhooks.status import ReceiverStatus
+
+
+def login_name() -> str:
+    """Who ran a command, as the history records it: the system user (``cli`` when that is unknown)."""
+    import getpass
+
+    try:
+        return getpass.getuser()[:120]
+    except (OSError, KeyError):
+        return "cli"
 
 
 class Workspace:
@@ -233,9 +248,12 @@ class Workspace:
 
     def build(self, name: str, *, ignore_policy: bool = False) -> BuildResult:
         """Freeze the campaign's segment into the outbox (again: adds only new contacts); the contact
-        policy holds out who was mailed too lately, unless ``ignore_policy``."""
+        policy holds out who was mailed too lately, unless ``ignore_policy``. Content with lint errors is
+        refused first (``LintError`` naming each file:line), so the CLI and the app say the same."""
         from outreach.campaigns.builder import build_campaign
+        from outreach.studio.lint import check_buildable
 
+        check_buildable(self.config, self.engine, name)
         return build_campaign(self.config, self.engine, name, ignore_policy=ignore_policy)
 
     def policy_holds(self, name: str) -> Held:
@@ -342,11 +360,93 @@ class Workspace:
         return take(prepared.html_for_browser(), Path(folder), stem)
 
     def new_content(self, name: str, kind: str, lang: str | None = None, *, segment: str | None = None,
-                    sender: str | None = None) -> NewCampaign:  # fmt: skip
-        """A new campaign (NAME.yaml + NAME.md) with a writer's starting structure; never overwrites."""
+                    sender: str | None = None, who: str | None = None, via: str = "cli") -> NewCampaign:  # fmt: skip
+        """A new campaign (NAME.yaml + NAME.md) with a writer's starting structure; never overwrites. ``who``:
+        recorded as the content's first version in its history."""
+        from outreach.studio.editable import editable_at
+        from outreach.studio.saving import record_version
         from outreach.studio.starters import new_campaign
 
-        return new_campaign(self.config, name, kind, lang, segment=segment, sender=sender)
+        _ = self.engine  # the database first: one that cannot be opened is the only error, before any file is made
+        made = new_campaign(self.config, name, kind, lang, segment=segment, sender=sender)
+        content = editable_at(self.config, made.files[1].relative_to(self.root).as_posix())
+        record_version(self.engine, content, content.path.read_bytes(), who or login_name(), via, "created",
+                       f"content new --kind {kind}")  # fmt: skip
+        return made
+
+    # -- the writer's editor: files, saves, history (studio/editable.py, saving.py, history.py) ---------
+
+    def content_overview(self) -> Overview:
+        """Every campaign's content files, the files no campaign uses, and the reusable blocks."""
+        from outreach.studio.editable import overview
+
+        return overview(self.config)
+
+    def content_file(self, name: str, lang: str | None = None) -> Editable:
+        """The content file named ``name`` (``lang``: that language's version); InputError for a bad name."""
+        from outreach.studio.editable import content_file
+
+        return content_file(self.config, name, lang)
+
+    def block_file(self, name: str) -> Editable:
+        """``blocks/NAME.md``; InputError for a bad name."""
+        from outreach.studio.editable import block_file
+
+        return block_file(self.config, name)
+
+    def editable(self, relpath: str) -> Editable:
+        """A file the editor keeps, by its path in the workspace (``campaigns/promo.md``) or a content name."""
+        from outreach.studio.editable import editable_at
+
+        return editable_at(self.config, relpath)
+
+    def open_content(self, file: Editable) -> Opened:
+        """The file's text exactly as on disk and its version (``base``), for an editor."""
+        from outreach.studio.saving import open_file
+
+        return open_file(file)
+
+    def save_content(self, file: Editable, source: str, base: str, who: str, via: str = "app") -> Saved:
+        """Save ``source`` if the file is still at version ``base`` (else ``StaleCopy``, nothing written), atomically,
+        recording who saved it. Lint errors never stop a save: broken content is a draft (the build refuses it)."""
+        from outreach.studio.saving import save_content
+
+        return save_content(self.engine, file, source, base, who, via)
+
+    def new_block(self, name: str, who: str, via: str = "app") -> Saved:
+        """Start ``blocks/NAME.md``; refused when it exists."""
+        from outreach.studio.saving import new_block
+
+        return new_block(self.engine, self.block_file(name), who, via)
+
+    def content_history(self, file: Editable) -> list[Version]:
+        """Every recorded version of the file, newest first."""
+        from outreach.studio.history import versions
+
+        return versions(self.engine, file)
+
+    def content_diff(self, file: Editable, version_id: int) -> Diff:
+        from outreach.studio.history import diff
+
+        return diff(self.engine, file, version_id)
+
+    def restore_content(self, file: Editable, version_id: int, base: str, who: str, via: str = "app") -> Saved:
+        """Save an earlier version's text again (a new version; checked against ``base`` like any save)."""
+        from outreach.studio.history import restore
+
+        return restore(self.engine, file, version_id, base, who, via)
+
+    def check_draft(self, file: Editable, source: str, contact: str | None = None) -> DraftCheck:
+        """The editor's live check of unsaved text: the message as a real send renders it, and the lint."""
+        from outreach.studio.drafts import check_draft
+
+        return check_draft(self.config, self.engine, file, source, contact)
+
+    def upload_image(self, data: bytes, filename: str, who: str, via: str = "app") -> Stored:
+        """Keep a picture (checked by its bytes, at most 5 MB) in images/; its Markdown to insert."""
+        from outreach.studio.uploads import store_image
+
+        return store_image(self.engine, self.root, data, filename, who, via)
 
     def test_send(self, name: str, to: str, contact: str | None = None, variant: int = 0,
                   lang: str | None = None) -> Prepared:  # fmt: skip

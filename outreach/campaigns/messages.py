@@ -22,6 +22,7 @@ from outreach.campaigns.definition import CampaignSpec, ContentFiles
 from outreach.content import mime
 from outreach.content.dkim import DkimSigner
 from outreach.content.images import InlineImage
+from outreach.content.includes import Drafts
 from outreach.content.problems import Variable, is_empty
 from outreach.content.rendering import CompiledContent, Organization, Rendered, load_compiled
 from outreach.settings import LANGUAGES
@@ -65,11 +66,12 @@ class Prepared:
         return html
 
 
-def compile_file(ws: WorkspaceConfig, path: Path) -> CompiledContent:
-    """A content file compiled with this workspace's footer, theme and click-tracking setting."""
+def compile_file(ws: WorkspaceConfig, path: Path, drafts: Drafts | None = None) -> CompiledContent:
+    """A content file compiled with this workspace's footer, theme and click-tracking setting (``drafts``:
+    unsaved text in place of files, for the editor's preview: the same compile as a real send)."""
     org = ws.settings.organization
     return load_compiled(path, Organization(org.name, org.address), ws.settings.tracking.clicks,
-                         ws.settings.theme, ws.root)  # fmt: skip
+                         ws.settings.theme, ws.root, drafts)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,8 @@ class Versions:
         return list(self.compiled.values())
 
 
-def compile_versions(ws: WorkspaceConfig, files: ContentFiles) -> Versions:
-    return Versions(files, {path: compile_file(ws, path) for path in files.paths or [files.base]})
+def compile_versions(ws: WorkspaceConfig, files: ContentFiles, drafts: Drafts | None = None) -> Versions:
+    return Versions(files, {path: compile_file(ws, path, drafts) for path in files.paths or [files.base]})
 
 
 class MessageFactory:

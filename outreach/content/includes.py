@@ -16,7 +16,7 @@ the file's real path (symlinks resolved) must still be inside ``blocks/``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +33,25 @@ BLOCK_NAME = re.compile(r"^blocks/(?:[A-Za-z0-9][A-Za-z0-9_.-]*/)*[A-Za-z0-9][A-
 MAX_DEPTH = 8  # blocks may include blocks, this deep
 
 
-class BlockLoader(BaseLoader):
-    """jinja's loader interface over ``ROOT/blocks``, and nothing outside it."""
+Drafts = Mapping[Path, str]  # text not saved yet, by resolved path: read in place of the file (the editor's preview)
 
-    def __init__(self, root: Path) -> None:
+
+def draft_of(drafts: Drafts | None, path: Path) -> str | None:
+    """The unsaved text standing in for ``path``, if the editor has one (BOM dropped, line ends as LF)."""
+    if not drafts:
+        return None
+    text = drafts.get(path.resolve())
+    return None if text is None else text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+class BlockLoader(BaseLoader):
+    """jinja's loader interface over ``ROOT/blocks``, and nothing outside it; ``drafts`` stand in for
+    saved blocks (the same name checks apply: a draft never opens a path the files would not)."""
+
+    def __init__(self, root: Path, drafts: Drafts | None = None) -> None:
         self.root = root
         self.folder = root / "blocks"
+        self.drafts = drafts
 
     def resolve(self, name: str) -> Path:
         """The block file ``name`` names; ``TemplateNotFound`` (with the reason) when it may not be read."""
@@ -59,6 +72,9 @@ class BlockLoader(BaseLoader):
 
     def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         path = self.resolve(template)
+        draft = draft_of(self.drafts, path)
+        if draft is not None:
+            return draft, str(path), lambda: False
         try:
             text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
         except UnicodeDecodeError as exc:

@@ -40,7 +40,7 @@ from premailer import Premailer
 from outreach.content.blocks import EmailBlocks, ImageError
 from outreach.content.htmlcheck import unbalanced_tags
 from outreach.content.images import InlineImage, is_local, load_image
-from outreach.content.includes import BlockLoader, expand_includes, loads_templates
+from outreach.content.includes import BlockLoader, Drafts, draft_of, expand_includes, loads_templates
 from outreach.content.links import rewrite_links
 from outreach.content.problems import Variable, explain, output_variables
 from outreach.content.tags import TAG, TOKEN, TOKEN_PATTERN, token, token_index
@@ -178,11 +178,15 @@ def language_of_file(path: Path) -> str | None:
     return parts[-2] if len(parts) >= 3 and parts[-1] == "md" and parts[-2] in LABELS else None
 
 
-def read_content(path: Path, root: Path | None = None, *, check_html: bool = True) -> ContentSource:
+def read_content(path: Path, root: Path | None = None, *, check_html: bool = True,
+                 drafts: Drafts | None = None) -> ContentSource:  # fmt: skip
     """Split front matter from the Markdown body; expand includes of ``ROOT/blocks`` (ROOT: the
     workspace, by default the folder above ``campaigns/``); check both for syntax, and (``check_html``)
-    the raw HTML in the body for unclosed tags (``content lint`` checks that itself, to list them all)."""
-    text = read_text_file(path, TemplateError).replace("\r\n", "\n")
+    the raw HTML in the body for unclosed tags (``content lint`` checks that itself, to list them all).
+    ``drafts``: unsaved text read in place of files (this one or its blocks), for the editor's live preview."""
+    text = draft_of(drafts, path)
+    if text is None:
+        text = read_text_file(path, TemplateError).replace("\r\n", "\n")
     front: dict[str, Any] = {}
     lines: dict[str, Any] = {}  # file line of each front matter value, for errors
     body, body_line = text, 1
@@ -217,7 +221,7 @@ def read_content(path: Path, root: Path | None = None, *, check_html: bool = Tru
     if not isinstance(variants, list | tuple) or not all(isinstance(v, str) for v in variants):
         raise TemplateError("variants must be a list of subject lines", path=path)
     if loads_templates(body):
-        expanded = expand_includes(body, path, body_line, BlockLoader(root or path.parent.parent))
+        expanded = expand_includes(body, path, body_line, BlockLoader(root or path.parent.parent, drafts))
         if any(line.path != path for line in expanded):
             body = "\n".join(line.text for line in expanded)
             lines["line_map"] = tuple((line.path, line.line) for line in expanded)
@@ -487,5 +491,5 @@ def _inline_css(html: str) -> str:
 
 
 def load_compiled(path: Path, organization: Organization, track_clicks: bool = False, theme: Theme | None = None,
-                  root: Path | None = None) -> CompiledContent:  # fmt: skip
-    return compile_content(read_content(path, root), organization, track_clicks, theme, root)
+                  root: Path | None = None, drafts: Drafts | None = None) -> CompiledContent:  # fmt: skip
+    return compile_content(read_content(path, root, drafts=drafts), organization, track_clicks, theme, root)

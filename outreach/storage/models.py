@@ -374,3 +374,25 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ContentVersion(Base):
+    """One version of a file the writer edits (campaigns/*.md, blocks/*.md) or an image uploaded for it:
+    who saved it, when, how big, and its text (images: none), so the history shows diffs and can restore.
+
+    Written by ``studio/saving.py`` in the same lock as the file itself; ``action`` says how the version came:
+    ``created`` (content new), ``saved``, ``restored`` (from an earlier version, ``note``), ``found`` (the file
+    changed on disk outside the app, noticed at the next save), ``uploaded`` (an image)."""
+
+    __tablename__ = "content_versions"
+    __table_args__ = (Index("ix_content_versions_path", "path", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(400))  # workspace-relative, with /
+    at: Mapped[datetime] = mapped_column(DateTime)
+    who: Mapped[str] = mapped_column(String(120), default="")
+    via: Mapped[str] = mapped_column(String(32), default="")  # app | cli | disk
+    action: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)  # bytes
+    digest: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of the bytes: the editor's ``base``
+    body: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(200), default="")

@@ -40,6 +40,7 @@ from outreach.campaigns.builder import campaign_id, new_message_id
 from outreach.campaigns.definition import CampaignSpec, ContentFiles, campaign_names, load_campaign
 from outreach.campaigns.messages import MessageFactory
 from outreach.content.images import is_local, load_image
+from outreach.content.includes import Drafts
 from outreach.content.problems import Problems
 from outreach.content.rendering import (
     CompiledContent,
@@ -50,13 +51,14 @@ from outreach.content.rendering import (
     read_content,
 )
 from outreach.content.tags import TAG
-from outreach.errors import InputError, NotFoundError, OutreachError, TemplateError
+from outreach.errors import InputError, LintError, NotFoundError, OutreachError, TemplateError
 from outreach.settings.config import SETTINGS_FILE
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import YamlDoc, load_yaml
 from outreach.studio import contrast, spam
 
+BUILD_SAMPLE = 20  # contacts the build's lint tries personalisation with (the build renders them all anyway)
 MAX_SUBJECT = 78  # RFC 5322's recommended line length; longer subjects get cut off in inbox lists
 MAX_BYTES = 100 * 1024  # Gmail clips bigger messages, hiding the footer and its unsubscribe link
 URL_SCHEMES = ("http", "https", "mailto", "tel")
@@ -92,6 +94,7 @@ class Finding:
     file: str
     line: int | None
     message: str
+    kind: str = field(default="", compare=False)  # "render": a recipient's message failed (the build says it too)
 
     def format(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -175,8 +178,8 @@ class _Report:
         except ValueError:
             return str(path)
 
-    def add(self, level: str, path: Path, line: int | None, message: str) -> None:
-        self.findings.append(Finding(level, self.rel(path), line, message))
+    def add(self, level: str, path: Path, line: int | None, message: str, kind: str = "") -> None:
+        self.findings.append(Finding(level, self.rel(path), line, message, kind))
 
     def error_from(self, exc: OutreachError, default: Path) -> None:
         """A finding at the error's own file and line; at ``default`` when it names no file."""
@@ -242,11 +245,13 @@ def _score(ws: WorkspaceConfig, samples: list[_Sample], program: str | None, res
             ))  # fmt: skip
 
 
-def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str,
-                  samples: list[_Sample] | None = None) -> list[Finding]:  # fmt: skip
+def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str, samples: list[_Sample] | None = None, *,
+                  drafts: Drafts | None = None, sample: int | None = None) -> list[Finding]:  # fmt: skip
     """One campaign's findings, by file and line. Only a campaign that does not exist raises:
     a broken one is itself a finding, so linting every campaign never stops at the first.
-    ``samples``: where to keep rendered messages for SpamAssassin."""
+    ``samples``: where to keep rendered messages for SpamAssassin. ``drafts``: unsaved text in place of
+    files (the editor's live check; a drafted language version not on disk yet is checked too).
+    ``sample``: personalisation tried with the segment's first ``sample`` contacts only (None: every one)."""
     report = _Report(ws, samples)
     path = ws.campaigns_dir / f"{name}.yaml"
     try:
@@ -259,17 +264,42 @@ def lint_campaign(ws: WorkspaceConfig, engine: Engine, name: str,
         spec = None
         report.error_from(exc, path)
     if spec is not None:
-        for files, path in _content_files(spec, report):
-            _lint_content(ws, engine, spec, files, path, report)
+        for files, path in _content_files(spec, report, drafts):
+            _lint_content(ws, engine, spec, files, path, report, drafts, sample)
     return sorted(report.findings, key=lambda f: (f.file, f.line or 0))
 
 
-def _content_files(spec: CampaignSpec, report: _Report) -> Iterator[tuple[ContentFiles, Path]]:
+def build_blockers(ws: WorkspaceConfig, engine: Engine, name: str) -> list[Finding]:
+    """The lint errors that stop ``campaign build`` (the CLI's and the app's): every check but SpamAssassin.
+    A broken campaign or segment file raises its own error first, and a message that fails to render for a
+    recipient is left to the build, which renders every recipient and says how many each problem hits."""
+    spec = load_campaign(ws, name)
+    load_segment(ws, spec.file.segment)
+    found = lint_campaign(ws, engine, name, sample=BUILD_SAMPLE)
+    return [f for f in found if f.level == "error" and f.kind != "render"]
+
+
+def check_buildable(ws: WorkspaceConfig, engine: Engine, name: str, shown: int = 10) -> None:
+    """Raise ``LintError`` naming each lint error (``FILE:LINE: error: why``) when the campaign may not be built;
+    the CLI prints it, the app shows it: the same words."""
+    errors = build_blockers(ws, engine, name)
+    if not errors:
+        return
+    lines = [f"  {f.format()}" for f in errors[:shown]]
+    if len(errors) > shown:
+        lines.append(f"  ... and {len(errors) - shown} more (outreach content lint {name})")
+    raise LintError(f"campaign {name} was not built: its content has {_plural(len(errors), 'lint error')}; nothing "
+                    "was written. Fix them and build again:\n" + "\n".join(lines), findings=tuple(errors))
+
+
+def _content_files(spec: CampaignSpec, report: _Report,
+                   drafts: Drafts | None = None) -> Iterator[tuple[ContentFiles, Path]]:  # fmt: skip
     """Each file of the first message and of each follow-up step (every language version), when there."""
     for k in range(len(spec.file.steps) + 1):
         files = spec.step_files(k)
-        if files.exists:
-            for path in files.paths:
+        drafted = [p for p in files.candidates if drafts and p.resolve() in drafts and p not in files.paths]
+        if files.exists or drafted:
+            for path in (*files.paths, *drafted):
                 yield files, path
         else:
             step = spec.file.steps[k - 1]
@@ -278,9 +308,9 @@ def _content_files(spec: CampaignSpec, report: _Report) -> Iterator[tuple[Conten
 
 
 def _lint_content(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, files: ContentFiles, path: Path,
-                  report: _Report) -> None:  # fmt: skip
+                  report: _Report, drafts: Drafts | None = None, sample: int | None = None) -> None:  # fmt: skip
     try:
-        source = read_content(path, ws.root, check_html=False)
+        source = read_content(path, ws.root, check_html=False, drafts=drafts)
     except OutreachError as exc:
         report.error_from(exc, path)
         return
@@ -299,7 +329,7 @@ def _lint_content(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, files
     check_blocks(source, compiled, report)
     check_image_budget(ws, compiled, report)
     factory = MessageFactory(ws, spec, campaign_id(engine, spec, create=False), Signer(b"lint"), compiled)
-    contacts = _segment_contacts(ws, engine, spec, report, files, path)
+    contacts = _segment_contacts(ws, engine, spec, report, files, path, sample)
     if contacts is None:
         return
     samples = check_recipients(factory, contacts, source, report)
@@ -323,15 +353,17 @@ def _keep_samples(factory: MessageFactory, path: Path, views: list[ContactView],
 
 
 def _segment_contacts(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, report: _Report,
-                      files: ContentFiles, path: Path) -> Iterable[ContactView] | None:  # fmt: skip
-    """The segment's contacts who get ``path`` (their language's version), streamed; a placeholder
-    contact when there are none."""
+                      files: ContentFiles, path: Path, sample: int | None = None) -> Iterable[ContactView] | None:
+    """The segment's contacts who get ``path`` (their language's version), streamed (the first ``sample``
+    of the segment only, when given); a placeholder contact when there are none."""
     segment_file = ws.segments_dir / f"{spec.file.segment}.yaml"
     try:
         query = contacts_query(ws, load_segment(ws, spec.file.segment))
     except OutreachError as exc:
         report.error_from(exc, segment_file if segment_file.is_file() else spec.path)
         return None
+    if sample is not None:
+        query = query.limit(sample)
     return _or_placeholder(iter_contacts(engine, query, registry=fields_of(ws)), ws, spec, report, files, path)
 
 
@@ -591,7 +623,7 @@ def check_recipients(factory: MessageFactory, contacts: Iterable[ContactView], s
     who = f"of {_plural(total, 'contact')}"
     for problem in errors:
         report.add("error", problem.path, problem.line,
-                   f"{problem.detail} — {problem.count} {who}: {problem.who()}")  # fmt: skip
+                   f"{problem.detail} — {problem.count} {who}: {problem.who()}", "render")  # fmt: skip
     for problem in empty:
         field = problem.detail.removeprefix("contact.")
         report.add("warning", problem.path, problem.line,

@@ -54,7 +54,7 @@ from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.outage import Outage
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, esp_hooks, executive, hooks, writer
+from outreach.web import auth, caller, content, esp_hooks, executive, hooks, writer
 from outreach.web import metrics as metrics_route
 from outreach.web.api import PREFIX as API_PREFIX
 from outreach.web.api import create_api
@@ -213,6 +213,7 @@ def _team_routes() -> list[BaseRoute]:
         Route("/logout", auth.home, methods=["GET"]),
         *executive.routes(),
         *writer.routes(),
+        *content.routes(),
         *caller.routes(),
         *hooks.routes(),
     ]

@@ -32,7 +32,7 @@ from outreach.web.render import context, page, redirect
 from outreach.web.sessions import checked_form
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-HOME = {"executive": "/app/campaigns", "writer": "/app/preview", "caller": "/app/followups",
+HOME = {"executive": "/app/campaigns", "writer": "/app/content", "caller": "/app/followups",
         "admin": "/app/reports/monthly"}
 ROLE_NAMES = {"executive": "sales executives", "writer": "writers", "caller": "callers", "admin": "sales admins"}
 

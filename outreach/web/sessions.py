@@ -96,13 +96,70 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def checked_form(request: Request) -> FormData:
+async def checked_form(request: Request, max_part_size: int = 64 * 1024, limit: int | None = None) -> FormData:
     """The POSTed form, after its CSRF token matched the session's; 403 otherwise. Every POST handler
-    reads its form through this, so none can forget the check."""
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=64 * 1024)
+    reads its form through this, so none can forget the check. ``max_part_size``: the largest field (the
+    writer's editor posts a whole content file); ``limit``: the whole body's bytes, read no further (413)."""
+    if limit is not None:
+        try:
+            request = _replayed(request, await bounded_body(request, limit))
+        except TooLarge:
+            too_big = f"This form is larger than {limit // 1024 // 1024} MB; nothing was saved."
+            raise HTTPException(413, too_big) from None
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=max_part_size)
+    check_csrf(request, form)
+    return form
+
+
+def _replayed(request: Request, body: bytes) -> Request:
+    """The request again, its body already read (``bounded_body``), for the form parser."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, replay)
+
+
+class TooLarge(Exception):
+    """A request body over the limit, noticed before more than the limit was read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"over {limit} bytes")
+        self.limit = limit
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request's body, read as it streams in and given up on (``TooLarge``) as soon as it passes ``limit``
+    bytes: a 20 MB upload costs at most ``limit`` bytes of memory, or none when its Content-Length says so."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def checked_upload(request: Request, limit: int) -> FormData:
+    """A multipart form with one file, at most ``limit`` bytes in all (``TooLarge``), after its CSRF check."""
+    replayed = _replayed(request, await bounded_body(request, limit))
+    form = await replayed.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=limit)
+    check_csrf(request, form)
+    return form
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """403 unless the form's (or the X-CSRF-Token header's) token is the session's."""
     sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     expected = request.session.get("csrf")
     if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(
             sent.encode("utf-8", "replace"), expected.encode("utf-8", "replace")):  # fmt: skip
         raise HTTPException(403, "This form has expired or did not come from this site. Reload the page and try again.")
-    return form

@@ -74,7 +74,7 @@ def test_syntax_error_in_a_block_is_reported_there(root: Path) -> None:
                                              "unexpected '}'")
     build = invoke("campaign", "build", "promo", ws=root)
     assert build.exit_code == 1
-    assert "blocks/signature.md, line 3: template syntax error in body" in build.stderr
+    assert "\n  blocks/signature.md:3: error: template syntax error in body: unexpected '}'\n" in build.stderr
 
 
 def test_empty_variable_in_a_block_is_counted_there(root: Path) -> None:

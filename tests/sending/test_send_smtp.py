@@ -459,7 +459,10 @@ def test_syntax_error_in_content_at_build(send_ws: SendWorkspace) -> None:
     write(send_ws.root / "campaigns" / "broken.yaml", "segment: prospects\ncontent: broken.md\nsender: awang\n")
     result = send_ws.run("campaign", "build", "broken")
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {md}, line 6: template syntax error in body: unexpected '}}'\n"
+    assert result.stderr == (  # the build's lint gate: every lint error, each at its file and line
+        "Error: campaign broken was not built: its content has 1 lint error; nothing was written. Fix them and build "
+        "again:\n  campaigns/broken.md:6: error: template syntax error in body: unexpected '}'\n")
+    assert md.is_file()
 
 
 def test_bad_campaign_file(send_ws: SendWorkspace) -> None:

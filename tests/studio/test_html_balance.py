@@ -64,9 +64,13 @@ def test_build_refuses_the_content_and_queues_nothing(root: Path) -> None:
     write(root / "campaigns" / "promo.md", WRECKED)
     result = invoke("campaign", "build", "promo", ws=root)
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == (
-        f"Error: {root / 'campaigns' / 'promo.md'}, line 6: unbalanced HTML: <div> is never closed; add </div> "
-        "where it should end (everything after it is inside it)\n"
+    assert result.stderr == (  # the lint's errors, each with its file and line, as the app shows them too
+        "Error: campaign promo was not built: its content has 2 lint errors; nothing was written. Fix them and "
+        "build again:\n"
+        "  campaigns/promo.md:6: error: unbalanced HTML: <div> is never closed; add </div> where it should end "
+        "(everything after it is inside it)\n"
+        "  campaigns/promo.md:6: error: unbalanced HTML: <b> is never closed; add </b> where it should end "
+        "(everything after it is inside it)\n"
     )
     assert "has not been built yet" in invoke("campaign", "status", "promo", ws=root).stderr
 

@@ -167,7 +167,7 @@ def test_two_callers_save_one_item_and_the_second_loses_nothing(browser: Browser
 def test_writer_previews_live_reads_lint_and_sends_a_test_copy(browser: Browser, server: Running, team: Path,
                                                                smtp_server: SmtpServer) -> None:  # fmt: skip
     page = new_page(browser, server)
-    log_in(page, "wina")
+    log_in(page, "wina", "/app/preview")  # the writer's home is the editor's list (/app/content)
     page.click("tr[data-campaign=promo] a")
     page.wait_for_selector("#lint-summary")  # loaded by the page's script
     assert "Checked 1 campaign" in page.inner_text("#lint-summary")
@@ -296,7 +296,7 @@ def test_no_test_copy_button_while_the_content_has_errors(browser: Browser, serv
     md.write_text(md.read_text(encoding="utf-8").replace("(https://www.example.com/promo?c={{ campaign.name }})",
                                                          "(katalog.html)"), encoding="utf-8")  # a relative link
     page = new_page(browser, server)
-    log_in(page, "wina")
+    log_in(page, "wina", "/app/preview")  # the writer's home is the editor's list (/app/content)
     page.click("tr[data-campaign=promo] a")
     page.wait_for_selector("#lint-summary")
     assert page.inner_text("#lint-summary") == "Checked 1 campaign: 1 error, 0 warnings"
