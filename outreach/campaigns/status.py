@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, distinct, func, select, update
@@ -145,8 +146,9 @@ def resend_uncertain(engine: Engine, name: str, defined: Sequence[str] | None = 
         return n
 
 
-def hand_to_worker(engine: Engine, name: str, who: str = "a user") -> str:
-    """Mark a built campaign to be sent now by ``outreach worker`` (state ``scheduled``, due at once).
+def hand_to_worker(engine: Engine, name: str, who: str = "a user", at: datetime | None = None) -> str:
+    """Mark a built campaign to be sent now (or from ``at``, naive UTC) by ``outreach worker`` (state
+    ``scheduled``, due then).
 
     This is how the team app sends: the web process never talks SMTP, so a
     blast survives the browser closing and runs at the worker's pace, with its
@@ -164,6 +166,10 @@ def hand_to_worker(engine: Engine, name: str, who: str = "a user") -> str:
         if not sum(queued.get(s, 0) for s in ("queued", "retry")):
             raise StateError(f"campaign {name} has nothing queued; build it first")
         now = utcnow()
-        row.state, row.schedule_at, row.updated_at = "scheduled", now, now
-        row.state_reason = f"handed to the worker by {who}; `outreach worker` sends it"
+        if at is not None and at <= now:
+            raise StateError(f"campaign {name}: the start {at:%Y-%m-%d %H:%M} UTC has passed; choose a later time, "
+                             "or send it now")  # fmt: skip
+        row.state, row.schedule_at, row.updated_at = "scheduled", at or now, now
+        row.state_reason = (f"scheduled by {who} for {at:%Y-%m-%d %H:%M} UTC; `outreach worker` starts it then"
+                            if at else f"handed to the worker by {who}; `outreach worker` sends it")  # fmt: skip
         return row.state

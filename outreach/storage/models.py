@@ -374,3 +374,18 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """Who changed a campaign or segment file, or moved a campaign along its lifecycle, from where (audit.py)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_kind_name", "kind", "name", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    who: Mapped[str] = mapped_column(String(120))
+    via: Mapped[str] = mapped_column(String(32))  # app | cli | api
+    kind: Mapped[str] = mapped_column(String(32))  # campaign | segment
+    name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))  # create | edit | build | send | schedule | pause ...
+    detail: Mapped[str] = mapped_column(Text, default="")
