@@ -167,6 +167,12 @@ class Workspace:
 
         return summarise_segments(self.engine, self.config)
 
+    def segment_size(self, name: str) -> int:
+        """How many contacts segment ``name`` holds now."""
+        from outreach.audience.segments import count_segment, load_segment
+
+        return count_segment(self.engine, self.config, load_segment(self.config, name))
+
     def segment_form(self, name: str) -> tuple[SegmentForm | None, str, str]:
         """Segment NAME for the app's editor: its conditions as the form (None when the file says more than
         the form shows), its text and its version."""

@@ -226,8 +226,8 @@ def save_segment(ws: WorkspaceConfig, name: str, text: str, *, who: str, via: st
                  editing: bool = False, base: str | None = None) -> SavedSegment:  # fmt: skip
     """Validate ``text`` as segment NAME, then write it atomically (a new one never replaces a file; an edit
     is refused with ConflictError when the file changed since version ``base``) and record who did it."""
-    if not NAME.match(name):
-        raise SegmentError({"name": "a name is letters, digits and - _ . (at most 100)"})
+    if not NAME.match(name) or name == "new":
+        raise SegmentError({"name": "a name is letters, digits and - _ . (at most 100; not \"new\")"})
     path = segment_path(ws, name)
     before = read_or_none(path)
     if not editing and before is not None:

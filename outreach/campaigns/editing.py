@@ -169,8 +169,8 @@ def _precheck(ws: WorkspaceConfig, form: CampaignForm, editing: bool) -> dict[st
     """What the loader cannot say because it never sees it: the name, a segment that does not load, the
     starter, the datetime and whole-number fields' shapes (the form's own), the subjects."""
     errors: dict[str, str] = {}
-    if not NAME.match(form.name) or form.name.endswith((".id", ".en")):
-        errors["name"] = "a name is letters, digits and - _ . (at most 100, not ending in .id or .en)"
+    if not NAME.match(form.name) or form.name.endswith((".id", ".en")) or form.name == "new":
+        errors["name"] = "a name is letters, digits and - _ . (at most 100, not ending in .id or .en; not \"new\")"
     elif not editing and (ws.campaigns_dir / f"{form.name}.yaml").exists():
         errors["name"] = f"a campaign {form.name!r} already exists; choose another name, or edit it"
     if not form.segment:

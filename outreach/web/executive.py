@@ -112,7 +112,7 @@ async def confirm(request: Request) -> Response:
             return redirect(request, f"/app/campaigns/{name}")
     smtp = ws.config.settings.smtp
     return page(request, "executive/confirm.html", card=found, action=action, audience=audience,
-                relay=f"{smtp.host}:{smtp.port}")  # fmt: skip
+                relay=f"{smtp.host}:{smtp.port}", workspace=str(ws.root))  # fmt: skip
 
 
 @requires("executive")
@@ -122,10 +122,16 @@ async def act(request: Request) -> Response:
     ws, user = context(request).ws, request.state.user
     try:
         message = await context(request).run(_do, ws, name, action, user.name)
+        await context(request).run(lambda: ws.audit("campaign", name, action, who=user.name, via="app",
+                                                    detail=message[:2000]))  # fmt: skip
     except OutreachError as exc:
-        flash(request, str(exc), "error")
+        flash(request, exc.message_in(ws.root), "error")
     else:
+        if action == "send":
+            message += context(request).no_worker_note()
         flash(request, message)
+        if action == "build":  # launching: build, then the review (count, held out, sample, doctor), then send
+            return redirect(request, f"/app/campaigns/{name}/review")
     return redirect(request, f"/app/campaigns/{name}")
 
 
