@@ -45,11 +45,13 @@ class Status:
     reason: str | None
     counts: dict[str, int]
     allowance: DailyAllowance | None = None
+    window_opens: datetime | None = None  # the first queued row held for its sending window comes due then (UTC)
 
     def as_dict(self) -> dict[str, Any]:
         allowance = self.allowance.as_dict() if self.allowance else None
+        opens = self.window_opens.isoformat() + "Z" if self.window_opens else None
         return {"campaign": self.campaign, "state": self.state, "reason": self.reason, **self.counts,
-                "allowance": allowance}  # fmt: skip
+                "window_opens": opens, "allowance": allowance}  # fmt: skip
 
 
 def built_campaign(session: Session, name: str, defined: Sequence[str] | None = None) -> Campaign:
@@ -68,10 +70,12 @@ def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None
                     defined: Sequence[str] | None = None) -> Status:  # fmt: skip
     """Counts by state and event; with ``ws``, also today's warm-up allowance of the sender; with
     ``defined`` (the workspace's campaign names), an unknown name says which campaigns there are."""
-    outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
+    now = utcnow()
+    outbox.expire_leases(engine, now)  # a dead worker's rows show as uncertain, not in flight
     with transaction(engine) as session:
         row = built_campaign(session, name, defined)
         states = outbox.state_counts(session, row.id)
+        waiting, opens = outbox.window_wait(session, row.id, now)
         events = dict(session.execute(
             select(Event.kind, func.count(distinct(Event.outbox_id)))
             .where(Event.campaign_id == row.id, Event.outbox_id.is_not(None),
@@ -88,9 +92,13 @@ def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None
         "uncertain": states.get("uncertain", 0),
         "suppressed": states.get("suppressed", 0),
         "cancelled": states.get("cancelled", 0),
+        # what the dashboard shows apart: due now, on their way, held until their window opens
+        "ready": states.get("queued", 0) - waiting,
+        "sending_now": states.get("claimed", 0) + states.get("sending", 0),
+        "waiting_window": waiting,
         **{key: events.get(kind, 0) for key, kind in EVENT_COUNTS.items()},
     }
-    return Status(name, row.state, row.state_reason, counts, _allowance(engine, ws, row.sender))
+    return Status(name, row.state, row.state_reason, counts, _allowance(engine, ws, row.sender), opens)
 
 
 def _allowance(engine: Engine, ws: WorkspaceConfig | None, sender: str) -> DailyAllowance | None:

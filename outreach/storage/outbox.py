@@ -325,6 +325,16 @@ def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
     return changed_rows(res)
 
 
+def window_wait(session: Session, campaign_id: int, now: datetime) -> tuple[int, datetime | None]:
+    """Queued rows the engine put back until their sending window opens (``next_attempt_at`` in the future:
+    a fresh row has none), and the earliest opening; one range of ``ix_outbox_claim``."""
+    count, opens = session.execute(
+        select(func.count(), func.min(Outbox.next_attempt_at))
+        .where(Outbox.campaign_id == campaign_id, Outbox.state == "queued", Outbox.next_attempt_at > now)
+    ).one()  # fmt: skip
+    return int(count or 0), opens
+
+
 def state_counts(session: Session, campaign_id: int) -> dict[str, int]:
     rows = session.execute(
         select(Outbox.state, func.count()).where(Outbox.campaign_id == campaign_id).group_by(Outbox.state)

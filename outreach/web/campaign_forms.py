@@ -81,13 +81,14 @@ async def create(request: Request) -> Response:
 
 @requires("executive")
 async def update(request: Request) -> Response:
-    _existing(request)
     return await _save(request, editing=True)
 
 
 async def _save(request: Request, *, editing: bool) -> Response:
     await read_limited(request, FORM_BYTES)
-    posted = await checked_form(request)
+    posted = await checked_form(request)  # the CSRF check first, whatever the name
+    if editing:
+        _existing(request)
     values = dict(posted)
     if editing:
         values["name"] = request.path_params["name"]
@@ -161,8 +162,8 @@ async def doctor(request: Request) -> Response:
 
 @requires("executive")
 async def schedule(request: Request) -> Response:
-    name = _existing(request)
     form = await checked_form(request)
+    name = _existing(request)
     ctx, user = context(request), request.state.user
     raw = str(form.get("schedule") or "").strip()[:40]
     try:

@@ -12,7 +12,7 @@ every few seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,7 +25,7 @@ from outreach.reports.html import CSS as REPORT_CSS
 from outreach.reports.html import campaign_sections, monthly_sections
 from outreach.reports.monthly import parse_month
 from outreach.web.auth import requires
-from outreach.web.render import context, flash, page, redirect
+from outreach.web.render import context, flash, local_time, page, redirect
 from outreach.web.sessions import checked_form
 from outreach.workspace import Workspace
 
@@ -48,6 +48,21 @@ class Card(CampaignSummary):
             "paused": ("resume", "cancel"),
             "done": ("build", "send") if queued else ("build",),
         }.get(self.state, ())
+
+
+    def now_line(self, tz: tzinfo) -> str:
+        """Queued, sending and waiting for the sending window, told apart: ``3 sending · 40 queued ·
+        120 waiting for the sending window (opens 08:00 WIB) · 2 to retry``; '' when nothing is pending."""
+        c = self.counts
+        parts = [f"{c[key]} {label}" for key, label in (("sending_now", "sending"), ("ready", "queued"))
+                 if c.get(key)]  # fmt: skip
+        if c.get("waiting_window"):
+            opens = self.status.window_opens if self.status else None
+            when = f" (opens {local_time(opens, tz, '%a %H:%M %Z')})" if opens else ""
+            parts.append(f"{c['waiting_window']} waiting for the sending window{when}")
+        if c.get("retry"):
+            parts.append(f"{c['retry']} to retry")
+        return " · ".join(parts)
 
 
 def card(ws: Workspace, name: str) -> Card:

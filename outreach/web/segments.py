@@ -90,13 +90,14 @@ async def create(request: Request) -> Response:
 
 @requires(*ROLES)
 async def update(request: Request) -> Response:
-    _existing(request)
     return await _save(request, editing=True)
 
 
 async def _save(request: Request, *, editing: bool) -> Response:
     await read_limited(request, FORM_BYTES)
-    posted = await checked_form(request)
+    posted = await checked_form(request)  # the CSRF check first, whatever the name
+    if editing:
+        _existing(request)
     ws, user = context(request).ws, request.state.user
     name = str(request.path_params["name"]) if editing else str(posted.get("name") or "").strip()[:120]
     mode = "yaml" if posted.get("mode") == "yaml" else "form"
