@@ -27,7 +27,7 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import load_yaml
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
-MAX_TEXT = 64 * 1024  # a segment is a few lines; a bigger text is a mistake (or an attack), refused unread
+MAX_TEXT = 48 * 1024  # a segment is a few lines; a bigger text is a mistake (or an attack), refused unparsed
 NUMBER_OPS = ("lte", "lt", "eq", "gte", "gt")
 _WHOLE = re.compile(r"^-?\d{1,9}$")
 _AGE = re.compile(r"^\d{1,5}\s*[dwmy]$")

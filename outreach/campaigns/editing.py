@@ -134,13 +134,17 @@ def save_campaign(ws: WorkspaceConfig, form: CampaignForm, *, who: str, via: str
     record goes (who, via, the diff). Raises ``FormError`` with every field's error; nothing is written.
     """
     errors = _precheck(ws, form, editing)
-    path = ws.campaigns_dir / f"{form.name}.yaml"
+    path = ws.campaigns_dir / (f"{form.name}.yaml" if "name" not in errors else "campaign.yaml")
     before = read_or_none(path) if editing else None
     if editing and before is None:
         errors["name"] = f"there is no campaign {form.name!r} to edit"
-    if errors:
-        raise FormError(errors)
     text = campaign_text(form, _existing(path, before), new_content=bool(form.starter))
+    if errors:  # and what the loader says of the rest, each on its field, all at once
+        try:
+            validate(ws, path.stem, text, content_to_come=bool(form.starter))
+        except FormError as exc:
+            errors = {**exc.errors, **errors}
+        raise FormError(errors)
     created_content = None
     if form.starter:
         if make_content is None:
@@ -151,6 +155,7 @@ def save_campaign(ws: WorkspaceConfig, form: CampaignForm, *, who: str, via: str
             raise FormError({"content": exc.message_in(ws.root)}) from None
     try:
         spec = validate(ws, form.name, text)
+        assert spec is not None  # every file is there now
         write_atomically(path, text, exclusive=not editing, base=base if editing else None)
     except OutreachError as exc:
         if created_content is not None:
@@ -236,12 +241,18 @@ def campaign_text(form: CampaignForm, existing: Mapping[str, Any], *, new_conten
     return f"# {form.name}: written by the team app\n{body}"
 
 
-def validate(ws: WorkspaceConfig, name: str, text: str) -> CampaignSpec:
-    """``text`` as the loader reads the campaign file; a ``FormError`` with each error on its field."""
+def validate(ws: WorkspaceConfig, name: str, text: str, *, content_to_come: bool = False) -> CampaignSpec | None:
+    """``text`` as the loader reads the campaign file; a ``FormError`` with each error on its field.
+    ``content_to_come``: the content file is made after this check, so its absence is no error."""
     try:
         return load_campaign(ws, name, text)
     except ConfigError as exc:
-        raise FormError(_on_fields(ws, exc, load_yaml(ws.campaigns_dir / f"{name}.yaml", text))) from None
+        errors = _on_fields(ws, exc, load_yaml(ws.campaigns_dir / f"{name}.yaml", text))
+        if content_to_come and "content" in errors and "not found" in errors["content"]:
+            del errors["content"]
+        if errors:
+            raise FormError(errors) from None
+        return None
 
 
 def _on_fields(ws: WorkspaceConfig, exc: ConfigError, doc: Any) -> dict[str, str]:
