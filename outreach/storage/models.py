@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -389,3 +390,14 @@ class AuditEntry(Base):
     name: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(32))  # create | edit | build | send | schedule | pause ...
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class CampaignCount(Base):
+    """A campaign's messages by state and by event, kept by triggers in the transactions that change them
+    (storage/counts.py): the status reads these rows instead of counting the outbox."""
+
+    __tablename__ = "campaign_counts"
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)  # an outbox state, queued_later, ev:KIND
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # 0; PostgreSQL: txid
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
