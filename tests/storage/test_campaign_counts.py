@@ -118,7 +118,8 @@ def test_every_kind_of_change_keeps_the_counts_exact(tmp_path: Path, monkeypatch
             assert_exact(engine, "cancel")
 
             with transaction(engine) as session:  # edits by hand: a delete, an event's kind changed
-                session.execute(text("DELETE FROM outbox WHERE id = (SELECT min(id) FROM outbox WHERE state = 'cancelled')"))
+                session.execute(text("DELETE FROM outbox WHERE id = "
+                                     "(SELECT min(id) FROM outbox WHERE state = 'cancelled')"))
                 event_id = session.scalar(select(Event.id).where(Event.kind == "bounced"))
                 session.execute(update(Event).where(Event.id == event_id).values(kind="complained"))
             kept = assert_exact(engine, "by hand")
@@ -193,7 +194,7 @@ def test_postgres_rows_of_many_transactions_fold_into_one_per_key(tmp_path: Path
     ws, engine = prepare(root, 1, monkeypatch)
     try:
         (cid,) = campaign_ids(engine)
-        for i in range(80):  # 80 transactions, each a row per key it touched
+        for _ in range(80):  # 80 transactions, each a row per key it touched
             with transaction(engine) as session:
                 session.execute(update(Outbox).where(Outbox.id == select(Outbox.id).where(
                     Outbox.campaign_id == cid, Outbox.state == "queued").order_by(Outbox.id).limit(1)
