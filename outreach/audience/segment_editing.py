@@ -117,7 +117,17 @@ def form_text(form: SegmentForm) -> str:
             data["limit"] = int(form.limit)
     if errors:
         raise SegmentError(errors)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+    return "".join(_dump(key, value) for key, value in data.items())
+
+
+def _dump(key: str, value: Any) -> str:
+    """One top-level key as a person writes it: ``where`` one condition a line, lists and operators inline."""
+    if key == "where" and value:
+        return "where:\n" + "".join("  " + _dump(k, v) for k, v in value.items())
+    if isinstance(value, list | dict):
+        inline = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=1000).strip()
+        return f"{key}: {inline}\n"
+    return yaml.safe_dump({key: value}, allow_unicode=True, default_flow_style=False, width=1000)
 
 
 def _contacted(form: SegmentForm, errors: dict[str, str]) -> dict[str, Any] | None:
