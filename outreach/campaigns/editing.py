@@ -108,7 +108,10 @@ def form_of(ws: WorkspaceConfig, name: str) -> tuple[CampaignForm, str]:
     if text is None:
         load_campaign(ws, name)  # the loader's own "not found" error
         raise AssertionError("unreachable")
-    data = load_yaml(path, text).data
+    try:
+        data = load_yaml(path, text).data
+    except ConfigError:  # a file that does not parse: an empty form, which replaces it when saved
+        return CampaignForm(name=name), version_of(text)
     data = data if isinstance(data, dict) else {}
     throttle: dict[str, Any] = data["throttle"] if isinstance(data.get("throttle"), dict) else {}
     schedule = data.get("schedule")

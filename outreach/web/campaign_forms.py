@@ -71,7 +71,12 @@ async def edit_form(request: Request) -> Response:
     ws = context(request).ws
     form, base = await context(request).run(ws.campaign_form, name)
     choices = await context(request).run(_choices, ws)
-    return page(request, "executive/campaign_form.html", form=form, errors={}, editing=True, base=base, **choices)
+    errors: dict[str, str] = {}
+    summary = await context(request).run(ws.campaign_summary, name)
+    if summary.error:
+        errors[""] = f"{summary.error} — saving this form replaces the file (its old text stays in the audit log)."
+    return page(request, "executive/campaign_form.html", form=form, errors=errors, editing=True, base=base,
+                **choices)  # fmt: skip
 
 
 @requires("executive")

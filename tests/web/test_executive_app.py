@@ -372,3 +372,16 @@ def test_the_dashboard_tells_queued_sending_and_waiting_for_the_window_apart(tea
         assert re.search(r'data-campaign="launch">.*?1 queued · 1 waiting for the sending window \(opens \w{3} '
                          r'\d\d:\d\d WIB\)', rows, re.S)  # fmt: skip
         assert "1 waiting for the sending window" in client.get("/app/campaigns/launch/progress").text
+
+
+def test_a_broken_campaign_file_can_be_replaced_from_the_form(team: Path) -> None:
+    path = write(team / "campaigns" / "launch.yaml", "segment: [customers\n")
+    with app_client(team, "boss") as client:
+        page = client.get("/app/campaigns/launch/edit")
+        assert page.status_code == 200 and "YAML syntax error" in page.text and "replaces the file" in page.text
+        base = re.search(r'name="base" value="([0-9a-f]{64})"', page.text).group(1)  # type: ignore[union-attr]
+        saved = post_form(client, "/app/campaigns/launch/edit", segment="customers", content="promo.md",
+                          sender="awang", base=base)  # fmt: skip
+        assert saved.status_code == 303
+    assert load_campaign(load_workspace(team), "launch").file.segment == "customers"
+    assert path.read_text().startswith("# launch: written by the team app\n")
