@@ -138,7 +138,8 @@ def _sender(root: Path, port: int) -> Spawned:
 def test_sigkilled_senders_restarted_at_once_leave_the_counts_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    database: str) -> None:  # fmt: skip
     n = 240
-    root = bulk_workspace(tmp_path / "ws", n, "throttle: {rate: 200/s, connections: 2}\n", settings_extra="lease: 3s\n")
+    root = bulk_workspace(tmp_path / "ws", n, "throttle: {rate: 200/s, connections: 2}\n"
+                          "retry: {attempts: 3, backoff: 0.05s, max_backoff: 0.1s}\n", settings_extra="lease: 3s\n")
     with running(FaultySink(Faults(temp_rate=0.05, seed=5))) as sink:
         ws, engine = prepare(root, sink.port, monkeypatch)
         try:
@@ -155,7 +156,7 @@ def test_sigkilled_senders_restarted_at_once_leave_the_counts_exact(tmp_path: Pa
             assert_exact(engine, "second SIGKILL")
             last = _sender(root, sink.port)
             for sender in (*restarted[1:], last):
-                assert sender.finish() == 0, sender.output()
+                assert sender.finish(180) == 0, sender.output()
             kept = assert_exact(engine, "finished")
             assert kept.get("sent", 0) + kept.get("uncertain", 0) + kept.get("failed", 0) == n, kept
             assert campaign_status(engine, "blast").state == "done"
