@@ -120,6 +120,12 @@ from outreach.storage import open_engine
 from outreach.sending.engine import send_campaign
 ws = load_workspace(Path({ws!r}))
 engine = open_engine(ws.database_url)
+if {no_counts}:  # as before the counts were kept: the triggers that keep them dropped (the baseline)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('m', {migration!r}); m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    with engine.begin() as conn:
+        m.drop_triggers(conn)
 t = time.perf_counter(); c = time.process_time()
 report = asyncio.run(send_campaign(ws, engine, 'bench'))
 wall = time.perf_counter() - t; cpu = time.process_time() - c
@@ -136,18 +142,23 @@ def _child(code: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_engine(ws: Path, port: int, n: int, processes: int = 1) -> dict[str, float]:
+MIGRATION = ROOT / "outreach" / "storage" / "migrations" / "versions" / "0010_exec.py"
+
+
+def run_engine(ws: Path, port: int, n: int, processes: int = 1, counts: bool = True) -> dict[str, float]:
     """Import and build in one child process, send in others: the sender's peak RSS is its own.
 
-    With ``processes`` > 1, that many senders share the campaign (as several workers would).
+    With ``processes`` > 1, that many senders share the campaign (as several workers would). ``counts``
+    False: the database's per-campaign counts are not kept while sending (their triggers dropped).
     """
     import json
 
     setup = _child(_SETUP.format(root=str(ROOT), ws=str(ws)))
+    send = _SEND.format(root=str(ROOT), ws=str(ws), port=port, no_counts=not counts, migration=str(MIGRATION))
     if processes == 1:
-        return {**setup, **_child(_SEND.format(root=str(ROOT), ws=str(ws), port=port))}
+        return {**setup, **_child(send)}
     started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-c", _SEND.format(root=str(ROOT), ws=str(ws), port=port)],
+    procs = [subprocess.Popen([sys.executable, "-c", send],
                               stdout=subprocess.PIPE, text=True) for _ in range(processes)]  # fmt: skip
     results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     wall = time.perf_counter() - started
@@ -334,6 +345,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs of each; the best of each is reported")
     ap.add_argument("--memory", action="store_true", help="also compare peak memory at 10k and 100k")
     ap.add_argument("--dkim", action="store_true", help="measure DKIM signing instead (see above)")
+    ap.add_argument("--counts", action="store_true",
+                    help="also send with the per-campaign counts not kept (their triggers dropped), alternated")
     args = ap.parse_args()
     args.n = args.n or (10000 if args.dkim else 20000)
     print(f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores, "
@@ -341,8 +354,14 @@ def main() -> None:
     if args.dkim:
         dkim_main(args)
         return
-    engines, raws = [], []
+    engines, raws, bare = [], [], []
     for _ in range(args.repeat):  # alternate, so that a busy moment of the machine hits both alike
+        if args.counts:
+            ws = make_workspace(args.n, args.connections // args.processes)
+            try:
+                bare.append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n, counts=False)))
+            finally:
+                shutil.rmtree(ws, ignore_errors=True)
         ws = make_workspace(args.n, args.connections // args.processes)
         try:
             engines.append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n)))
@@ -362,6 +381,12 @@ def main() -> None:
     pairs = sorted(e["sent"] / e["wall"] / r for e, r in zip(engines, raws, strict=True))
     print(f"ratio engine / raw:    {rate / raw:.2f} (best / best); run by run, back to back: "
           f"{', '.join(f'{p:.2f}' for p in pairs)} (median {statistics.median(pairs):.2f})")
+    if bare:
+        without = max(e["sent"] / e["wall"] for e in bare)
+        runs = ", ".join(f"{e['sent'] / e['wall']:,.0f}/{b['sent'] / b['wall']:,.0f}"
+                         for e, b in zip(engines, bare, strict=True))
+        print(f"counts not kept:       {without:,.0f} msg/s, ratio engine / raw {without / raw:.2f}; kept / not kept "
+              f"{rate / without:.2f} (best / best; run by run kept/not kept msg/s: {runs})")
     print(f"preparation CPU:       {prep:.0f} us per recipient (render + MIME)")
     print(f"peak memory (sender):  {engine['maxrss_mb']:.0f} MB")
     if args.memory:

@@ -73,7 +73,13 @@ class OutreachError(Exception):
 
 
 class ConfigError(OutreachError):
-    """A workspace file (outreach.yaml, a segment, a campaign) is wrong."""
+    """A workspace file (outreach.yaml, a segment, a campaign) is wrong.
+
+    ``problems``: each error found, as (line, dotted key, text), when a validation found several at once
+    (``yamlfile.pydantic_error``): a form shows each on its own field.
+    """
+
+    problems: tuple[tuple[int | None, str, str], ...] = ()
 
 
 class InputError(OutreachError):

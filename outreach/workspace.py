@@ -36,8 +36,11 @@ if TYPE_CHECKING:
     from outreach.audience.history import Change, ContactRecord
     from outreach.audience.importer import ImportOptions, ImportResult
     from outreach.audience.proposals import Proposal
+    from outreach.audience.segment_editing import SavedSegment, SegmentForm
     from outreach.audience.segments import SegmentSummary
+    from outreach.audit import Entry
     from outreach.campaigns.builder import BuildResult
+    from outreach.campaigns.editing import CampaignForm, SavedCampaign
     from outreach.campaigns.messages import Prepared
     from outreach.campaigns.overview import CampaignSummary
     from outreach.campaigns.policy import Held
@@ -81,9 +84,10 @@ def login_name() -> str:
 class Workspace:
     """A workspace opened for work. Close it (or use ``with``) to release the database."""
 
-    def __init__(self, config: WorkspaceConfig, engine: Engine | None = None) -> None:
+    def __init__(self, config: WorkspaceConfig, engine: Engine | None = None, *, recount: bool = False) -> None:
         self.config = config
         self._engine = engine
+        self._recount = recount  # status by counting the outbox, as before counts were kept (bench/web_sizes.py)
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Workspace:
@@ -180,6 +184,35 @@ class Workspace:
 
         return summarise_segments(self.engine, self.config)
 
+    def segment_size(self, name: str) -> int:
+        """How many contacts segment ``name`` holds now."""
+        from outreach.audience.segments import count_segment, load_segment
+
+        return count_segment(self.engine, self.config, load_segment(self.config, name))
+
+    def segment_form(self, name: str) -> tuple[SegmentForm | None, str, str]:
+        """Segment NAME for the app's editor: its conditions as the form (None when the file says more than
+        the form shows), its text and its version."""
+        from outreach.audience.segment_editing import form_of
+
+        return form_of(self.config, name)
+
+    def save_segment(self, name: str, text: str, *, who: str, via: str = "app", editing: bool = False,
+                     base: str | None = None) -> SavedSegment:  # fmt: skip
+        """Write ``segments/NAME.yaml`` after the loader accepted ``text`` (``SegmentError`` with the line
+        otherwise); atomically, refusing an existing name unless ``editing``; who did it is recorded."""
+        from outreach.audience.segment_editing import save_segment
+
+        return save_segment(self.config, name, text, who=who, via=via, engine=self.engine, editing=editing,
+                            base=base)  # fmt: skip
+
+    def segment_holds(self, name: str) -> Held:
+        """Who the contact policy would hold out of a campaign to segment ``name`` built now (no campaign
+        needed, nothing written)."""
+        from outreach.campaigns.builder import segment_holds
+
+        return segment_holds(self.config, self.engine, name)
+
     def contacts(self, segment: str | None = None) -> Iterator[ContactView]:
         """Every contact, or a segment's, streamed in id order."""
         from outreach.audience.contacts import iter_contacts
@@ -230,13 +263,50 @@ class Workspace:
         one never built is "not built", one whose file does not load is "broken", with its error."""
         from outreach.campaigns.overview import campaign_overview
 
-        return campaign_overview(self.config, self.engine)
+        return campaign_overview(self.config, self.engine, recount=self._recount)
 
     def campaign_summary(self, name: str) -> CampaignSummary:
         """One campaign as ``campaign_overview`` lists it."""
         from outreach.campaigns.overview import summarise_campaign
 
-        return summarise_campaign(self.config, self.engine, name)
+        return summarise_campaign(self.config, self.engine, name, recount=self._recount)
+
+    def content_choices(self) -> list[str]:
+        """The content files a campaign can name (``x.md``; language versions listed as their base)."""
+        from outreach.campaigns.editing import content_choices
+
+        return content_choices(self.config)
+
+    def campaign_form(self, name: str) -> tuple[CampaignForm, str]:
+        """``campaigns/NAME.yaml`` as the app's campaign form shows it, and the file's version."""
+        from outreach.campaigns.editing import form_of
+
+        return form_of(self.config, name)
+
+    def save_campaign(self, form: CampaignForm, *, who: str, via: str = "app", editing: bool = False,
+                      base: str | None = None) -> SavedCampaign:  # fmt: skip
+        """Write ``campaigns/NAME.yaml`` from ``form``, validated exactly as the loader reads it (``FormError``:
+        each field's error, nothing written); new content from a starter when ``form.starter`` is set."""
+        from outreach.campaigns.editing import save_campaign
+        from outreach.studio.starters import write_starter
+
+        def make_content(f: CampaignForm) -> Path:
+            return write_starter(self.config, f.name, f.starter, f.lang or self.config.settings.language,
+                                 f.sender or next(iter(self.config.settings.senders)), f.subject_lines())
+
+        return save_campaign(self.config, form, who=who, via=via, engine=self.engine, editing=editing, base=base,
+                             make_content=make_content)  # fmt: skip
+
+    def audit(self, kind: str, name: str, action: str, *, who: str, via: str, detail: str = "") -> None:
+        """Record who did ``action`` to campaign or segment ``name`` (and through what: app, cli)."""
+        from outreach import audit
+
+        audit.record(self.engine, who=who, via=via, kind=kind, name=name, action=action, detail=detail)
+
+    def audit_entries(self, kind: str, name: str, limit: int = 50) -> list[Entry]:
+        from outreach import audit
+
+        return list(audit.entries(self.engine, kind, name, limit))
 
     def audience_size(self, name: str) -> int:
         """How many contacts the campaign's segment holds now (before the contact policy)."""
@@ -308,6 +378,16 @@ class Workspace:
         from outreach.campaigns.status import hand_to_worker
 
         return hand_to_worker(self.engine, name, who)
+
+    def schedule(self, name: str, at: datetime, who: str = "a user") -> datetime:
+        """Hand a built campaign to ``outreach worker`` to start at ``at`` (naive: the workspace's timezone);
+        the start as naive UTC."""
+        from outreach.campaigns.builder import to_utc
+        from outreach.campaigns.status import hand_to_worker
+
+        start = to_utc(at, self.config)
+        hand_to_worker(self.engine, name, who, at=start)
+        return start
 
     def pause(self, name: str) -> str:
         return self._lifecycle(name, "pause")

@@ -195,6 +195,15 @@ def policy_holds(ws: WorkspaceConfig, engine: Engine, name: str, now: datetime |
                         now or utcnow())  # fmt: skip
 
 
+def segment_holds(ws: WorkspaceConfig, engine: Engine, segment: str, now: datetime | None = None) -> Held:
+    """Who the contact policy would hold out of a new campaign to ``segment`` built now: the same rules as
+    a build (every campaign counts as "another"), suppressed contacts left aside as a build leaves them."""
+    query = contacts_query(ws, load_segment(ws, segment))
+    with Session(engine) as session:
+        blocked = Contact.email.in_(select(Suppression.email))
+        return held_out(session, query.where(~blocked), 0, ws.settings.contact_policy, now or utcnow())
+
+
 class _Check:
     """Renders each recipient's messages (every step) and keeps what went wrong, once per problem."""
 

@@ -173,14 +173,16 @@ def campaign_names(ws: WorkspaceConfig) -> list[str]:
     return ws.campaign_names()
 
 
-def load_campaign(ws: WorkspaceConfig, name: str) -> CampaignSpec:
+def load_campaign(ws: WorkspaceConfig, name: str, text: str | None = None) -> CampaignSpec:
+    """``campaigns/NAME.yaml`` validated; with ``text``, that text validated as if it were the file (the
+    app checks what it is about to write exactly as every command will read it)."""
     if not NAME.match(name):
         raise NotFoundError(f"{name!r} is not a campaign name (letters, digits, - _ .)")
     path = ws.campaigns_dir / f"{name}.yaml"
-    if not path.is_file():
+    if text is None and not path.is_file():
         known = ", ".join(campaign_names(ws)) or "none"
         raise NotFoundError(f"campaign {name!r} not found: no {path} (campaigns: {known})")
-    doc = load_yaml(path)
+    doc = load_yaml(path, text)
     if not isinstance(doc.data, dict):
         raise ConfigError("a campaign is a mapping with segment, content and sender", **doc.at())
     try:

@@ -72,8 +72,8 @@ class CampaignSummary:
                 **{k: self.counts.get(k, 0) for k in COUNTS}, "error": self.error}  # fmt: skip
 
 
-def summarise_campaign(ws: WorkspaceConfig, engine: Engine, name: str) -> CampaignSummary:
-    """One campaign: its file when there is one, its row when it was built."""
+def summarise_campaign(ws: WorkspaceConfig, engine: Engine, name: str, *, recount: bool = False) -> CampaignSummary:
+    """One campaign: its file when there is one, its row when it was built (``recount``: campaign_status's)."""
     segment = sender = sender_name = ""
     error = None
     try:
@@ -84,7 +84,7 @@ def summarise_campaign(ws: WorkspaceConfig, engine: Engine, name: str) -> Campai
     except OutreachError as exc:
         error = exc.message_in(ws.root)
     try:
-        status: Status | None = campaign_status(engine, name)
+        status: Status | None = campaign_status(engine, name, recount=recount)
     except NotFoundError:
         status = None
     if not segment and status is not None:
@@ -96,8 +96,8 @@ def summarise_campaign(ws: WorkspaceConfig, engine: Engine, name: str) -> Campai
     return CampaignSummary(name, segment, sender, sender_name, status, error)
 
 
-def campaign_overview(ws: WorkspaceConfig, engine: Engine) -> list[CampaignSummary]:
+def campaign_overview(ws: WorkspaceConfig, engine: Engine, *, recount: bool = False) -> list[CampaignSummary]:
     """Every campaign of the workspace, by name: defined in campaigns/*.yaml, or built."""
     with Session(engine) as session:
         built = set(session.scalars(select(Campaign.name)))
-    return [summarise_campaign(ws, engine, name) for name in sorted(set(ws.campaign_names()) | built)]
+    return [summarise_campaign(ws, engine, name, recount=recount) for name in sorted(set(ws.campaign_names()) | built)]

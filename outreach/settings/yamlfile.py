@@ -133,6 +133,7 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
 def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
     """Turn a pydantic ValidationError into one readable ConfigError."""
     parts: list[str] = []
+    problems: list[tuple[int | None, str, str]] = []
     first_line: int | None = None
     for err in exc.errors()[:5]:
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
@@ -144,7 +145,10 @@ def pydantic_error(doc: YamlDoc, exc: Any) -> ConfigError:
             line = doc.key_line(loc)  # the key, not its (maybe multi-line) value
         first_line = line if first_line is None else first_line
         parts.append(f"{dotted}: {msg}" if not parts else f"{doc.path}, line {line}: {dotted}: {msg}")
-    return ConfigError("; ".join(parts), path=doc.path, line=first_line)
+        problems.append((line, dotted, msg))
+    error = ConfigError("; ".join(parts), path=doc.path, line=first_line)
+    error.problems = tuple(problems)
+    return error
 
 
 def error_text(err: Any) -> str:

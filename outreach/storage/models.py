@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -396,3 +397,28 @@ class ContentVersion(Base):
     digest: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of the bytes: the editor's ``base``
     body: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str] = mapped_column(String(200), default="")
+
+class AuditEntry(Base):
+    """Who changed a campaign or segment file, or moved a campaign along its lifecycle, from where (audit.py)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_kind_name", "kind", "name", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    who: Mapped[str] = mapped_column(String(120))
+    via: Mapped[str] = mapped_column(String(32))  # app | cli | api
+    kind: Mapped[str] = mapped_column(String(32))  # campaign | segment
+    name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))  # create | edit | build | send | schedule | pause ...
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class CampaignCount(Base):
+    """A campaign's messages by state and by event, kept by triggers in the transactions that change them
+    (storage/counts.py): the status reads these rows instead of counting the outbox."""
+
+    __tablename__ = "campaign_counts"
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)  # an outbox state, queued_later, ev:KIND
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # 0; PostgreSQL: txid
+    n: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -378,6 +378,30 @@ def cancel_pending(session: Session, campaign_id: int, now: datetime) -> int:
     return changed_rows(res)
 
 
+def window_wait(session: Session, campaign_id: int, now: datetime, later: int) -> tuple[int, datetime | None]:
+    """Queued rows the engine put back until their sending window opens (``next_attempt_at`` in the future:
+    a fresh row has none), and the earliest opening. ``later``: the kept count of queued rows with a time.
+
+    Two index look-ups (the first and last time of ``ix_outbox_claim``'s range) answer it when every such
+    row waits, or none does; only while some windows opened and others did not are the waiting ones counted.
+    """
+    if not later:
+        return 0, None
+    timed = (Outbox.campaign_id == campaign_id, Outbox.state == "queued", Outbox.next_attempt_at.is_not(None))
+    first, last = session.execute(select(
+        select(func.min(Outbox.next_attempt_at)).where(*timed).scalar_subquery(),
+        select(func.max(Outbox.next_attempt_at)).where(*timed).scalar_subquery(),
+    )).one()  # fmt: skip
+    if first is None or last is None or last <= now:
+        return 0, None
+    if first > now:
+        return later, first
+    count, opens = session.execute(
+        select(func.count(), func.min(Outbox.next_attempt_at)).where(*timed, Outbox.next_attempt_at > now)
+    ).one()  # fmt: skip
+    return int(count or 0), opens
+
+
 def state_counts(session: Session, campaign_id: int) -> dict[str, int]:
     rows = session.execute(
         select(Outbox.state, func.count()).where(Outbox.campaign_id == campaign_id).group_by(Outbox.state)

@@ -18,6 +18,7 @@ overwritten.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from outreach.campaigns.definition import NAME, ContentFiles
 from outreach.errors import InputError, NotFoundError
+from outreach.settings.files import write_atomically
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio import STARTER_KINDS as KINDS
 
@@ -75,7 +77,7 @@ def new_campaign(ws: WorkspaceConfig, name: str, kind: str, lang: str | None = N
     segment = segment or _first_segment(ws)
     sender = sender or next(iter(ws.settings.senders))
     ws.sender(sender)  # a clear error for an unknown key
-    text = _fill(_starter(kind, lang), _values(ws, sender, lang, today or date.today()))
+    text = starter_text(ws, kind, lang, sender, today)
     ws.campaigns_dir.mkdir(parents=True, exist_ok=True)
     label = KIND_NAMES[kind][1]
     yaml_path.write_text(f"# {label} ({'Bahasa Indonesia' if lang == 'id' else 'English'}), made by "
@@ -83,6 +85,40 @@ def new_campaign(ws: WorkspaceConfig, name: str, kind: str, lang: str | None = N
                          encoding="utf-8")  # fmt: skip
     md_path.write_text(text, encoding="utf-8")
     return NewCampaign(name, kind, lang, segment, sender, (yaml_path, md_path))
+
+
+def starter_text(ws: WorkspaceConfig, kind: str, lang: str, sender: str, today: date | None = None,
+                 subjects: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """A starter's Markdown filled in for ``sender``; ``subjects``: the subject and A/B variants to use
+    instead of the starter's own (the executive's new-campaign form)."""
+    if kind not in KINDS:
+        raise InputError(f"{kind!r} is not a kind of campaign ({', '.join(KINDS)})")
+    if lang not in MONTHS:
+        raise InputError(f"{lang!r} is not a language (id, en)")
+    text = _fill(_starter(kind, lang), _values(ws, sender, lang, today or date.today()))
+    return with_subjects(text, subjects) if subjects else text
+
+
+def with_subjects(text: str, subjects: tuple[str, ...]) -> str:
+    """The front matter's ``subject:`` line replaced by the first of ``subjects`` and ``variants:`` by the rest
+    (JSON strings are YAML's double-quoted scalars: any text is written safely)."""
+    head, sep, body = text.partition("\n---\n")
+    lines = [line for line in head.split("\n") if not line.startswith(("subject:", "variants:"))]
+    front = [f"subject: {json.dumps(subjects[0], ensure_ascii=False)}"]
+    if len(subjects) > 1:
+        front.append("variants: [" + ", ".join(json.dumps(s, ensure_ascii=False) for s in subjects[1:]) + "]")
+    return "\n".join([lines[0], *front, *lines[1:]]) + sep + body
+
+
+def write_starter(ws: WorkspaceConfig, name: str, kind: str, lang: str, sender: str,
+                  subjects: tuple[str, ...] = ()) -> Path:  # fmt: skip
+    """``campaigns/NAME.md`` from a starter, created (never overwriting: an error when any file of NAME is
+    there); the campaign file is the caller's to write."""
+    md_path = ws.campaigns_dir / f"{name}.md"
+    for existing in ContentFiles.of(md_path, lang).paths:
+        raise InputError(f"{existing.name} already exists; choose another name, or pick it as the content")
+    write_atomically(md_path, starter_text(ws, kind, lang, sender, subjects=subjects), exclusive=True)
+    return md_path
 
 
 def _first_segment(ws: WorkspaceConfig) -> str:

@@ -49,12 +49,24 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outreach.errors import DatabaseUnavailable
+from outreach.operations.heartbeat import WorkerStatus
 from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.outage import Outage
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, content, esp_hooks, executive, hooks, writer
+from outreach.web import (
+    auth,
+    caller,
+    campaign_forms,
+    content,
+    esp_hooks,
+    executive,
+    hooks,
+    segments,
+    worker_watch,
+    writer,
+)
 from outreach.web import metrics as metrics_route
 from outreach.web.api import PREFIX as API_PREFIX
 from outreach.web.api import create_api
@@ -67,6 +79,7 @@ from outreach.web.render import STATIC, environment, page, redirect
 from outreach.web.server import Server, bind
 from outreach.web.sessions import SessionMiddleware, session_key
 from outreach.web.unavailable import KEY, database_down, healthz, unavailable
+from outreach.web.worker_watch import WorkerWatch
 from outreach.workspace import Workspace
 
 T = TypeVar("T")
@@ -94,6 +107,7 @@ class WebContext:
     outage: Outage = field(default_factory=Outage)  # the database's state as requests meet it (unavailable.py)
     _previewers: dict[str, Previewer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _worker: WorkerWatch | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking work (the database, rendering) in a worker thread, at most as many at once as the
@@ -113,6 +127,18 @@ class WebContext:
     def url(self, path: str) -> str:
         """A link to one of our paths, with the proxy's prefix."""
         return self.prefix + path
+
+    def worker_state(self) -> WorkerStatus | None:
+        """Whether a worker is alive, as last read (every ``WorkerWatch.EVERY`` seconds); None: not known yet."""
+        return self._worker.status if self._worker is not None else None
+
+    def no_worker_note(self) -> str:
+        """What a page adds after handing work to the worker when none is alive: what to run."""
+        state = self.worker_state()
+        if state is None or state.alive:
+            return ""
+        return (f" No worker is running, so nothing happens until one runs: `outreach worker -w {self.ws.root}` "
+                "(as a service: docs/deploy.md).")  # fmt: skip
 
     def previewer(self, name: str) -> Previewer:
         """One live previewer per campaign, made on first use (it compiles the campaign)."""
@@ -211,6 +237,9 @@ def _team_routes() -> list[BaseRoute]:
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/logout", auth.home, methods=["GET"]),
+        *campaign_forms.routes(),  # before executive's /campaigns/{name}: "new" is a page, not a campaign
+        *segments.routes(),
+        *worker_watch.routes(),
         *executive.routes(),
         *writer.routes(),
         *content.routes(),
@@ -248,9 +277,12 @@ def create_app(ws: Workspace) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.clicks.start()
+        ctx._worker = WorkerWatch(ctx.ws, ctx.run)
+        await ctx._worker.start()
         try:
             yield
         finally:
+            await ctx._worker.stop()
             await ctx.clicks.stop()
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[

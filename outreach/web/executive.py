@@ -12,7 +12,7 @@ every few seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,7 +25,7 @@ from outreach.reports.html import CSS as REPORT_CSS
 from outreach.reports.html import campaign_sections, monthly_sections
 from outreach.reports.monthly import parse_month
 from outreach.web.auth import requires
-from outreach.web.render import context, flash, page, redirect
+from outreach.web.render import context, flash, local_time, page, redirect
 from outreach.web.sessions import checked_form
 from outreach.workspace import Workspace
 
@@ -48,6 +48,21 @@ class Card(CampaignSummary):
             "paused": ("resume", "cancel"),
             "done": ("build", "send") if queued else ("build",),
         }.get(self.state, ())
+
+
+    def now_line(self, tz: tzinfo) -> str:
+        """Queued, sending and waiting for the sending window, told apart: ``3 sending · 40 queued ·
+        120 waiting for the sending window (opens 08:00 WIB) · 2 to retry``; '' when nothing is pending."""
+        c = self.counts
+        parts = [f"{c[key]} {label}" for key, label in (("sending_now", "sending"), ("ready", "queued"))
+                 if c.get(key)]  # fmt: skip
+        if c.get("waiting_window"):
+            opens = self.status.window_opens if self.status else None
+            when = f" (opens {local_time(opens, tz, '%a %H:%M %Z')})" if opens else ""
+            parts.append(f"{c['waiting_window']} waiting for the sending window{when}")
+        if c.get("retry"):
+            parts.append(f"{c['retry']} to retry")
+        return " · ".join(parts)
 
 
 def card(ws: Workspace, name: str) -> Card:
@@ -112,7 +127,7 @@ async def confirm(request: Request) -> Response:
             return redirect(request, f"/app/campaigns/{name}")
     smtp = ws.config.settings.smtp
     return page(request, "executive/confirm.html", card=found, action=action, audience=audience,
-                relay=f"{smtp.host}:{smtp.port}")  # fmt: skip
+                relay=f"{smtp.host}:{smtp.port}", workspace=str(ws.root))  # fmt: skip
 
 
 @requires("executive")
@@ -122,10 +137,16 @@ async def act(request: Request) -> Response:
     ws, user = context(request).ws, request.state.user
     try:
         message = await context(request).run(_do, ws, name, action, user.name)
+        await context(request).run(lambda: ws.audit("campaign", name, action, who=user.name, via="app",
+                                                    detail=message[:2000]))  # fmt: skip
     except OutreachError as exc:
-        flash(request, str(exc), "error")
+        flash(request, exc.message_in(ws.root), "error")
     else:
+        if action == "send":
+            message += context(request).no_worker_note()
         flash(request, message)
+        if action == "build":  # launching: build, then the review (count, held out, sample, doctor), then send
+            return redirect(request, f"/app/campaigns/{name}/review")
     return redirect(request, f"/app/campaigns/{name}")
 
 

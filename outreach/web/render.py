@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from outreach import __version__
+from outreach.operations.heartbeat import ago
 from outreach.web.sessions import CSRF_FIELD, csrf_token
 
 if TYPE_CHECKING:
@@ -56,12 +57,21 @@ def local_time(at: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M %Z") 
     return aware.astimezone(tz).strftime(fmt)
 
 
+def since(at: datetime | None) -> str:
+    """How long ago a time the database keeps (naive UTC) was: ``12s``, ``5m 02s`` (heartbeat.ago)."""
+    if at is None:
+        return ""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return ago((now - (at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at)).total_seconds())
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, finalize=_escape,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)  # fmt: skip
     env.filters["tel"] = lambda phone: re.sub(r"[^\d+]", "", str(phone))  # a tel: link without spaces
     env.filters["code_spans"] = code_spans
     env.filters["local_time"] = local_time
+    env.filters["since"] = since
     env.globals["version"] = __version__
     env.globals["csrf_field"] = CSRF_FIELD
     return env
@@ -89,7 +99,8 @@ def page(request: Request, template: str, status: int = 200, headers: Mapping[st
     body = ctx.pages.get_template(template).render(
         request=request, url=ctx.url, nonce=request.state.nonce,
         csrf=csrf_token(request) if has_session else "", user=getattr(request.state, "user", None),
-        flash=Flash(**flash) if isinstance(flash, dict) else None, org=ctx.org, tz=ctx.ws.config.tz, **values,
+        flash=Flash(**flash) if isinstance(flash, dict) else None, org=ctx.org, tz=ctx.ws.config.tz,
+        worker_status=ctx.worker_state(), **values,
     )  # fmt: skip
     return HTMLResponse(body, status_code=status, headers=headers)
 

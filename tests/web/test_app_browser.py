@@ -89,9 +89,9 @@ def test_executive_builds_sends_and_watches_progress_live(browser: Browser, serv
     assert page.inner_text("#audience") == "2"
     page.click("text=Yes, build it")
     assert "Campaign launch: 2 added to the outbox" in page.inner_text(".flash")
-    page.click("text=Send…")
-    assert page.inner_text("#audience") == "2"
-    page.click("text=Yes, send launch")
+    page.wait_for_url("**/app/campaigns/launch/review")  # launching: build, the review, then send
+    assert page.inner_text("#queued") == "2"
+    page.click("#send-now")
     assert page.inner_text("#state") == "scheduled"
     assert smtp_server.received == []  # the web process sends nothing itself
     page.evaluate("window.stillTheSamePage = true")
@@ -280,8 +280,10 @@ def test_the_flash_is_text_as_wide_as_the_content(browser: Browser, server: Runn
     page.goto("/app/campaigns/launch/send")
     page.click("text=Yes, send launch")
     flash = page.locator(".flash")
-    assert flash.inner_text() == "launch is handed to the worker, which sends it now (outreach worker must be running)."
-    assert flash.locator("code").inner_text() == "outreach worker"
+    assert flash.inner_text() == ("launch is handed to the worker, which sends it now (outreach worker must be "
+                                  "running). No worker is running, so nothing happens until one runs: "
+                                  f"outreach worker -w {team} (as a service: docs/deploy.md).")  # fmt: skip
+    assert flash.locator("code").all_inner_texts() == ["outreach worker", f"outreach worker -w {team}"]
     shown, main = flash.bounding_box(), page.locator("main.wrap").bounding_box()
     assert shown and main
     padding = float(page.evaluate("parseFloat(getComputedStyle(document.querySelector('main.wrap')).paddingLeft)"))

@@ -52,7 +52,8 @@ def test_the_send_flash_shows_code_not_backticks(team: Path) -> None:
         client.post("/app/campaigns/launch/send", data={"csrf_token": csrf_of(confirm.text)})
         shown = flash_of(client.get("/app/campaigns/launch").text)
     assert shown == ("launch is handed to the worker, which sends it now (<code>outreach worker</code> must be "
-                     "running).")  # fmt: skip
+                     "running). No worker is running, so nothing happens until one runs: "
+                     f"<code>outreach worker -w {team}</code> (as a service: docs/deploy.md).")  # fmt: skip
     assert "`" not in shown
 
 

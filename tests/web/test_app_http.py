@@ -33,7 +33,8 @@ PARAMS = {"name": "promo", "action": "build", "item": "1"}
 PAGES = {  # one GET page per role
     "executive": ["/app/campaigns", "/app/campaigns/promo", "/app/campaigns/promo/report", "/app/reports/monthly",
                   "/app/campaigns/launch/build", "/app/fragments/campaigns", "/app/campaigns/promo/progress",
-                  "/app/webhooks"],
+                  "/app/webhooks", "/app/campaigns/new", "/app/campaigns/promo/edit", "/app/campaigns/promo/review",
+                  "/app/campaigns/promo/doctor", "/app/segments", "/app/segments/new", "/app/segments/prospects"],
     "writer": ["/app/preview", "/app/preview/promo", "/app/preview/promo/lint", "/app/preview/promo/version",
                "/app/preview/promo/message.html"],
     "caller": ["/app/followups", "/app/followups?queue=visit", "/app/followups/calendar"],
