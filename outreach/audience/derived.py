@@ -1,0 +1,86 @@
+"""Derived contact fields: ``fields:`` in outreach.yaml, computed per contact, never stored.
+
+Each field is a list of rules; the first whose ``when:`` holds (a segment's
+``where:``; a rule without one always holds) gives the value, a text or a jinja
+template over ``contact`` rendered in the templates' sandbox. No rule: empty.
+
+* Templates, the preview, lint and the caller's card read the field through the
+  workspace's ``ContactView`` (``FieldSet.view``): ``compute`` runs the rules in
+  Python (``fields.conditions.holds``).
+* Segments filter on it in SQL: the rules become one ``CASE WHEN ... THEN 'text'``
+  over the same conditions (``audience/where.py``), so ``where: {payment_terms:
+  "30 hari"}`` is one query however many contacts there are. A field with a
+  jinja ``value:`` has no SQL form: segments refuse it at the condition's line,
+  naming the fields its rules read (filter on those); see docs/admin.md.
+
+Rules were checked at their lines when outreach.yaml was loaded
+(``settings/derived.py``); here they are only compiled, once per set of rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, literal, null
+
+from outreach.audience.where import all_of
+from outreach.content.rendering import text_template
+from outreach.fields import BUILTIN, Field, FieldSet
+from outreach.fields.conditions import Condition, holds, parse_where
+from outreach.fields.kinds import TEXT
+from outreach.settings.config import DerivedRule
+from outreach.settings.derived import is_template
+from outreach.settings.workspace import WorkspaceConfig
+
+
+def workspace_fields(ws: WorkspaceConfig) -> FieldSet:
+    """The built-in fields and the workspace's derived ones (the same object for the same rules)."""
+    if not ws.settings.fields:
+        return BUILTIN
+    rules = {name: [r.model_dump(mode="json") for r in group] for name, group in ws.settings.fields.items()}
+    return _compiled(json.dumps(rules), ws.settings.timezone)
+
+
+@lru_cache(maxsize=16)
+def _compiled(rules_json: str, timezone: str) -> FieldSet:
+    raw: dict[str, list[dict[str, Any]]] = json.loads(rules_json)
+    fields = BUILTIN
+    for name, group in raw.items():
+        rules = [DerivedRule.model_validate(r) for r in group]
+        fields = fields.extend(derived_field(name, rules, fields, ZoneInfo(timezone)))
+    return fields
+
+
+def derived_field(name: str, rules: Sequence[DerivedRule], known: FieldSet, tz: ZoneInfo) -> Field:
+    """One derived field from its rules; ``known``: the fields its rules may read."""
+    compiled = [(tuple(parse_where(known, r.when or {})), r.value) for r in rules]
+    dated = any(known[f].kind.family == "date" for conds, _ in compiled for f, _op, _v in conds if f in known)
+    templates = {i: text_template(value) for i, (_, value) in enumerate(compiled) if is_template(value)}
+
+    def compute(view: Any) -> str:
+        today = datetime.now(tz).date() if dated else date.min
+        for i, (conditions, value) in enumerate(compiled):
+            if holds(known, view, conditions, today):
+                template = templates.get(i)
+                return value if template is None else str(template.render(contact=view)).strip()
+        return ""
+
+    def expression(_columns: Mapping[str, Any]) -> Any:
+        today = datetime.now(tz).date()
+        whens = [(all_of(known, conditions, today), literal(value)) for conditions, value in compiled]
+        return case(*whens, else_=null())
+
+    reads = sorted({f for conds, _ in compiled for f, _op, _v in conds})
+    doc = f"derived: {len(rules)} rule(s) over {', '.join(reads) or 'nothing'} (outreach.yaml fields:)"
+    return Field(name, TEXT, source="derived", compute=compute, card=name, placeholder=_stand_in(compiled),
+                 expression=None if templates else expression, doc=doc)  # fmt: skip
+
+
+def _stand_in(compiled: list[tuple[tuple[Condition, ...], str]]) -> str:
+    """Lint's and the preview's stand-in contact shows the first literal value a rule gives."""
+    return next((value for _, value in compiled if not is_template(value)), "Sample value")
