@@ -248,6 +248,40 @@ def contacts_show(ws: Workspace, email: str) -> None:
                    f"({c.who or 'unknown'}, via {c.via or 'unknown'})")
 
 
+@contacts.command("hygiene")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: each group a list of addresses.")
+@click.option("--stale-months", type=click.IntRange(1, 120), metavar="N",
+              help="Stale: not contacted for N months (default: hygiene.stale_months, 6).")
+@click.option("--dns", is_flag=True, help="Also ask the DNS which contacts' domains take no mail (dead_domain).")
+@click.option("--nameserver", metavar="HOST[:PORT]", help="With --dns: ask this DNS server (as `outreach doctor`).")
+@click.option("--all", "show_all", is_flag=True, help="List every contact of each group (default: the first 10).")
+@with_workspace
+def contacts_hygiene(ws: Workspace, as_json: bool, stale_months: int | None, dns: bool, nameserver: str | None,
+                     show_all: bool) -> None:  # fmt: skip
+    """Doubtful contact data, in groups: stale, few transactions, role addresses, duplicates, missing fields,
+    suppressed, and with --dns dead domains; each with what to do."""
+    from outreach.audience.hygiene_text import hygiene_text
+
+    if nameserver and not dns:
+        raise click.UsageError("--nameserver goes with --dns")
+    report = ws.hygiene(stale_months=stale_months, dns=dns, nameserver=nameserver)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    click.echo(hygiene_text(report, None if show_all else 10), nl=False)
+
+
+@contacts.command("merge")
+@click.argument("keep")
+@click.argument("other")
+@click.option("--by", "who", help="Who merged them (default: the system user name).")
+@with_workspace
+def contacts_merge(ws: Workspace, keep: str, other: str, who: str | None) -> None:
+    """One contact from two: OTHER's messages, replies, follow-ups and history move to KEEP, KEEP's fields win
+    and OTHER fills the blanks; OTHER's address stays an alias of KEEP."""
+    click.echo(ws.merge_contacts(keep, other, who or _who()).summary())
+
+
 # -- segments ------------------------------------------------------------------
 
 

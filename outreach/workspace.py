@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
     from outreach.audience.history import Change, ContactRecord
+    from outreach.audience.hygiene import HygieneReport
     from outreach.audience.importer import ImportOptions, ImportResult
+    from outreach.audience.merge import MergeResult
     from outreach.audience.proposals import Proposal
     from outreach.audience.segments import SegmentSummary
     from outreach.campaigns.builder import BuildResult
@@ -200,6 +202,33 @@ class Workspace:
                         {key: (s.name, s.email) for key, s in settings.senders.items()})  # fmt: skip
         with transaction(self.engine) as session:
             return change_contact(session, email, updates, who, via, registry=self.fields, context=context)
+
+    # -- the sales admin's month: hygiene, merge, verify by phone -------------------------
+
+    def hygiene(self, *, stale_months: int | None = None, dns: bool = False, nameserver: str | None = None,
+                only: Sequence[str] = (), today: date | None = None) -> HygieneReport:  # fmt: skip
+        """Doubtful contact data in groups (``contacts hygiene``); ``dns``: also the contacts whose domain takes
+        no mail, asked of doctor's resolver (``nameserver``, else outreach.yaml's, else the system's)."""
+        from outreach.audience.hygiene import contact_domains, dead_domain_group, hygiene_report
+
+        settings = self.config.settings
+        today = today or datetime.now(self.config.tz).date()
+        report = hygiene_report(self.engine, settings.hygiene, today, stale_months, only)
+        if dns and (not only or "dead_domain" in only):
+            from outreach.deliverability.domains import dead_domains
+
+            by_domain = contact_domains(self.engine)
+            d = settings.deliverability
+            verdicts = dead_domains(by_domain, nameserver or d.nameserver, d.dns_timeout)
+            report.groups["dead_domain"] = dead_domain_group(by_domain, verdicts.dead, verdicts.note())
+        return report
+
+    def merge_contacts(self, keep: str, other: str, who: str) -> MergeResult:
+        """One contact from two: OTHER's messages, replies, follow-ups, history and suppressions move to KEEP,
+        OTHER's address stays an alias of KEEP (a reply from it still matches); one transaction."""
+        from outreach.audience.merge import merge_contacts
+
+        return merge_contacts(self.engine, keep, other, who)
 
     # -- campaigns ------------------------------------------------------------------------
 

@@ -374,3 +374,16 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ContactAlias(Base):
+    """An address of a contact merged into another (``outreach contacts merge KEEP OTHER``): OTHER's address and
+    its old id now mean KEEP, so a reply from the old address, or a link in a message sent to it, still finds
+    the person (audience/merge.py)."""
+
+    __tablename__ = "contact_aliases"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # OTHER's address, normalised
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)  # KEEP
+    merged_id: Mapped[int] = mapped_column(Integer, index=True)  # OTHER's id, which old unsubscribe links carry
+    who: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
