@@ -778,6 +778,16 @@ def contacts_approve(ws: Workspace, proposal_id: int, email: str | None, who: st
     click.echo(f"Proposal {proposal_id} approved: contact {address} created")
 
 
+@contacts.command("verify")
+@click.argument("proposal_id", type=int)
+@click.option("--by", "who", help="Who decided (default: the system user name).")
+@with_workspace
+def contacts_verify_proposal(ws: Workspace, proposal_id: int, who: str | None) -> None:
+    """Send a proposed successor to the verify queue: a caller phones the company to confirm it."""
+    item = ws.proposal_to_verify(proposal_id, who or _who())
+    click.echo(f"Proposal {proposal_id} is in the verify queue as follow-up {item}; its caller confirms it by phone")
+
+
 @contacts.command("reject")
 @click.argument("proposal_id", type=int)
 @click.option("--by", "who", help="Who decided (default: the system user name).")
@@ -797,7 +807,7 @@ def followups() -> None:
 
 
 @followups.command("list")
-@click.option("--queue", type=click.Choice(["call", "visit"]))
+@click.option("--queue", type=click.Choice(["call", "visit", "verify"]))
 @click.option("--owner", help="Only items of this sales executive.")
 @with_workspace
 def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
@@ -818,7 +828,7 @@ def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
 
 
 @followups.command("export")
-@click.option("--queue", type=Choice(["call", "visit"]), required=True)
+@click.option("--queue", type=Choice(["call", "visit", "verify"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]),
               help="Default: from the --out file's extension (.xlsx, .ics), else csv.")
@@ -836,12 +846,34 @@ def followups_export(ws: Workspace, queue: str, out: Path, fmt: str | None, owne
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @with_workspace
 def followups_import(ws: Workspace, file: Path) -> None:
-    """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
-    counts = ws.import_outcomes(file)
+    """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at; the verify queue's new_*
+    corrections too)."""
+    from outreach.errors import InputError
+
+    counts = ws.import_outcomes(file, _who())
     applied, unchanged = counts["applied"], counts["unchanged"]
-    why = ("" if applied else "; nothing changed: every outcome in the file was already recorded" if unchanged
-           else "; nothing changed: no row of the file has an outcome")  # fmt: skip
-    click.echo(f"Outcomes: {applied} applied, {unchanged} unchanged{why}")
+    why = ("" if applied or counts.rejected else "; nothing changed: every outcome in the file was already recorded"
+           if unchanged else "; nothing changed: no row of the file has an outcome")  # fmt: skip
+    rejected = f", {len(counts.rejected)} rejected" if counts.rejected else ""
+    click.echo(f"Outcomes: {applied} applied, {unchanged} unchanged{rejected}{why}")
+    if counts.rejected:
+        rows = "; ".join(f"row {line}: {why}" for line, why in counts.rejected)
+        raise InputError(f"{rows} (each such row changed nothing; correct it and import the file again)", path=file)
+
+
+@followups.command("verify")
+@click.option("--hygiene", "group", metavar="GROUP", help="The contacts of this `contacts hygiene` group: stale, "
+              "few_transactions, role_address, duplicates, missing, suppressed, dead_domain.")
+@click.option("--segment", help="The contacts of this segment.")
+@click.option("--owner", metavar="KEY", help="Only the contacts of this sales executive (a key of senders).")
+@with_workspace
+def followups_verify(ws: Workspace, group: str | None, segment: str | None, owner: str | None) -> None:
+    """Put contacts in the verify queue: callers confirm or correct their details by phone (export it with
+    `followups export --queue verify`, whose new_* columns take the corrections)."""
+    if (group is None) == (segment is None):
+        raise click.UsageError("give one of --hygiene GROUP or --segment NAME")
+    done = ws.verify_contacts(hygiene=group, segment=segment, owner=owner)
+    click.echo(done.summary(f"hygiene group {group}" if group else f"segment {segment}"))
 
 
 # -- reports -------------------------------------------------------------------
