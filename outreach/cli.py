@@ -944,15 +944,30 @@ def report_campaign(ws: Workspace, name: str, html_out: Path | None) -> None:
 @report.command("monthly")
 @click.option("--month", callback=_month, metavar="YYYY-MM",
               help="The month, in the workspace timezone (default: the current month).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (senders: key -> target, "
+              "new_contacted, ...).")
+@click.option("--xlsx", "xlsx_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the supervisor's workbook to FILE: a summary sheet and one per executive.")
 @with_workspace
-def report_monthly(ws: Workspace, month: str | None) -> None:
-    """Each sales executive's month: approached, replies, calls, visits, new prospects vs target."""
+def report_monthly(ws: Workspace, month: str | None, as_json: bool, xlsx_out: Path | None) -> None:
+    """Each sales executive's month: approached, replies, calls, contacts reached by phone, visits scheduled
+    and done, new prospects contacted (by email or phone) against the target."""
     from datetime import datetime
 
     from outreach.reports.monthly import monthly_text
 
     month = month or datetime.now(ws.config.tz).strftime("%Y-%m")
-    click.echo(monthly_text(ws.monthly(month)), nl=False)
+    result = ws.monthly(month)
+    if xlsx_out is not None:
+        from outreach.reports.monthly_xlsx import write_monthly_xlsx
+
+        write_monthly_xlsx(result, xlsx_out, ws.config.settings.organization.name)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    click.echo(monthly_text(result), nl=False)
+    if xlsx_out is not None:
+        click.echo(f"Wrote {xlsx_out}")
 
 
 def _log_format(f: Callable[..., Any]) -> Callable[..., Any]:
