@@ -47,14 +47,13 @@ class Verifier(Protocol):
                  calendar: BusinessCalendar) -> bool: ...  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ImportCounts:
-    applied: int = 0
-    unchanged: int = 0
-    rejected: tuple[tuple[int, str], ...] = ()  # (row, why): verify rows whose correction was bad
+class ImportCounts(dict[str, int]):
+    """``{"applied": N, "unchanged": N}``, and ``rejected``: (row, why) of the verify rows whose correction
+    was bad (each changed nothing)."""
 
-    def __getitem__(self, key: str) -> int:  # counts["applied"], as before
-        return len(self.rejected) if key == "rejected" else int(getattr(self, key))
+    def __init__(self, applied: int = 0, unchanged: int = 0, rejected: tuple[tuple[int, str], ...] = ()) -> None:
+        super().__init__(applied=applied, unchanged=unchanged)
+        self.rejected = rejected
 
 
 def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:

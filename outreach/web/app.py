@@ -51,7 +51,7 @@ from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, esp_hooks, executive, hooks, writer
+from outreach.web import auth, caller, esp_hooks, executive, hooks, hygiene, writer
 from outreach.web import metrics as metrics_route
 from outreach.web.api import PREFIX as API_PREFIX
 from outreach.web.api import create_api
@@ -187,6 +187,7 @@ def _team_routes() -> list[BaseRoute]:
         *writer.routes(),
         *caller.routes(),
         *hooks.routes(),
+        *hygiene.routes(),
     ]
 
 

@@ -371,7 +371,8 @@ def snapshot(sw: SendWorkspace) -> list[tuple[object, ...]]:
         ([["{ani}", "reached", "ok", ""], ["999", "reached", "", ""]], "row 3: no follow-up with id 999"),
         ([["{ani}", "reached", "ok", ""], ["{budi}", "maybe", "", ""]],
          "row 3: outcome 'maybe' is not one of reached, no_answer, callback, visit_scheduled, "
-         "not_interested, wrong_contact"),
+         "not_interested, wrong_contact (calls and visits) or confirmed, updated, left_company, wrong_number, "
+         "no_answer (verify)"),
         ([["abc", "reached", "", ""]], "row 2: id 'abc' is not a follow-up id"),
         ([["{ani}", "visit_scheduled", "", ""]],
          "row 2: visit_scheduled needs a date: a visit_at column (YYYY-MM-DD HH:MM) or a date in the notes "
@@ -443,7 +444,7 @@ def test_followups_list(sent_ws: SendWorkspace, six_items: dict[str, int]) -> No
 def test_export_needs_queue(sent_ws: SendWorkspace, tmp_path: Path) -> None:
     result = sent_ws.run("followups", "export", "--out", str(tmp_path / "x.csv"))
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == "Error: Missing option '--queue'. Choose from: call, visit."  # one line
+    assert result.stderr.splitlines()[-1] == "Error: Missing option '--queue'. Choose from: call, visit, verify."  # one line
 
 
 def test_rescheduling_a_visit_keeps_one_visit(
@@ -491,7 +492,7 @@ def test_import_reports_every_bad_row(sent_ws: SendWorkspace, six_items: dict[st
         f"Error: {f}: 4 bad rows; nothing was changed (fix them and import the file again):\n"
         "  row 3: id 'x1' is not a follow-up id\n"
         "  row 4: outcome 'maybe' is not one of reached, no_answer, callback, visit_scheduled, not_interested, "
-        "wrong_contact\n"
+        "wrong_contact (calls and visits) or confirmed, updated, left_company, wrong_number, no_answer (verify)\n"
         "  row 5: no follow-up with id 99999\n"
         "  row 6: visit_at 'besok' is not an ISO date-time\n"
     )
