@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, literal, null
 
 from outreach.audience.where import all_of
-from outreach.content.rendering import text_template
 from outreach.fields import BUILTIN, Field, FieldSet
 from outreach.fields.conditions import Condition, holds, parse_where
 from outreach.fields.kinds import TEXT
@@ -60,7 +59,7 @@ def derived_field(name: str, rules: Sequence[DerivedRule], known: FieldSet, tz: 
     """One derived field from its rules; ``known``: the fields its rules may read."""
     compiled = [(tuple(parse_where(known, r.when or {})), r.value) for r in rules]
     dated = any(known[f].kind.family == "date" for conds, _ in compiled for f, _op, _v in conds if f in known)
-    templates = {i: text_template(value) for i, (_, value) in enumerate(compiled) if is_template(value)}
+    templates = _templates([value for _, value in compiled])
 
     def compute(view: Any) -> str:
         today = datetime.now(tz).date() if dated else date.min
@@ -79,6 +78,16 @@ def derived_field(name: str, rules: Sequence[DerivedRule], known: FieldSet, tz: 
     doc = f"derived: {len(rules)} rule(s) over {', '.join(reads) or 'nothing'} (outreach.yaml fields:)"
     return Field(name, TEXT, source="derived", compute=compute, card=name, placeholder=_stand_in(compiled),
                  expression=None if templates else expression, doc=doc)  # fmt: skip
+
+
+def _templates(values: list[str]) -> dict[int, Any]:
+    """The jinja values, compiled in the templates' sandbox (loaded only when a rule has one: a command that
+    reads contacts must not load the renderer for a plain "30 hari")."""
+    if not any(is_template(v) for v in values):
+        return {}
+    from outreach.content.rendering import text_template
+
+    return {i: text_template(v) for i, v in enumerate(values) if is_template(v)}
 
 
 def _stand_in(compiled: list[tuple[tuple[Condition, ...], str]]) -> str:

@@ -376,12 +376,13 @@ def monthly_svg(report: MonthlyReport) -> str:
 
 def monthly_sections(report: MonthlyReport) -> str:
     """The month's chart and table, without the page around them."""
-    head = "".join(f'<th class="num">{h}</th>' for h in ("Approached", "Replies", "Calls", "Visits",
-                                                          "New prospects", "Target", "Achieved"))  # fmt: skip
+    head = "".join(f'<th class="num">{h}</th>' for h in ("Approached", "Replies", "Calls", "Reached by phone",
+                                                          "Visits scheduled", "Visits done", "New prospects",
+                                                          "Target", "Achieved"))  # fmt: skip
     body = "".join(
         f'<tr class="{"base" if r.key == "total" else ""}"><td>{escape(r.name)}</td>'
-        + "".join(f'<td class="num">{_num(v)}</td>' for v in (r.approached, r.replies, r.calls, r.visits,
-                                                             r.new_prospects, r.target))  # fmt: skip
+        + "".join(f'<td class="num">{_num(v)}</td>' for v in (r.approached, r.replies, r.calls, r.reached, r.visits,
+                                                             r.visits_done, r.new_prospects, r.target))  # fmt: skip
         + f'<td class="num">{fmt_percent(r.achieved)}</td></tr>'
         for r in (*report.rows, report.total)
     )

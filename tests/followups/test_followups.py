@@ -444,7 +444,8 @@ def test_followups_list(sent_ws: SendWorkspace, six_items: dict[str, int]) -> No
 def test_export_needs_queue(sent_ws: SendWorkspace, tmp_path: Path) -> None:
     result = sent_ws.run("followups", "export", "--out", str(tmp_path / "x.csv"))
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == "Error: Missing option '--queue'. Choose from: call, visit, verify."  # one line
+    one_line = "Error: Missing option '--queue'. Choose from: call, visit, verify."
+    assert result.stderr.splitlines()[-1] == one_line
 
 
 def test_rescheduling_a_visit_keeps_one_visit(

@@ -318,7 +318,8 @@ def test_monthly_target_comes_from_outreach_yaml(root: Path) -> None:
         fh.write("targets:\n  new_prospects: 8\n")
     text = monthly_text(monthly_report(load_workspace(root), open_engine(load_workspace(root).database_url),
                                        "2026-11"))  # fmt: skip
-    assert "awang (Awang Prasetyo)                6        2      1        0       1     0              4       8     50.0%" in text
+    assert ("awang (Awang Prasetyo)                6        2      1        0       1     0              4       8"
+            "     50.0%") in text
 
 
 def test_month_must_be_yyyy_mm(root: Path) -> None:
