@@ -34,7 +34,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from outreach.audience.history import record_changes
-from outreach.errors import FieldError, InputError
+from outreach.errors import FieldError, InputError, StateError
 from outreach.events.record import record_outcome
 from outreach.fields import FieldSet
 from outreach.fields.cells import normalise_email
@@ -180,6 +180,8 @@ def to_verify(engine: Engine, ws: WorkspaceConfig, proposal_id: int, who: str) -
     now = utcnow()
     with transaction(engine) as session:
         proposal = open_proposal(session, proposal_id)
+        if proposal.state == "verifying":
+            raise StateError(f"proposal {proposal_id} is already in the verify queue")
         old = session.get(Contact, proposal.old_contact_id) if proposal.old_contact_id else None
         if old is None:
             raise InputError(f"proposal {proposal_id} names no contact whose company could be phoned; approve or "

@@ -208,7 +208,7 @@ def read_export(path: Path) -> list[dict[str, str]]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows[0] == EXPORT_COLUMNS
+    assert rows[0] == [*EXPORT_COLUMNS, "payment_terms"]  # the example workspace's derived field, for callers
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
@@ -226,6 +226,7 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
         "last_subject": PROMO_SUBJECT, "reply_excerpt": item.reply_excerpt,
         "due_date": item.due_date, "outcome": "", "notes": "", "visit_at": "",
         **{column: "" for column in CARD_EXTRA},  # the registry's other fields callers see: Dedi has none
+        "payment_terms": "30 hari",  # outreach.yaml's fields: an existing customer's terms
     }  # fmt: skip
     assert out.read_bytes().count(b"\r\n") == 2
 
@@ -350,7 +351,7 @@ def test_import_reads_its_own_export(sent_ws: SendWorkspace, six_items: dict[str
         r["outcome"] = "reached"
         r["notes"] = "=ok"  # a caller's note that looks like a formula
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    w = csv.DictWriter(buf, fieldnames=[*EXPORT_COLUMNS, "payment_terms"], lineterminator="\r\n")
     w.writeheader()
     w.writerows(rows)
     back = tmp_path / "back.csv"
