@@ -45,12 +45,12 @@ def check_derived_fields(fields: Mapping[str, Sequence[DerivedRule]], doc: YamlD
     for name, rules in fields.items():
         where = ("fields", name)
         if not NAME.match(name):
-            raise _error(doc, where, f"fields: {name!r} is not a field name (lowercase letters, digits and _)")
+            raise _error(doc, where, f"fields: {name!r} is not a field name (lowercase letters, digits and _)", True)
         if name in known:
             raise _error(doc, where, f"fields: {name!r} is already a contact field; give the derived one "
-                                     "another name")  # fmt: skip
+                                     "another name", True)  # fmt: skip
         if not rules:
-            raise _error(doc, where, f"fields: {name} needs at least one rule (- value: ...)")
+            raise _error(doc, where, f"fields: {name} needs at least one rule (- value: ...)", True)
         for i, rule in enumerate(rules):
             if rule.when is not None:
                 try:
@@ -90,5 +90,8 @@ def _contact_names(tree: Any, nodes: Any) -> Iterator[str]:
             yield found.attr
 
 
-def _error(doc: YamlDoc | None, where: tuple[Any, ...], message: str) -> ConfigError:
-    return ConfigError(message, **doc.at(where)) if doc is not None else ConfigError(message)
+def _error(doc: YamlDoc | None, where: tuple[Any, ...], message: str, key: bool = False) -> ConfigError:
+    """At the value's line, or (``key``) at the line of the key itself (a field's name)."""
+    if doc is None:
+        return ConfigError(message)
+    return ConfigError(message, path=doc.path, line=doc.key_line(where) if key else doc.line(where))
