@@ -389,5 +389,6 @@ def monthly_sections(report: MonthlyReport) -> str:
     return (f'<section class="card"><h2>New prospects<small>against the target of each sales executive'
             f'</small></h2>{monthly_svg(report)}</section>'
             f'<section class="card"><h2>Figures<small>{escape(report.month)}, {escape(report.timezone)}</small></h2>'
-            f'<table class="figures"><thead><tr><th>Executive</th>{head}</tr></thead><tbody>{body}</tbody></table>'
-            "</section>")  # fmt: skip
+            '<div class="scroll" style="overflow-x:auto" tabindex="0" role="region" aria-label="Figures of the month">'
+            f'<table class="figures"><thead><tr><th>Executive</th>{head}'
+            f"</tr></thead><tbody>{body}</tbody></table></div></section>")  # fmt: skip
