@@ -57,27 +57,49 @@ def _compiled(rules_json: str, timezone: str) -> FieldSet:
 
 def derived_field(name: str, rules: Sequence[DerivedRule], known: FieldSet, tz: ZoneInfo) -> Field:
     """One derived field from its rules; ``known``: the fields its rules may read."""
-    compiled = [(tuple(parse_where(known, r.when or {})), r.value) for r in rules]
-    dated = any(known[f].kind.family == "date" for conds, _ in compiled for f, _op, _v in conds if f in known)
-    templates = _templates([value for _, value in compiled])
+    compiled = tuple((tuple(parse_where(known, r.when or {})), r.value) for r in rules)
+    computed = Rules(compiled, known, tz.key)
+    reads = sorted({f for conds, _ in compiled for f, _op, _v in conds})
+    doc = f"derived: {len(rules)} rule(s) over {', '.join(reads) or 'nothing'} (outreach.yaml fields:)"
+    has_template = any(is_template(value) for _, value in compiled)
+    return Field(name, TEXT, source="derived", compute=computed, card=name, placeholder=_stand_in(compiled),
+                 expression=None if has_template else Case(compiled, known, tz.key), doc=doc)  # fmt: skip
 
-    def compute(view: Any) -> str:
-        today = datetime.now(tz).date() if dated else date.min
-        for i, (conditions, value) in enumerate(compiled):
-            if holds(known, view, conditions, today):
-                template = templates.get(i)
+
+class Rules:
+    """A derived field's value for one contact view: the first rule that holds. A plain object (no closure), so
+    the field set pickles into the import's worker processes; its templates are compiled on first use."""
+
+    def __init__(self, compiled: tuple[tuple[tuple[Condition, ...], str], ...], known: FieldSet, tz: str) -> None:
+        self.compiled, self.known, self.tz = compiled, known, tz
+        self.dated = any(known[f].kind.family == "date" for conds, _ in compiled for f, _op, _v in conds
+                         if f in known)  # fmt: skip
+        self._templates: dict[int, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_templates": None}
+
+    def __call__(self, view: Any) -> str:
+        if self._templates is None:
+            self._templates = _templates([value for _, value in self.compiled])
+        today = datetime.now(ZoneInfo(self.tz)).date() if self.dated else date.min
+        for i, (conditions, value) in enumerate(self.compiled):
+            if holds(self.known, view, conditions, today):
+                template = self._templates.get(i)
                 return value if template is None else str(template.render(contact=view)).strip()
         return ""
 
-    def expression(_columns: Mapping[str, Any]) -> Any:
-        today = datetime.now(tz).date()
-        whens = [(all_of(known, conditions, today), literal(value)) for conditions, value in compiled]
-        return case(*whens, else_=null())
 
-    reads = sorted({f for conds, _ in compiled for f, _op, _v in conds})
-    doc = f"derived: {len(rules)} rule(s) over {', '.join(reads) or 'nothing'} (outreach.yaml fields:)"
-    return Field(name, TEXT, source="derived", compute=compute, card=name, placeholder=_stand_in(compiled),
-                 expression=None if templates else expression, doc=doc)  # fmt: skip
+class Case:
+    """The same rules as SQL: ``CASE WHEN <rule 1> THEN 'value 1' ... ELSE NULL END`` (texts only)."""
+
+    def __init__(self, compiled: tuple[tuple[tuple[Condition, ...], str], ...], known: FieldSet, tz: str) -> None:
+        self.compiled, self.known, self.tz = compiled, known, tz
+
+    def __call__(self, _columns: Mapping[str, Any]) -> Any:
+        today = datetime.now(ZoneInfo(self.tz)).date()
+        whens = [(all_of(self.known, conditions, today), literal(value)) for conditions, value in self.compiled]
+        return case(*whens, else_=null())
 
 
 def _templates(values: list[str]) -> dict[int, Any]:
@@ -90,6 +112,6 @@ def _templates(values: list[str]) -> dict[int, Any]:
     return {i: text_template(v) for i, v in enumerate(values) if is_template(v)}
 
 
-def _stand_in(compiled: list[tuple[tuple[Condition, ...], str]]) -> str:
+def _stand_in(compiled: tuple[tuple[tuple[Condition, ...], str], ...]) -> str:
     """Lint's and the preview's stand-in contact shows the first literal value a rule gives."""
     return next((value for _, value in compiled if not is_template(value)), "Sample value")

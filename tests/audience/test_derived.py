@@ -198,3 +198,17 @@ def test_the_example_workspace_is_unchanged_by_init(tmp_path: Path) -> None:
     init_workspace(root)
     names = [f.name for f in fields_of(load_workspace(root))]
     assert names[-1] == "payment_terms"
+
+
+def test_a_workspace_with_derived_fields_imports_in_worker_processes(example_ws: Path, tmp_path: Path) -> None:
+    """The field set goes to the import's parsing processes by pickle: derived fields (a jinja one too) must pickle."""
+    from dataclasses import replace
+
+    from outreach.audience.importer import import_contacts
+
+    with_fields(example_ws, RULES + '  sapaan:\n    - value: "Yth. {{ contact.first_name }}"\n')
+    with Workspace.open(example_ws) as ws:
+        options = replace(ws._import_options(), workers=1)
+        result = import_contacts(ws.engine, random_contacts(tmp_path / "c.csv", 300, seed=7), options)
+        assert result.imported == 300
+        assert all(v.sapaan.startswith("Yth.") for v in ws.contacts())
