@@ -23,9 +23,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, or_, select
@@ -151,14 +152,14 @@ def dead_domain_group(by_domain: dict[str, list[Member]], dead: dict[str, str], 
 _COLUMNS = (Contact.id, Contact.email, Contact.first_name, Contact.last_name, Company.name)
 
 
-def _members(session: Session, where: ColumnElement[bool], detail: Any = None) -> list[Member]:
+def _members(session: Session, where: ColumnElement[bool], detail: Any = None,
+             describe: Callable[[Any], str] | None = None) -> list[Member]:  # fmt: skip
+    """The contacts ``where`` picks, in id order; ``detail``: a column whose value ``describe`` words."""
     cols = (*_COLUMNS, detail) if detail is not None else _COLUMNS
     query = select(*cols).outerjoin(Company, Company.id == Contact.company_id).where(where).order_by(Contact.id)
-    out = []
-    for row in session.execute(query):
-        name = " ".join(p for p in (row[2], row[3]) if p)
-        out.append(Member(row[0], row[1], name, row[4] or "", _detail(row[5]) if detail is not None else ""))
-    return out
+    word = describe or _detail
+    return [Member(row[0], row[1], f"{row[2]} {row[3]}".strip(), row[4] or "",
+                   word(row[5]) if detail is not None else "") for row in session.execute(query)]  # fmt: skip
 
 
 def _detail(value: object) -> str:
@@ -174,16 +175,13 @@ def _stale(session: Session, group: Group, rules: Hygiene, today: date, months: 
     since = datetime.combine(cutoff, datetime.min.time())
     never = and_(Contact.last_contacted_at.is_(None), Contact.created_at < since)
     where = or_(Contact.last_contacted_at < cutoff, never)
-    group.members = [
-        Member(m.id, m.email, m.name, m.company, f"last contacted {m.detail}" if m.detail else "never contacted")
-        for m in _members(session, where, Contact.last_contacted_at)
-    ]  # fmt: skip
+    group.members = _members(session, where, Contact.last_contacted_at,
+                             lambda d: f"last contacted {d.isoformat()}" if d else "never contacted")
 
 
 def _few(session: Session, group: Group, rules: Hygiene, today: date, months: int) -> None:
     where = and_(Contact.status == "existing", Contact.transactions <= rules.few_transactions)
-    group.members = [Member(m.id, m.email, m.name, m.company, f"{m.detail} transaction(s)")
-                     for m in _members(session, where, Contact.transactions)]  # fmt: skip
+    group.members = _members(session, where, Contact.transactions, lambda n: f"{n} transaction(s)")
 
 
 def role_local(email: str, mailboxes: Iterable[str]) -> str | None:
@@ -251,6 +249,7 @@ def company_identity(name: str) -> str:
     return core or plain
 
 
+@lru_cache(maxsize=65536)
 def person_identity(first: str, last: str) -> str:
     """A person's name without honorifics, punctuation or case (``"Ir. Budi  Santoso"`` -> ``"budi santoso"``)."""
     plain = _plain(f"{first} {last}")
