@@ -100,8 +100,12 @@ def merge_contacts(engine: Engine, keep_email: str, other_email: str, who: str,
         followups = _move_followups(session, keep, other, now)
         events = _move_rest(session, keep, other)
         suppressed = _suppressions(session, keep, other, now)
-        session.add(ContactAlias(email=other.email, contact_id=keep.id, merged_id=other.id, who=who[:120],
-                                 created_at=now))  # fmt: skip
+        alias = session.get(ContactAlias, other.email)  # merged once, imported again since: now merged again
+        if alias is None:
+            session.add(ContactAlias(email=other.email, contact_id=keep.id, merged_id=other.id, who=who[:120],
+                                     created_at=now))  # fmt: skip
+        else:
+            alias.contact_id, alias.merged_id, alias.who, alias.created_at = keep.id, other.id, who[:120], now
         session.add(ContactChange(contact_id=keep.id, field="alias", old="", new=other.email, who=who[:120],
                                   via="merge", at=now))  # fmt: skip
         session.add(Event(kind="merged", at=now, contact_id=keep.id, detail={"other": other.email, "by": who[:120]}))

@@ -151,3 +151,15 @@ def test_one_open_item_per_queue_after_a_merge(send_ws: SendWorkspace, tmp_path:
         assert sorted(i.state for i in items) == ["done", "open"]
         closed = next(i for i in items if i.state == "done")
         assert closed.notes == f"closed by a merge into {KEEP}, which has an open call item"
+
+
+def test_an_address_merged_imported_again_and_merged_again(send_ws: SendWorkspace, tmp_path: Path) -> None:
+    add_duplicate(send_ws, tmp_path)
+    assert send_ws.run("contacts", "merge", KEEP, OTHER).exit_code == 0
+    add_duplicate(send_ws, tmp_path)  # someone imports the old sheet: the address is a contact again
+    again = send_ws.run("contacts", "merge", "budi@beta.example.com", OTHER)
+    assert again.exit_code == 0, again.stderr
+    with Session(send_ws.engine()) as s:
+        alias = s.get(ContactAlias, OTHER)
+        budi = s.scalar(select(Contact.id).where(Contact.email == "budi@beta.example.com"))
+        assert alias is not None and alias.contact_id == budi
