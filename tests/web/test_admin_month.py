@@ -24,22 +24,20 @@ from outreach.storage.models import Contact, ContactAlias, FollowUp
 from outreach.workspace import Workspace
 
 TIMEOUT = 30_000
-ADMIN, ADMIN_PASSWORD = "ada", "ada-password-1"
+ADMIN = "ada"  # the team's sales admin (team_support.py)
 DUP = "ani.l@gmail.example.com"  # Ani Lestari again, at "Alpha Teknik, PT"
 XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture
 def admin_team(team: Path, tmp_path: Path) -> Path:
-    """The team's workspace with an admin, a duplicate of Ani, a contact whose name is markup, a verify queue."""
+    """The team's workspace with a duplicate of Ani, a contact whose name is markup, a verify queue."""
     header = ["email", "first_name", "last_name", "company", "status", "owner"]
     rows = [[DUP, "Ani", "Lestari", "Alpha Teknik, PT", "prospect", "awang"],
             ["info@omega.example.com", XSS, "", "PT Omega", "prospect", "awang"]]  # fmt: skip
     with Workspace.open(team) as ws:
         ws.import_contacts(write_csv(tmp_path / "more.csv", header, rows))
-        ws.add_user(ADMIN, "admin", ADMIN_PASSWORD)
         ws.verify_contacts(hygiene="missing")
-    PASSWORDS[ADMIN] = ADMIN_PASSWORD
     return team
 
 
