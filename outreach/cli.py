@@ -324,7 +324,7 @@ def segments_show(ws: Workspace, name: str, sample: int) -> None:
     seg = load_segment(ws.config, name)
     count = count_segment(ws.engine, ws.config, seg)
     click.echo(f"Segment {name}: {count} contact(s)" + (f" — {seg.description}" if seg.description else ""))
-    views = list(iter_contacts(ws.engine, contacts_query(ws.config, seg).limit(sample)))
+    views = list(iter_contacts(ws.engine, contacts_query(ws.config, seg, engine=ws.engine).limit(sample)))
     if views:
         shown = f"all {count} shown" if len(views) >= count else f"a sample: the first {len(views)} of {count} " \
                                                                   "(--sample N shows more)"  # fmt: skip

@@ -147,7 +147,7 @@ class Workspace:
         from outreach.audience.contacts import find_contacts
         from outreach.audience.segments import contacts_query, load_segment
 
-        query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
+        query = contacts_query(self.config, load_segment(self.config, segment), engine=self.engine) if segment else None
         return find_contacts(self.engine, query, email=email, status=status, updated_since=updated_since,
                              after=after, limit=limit)  # fmt: skip
 
@@ -173,7 +173,7 @@ class Workspace:
         from outreach.audience.contacts import iter_contacts
         from outreach.audience.segments import contacts_query, load_segment
 
-        query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
+        query = contacts_query(self.config, load_segment(self.config, segment), engine=self.engine) if segment else None
         return iter_contacts(self.engine, query, registry=self.fields)
 
     @property

@@ -10,8 +10,8 @@ template over ``contact`` rendered in the templates' sandbox. No rule: empty.
 * Segments filter on it in SQL: the rules become one ``CASE WHEN ... THEN 'text'``
   over the same conditions (``audience/where.py``), so ``where: {payment_terms:
   "30 hari"}`` is one query however many contacts there are. A field with a
-  jinja ``value:`` has no SQL form: segments refuse it at the condition's line,
-  naming the fields its rules read (filter on those); see docs/admin.md.
+  jinja ``value:`` has no SQL form: a segment's SQL selects the contacts its other
+  conditions allow, and the rules run in Python on those (see docs/admin.md).
 
 Rules were checked at their lines when outreach.yaml was loaded
 (``settings/derived.py``); here they are only compiled, once per set of rules.
@@ -61,9 +61,11 @@ def derived_field(name: str, rules: Sequence[DerivedRule], known: FieldSet, tz: 
     computed = Rules(compiled, known, tz.key)
     reads = sorted({f for conds, _ in compiled for f, _op, _v in conds})
     doc = f"derived: {len(rules)} rule(s) over {', '.join(reads) or 'nothing'} (outreach.yaml fields:)"
-    has_template = any(is_template(value) for _, value in compiled)
+    # no SQL form: a jinja value, or a rule reading a field that has none (segments evaluate it per contact)
+    per_contact = any(is_template(value) for _, value in compiled) or any(
+        known[f].source == "derived" and known[f].expression is None for f in reads if f in known)
     return Field(name, TEXT, source="derived", compute=computed, card=name, placeholder=_stand_in(compiled),
-                 expression=None if has_template else Case(compiled, known, tz.key), doc=doc)  # fmt: skip
+                 expression=None if per_contact else Case(compiled, known, tz.key), doc=doc)  # fmt: skip
 
 
 class Rules:

@@ -12,14 +12,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, case, func, select
+from sqlalchemy import BindParameter, Engine, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from outreach.audience.fields import fields_of
 from outreach.audience.where import clause
 from outreach.errors import ConfigError, NotFoundError, OutreachError
 from outreach.fields import BUILTIN, FieldSet
-from outreach.fields.conditions import ConditionError, parse_condition
+from outreach.fields.conditions import Condition, ConditionError, holds, parse_condition, per_contact
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import YamlDoc, load_yaml
 from outreach.storage.models import Company, Contact
@@ -118,18 +118,24 @@ def _parse_condition(doc: YamlDoc, registry: FieldSet, fld: str, cond: Any) -> l
 
 
 def segment_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None,
-                  _seen: tuple[str, ...] = ()) -> Select[Any]:  # fmt: skip
-    """SELECT contacts.id of the segment: one statement, excludes as sub-selects."""
+                  _seen: tuple[str, ...] = (), engine: Engine | None = None) -> Select[Any]:  # fmt: skip
+    """SELECT contacts.id of the segment: one statement, excludes as sub-selects. A condition on a derived
+    field without SQL form (a jinja value) is evaluated in Python on the contacts the rest of the SQL leaves,
+    which needs ``engine``; the statement then names those contacts."""
     today = today or datetime.now(ws.tz).date()
     if segment.name in _seen:
         chain = " -> ".join((*_seen, segment.name))
         raise ConfigError(f"{segment.path}: segments exclude each other in a cycle: {chain}")
     query = select(Contact.id).outerjoin(Company, Contact.company_id == Company.id)
+    in_python = tuple(c for c in segment.where if per_contact(segment.registry, c[0]) is not None)
     for fld, op, value in segment.where:
-        query = query.where(clause(segment.registry, fld, op, value, today))
+        if (fld, op, value) not in in_python:
+            query = query.where(clause(segment.registry, fld, op, value, today))
     for other in segment.exclude:
-        sub = segment_query(ws, load_segment(ws, other), today, (*_seen, segment.name))
+        sub = segment_query(ws, load_segment(ws, other), today, (*_seen, segment.name), engine)
         query = query.where(Contact.id.not_in(sub.scalar_subquery()))
+    if in_python:
+        query = select(Contact.id).where(Contact.id.in_(_evaluated(engine, segment, query, in_python, today)))
     if segment.limit:
         never_first = case((Contact.last_contacted_at.is_(None), 0), else_=1)
         query = query.order_by(never_first, Contact.last_contacted_at, Contact.id)
@@ -137,14 +143,31 @@ def segment_query(ws: WorkspaceConfig, segment: Segment, today: date | None = No
     return query
 
 
-def contacts_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None) -> Select[Any]:
-    """Full contact rows of a segment, in id order, for streaming."""
-    ids = segment_query(ws, segment, today).subquery()
+def _evaluated(engine: Engine | None, segment: Segment, query: Select[Any], conditions: tuple[Condition, ...],
+               today: date) -> BindParameter[Any]:  # fmt: skip
+    """The ids, among the contacts ``query`` selects, for which ``conditions`` hold, computed per contact, as
+    one literal list (any length: no bound parameter per id)."""
+    names = ", ".join(dict.fromkeys(c[0] for c in conditions))
+    if engine is None:
+        raise ConfigError(f"{segment.path}: {names} is derived with a jinja value and is evaluated on each contact; "
+                          "this use of the segment has no database to read them from")  # fmt: skip
+    view, found = segment.registry.view, []
+    with Session(engine) as session:
+        rows = session.scalars(select(Contact).where(Contact.id.in_(query.scalar_subquery())).order_by(Contact.id)
+                               .execution_options(yield_per=1000))  # fmt: skip
+        found = [c.id for c in rows if holds(segment.registry, view.of(c), conditions, today)]
+    return bindparam(f"per_contact_{segment.name}", found, expanding=True, literal_execute=True)
+
+
+def contacts_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None,
+                   engine: Engine | None = None) -> Select[Any]:  # fmt: skip
+    """Full contact rows of a segment, in id order, for streaming (``engine``: see ``segment_query``)."""
+    ids = segment_query(ws, segment, today, engine=engine).subquery()
     return select(Contact).where(Contact.id.in_(select(ids.c.id))).order_by(Contact.id)
 
 
 def count_segment(engine: Engine, ws: WorkspaceConfig, segment: Segment) -> int:
-    ids = segment_query(ws, segment).subquery()
+    ids = segment_query(ws, segment, engine=engine).subquery()
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(ids)) or 0
 

@@ -42,6 +42,13 @@ def field_of(registry: FieldSet, fld: str) -> Field | None:
     return found if found is not None and found.segments else None
 
 
+def per_contact(registry: FieldSet, fld: str) -> Field | None:
+    """A derived field with no SQL form (a jinja value): a segment evaluates it on each contact its other
+    conditions leave (``audience/segments.py``)."""
+    found = registry.get(fld)
+    return found if found is not None and found.source == "derived" and found.expression is None else None
+
+
 def parse_where(registry: FieldSet, where: Mapping[Any, Any]) -> list[Condition]:
     out: list[Condition] = []
     for fld, cond in where.items():
@@ -50,15 +57,11 @@ def parse_where(registry: FieldSet, where: Mapping[Any, Any]) -> list[Condition]
 
 
 def parse_condition(registry: FieldSet, fld: str, cond: Any) -> list[Condition]:
-    found = field_of(registry, fld)
-    derived = registry.get(fld)
-    if found is None and derived is not None and derived.source == "derived":
-        raise ConditionError(f"{fld} is derived with a jinja value, which has no SQL form: segments cannot "
-                             f"filter on it; filter on the fields its rules read ({derived.doc})", (fld,))
+    found = field_of(registry, fld) or per_contact(registry, fld)
     if found is None:
         fields = ", ".join((*(f.name for f in registry.searchable if f.source != "custom"), "custom.COLUMN"))
         raise ConditionError(f"unknown field {fld!r} (fields: {fields})", (fld,))
-    kind, operators = found.kind.family, found.operators
+    kind, operators = found.kind.family, found.kind.operators
     if not isinstance(cond, dict):
         cond = {"in": cond} if isinstance(cond, list) else {"eq": cond}
         if kind == "list":
@@ -117,7 +120,7 @@ def holds(registry: FieldSet, view: Any, conditions: tuple[Condition, ...], toda
 
 def _holds(registry: FieldSet, view: Any, cond: Condition, today: date) -> bool:
     fld, op, value = cond
-    f = field_of(registry, fld)
+    f = field_of(registry, fld) or per_contact(registry, fld)
     assert f is not None  # checked when the condition was parsed
     raw = view.value(fld)
     kind = f.kind.family

@@ -164,17 +164,28 @@ def test_segments_templates_preview_and_callers_see_the_example_payment_terms(ex
     assert shown.exit_code == 0 and f"{len(existing)} contact" in shown.stdout
 
 
-def test_a_jinja_value_renders_but_is_not_a_segment_condition(example_ws: Path, tmp_path: Path) -> None:
+def test_a_jinja_value_is_evaluated_per_contact_after_the_sql(example_ws: Path, tmp_path: Path) -> None:
     with_fields(example_ws, 'fields:\n  sapaan:\n    - when: {status: existing}\n'
-                            '      value: "Bapak/Ibu {{ contact.last_name | default(contact.first_name) }}"\n')
+                            '      value: "Bapak/Ibu {{ contact.last_name | default(contact.first_name) }}"\n'
+                            '  salam:\n    - when: {sapaan: {contains: bapak}}\n      value: hormat\n'
+                            '    - value: biasa\n')  # fmt: skip
     ws = load_workspace(example_ws)
     assert fields_of(ws).placeholder(status="existing", first_name="Budi", last_name="").sapaan == "Bapak/Ibu Budi"
-    segment = write(example_ws / "segments" / "sapa.yaml", "description: x\nwhere:\n  sapaan: Bapak\n")
-    with pytest.raises(ConfigError) as caught:
-        parse_segment("sapa", load_yaml(segment), fields_of(ws))
-    assert caught.value.line == 3
-    assert caught.value.detail.startswith("sapaan is derived with a jinja value, which has no SQL form: segments "
-                                          "cannot filter on it; filter on the fields its rules read")
+    assert fields_of(ws)["sapaan"].expression is None and fields_of(ws)["salam"].expression is None  # reads sapaan
+    write(example_ws / "segments" / "sapa.yaml", "where:\n  city: Jakarta\n  sapaan: {contains: 'ibu s'}\n")
+    write(example_ws / "segments" / "hormat.yaml", "where:\n  salam: hormat\nexclude: [sapa]\nlimit: 3\n")
+    with Workspace.open(example_ws) as face:
+        face.import_contacts(random_contacts(tmp_path / "c.csv", 400, seed=3))
+        views = list(face.contacts())
+        expected = {v.email for v in views if v.city.lower() == "jakarta" and "ibu s" in v.sapaan.lower()}
+        assert expected and {v.email for v in face.contacts("sapa")} == expected
+        hormat = [v.email for v in face.contacts("hormat")]
+        assert len(hormat) == 3 and not set(hormat) & expected
+        assert all(v.salam == "hormat" for v in face.contacts("hormat"))
+        assert [s.count for s in face.segments() if s.name == "sapa"] == [len(expected)]
+        segment = parse_segment("sapa", load_yaml(example_ws / "segments" / "sapa.yaml"), face.fields)
+        with pytest.raises(ConfigError, match="sapaan is derived with a jinja value and is evaluated on each contact"):
+            segment_query(face.config, segment)  # no database to read the contacts from
 
 
 # -- targets -------------------------------------------------------------------------------------------
