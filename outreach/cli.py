@@ -248,6 +248,40 @@ def contacts_show(ws: Workspace, email: str) -> None:
                    f"({c.who or 'unknown'}, via {c.via or 'unknown'})")
 
 
+@contacts.command("hygiene")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: each group a list of addresses.")
+@click.option("--stale-months", type=click.IntRange(1, 120), metavar="N",
+              help="Stale: not contacted for N months (default: hygiene.stale_months, 6).")
+@click.option("--dns", is_flag=True, help="Also ask the DNS which contacts' domains take no mail (dead_domain).")
+@click.option("--nameserver", metavar="HOST[:PORT]", help="With --dns: ask this DNS server (as `outreach doctor`).")
+@click.option("--all", "show_all", is_flag=True, help="List every contact of each group (default: the first 10).")
+@with_workspace
+def contacts_hygiene(ws: Workspace, as_json: bool, stale_months: int | None, dns: bool, nameserver: str | None,
+                     show_all: bool) -> None:  # fmt: skip
+    """Doubtful contact data, in groups: stale, few transactions, role addresses, duplicates, missing fields,
+    suppressed, and with --dns dead domains; each with what to do."""
+    from outreach.audience.hygiene_text import hygiene_text
+
+    if nameserver and not dns:
+        raise click.UsageError("--nameserver goes with --dns")
+    report = ws.hygiene(stale_months=stale_months, dns=dns, nameserver=nameserver)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    click.echo(hygiene_text(report, None if show_all else 10), nl=False)
+
+
+@contacts.command("merge")
+@click.argument("keep")
+@click.argument("other")
+@click.option("--by", "who", help="Who merged them (default: the system user name).")
+@with_workspace
+def contacts_merge(ws: Workspace, keep: str, other: str, who: str | None) -> None:
+    """One contact from two: OTHER's messages, replies, follow-ups and history move to KEEP, KEEP's fields win
+    and OTHER fills the blanks; OTHER's address stays an alias of KEEP."""
+    click.echo(ws.merge_contacts(keep, other, who or _who()).summary())
+
+
 # -- segments ------------------------------------------------------------------
 
 
@@ -290,7 +324,7 @@ def segments_show(ws: Workspace, name: str, sample: int) -> None:
     seg = load_segment(ws.config, name)
     count = count_segment(ws.engine, ws.config, seg)
     click.echo(f"Segment {name}: {count} contact(s)" + (f" — {seg.description}" if seg.description else ""))
-    views = list(iter_contacts(ws.engine, contacts_query(ws.config, seg).limit(sample)))
+    views = list(iter_contacts(ws.engine, contacts_query(ws.config, seg, engine=ws.engine).limit(sample)))
     if views:
         shown = f"all {count} shown" if len(views) >= count else f"a sample: the first {len(views)} of {count} " \
                                                                   "(--sample N shows more)"  # fmt: skip
@@ -794,6 +828,16 @@ def contacts_approve(ws: Workspace, proposal_id: int, email: str | None, who: st
     click.echo(f"Proposal {proposal_id} approved: contact {address} created")
 
 
+@contacts.command("verify")
+@click.argument("proposal_id", type=int)
+@click.option("--by", "who", help="Who decided (default: the system user name).")
+@with_workspace
+def contacts_verify_proposal(ws: Workspace, proposal_id: int, who: str | None) -> None:
+    """Send a proposed successor to the verify queue: a caller phones the company to confirm it."""
+    item = ws.proposal_to_verify(proposal_id, who or _who())
+    click.echo(f"Proposal {proposal_id} is in the verify queue as follow-up {item}; its caller confirms it by phone")
+
+
 @contacts.command("reject")
 @click.argument("proposal_id", type=int)
 @click.option("--by", "who", help="Who decided (default: the system user name).")
@@ -813,7 +857,7 @@ def followups() -> None:
 
 
 @followups.command("list")
-@click.option("--queue", type=click.Choice(["call", "visit"]))
+@click.option("--queue", type=click.Choice(["call", "visit", "verify"]))
 @click.option("--owner", help="Only items of this sales executive.")
 @with_workspace
 def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
@@ -834,7 +878,7 @@ def followups_list(ws: Workspace, queue: str | None, owner: str | None) -> None:
 
 
 @followups.command("export")
-@click.option("--queue", type=Choice(["call", "visit"]), required=True)
+@click.option("--queue", type=Choice(["call", "visit", "verify"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ics"]),
               help="Default: from the --out file's extension (.xlsx, .ics), else csv.")
@@ -852,12 +896,34 @@ def followups_export(ws: Workspace, queue: str, out: Path, fmt: str | None, owne
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @with_workspace
 def followups_import(ws: Workspace, file: Path) -> None:
-    """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at)."""
-    counts = ws.import_outcomes(file)
+    """Read callers' outcomes back from CSV or .xlsx (id, outcome, notes, visit_at; the verify queue's new_*
+    corrections too)."""
+    from outreach.errors import InputError
+
+    counts = ws.import_outcomes(file, _who())
     applied, unchanged = counts["applied"], counts["unchanged"]
-    why = ("" if applied else "; nothing changed: every outcome in the file was already recorded" if unchanged
-           else "; nothing changed: no row of the file has an outcome")  # fmt: skip
-    click.echo(f"Outcomes: {applied} applied, {unchanged} unchanged{why}")
+    why = ("" if applied or counts.rejected else "; nothing changed: every outcome in the file was already recorded"
+           if unchanged else "; nothing changed: no row of the file has an outcome")  # fmt: skip
+    rejected = f", {len(counts.rejected)} rejected" if counts.rejected else ""
+    click.echo(f"Outcomes: {applied} applied, {unchanged} unchanged{rejected}{why}")
+    if counts.rejected:
+        rows = "; ".join(f"row {line}: {why}" for line, why in counts.rejected)
+        raise InputError(f"{rows} (each such row changed nothing; correct it and import the file again)", path=file)
+
+
+@followups.command("verify")
+@click.option("--hygiene", "group", metavar="GROUP", help="The contacts of this `contacts hygiene` group: stale, "
+              "few_transactions, role_address, duplicates, missing, suppressed, dead_domain.")
+@click.option("--segment", help="The contacts of this segment.")
+@click.option("--owner", metavar="KEY", help="Only the contacts of this sales executive (a key of senders).")
+@with_workspace
+def followups_verify(ws: Workspace, group: str | None, segment: str | None, owner: str | None) -> None:
+    """Put contacts in the verify queue: callers confirm or correct their details by phone (export it with
+    `followups export --queue verify`, whose new_* columns take the corrections)."""
+    if (group is None) == (segment is None):
+        raise click.UsageError("give one of --hygiene GROUP or --segment NAME")
+    done = ws.verify_contacts(hygiene=group, segment=segment, owner=owner)
+    click.echo(done.summary(f"hygiene group {group}" if group else f"segment {segment}"))
 
 
 # -- reports -------------------------------------------------------------------
@@ -928,15 +994,30 @@ def report_campaign(ws: Workspace, name: str, html_out: Path | None) -> None:
 @report.command("monthly")
 @click.option("--month", callback=_month, metavar="YYYY-MM",
               help="The month, in the workspace timezone (default: the current month).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (senders: key -> target, "
+              "new_contacted, ...).")
+@click.option("--xlsx", "xlsx_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the supervisor's workbook to FILE: a summary sheet and one per executive.")
 @with_workspace
-def report_monthly(ws: Workspace, month: str | None) -> None:
-    """Each sales executive's month: approached, replies, calls, visits, new prospects vs target."""
+def report_monthly(ws: Workspace, month: str | None, as_json: bool, xlsx_out: Path | None) -> None:
+    """Each sales executive's month: approached, replies, calls, contacts reached by phone, visits scheduled
+    and done, new prospects contacted (by email or phone) against the target."""
     from datetime import datetime
 
     from outreach.reports.monthly import monthly_text
 
     month = month or datetime.now(ws.config.tz).strftime("%Y-%m")
-    click.echo(monthly_text(ws.monthly(month)), nl=False)
+    result = ws.monthly(month)
+    if xlsx_out is not None:
+        from outreach.reports.monthly_xlsx import write_monthly_xlsx
+
+        write_monthly_xlsx(result, xlsx_out, ws.config.settings.organization.name)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    click.echo(monthly_text(result), nl=False)
+    if xlsx_out is not None:
+        click.echo(f"Wrote {xlsx_out}")
 
 
 def _log_format(f: Callable[..., Any]) -> Callable[..., Any]:

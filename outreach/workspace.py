@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -34,10 +34,13 @@ if TYPE_CHECKING:
     from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
     from outreach.audience.history import Change, ContactRecord
+    from outreach.audience.hygiene import HygieneReport
     from outreach.audience.importer import ImportOptions, ImportResult
+    from outreach.audience.merge import MergeResult
     from outreach.audience.proposals import Proposal
     from outreach.audience.segment_editing import SavedSegment, SegmentForm
     from outreach.audience.segments import SegmentSummary
+    from outreach.audience.verify import Enqueued
     from outreach.audit import Entry
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.editing import CampaignForm, SavedCampaign
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from outreach.events.feed import Page
     from outreach.fields import FieldSet
     from outreach.followups.history import Happening
+    from outreach.followups.outcomes import ImportCounts
     from outreach.followups.queue import Item
     from outreach.operations.backup import BackupResult
     from outreach.operations.heartbeat import WorkerStatus
@@ -163,7 +167,7 @@ class Workspace:
         from outreach.audience.contacts import find_contacts
         from outreach.audience.segments import contacts_query, load_segment
 
-        query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
+        query = contacts_query(self.config, load_segment(self.config, segment), engine=self.engine) if segment else None
         return find_contacts(self.engine, query, email=email, status=status, updated_since=updated_since,
                              after=after, limit=limit)  # fmt: skip
 
@@ -218,7 +222,7 @@ class Workspace:
         from outreach.audience.contacts import iter_contacts
         from outreach.audience.segments import contacts_query, load_segment
 
-        query = contacts_query(self.config, load_segment(self.config, segment)) if segment else None
+        query = contacts_query(self.config, load_segment(self.config, segment), engine=self.engine) if segment else None
         return iter_contacts(self.engine, query, registry=self.fields)
 
     @property
@@ -249,6 +253,33 @@ class Workspace:
                         {key: (s.name, s.email) for key, s in settings.senders.items()})  # fmt: skip
         with transaction(self.engine) as session:
             return change_contact(session, email, updates, who, via, registry=self.fields, context=context)
+
+    # -- the sales admin's month: hygiene, merge, verify by phone -------------------------
+
+    def hygiene(self, *, stale_months: int | None = None, dns: bool = False, nameserver: str | None = None,
+                only: Sequence[str] = (), today: date | None = None) -> HygieneReport:  # fmt: skip
+        """Doubtful contact data in groups (``contacts hygiene``); ``dns``: also the contacts whose domain takes
+        no mail, asked of doctor's resolver (``nameserver``, else outreach.yaml's, else the system's)."""
+        from outreach.audience.hygiene import contact_domains, dead_domain_group, hygiene_report
+
+        settings = self.config.settings
+        today = today or datetime.now(self.config.tz).date()
+        report = hygiene_report(self.engine, settings.hygiene, today, stale_months, only)
+        if dns and (not only or "dead_domain" in only):
+            from outreach.deliverability.domains import dead_domains
+
+            by_domain = contact_domains(self.engine)
+            d = settings.deliverability
+            verdicts = dead_domains(by_domain, nameserver or d.nameserver, d.dns_timeout)
+            report.groups["dead_domain"] = dead_domain_group(by_domain, verdicts.dead, verdicts.note())
+        return report
+
+    def merge_contacts(self, keep: str, other: str, who: str) -> MergeResult:
+        """One contact from two: OTHER's messages, replies, follow-ups, history and suppressions move to KEEP,
+        OTHER's address stays an alias of KEEP (a reply from it still matches); one transaction."""
+        from outreach.audience.merge import merge_contacts
+
+        return merge_contacts(self.engine, keep, other, who)
 
     # -- campaigns ------------------------------------------------------------------------
 
@@ -589,7 +620,7 @@ class Workspace:
         """Open follow-ups, most urgent first (``owners``: only these owners' items; '' is unassigned)."""
         from outreach.followups.queue import list_items
 
-        return list_items(self.engine, queue, owner, owners=owners)
+        return list_items(self.engine, queue, owner, owners=owners, registry=self.fields)
 
     def followup_page(self, *, queue: str | None = None, owners: Collection[str] | None = None,
                       state: str | None = "open", after: int = 0, limit: int = 100) -> list[Item]:  # fmt: skip
@@ -601,7 +632,7 @@ class Workspace:
     def followup(self, item_id: int) -> Item | None:
         from outreach.followups.queue import get_item
 
-        return get_item(self.engine, item_id)
+        return get_item(self.engine, item_id, self.fields)
 
     def history(self, contact_id: int) -> list[Happening]:
         """What already happened with a contact, newest first: messages, replies, clicks, outcomes."""
@@ -610,11 +641,56 @@ class Workspace:
         return contact_history(self.engine, contact_id)
 
     def save_outcome(self, item_id: int, version: int, outcome: str, notes: str,
-                     visit_at: datetime | None = None) -> bool:  # fmt: skip
-        """A caller's outcome for one item, by the import's rules; ConflictError if it changed since ``version``."""
+                     visit_at: datetime | None = None, corrections: Mapping[str, str] | None = None,
+                     who: str = "a caller") -> bool:  # fmt: skip
+        """A caller's outcome for one item, by the import's rules; ConflictError if it changed since ``version``.
+        A verify item's ``corrections`` (field -> value: first_name, last_name, title, phone, email, company) are
+        validated as an import's cells (``FieldError`` names the bad one; nothing changes)."""
         from outreach.followups.outcomes import save_outcome
 
-        return save_outcome(self.engine, self.config, item_id, version, outcome, notes, visit_at)
+        return save_outcome(self.engine, self.config, item_id, version, outcome, notes, visit_at,
+                            corrections=corrections, verifier=self._verifier(who))  # fmt: skip
+
+    def _verifier(self, who: str) -> Any:
+        """Applies verify outcomes with this workspace's fields, phone region and senders, as ``who``."""
+        from outreach.audience.verify import apply_verify
+        from outreach.fields.parsers import Plain
+
+        settings = self.config.settings
+        context = Plain(settings.contacts.default_region,
+                        {key: (s.name, s.email) for key, s in settings.senders.items()})  # fmt: skip
+        fields = self.fields
+
+        def verifier(session: Any, item: Any, r: Any, today: Any, calendar: Any) -> bool:
+            return apply_verify(session, item, r, today, calendar, who, fields, context)
+
+        return verifier
+
+    def verify_contacts(self, *, hygiene: str | None = None, segment: str | None = None, owner: str | None = None,
+                        today: date | None = None) -> Enqueued:  # fmt: skip
+        """Put a hygiene group's or a segment's contacts in the ``verify`` queue (``followups verify``)."""
+        from outreach.audience.hygiene import parse_group
+        from outreach.audience.verify import enqueue
+        from outreach.errors import InputError
+
+        if (hygiene is None) == (segment is None):
+            raise InputError("name the contacts to verify: --hygiene GROUP or --segment NAME (one of them)")
+        if hygiene is not None:
+            group = parse_group(hygiene)
+            report = self.hygiene(dns=group == "dead_domain", only=(group,), today=today)
+            ids = [m.id for m in report.groups[group].members]
+            reason = f"verify: hygiene {group}"
+        else:
+            assert segment is not None
+            ids = [view.id for view in self.contacts(segment)]
+            reason = f"verify: segment {segment}"
+        return enqueue(self.engine, self.config, ids, reason, owner, today)
+
+    def proposal_to_verify(self, proposal_id: int, who: str) -> int:
+        """Send a proposed successor to the verify queue: callers phone the company to confirm it."""
+        from outreach.audience.verify import to_verify
+
+        return to_verify(self.engine, self.config, proposal_id, who)
 
     def visits_calendar(self, owners: Collection[str] | None = None) -> bytes:
         """Open visits as an iCalendar feed (the callers' subscribed calendar)."""
@@ -627,23 +703,26 @@ class Workspace:
         """Write the list for callers (``csv``, ``xlsx``) or the visits (``ics``); the format defaults to
         the file's extension. Returns how many items (for ``ics``: visits) were written."""
         from outreach.followups.exports import export_csv, export_ics, export_xlsx
+        from outreach.followups.queue import csv_columns
 
         out = Path(out)
         fmt = fmt or out.suffix.lstrip(".").lower() or "csv"
         items = self.followups(queue, owner)
+        columns = csv_columns(queue, self.fields)
         if fmt == "ics":
             return export_ics(items, out, self.config)
         if fmt == "xlsx":
-            export_xlsx(items, out, queue)
+            export_xlsx(items, out, queue, columns)
         else:
-            export_csv(items, out)
+            export_csv(items, out, columns)
         return len(items)
 
-    def import_outcomes(self, path: str | Path) -> dict[str, int]:
-        """Callers' outcomes back from CSV or .xlsx; a bad row changes nothing."""
+    def import_outcomes(self, path: str | Path, who: str = "a caller") -> ImportCounts:
+        """Callers' outcomes back from CSV or .xlsx; a bad row changes nothing (a bad id or outcome: the whole
+        file is refused; a verify row's bad correction: that row, listed in ``rejected``)."""
         from outreach.followups.outcomes import import_outcomes
 
-        return import_outcomes(self.engine, self.config, Path(path))
+        return import_outcomes(self.engine, self.config, Path(path), verifier=self._verifier(who))
 
     # -- reply intents: the admin's review, and proposed contacts ------------------------
 

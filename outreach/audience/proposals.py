@@ -1,8 +1,8 @@
 """Contacts proposed by replies (a successor named in a referral or a left_company reply).
 
 The admin approves one (a new contact is created, validated as an import validates a row, with
-the old contact's owner and company) or rejects it. A small module on purpose: another way out
-("send to the verify queue") will sit beside ``approve`` and ``reject``.
+the old contact's owner and company), rejects it, or sends it to the verify queue (callers phone
+the company to confirm it: ``audience/verify.py``'s ``to_verify``; it waits as ``verifying``).
 """
 
 from __future__ import annotations
@@ -43,13 +43,17 @@ def list_proposals(engine: Engine, state: str | None = "proposed") -> list[Propo
                 for p, old in session.execute(query.order_by(ContactProposal.id))]  # fmt: skip
 
 
-def _open(session: Session, proposal_id: int) -> ContactProposal:
+def open_proposal(session: Session, proposal_id: int) -> ContactProposal:
+    """A proposal still to decide: proposed, or sent to the verify queue (``audience/verify.py``'s ``to_verify``)."""
     proposal = session.get(ContactProposal, proposal_id)
     if proposal is None:
         raise NotFoundError(f"there is no proposal {proposal_id} (see `outreach contacts proposals`)")
-    if proposal.state != "proposed":
+    if proposal.state not in ("proposed", "verifying"):
         raise StateError(f"proposal {proposal_id} was already {proposal.state}")
     return proposal
+
+
+_open = open_proposal
 
 
 def approve(engine: Engine, proposal_id: int, who: str, email: str | None = None, now: datetime | None = None) -> str:

@@ -218,14 +218,15 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def check_segment(ws: WorkspaceConfig, name: str, text: str) -> Segment:
-    """``text`` loaded as ``segments/NAME.yaml`` by the loader, and compiled (its excludes resolved)."""
+def check_segment(ws: WorkspaceConfig, name: str, text: str, engine: Any = None) -> Segment:
+    """``text`` loaded as ``segments/NAME.yaml`` by the loader, and compiled (its excludes resolved; a condition
+    on a derived field with a jinja value is evaluated per contact, which needs ``engine``)."""
     if len(text.encode("utf-8")) > MAX_TEXT:
         raise SegmentError({"yaml": f"the segment is longer than {MAX_TEXT // 1024} KB; a segment is a few lines"})
     path = segment_path(ws, name)
     try:
         segment = parse_segment(name, load_yaml(path, text), fields_of(ws))
-        segment_query(ws, segment)
+        segment_query(ws, segment, engine=engine)
     except OutreachError as exc:
         detail = exc.detail.replace(f"{ws.root}/", "").replace(f"{ws.root.resolve()}/", "")
         raise SegmentError({"yaml": f"line {exc.line}: {detail}" if exc.line else detail}, exc.line) from None
@@ -244,7 +245,7 @@ def save_segment(ws: WorkspaceConfig, name: str, text: str, *, who: str, via: st
         raise SegmentError({"name": f"a segment {name!r} already exists; choose another name, or edit it"})
     if editing and before is None:
         raise SegmentError({"name": f"there is no segment {name!r} (segments: {', '.join(list_segments(ws))})"})
-    segment = check_segment(ws, name, text)
+    segment = check_segment(ws, name, text, engine)
     try:
         write_atomically(path, text, exclusive=not editing, base=base if editing else None)
     except InputError as exc:  # created meanwhile by someone else

@@ -7,19 +7,19 @@ when the segment is loaded, not when a campaign is half built.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, not_, or_, select
+from sqlalchemy import BindParameter, Engine, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from outreach.audience.fields import fields_of
+from outreach.audience.where import clause
 from outreach.errors import ConfigError, NotFoundError, OutreachError
-from outreach.fields import BUILTIN, Field, FieldSet
-from outreach.fields.kinds import TEXT
+from outreach.fields import BUILTIN, FieldSet
+from outreach.fields.conditions import Condition, ConditionError, holds, parse_condition, per_contact
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.settings.yamlfile import YamlDoc, load_yaml
 from outreach.storage.models import Company, Contact
@@ -28,7 +28,6 @@ from outreach.storage.models import Company, Contact
 # field compares as text, ``transactions`` as a number, ``last_contacted_at`` as a date, ``tags`` as a
 # list; ``custom.COLUMN`` as text unless the registry gives the custom field a kind.
 SEGMENT_KEYS = ("description", "where", "exclude", "limit")
-_AGE = re.compile(r"^\s*(\d+)\s*(d|w|m|y)\s*$")
 
 
 @dataclass(frozen=True)
@@ -111,150 +110,32 @@ def parse_segment(name: str, doc: YamlDoc, registry: FieldSet = BUILTIN) -> Segm
     )  # fmt: skip
 
 
-def _field(registry: FieldSet, fld: str) -> Field | None:
-    """The field a condition names: the registry's, or an untyped custom column (compared as text)."""
-    found = registry.get(fld)
-    if found is None and fld.startswith("custom.") and len(fld) > len("custom."):
-        return Field(fld, TEXT, source="custom")
-    return found if found is not None and found.segments else None
-
-
 def _parse_condition(doc: YamlDoc, registry: FieldSet, fld: str, cond: Any) -> list[tuple[str, str, Any]]:
-    at = doc.at(("where", fld))
-    found = _field(registry, fld)
-    if found is None:
-        fields = ", ".join((*(f.name for f in registry.searchable if f.source != "custom"), "custom.COLUMN"))
-        raise ConfigError(f"unknown field {fld!r} (fields: {fields})", **at)
-    kind, operators = found.kind.family, found.operators
-    if not isinstance(cond, dict):
-        cond = {"in": cond} if isinstance(cond, list) else {"eq": cond}
-        if kind == "list":
-            cond = {"any": cond.get("in", [cond.get("eq")])}
-    out = []
-    for op, value in cond.items():
-        if op not in operators:
-            raise ConfigError(f"unknown operator {op!r} for {fld} (operators: {', '.join(operators)})",
-                              **doc.at(("where", fld, op)))
-        out.append((fld, op, _check_value(doc.at(("where", fld, op)), kind, op, value)))
-    return out
-
-
-def _check_value(at: dict[str, Any], kind: str, op: str, value: Any) -> Any:
-    if op in ("in", "not_in", "any", "all", "none") or (op == "contains" and isinstance(value, list)):
-        values = value if isinstance(value, list) else [value]
-        return tuple(_scalar(at, kind, v) for v in values)
-    if op in ("older_than", "newer_than"):
-        m = _AGE.match(str(value))
-        if not m:
-            raise ConfigError(f"{op} needs an age like 90d, 6w, 3m or 1y, not {value!r}", **at)
-        n, unit = int(m.group(1)), m.group(2)
-        return timedelta(days=n * {"d": 1, "w": 7, "m": 30, "y": 365}[unit])
-    if op in ("never", "empty"):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{op} takes true or false", **at)
-        return value
-    return _scalar(at, kind, value)
-
-
-def _scalar(at: dict[str, Any], kind: str, value: Any) -> Any:
-    if kind == "number":
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ConfigError(f"expected a number, not {value!r}", **at)
-        return value
-    if kind == "date":
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            raise ConfigError(f"expected an ISO date (YYYY-MM-DD), not {value!r}", **at) from None
-    if value is None or isinstance(value, dict | list):
-        raise ConfigError(f"expected a value, not {value!r}", **at)
-    return str(value)
-
-
-# -- compiling -----------------------------------------------------------------
-
-
-def _columns(registry: FieldSet) -> dict[str, Any]:
-    """Field -> its SQL column, for the fields stored in a column (a derived field's SQL reads them)."""
-    return {f.name: getattr(Company if f.source == "company" else Contact, f.key)
-            for f in registry if f.source in ("column", "company")}  # fmt: skip
-
-
-def _column(registry: FieldSet, f: Field) -> Any:
-    if f.source == "custom":
-        value = Contact.custom[f.key]
-        return value.as_float() if f.kind.family == "number" else value.as_string()
-    if f.source == "derived":
-        assert f.expression is not None  # _field lets no other derived field through
-        return f.expression(_columns(registry))
-    return getattr(Company if f.source == "company" else Contact, f.key)
-
-
-def _text_clause(col: Any, op: str, value: Any) -> ColumnElement[bool]:
-    low = func.lower(col)
-    if op == "in":
-        return low.in_([v.lower() for v in value])
-    if op == "not_in":
-        return or_(col.is_(None), low.not_in([v.lower() for v in value]))
-    if op == "contains":  # a list: any of them ("Jakarta" matches "Jakarta Selatan" and "DKI Jakarta")
-        values = value if isinstance(value, tuple) else (value,)
-        return or_(*(low.contains(v.lower(), autoescape=True) for v in values))
-    if op == "empty":
-        blank = or_(col.is_(None), col == "")
-        return blank if value else not_(blank)
-    if op == "ne":
-        return or_(col.is_(None), low != value.lower())
-    return _compare(low, op, value.lower())
-
-
-def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
-    return {
-        "eq": col == value, "ne": col != value, "lt": col < value,
-        "lte": col <= value, "gt": col > value, "gte": col >= value,
-    }[op]  # fmt: skip
-
-
-def _clause(registry: FieldSet, fld: str, op: str, value: Any, today: date) -> ColumnElement[bool]:
-    f = _field(registry, fld)
-    assert f is not None  # checked when the segment was parsed
-    kind, col = f.kind.family, _column(registry, f)
-    if kind == "list":
-        likes = [col.contains(f";{v.lower()};", autoescape=True) for v in value]
-        return {"any": or_(*likes), "all": and_(*likes), "none": not_(or_(*likes))}[op]
-    if kind == "text":
-        return _text_clause(col, op, value)
-    if kind == "number":
-        if op == "in":
-            return col.in_(value)
-        if op == "not_in":
-            return col.not_in(value)
-        return _compare(col, op, value)
-    if op == "older_than":
-        return and_(col.is_not(None), col < today - value)
-    if op == "newer_than":
-        return and_(col.is_not(None), col >= today - value)
-    if op == "never":
-        return col.is_(None) if value else col.is_not(None)
-    return _compare(col, op, value)
+    try:
+        return parse_condition(registry, fld, cond)
+    except ConditionError as exc:
+        raise ConfigError(str(exc), **doc.at(("where", *exc.loc))) from None
 
 
 def segment_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None,
-                  _seen: tuple[str, ...] = ()) -> Select[Any]:  # fmt: skip
-    """SELECT contacts.id of the segment: one statement, excludes as sub-selects."""
+                  _seen: tuple[str, ...] = (), engine: Engine | None = None) -> Select[Any]:  # fmt: skip
+    """SELECT contacts.id of the segment: one statement, excludes as sub-selects. A condition on a derived
+    field without SQL form (a jinja value) is evaluated in Python on the contacts the rest of the SQL leaves,
+    which needs ``engine``; the statement then names those contacts."""
     today = today or datetime.now(ws.tz).date()
     if segment.name in _seen:
         chain = " -> ".join((*_seen, segment.name))
         raise ConfigError(f"{segment.path}: segments exclude each other in a cycle: {chain}")
     query = select(Contact.id).outerjoin(Company, Contact.company_id == Company.id)
+    in_python = tuple(c for c in segment.where if per_contact(segment.registry, c[0]) is not None)
     for fld, op, value in segment.where:
-        query = query.where(_clause(segment.registry, fld, op, value, today))
+        if (fld, op, value) not in in_python:
+            query = query.where(clause(segment.registry, fld, op, value, today))
     for other in segment.exclude:
-        sub = segment_query(ws, load_segment(ws, other), today, (*_seen, segment.name))
+        sub = segment_query(ws, load_segment(ws, other), today, (*_seen, segment.name), engine)
         query = query.where(Contact.id.not_in(sub.scalar_subquery()))
+    if in_python:
+        query = select(Contact.id).where(Contact.id.in_(_evaluated(engine, segment, query, in_python, today)))
     if segment.limit:
         never_first = case((Contact.last_contacted_at.is_(None), 0), else_=1)
         query = query.order_by(never_first, Contact.last_contacted_at, Contact.id)
@@ -262,14 +143,31 @@ def segment_query(ws: WorkspaceConfig, segment: Segment, today: date | None = No
     return query
 
 
-def contacts_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None) -> Select[Any]:
-    """Full contact rows of a segment, in id order, for streaming."""
-    ids = segment_query(ws, segment, today).subquery()
+def _evaluated(engine: Engine | None, segment: Segment, query: Select[Any], conditions: tuple[Condition, ...],
+               today: date) -> BindParameter[Any]:  # fmt: skip
+    """The ids, among the contacts ``query`` selects, for which ``conditions`` hold, computed per contact, as
+    one literal list (any length: no bound parameter per id)."""
+    names = ", ".join(dict.fromkeys(c[0] for c in conditions))
+    if engine is None:
+        raise ConfigError(f"{segment.path}: {names} is derived with a jinja value and is evaluated on each contact; "
+                          "this use of the segment has no database to read them from")  # fmt: skip
+    view, found = segment.registry.view, []
+    with Session(engine) as session:
+        rows = session.scalars(select(Contact).where(Contact.id.in_(query.scalar_subquery())).order_by(Contact.id)
+                               .execution_options(yield_per=1000))  # fmt: skip
+        found = [c.id for c in rows if holds(segment.registry, view.of(c), conditions, today)]
+    return bindparam(f"per_contact_{segment.name}", found, expanding=True, literal_execute=True)
+
+
+def contacts_query(ws: WorkspaceConfig, segment: Segment, today: date | None = None,
+                   engine: Engine | None = None) -> Select[Any]:  # fmt: skip
+    """Full contact rows of a segment, in id order, for streaming (``engine``: see ``segment_query``)."""
+    ids = segment_query(ws, segment, today, engine=engine).subquery()
     return select(Contact).where(Contact.id.in_(select(ids.c.id))).order_by(Contact.id)
 
 
 def count_segment(engine: Engine, ws: WorkspaceConfig, segment: Segment) -> int:
-    ids = segment_query(ws, segment).subquery()
+    ids = segment_query(ws, segment, engine=engine).subquery()
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(ids)) or 0
 

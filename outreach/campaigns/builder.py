@@ -115,7 +115,7 @@ def build_campaign(ws: WorkspaceConfig, engine: Engine, name: str, today: date |
     policy and ``require:`` applied, all in one transaction (any render error: nothing written)."""
     spec = load_campaign(ws, name)
     segment = load_segment(ws, spec.file.segment)
-    query = contacts_query(ws, segment, today)
+    query = contacts_query(ws, segment, today, engine=engine)
     signer = workspace_signer(engine, ws)  # before the transaction: it may write the secret
     content = compile_versions(ws, spec.content_files)  # each language version, compiled once
     now = now or utcnow()
@@ -186,7 +186,7 @@ def lacking_fields(view: ContactView, required: tuple[str, ...]) -> list[str]:
 def policy_holds(ws: WorkspaceConfig, engine: Engine, name: str, now: datetime | None = None) -> Held:
     """Who the contact policy would hold out of building ``name`` now (nothing is written)."""
     spec = load_campaign(ws, name)
-    query = contacts_query(ws, load_segment(ws, spec.file.segment))
+    query = contacts_query(ws, load_segment(ws, spec.file.segment), engine=engine)
     with Session(engine) as session:
         found = session.scalar(select(Campaign.id).where(Campaign.name == name)) or 0
         in_outbox = exists().where(Outbox.campaign_id == found, Outbox.contact_id == Contact.id, Outbox.step == 0)
@@ -198,7 +198,7 @@ def policy_holds(ws: WorkspaceConfig, engine: Engine, name: str, now: datetime |
 def segment_holds(ws: WorkspaceConfig, engine: Engine, segment: str, now: datetime | None = None) -> Held:
     """Who the contact policy would hold out of a new campaign to ``segment`` built now: the same rules as
     a build (every campaign counts as "another"), suppressed contacts left aside as a build leaves them."""
-    query = contacts_query(ws, load_segment(ws, segment))
+    query = contacts_query(ws, load_segment(ws, segment), engine=engine)
     with Session(engine) as session:
         blocked = Contact.email.in_(select(Suppression.email))
         return held_out(session, query.where(~blocked), 0, ws.settings.contact_policy, now or utcnow())

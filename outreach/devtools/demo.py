@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
+from outreach.audience.fields import fields_of
 from outreach.audience.importer import import_contacts
 from outreach.campaigns.builder import build_campaign
 from outreach.campaigns.status import Status, campaign_status
 from outreach.devtools.sink import Sink, free_port
 from outreach.followups.exports import export_csv
 from outreach.followups.promotion import promote
-from outreach.followups.queue import list_items
+from outreach.followups.queue import csv_columns, list_items
 from outreach.sending.engine import SendReport, send_campaign
 from outreach.settings.tokens import workspace_signer
 from outreach.settings.workspace import WorkspaceConfig, init_workspace, load_workspace
@@ -229,9 +230,10 @@ def run_demo(target: Path) -> DemoResult:
     signer = workspace_signer(engine, ws)
     ingested = ingest(engine, iter_messages([inbox]), signer)
     promote(engine, ws)
-    items = list_items(engine, queue="call")
+    fields = fields_of(ws)  # the example's derived payment_terms too: the callers' list shows it
+    items = list_items(engine, queue="call", registry=fields)
     call_list = target / "call-list.csv"
-    export_csv(items, call_list)
+    export_csv(items, call_list, csv_columns("call", fields))
     return DemoResult(
         workspace=target, imported=imported.imported + imported.updated, built=built.added,
         report=report, ingest=ingested, status=campaign_status(engine, CAMPAIGN),

@@ -11,17 +11,17 @@ from outreach.sheets import write_csv, write_xlsx
 from outreach.storage import utcnow
 
 
-def export_xlsx(items: list[Item], out: Path, queue: str) -> None:
+def export_xlsx(items: list[Item], out: Path, queue: str, columns: tuple[str, ...] = CSV_COLUMNS) -> None:
     """The same columns as the CSV, as an Excel workbook (header frozen, filters on). Every cell is text, as in
     the CSV: an id or a priority stored as a number would come back as ``12.0`` or be "corrected" by Excel."""
-    rows = [["" if value is None else str(value) for value in item.row()] for item in items]
-    write_xlsx(CSV_COLUMNS, rows, out, f"{queue} list")
+    rows = [["" if value is None else str(value) for value in item.row(columns)] for item in items]
+    write_xlsx(columns, rows, out, f"{queue} list")
 
 
-def export_csv(items: list[Item], out: Path) -> None:
+def export_csv(items: list[Item], out: Path, columns: tuple[str, ...] = CSV_COLUMNS) -> None:
     """UTF-8 with BOM (spreadsheets then read Indonesian names right), formulas neutralised."""
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
-        write_csv(fh, CSV_COLUMNS, (item.row() for item in items))
+        write_csv(fh, columns, (item.row(columns) for item in items))
 
 
 def export_ics(items: list[Item], out: Path, ws: WorkspaceConfig) -> int:

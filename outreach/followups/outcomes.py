@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from outreach.errors import ConflictError, InputError, NotFoundError
+from outreach.errors import ConflictError, FieldError, InputError, NotFoundError
 from outreach.events.record import record_outcome
-from outreach.followups.queue import OUTCOMES
+from outreach.followups.queue import NEW_COLUMNS, OUTCOMES, VERIFY_OUTCOMES, outcomes_of
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.sheets import decode_spreadsheet_bytes, read_xlsx, sniff_reader, unneutralise
 from outreach.storage import transaction, utcnow
@@ -35,6 +36,24 @@ class OutcomeRow:
     outcome: str
     notes: str
     visit_at: datetime | None
+    corrections: Mapping[str, str] = field(default_factory=dict)  # verify: field -> the caller's new value
+
+
+class Verifier(Protocol):
+    """Applies a verify item's outcome and corrections (``audience.verify``: corrections go through the
+    contacts' own history, a floor above this one); raises ``FieldError`` for a bad correction."""
+
+    def __call__(self, session: Session, item: FollowUp, r: OutcomeRow, today: date,
+                 calendar: BusinessCalendar) -> bool: ...  # fmt: skip
+
+
+class ImportCounts(dict[str, int]):
+    """``{"applied": N, "unchanged": N}``, and ``rejected``: (row, why) of the verify rows whose correction
+    was bad (each changed nothing)."""
+
+    def __init__(self, applied: int = 0, unchanged: int = 0, rejected: tuple[tuple[int, str], ...] = ()) -> None:
+        super().__init__(applied=applied, unchanged=unchanged)
+        self.rejected = rejected
 
 
 def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
@@ -77,8 +96,9 @@ def _parse_row(path: Path, line: int, raw: dict[str, str]) -> OutcomeRow | None:
         return None
     if not ident.isdigit():
         raise InputError(f"id {ident!r} is not a follow-up id", path=path, row=line)
-    if outcome and outcome not in OUTCOMES:
-        raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}", path=path, row=line)
+    if outcome and outcome not in (*OUTCOMES, *VERIFY_OUTCOMES):
+        raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)} (calls and visits) or "
+                         f"{', '.join(VERIFY_OUTCOMES)} (verify)", path=path, row=line)  # fmt: skip
     visit_at = _parse_visit(path, line, (raw.get("visit_at") or "").strip())
     if outcome == "visit_scheduled" and visit_at is None:
         visit_at = visit_from_notes(unneutralise(raw.get("notes") or ""))
@@ -87,7 +107,9 @@ def _parse_row(path: Path, line: int, raw: dict[str, str]) -> OutcomeRow | None:
                          "in the notes (2026-12-07 10:00 or 7/12/2026 10.00)", path=path, row=line)
     if not outcome:
         return None
-    return OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at)
+    corrections = {c[len("new_"):]: unneutralise(str(raw.get(c) or "")).strip() for c in NEW_COLUMNS}
+    return OutcomeRow(line, int(ident), outcome, unneutralise(raw.get("notes") or ""), visit_at,
+                      {k: v for k, v in corrections.items() if v})  # fmt: skip
 
 
 def _refuse(path: Path, bad: list[tuple[int, str]]) -> InputError:
@@ -142,22 +164,52 @@ def _parse_visit(path: Path, line: int, text: str) -> datetime | None:
         raise InputError(f"visit_at {text!r} is not an ISO date-time", path=path, row=line) from None
 
 
-def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date | None = None) -> dict[str, int]:
-    """Apply callers' outcomes; any bad row rejects the whole file and changes nothing."""
+def import_outcomes(engine: Engine, ws: WorkspaceConfig, path: Path, today: date | None = None,
+                    verifier: Verifier | None = None) -> ImportCounts:  # fmt: skip
+    """Apply callers' outcomes; a bad row (an unknown id, an outcome the item's queue does not have) rejects
+    the whole file and changes nothing. A verify row whose correction is bad (``verifier`` raises
+    ``FieldError``) is rejected alone: it changes nothing, the other rows are applied, and it is listed in
+    ``rejected``."""
     rows, bad = _parse_import(path, ws)
     today = today or datetime.now(ws.tz).date()
-    counts = {"applied": 0, "unchanged": 0}
+    applied = unchanged = 0
+    rejected: list[tuple[int, str]] = []
+    calendar = BusinessCalendar.of(ws.settings.calendar)
     with transaction(engine) as session:
-        bad += [(r.line, f"no follow-up with id {r.id}") for r in rows if session.get(FollowUp, r.id) is None]
+        bad += _mismatches(session, rows, verifier)
         if bad:
             raise _refuse(path, bad)
         for r in rows:
             item = session.get(FollowUp, r.id)
             assert item is not None
-            changed = apply_outcome(session, item, r, today, timedelta(seconds=ws.settings.followups.cooling_off),
-                                    BusinessCalendar.of(ws.settings.calendar))
-            counts["applied" if changed else "unchanged"] += 1
-    return counts
+            if item.queue != "verify":
+                changed = apply_outcome(session, item, r, today,
+                                        timedelta(seconds=ws.settings.followups.cooling_off), calendar)
+            else:
+                assert verifier is not None
+                try:
+                    with session.begin_nested():  # a savepoint: a bad correction leaves the row's changes out
+                        changed = verifier(session, item, r, today, calendar)
+                except FieldError as exc:
+                    column = f"new_{exc.field}" if exc.field in r.corrections else exc.field
+                    rejected.append((r.line, f"{column}: {exc.detail}"))
+                    continue
+            applied, unchanged = applied + changed, unchanged + (not changed)
+    return ImportCounts(applied, unchanged, tuple(rejected))
+
+
+def _mismatches(session: Session, rows: list[OutcomeRow], verifier: Verifier | None) -> list[tuple[int, str]]:
+    bad = []
+    for r in rows:
+        item = session.get(FollowUp, r.id)
+        if item is None:
+            bad.append((r.line, f"no follow-up with id {r.id}"))
+        elif r.outcome not in outcomes_of(item.queue):
+            bad.append((r.line, f"outcome {r.outcome!r} is not one of the {item.queue} queue's: "
+                                f"{', '.join(outcomes_of(item.queue))}"))  # fmt: skip
+        elif item.queue == "verify" and verifier is None:
+            bad.append((r.line, f"follow-up {r.id} is in the verify queue; import it through the workspace"))
+    return bad
 
 
 def _already(item: FollowUp, r: OutcomeRow) -> bool:
@@ -230,19 +282,22 @@ def _apply_outcome(session: Session, item: FollowUp, r: OutcomeRow, today: date,
 
 
 def save_outcome(engine: Engine, ws: WorkspaceConfig, item_id: int, version: int, outcome: str, notes: str,
-                 visit_at: datetime | None, today: date | None = None) -> bool:  # fmt: skip
+                 visit_at: datetime | None, today: date | None = None, corrections: Mapping[str, str] | None = None,
+                 verifier: Verifier | None = None) -> bool:  # fmt: skip
     """One outcome from the team app, by the same rules as a spreadsheet row.
 
     ``version`` is the item's version the caller saw: if someone saved the item since, ConflictError, and
-    nothing is changed (the caller sees both and saves again). True when something changed.
+    nothing is changed (the caller sees both and saves again). True when something changed. A verify item's
+    ``corrections`` (field -> value) go through ``verifier``; a bad one is a ``FieldError`` and changes nothing.
     """
-    if outcome not in OUTCOMES:
-        raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    if outcome not in (*OUTCOMES, *VERIFY_OUTCOMES):
+        raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)} or {', '.join(VERIFY_OUTCOMES)}")
     if outcome == "visit_scheduled" and visit_at is None:
         visit_at = visit_from_notes(notes)
         if visit_at is None:
             raise InputError("visit_scheduled needs the visit's date and time")
-    row = OutcomeRow(0, item_id, outcome, notes, visit_at)
+    row = OutcomeRow(0, item_id, outcome, notes, visit_at, {k: v.strip() for k, v in (corrections or {}).items()
+                                                            if v and v.strip()})  # fmt: skip
     today = today or datetime.now(ws.tz).date()
     stale = ConflictError(f"follow-up {item_id} was saved by someone else while you were editing it")
     try:
@@ -252,7 +307,15 @@ def save_outcome(engine: Engine, ws: WorkspaceConfig, item_id: int, version: int
                 raise NotFoundError(f"no follow-up with id {item_id}")
             if item.version != version:
                 raise stale
+            if outcome not in outcomes_of(item.queue):
+                raise InputError(f"outcome {outcome!r} is not one of the {item.queue} queue's: "
+                                 f"{', '.join(outcomes_of(item.queue))}")  # fmt: skip
+            calendar = BusinessCalendar.of(ws.settings.calendar)
+            if item.queue == "verify":
+                if verifier is None:
+                    raise InputError(f"follow-up {item_id} is in the verify queue; save it through the workspace")
+                return verifier(session, item, row, today, calendar)
             return apply_outcome(session, item, row, today, timedelta(seconds=ws.settings.followups.cooling_off),
-                                 BusinessCalendar.of(ws.settings.calendar))
+                                 calendar)
     except StaleDataError:  # saved by someone else between our read and our write
         raise stale from None

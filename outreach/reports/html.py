@@ -376,17 +376,19 @@ def monthly_svg(report: MonthlyReport) -> str:
 
 def monthly_sections(report: MonthlyReport) -> str:
     """The month's chart and table, without the page around them."""
-    head = "".join(f'<th class="num">{h}</th>' for h in ("Approached", "Replies", "Calls", "Visits",
-                                                          "New prospects", "Target", "Achieved"))  # fmt: skip
+    head = "".join(f'<th class="num">{h}</th>' for h in ("Approached", "Replies", "Calls", "Reached by phone",
+                                                          "Visits scheduled", "Visits done", "New prospects",
+                                                          "Target", "Achieved"))  # fmt: skip
     body = "".join(
         f'<tr class="{"base" if r.key == "total" else ""}"><td>{escape(r.name)}</td>'
-        + "".join(f'<td class="num">{_num(v)}</td>' for v in (r.approached, r.replies, r.calls, r.visits,
-                                                             r.new_prospects, r.target))  # fmt: skip
+        + "".join(f'<td class="num">{_num(v)}</td>' for v in (r.approached, r.replies, r.calls, r.reached, r.visits,
+                                                             r.visits_done, r.new_prospects, r.target))  # fmt: skip
         + f'<td class="num">{fmt_percent(r.achieved)}</td></tr>'
         for r in (*report.rows, report.total)
     )
     return (f'<section class="card"><h2>New prospects<small>against the target of each sales executive'
             f'</small></h2>{monthly_svg(report)}</section>'
             f'<section class="card"><h2>Figures<small>{escape(report.month)}, {escape(report.timezone)}</small></h2>'
-            f'<table class="figures"><thead><tr><th>Executive</th>{head}</tr></thead><tbody>{body}</tbody></table>'
-            "</section>")  # fmt: skip
+            '<div class="scroll" style="overflow-x:auto" tabindex="0" role="region" aria-label="Figures of the month">'
+            f'<table class="figures"><thead><tr><th>Executive</th>{head}'
+            f"</tr></thead><tbody>{body}</tbody></table></div></section>")  # fmt: skip

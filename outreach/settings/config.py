@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from outreach.errors import ConfigError
+from outreach.settings.derived import check_derived_fields
 from outreach.settings.units import parse_duration, parse_rate, parse_size
 from outreach.settings.yamlfile import YamlDoc, error_text, pydantic_error
 
@@ -148,6 +149,7 @@ class Sender(Frozen):
     title: str = ""
     phone: str = ""
     warmup: bool = False  # a new sending domain or address: the daily cap grows from warmup.start
+    target: int | None = Field(None, ge=0)  # new prospects a month; None: targets.new_prospects_per_month
 
     @field_validator("name", "email", "title", "phone")
     @classmethod
@@ -439,9 +441,80 @@ class Deliverability(Frozen):
 
 
 class Targets(Frozen):
-    """Monthly goals per sales executive, compared against in `outreach report monthly`."""
+    """Monthly goals per sales executive, compared against in `outreach report monthly`.
 
-    new_prospects: int = Field(50, ge=0)
+    ``new_prospects_per_month`` is every executive's target unless ``senders.KEY.target`` says
+    otherwise; ``new_prospects`` (its first name) is still read as the same setting.
+    """
+
+    new_prospects_per_month: int = Field(50, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "new_prospects" in data:
+            data = dict(data)
+            old = data.pop("new_prospects")
+            if "new_prospects_per_month" in data and data["new_prospects_per_month"] != old:
+                raise ValueError("new_prospects and new_prospects_per_month are the same setting; keep one")
+            data["new_prospects_per_month"] = old
+        return data
+
+    @property
+    def new_prospects(self) -> int:
+        return self.new_prospects_per_month
+
+
+ROLE_MAILBOXES = (
+    "admin", "administrasi", "billing", "contact", "cs", "customercare", "customerservice", "enquiries",
+    "enquiry", "finance", "halo", "hello", "help", "helpdesk", "hr", "hrd", "humas", "info", "informasi",
+    "inquiry", "kantor", "keuangan", "layanan", "mail", "marketing", "noreply", "no-reply", "office", "order",
+    "pemasaran", "pembelian", "penjualan", "personalia", "postmaster", "procurement", "purchasing", "redaksi",
+    "reservasi", "sales", "sekretariat", "secretary", "support", "tata.usaha", "team", "webmaster",
+)  # fmt: skip
+
+
+class Hygiene(Frozen):
+    """`outreach contacts hygiene`: when a contact is stale, what "few transactions" is, which mailboxes
+    belong to a role rather than a person (``role_addresses`` adds to the built-in list)."""
+
+    stale_months: int = Field(6, ge=1, le=120)
+    few_transactions: int = Field(2, ge=0)
+    role_addresses: tuple[str, ...] = ()
+
+    @field_validator("role_addresses")
+    @classmethod
+    def _local_parts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for local in v:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9._+-]{0,63}", local.strip().lower()):
+                raise ValueError(f"{local!r} is not the part of an address before the @ (e.g. kantor)")
+        return tuple(local.strip().lower() for local in v)
+
+    @property
+    def role_mailboxes(self) -> frozenset[str]:
+        return frozenset((*ROLE_MAILBOXES, *self.role_addresses))
+
+
+class DerivedRule(Frozen):
+    """One rule of a derived field (``fields:``): when the contact matches ``when`` (a segment's
+    ``where:``; none: always), the field's value is ``value`` (text, or a jinja template over ``contact``)."""
+
+    when: dict[str, Any] | None = None
+    value: str
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        if isinstance(v, bool) or v is None or isinstance(v, dict | list):
+            raise ValueError("must be a text (quote it), or a jinja template like \"{{ contact.city }}\"")
+        return str(v) if isinstance(v, int | float) else v
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _mapping(cls, v: Any) -> Any:
+        if v is not None and not isinstance(v, dict):
+            raise ValueError("must be a mapping of field: condition, as a segment's where:")
+        return v
 
 
 class ContactPolicy(Frozen):
@@ -627,6 +700,8 @@ class Settings(Frozen):
     tracking: Tracking = Tracking()
     auto_pause: AutoPause = AutoPause()
     targets: Targets = Targets()
+    hygiene: Hygiene = Hygiene()
+    fields: dict[str, tuple[DerivedRule, ...]] = {}  # derived contact fields (audience/derived.py)
     guardrails: Guardrails = Guardrails()
     warmup: Warmup = Warmup()
     deliverability: Deliverability = Deliverability()
@@ -682,6 +757,7 @@ def parse_settings(doc: YamlDoc) -> Settings:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise pydantic_error(doc, exc) from None
+    check_derived_fields(settings.fields, doc)
     return _apply_env(settings, data)
 
 

@@ -398,6 +398,7 @@ class ContentVersion(Base):
     body: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str] = mapped_column(String(200), default="")
 
+
 class AuditEntry(Base):
     """Who changed a campaign or segment file, or moved a campaign along its lifecycle, from where (audit.py)."""
 
@@ -422,3 +423,16 @@ class CampaignCount(Base):
     key: Mapped[str] = mapped_column(String(24), primary_key=True)  # an outbox state, queued_later, ev:KIND
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # 0; PostgreSQL: txid
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ContactAlias(Base):
+    """An address of a contact merged into another (``outreach contacts merge KEEP OTHER``): OTHER's address and
+    its old id now mean KEEP, so a reply from the old address, or a link in a message sent to it, still finds
+    the person (audience/merge.py)."""
+
+    __tablename__ = "contact_aliases"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # OTHER's address, normalised
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)  # KEEP
+    merged_id: Mapped[int] = mapped_column(Integer, index=True)  # OTHER's id, which old unsubscribe links carry
+    who: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -358,7 +358,7 @@ def _segment_contacts(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, r
     of the segment only, when given); a placeholder contact when there are none."""
     segment_file = ws.segments_dir / f"{spec.file.segment}.yaml"
     try:
-        query = contacts_query(ws, load_segment(ws, spec.file.segment))
+        query = contacts_query(ws, load_segment(ws, spec.file.segment), engine=engine)
     except OutreachError as exc:
         report.error_from(exc, segment_file if segment_file.is_file() else spec.path)
         return None

@@ -206,7 +206,7 @@ class Previewer:
 
     def _contacts(self, ws: WorkspaceConfig, spec: CampaignSpec) -> tuple[ContactView, ...]:
         """The segment's first contacts, read per request: an import shows without a restart."""
-        query = contacts_query(ws, load_segment(ws, spec.file.segment)).limit(MAX_CONTACTS)
+        query = contacts_query(ws, load_segment(ws, spec.file.segment), engine=self.engine).limit(MAX_CONTACTS)
         with Session(self.engine) as session:
             return tuple(fields_of(ws).view.of(c) for c in session.scalars(query))
 

@@ -33,7 +33,7 @@ def preview_contact(ws: WorkspaceConfig, engine: Engine, spec: CampaignSpec, ema
             if contact is None:
                 raise NotFoundError(f"no contact {email!r}; import it first or pick another with --contact")
         else:
-            query = contacts_query(ws, load_segment(ws, spec.file.segment)).limit(1)
+            query = contacts_query(ws, load_segment(ws, spec.file.segment), engine=engine).limit(1)
             contact = session.scalars(query).first()
             if contact is None and sample_if_empty:
                 from outreach.studio.lint import placeholder_contact
@@ -76,7 +76,8 @@ def empty_personalisation(ws: WorkspaceConfig, engine: Engine, name: str) -> lis
         return []
     empty = Problems()
     total = 0
-    for view in iter_contacts(engine, contacts_query(ws, load_segment(ws, spec.file.segment)), registry=fields_of(ws)):
+    for view in iter_contacts(engine, contacts_query(ws, load_segment(ws, spec.file.segment), engine=engine),
+                              registry=fields_of(ws)):
         total += 1
         for variable in factory.empty_variables(view):
             empty.add(variable.file or factory.content_for(view).path, variable.line, f"`{variable.name}` is empty",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import cast
 
@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Table, insert, select
 
 from outreach.settings.tokens import Signer
 from outreach.storage import transaction, utcnow
+from outreach.storage.aliases import merged_into
 from outreach.storage.models import Campaign, Contact, Event, Outbox
 
 TOKEN = re.compile(r"^[0-9]{1,12}-[0-9]{1,12}-[A-Za-z0-9_-]{1,64}$")  # what Signer.sign makes, nothing else
@@ -73,8 +74,10 @@ def record_clicks(engine: Engine, clicks: Sequence[Click]) -> int:
     if not clicks:
         return 0
     campaigns = {c.campaign_id for c in clicks}
-    contacts = {c.contact_id for c in clicks}
     with transaction(engine) as session:
+        merged = merged_into(session, {c.contact_id for c in clicks})  # links sent before a merge: the kept contact
+        clicks = [replace(c, contact_id=merged.get(c.contact_id, c.contact_id)) for c in clicks]
+        contacts = {c.contact_id for c in clicks}
         alive = set(session.scalars(select(Campaign.id).where(Campaign.id.in_(campaigns))))
         people = set(session.scalars(select(Contact.id).where(Contact.id.in_(contacts))))
         first: dict[tuple[int, int], tuple[int, int]] = {}  # (contact, campaign) -> (step, outbox id)

@@ -33,6 +33,7 @@ from outreach.settings.config import Guardrails, Settings
 from outreach.settings.tokens import Signer, parse_verp
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
+from outreach.storage.aliases import contact_by_alias
 from outreach.storage.models import Contact, Event, Outbox
 from outreach.tracking import reply_effects
 from outreach.tracking.authresults import authentication_results
@@ -214,8 +215,11 @@ def _contact_by_address(session: Session, cls: Classification) -> int | None:
 
 
 def _contact_for(session: Session, addresses: Iterable[str]) -> int | None:
+    """The contact of the first address that has one: its own, or the one it was merged into (an alias)."""
     for address in addresses:
         cid = session.scalar(select(Contact.id).where(Contact.email == address.lower()))
+        if cid is None:
+            cid = contact_by_alias(session, address)
         if cid is not None:
             return cid
     return None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from outreach.settings.tokens import Signer
 from outreach.storage import outbox as outbox_store
 from outreach.storage import transaction, utcnow
+from outreach.storage.aliases import merged_into
 from outreach.storage.models import Campaign, Contact, Event, Outbox
 
 _ADDRESSES = select(Contact.id, Contact.email, Contact.language).where(Contact.id.in_(bindparam("ids", expanding=True)))
@@ -51,8 +52,10 @@ def lookup(engine: Engine, signer: Signer, token: str) -> Target | None:
     ids = signer.verify(token)
     if ids is None:
         return None
-    found = addressees(engine, [ids]).get(ids)
-    return Target(ids[0], ids[1], found.email if found else None, found.language if found else "")
+    with engine.connect() as conn:  # a contact merged into another since the message went: the other
+        contact_id = merged_into(conn, [ids[0]]).get(ids[0], ids[0])
+    found = addressees(engine, [(contact_id, ids[1])]).get((contact_id, ids[1]))
+    return Target(contact_id, ids[1], found.email if found else None, found.language if found else "")
 
 
 def addressees(engine: Engine, tokens: Collection[tuple[int, int]]) -> dict[tuple[int, int], Addressee]:

@@ -63,6 +63,7 @@ from outreach.web import (
     esp_hooks,
     executive,
     hooks,
+    hygiene,
     segments,
     worker_watch,
     writer,
@@ -245,6 +246,7 @@ def _team_routes() -> list[BaseRoute]:
         *content.routes(),
         *caller.routes(),
         *hooks.routes(),
+        *hygiene.routes(),
     ]
 
 

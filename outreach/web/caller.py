@@ -17,7 +17,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from starlette.datastructures import FormData
@@ -29,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from outreach.accounts.users import Account, calendar_account, calendar_token, rotate_calendar
 from outreach.errors import ConflictError, OutreachError
 from outreach.followups.history import Happening
-from outreach.followups.queue import OUTCOMES, QUEUES, Item
+from outreach.followups.queue import NEW_COLUMNS, QUEUES, Item, outcomes_of
 from outreach.reports.campaign import OUTCOME_LABELS
 from outreach.web.auth import requires
 from outreach.web.render import context, flash, page, redirect
@@ -48,6 +49,7 @@ class Draft:
     visit_time: str
     problem: str
     theirs: Item | None = None  # the version someone else saved meanwhile
+    fixes: dict[str, str] = field(default_factory=dict)  # verify: new_* -> what the caller typed
 
 
 def owners_of(user: Account) -> list[str] | None:
@@ -73,7 +75,8 @@ async def _queue_page(request: Request, queue: str, status: int = 200, drafts: d
         items.insert(0, extra)  # closed by the other caller meanwhile: still shown, with what they saved
         history[extra.id] = await context(request).run(ws.history, extra.contact_id)
     return page(request, "caller/queue.html", status=status, queue=queue, items=items, history=history,
-                drafts=drafts or {}, outcomes=[(o, OUTCOME_LABELS[o]) for o in OUTCOMES],
+                drafts=drafts or {}, outcomes=[(o, LABELS.get(o, o)) for o in outcomes_of(queue)],
+                new_columns=[(c, NEW_LABELS[c]) for c in NEW_COLUMNS],
                 today=datetime.now(ws.config.tz).date())  # fmt: skip
 
 
@@ -82,13 +85,26 @@ async def queue(request: Request) -> Response:
     return await _queue_page(request, _queue_name(request))
 
 
-def _draft(form: FormData, problem: str, theirs: Item | None = None) -> Draft:
-    def text(key: str, limit: int) -> str:
-        value = form.get(key)
-        return value[:limit] if isinstance(value, str) else ""
+LABELS = {**OUTCOME_LABELS, "confirmed": "Details confirmed", "updated": "Details corrected",
+          "left_company": "Left the company", "wrong_number": "Wrong number"}  # fmt: skip
+NEW_LABELS = {"new_first_name": "First name", "new_last_name": "Last name", "new_title": "Job title",
+              "new_phone": "Phone", "new_email": "Email", "new_company": "Company"}  # fmt: skip
 
+
+def _text(form: FormData, key: str, limit: int) -> str:
+    value = form.get(key)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _fixes(form: FormData) -> dict[str, str]:
+    """A verify item's corrections, as typed (``new_email`` -> ...); each is validated by the core."""
+    return {c: _text(form, c, 500) for c in NEW_COLUMNS if _text(form, c, 500).strip()}
+
+
+def _draft(form: FormData, problem: str, theirs: Item | None = None) -> Draft:
+    text = functools.partial(_text, form)
     return Draft(text("outcome", 32), text("notes", 4000), text("callback_date", 10), text("visit_date", 10),
-                 text("visit_time", 5), problem, theirs)  # fmt: skip
+                 text("visit_time", 5), problem, theirs, _fixes(form))  # fmt: skip
 
 
 def _when(form: FormData, outcome: str) -> datetime | None:
@@ -121,15 +137,17 @@ async def save(request: Request) -> Response:
     try:
         if not version.isascii() or not version.isdigit():
             raise ValueError("the form is incomplete; reload the page")
-        changed = await context(request).run(ws.save_outcome, item_id, int(version), outcome, notes,
-                                          _when(form, outcome))  # fmt: skip
+        fixes = {c.removeprefix("new_"): v for c, v in _fixes(form).items()} if queue == "verify" else None
+        changed = await context(request).run(functools.partial(ws.save_outcome, item_id, int(version), outcome,
+                                                               notes, _when(form, outcome), corrections=fixes,
+                                                               who=user.name))  # fmt: skip
     except ConflictError as exc:
         theirs = await context(request).run(ws.followup, item_id)
         return await _queue_page(request, queue, 409, {item_id: _draft(form, str(exc), theirs)}, theirs)
     except (OutreachError, ValueError) as exc:
         return await _queue_page(request, queue, 400, {item_id: _draft(form, str(exc))}, item)
     who = item.contact_name or item.email
-    flash(request, f"Saved: {who}, {OUTCOME_LABELS.get(outcome, outcome)}" if changed else f"{who}: no change")
+    flash(request, f"Saved: {who}, {LABELS.get(outcome, outcome)}" if changed else f"{who}: no change")
     return redirect(request, f"/app/followups?queue={queue}")
 
 

@@ -23,7 +23,7 @@ from outreach.campaigns.overview import CampaignSummary
 from outreach.errors import OutreachError
 from outreach.reports.html import CSS as REPORT_CSS
 from outreach.reports.html import campaign_sections, monthly_sections
-from outreach.reports.monthly import parse_month
+from outreach.reports.monthly import MonthlyReport, parse_month
 from outreach.web.auth import requires
 from outreach.web.render import context, flash, local_time, page, redirect
 from outreach.web.sessions import checked_form
@@ -83,7 +83,13 @@ def _name(request: Request) -> str:
 @requires("executive")
 async def dashboard(request: Request) -> Response:
     cards = await context(request).run(_cards, context(request).ws)
-    return page(request, "executive/campaigns.html", cards=cards)
+    month = await context(request).run(_this_month, context(request).ws)
+    return page(request, "executive/campaigns.html", cards=cards, month=month)
+
+
+def _this_month(ws: Workspace) -> MonthlyReport:
+    """Each executive's month so far, for the dashboard's glance."""
+    return ws.monthly(datetime.now(ws.config.tz).strftime("%Y-%m"))
 
 
 @requires("executive")
@@ -183,16 +189,43 @@ async def report(request: Request) -> Response:
                 css=REPORT_CSS, generated=datetime.now(ws.config.tz))  # fmt: skip
 
 
-@requires("executive", "admin")
-async def monthly(request: Request) -> Response:
+def _month_of(request: Request) -> str:
     ws = context(request).ws
     month = request.query_params.get("month") or datetime.now(ws.config.tz).strftime("%Y-%m")
     try:
         year, mon = parse_month(month[:16])
     except OutreachError as exc:
         raise HTTPException(400, str(exc)) from None
-    result = await context(request).run(ws.monthly, f"{year:04d}-{mon:02d}")
+    return f"{year:04d}-{mon:02d}"
+
+
+@requires("executive", "admin")
+async def monthly(request: Request) -> Response:
+    ws = context(request).ws
+    result = await context(request).run(ws.monthly, _month_of(request))
     return page(request, "executive/monthly.html", report=result, sections=monthly_sections(result), css=REPORT_CSS)
+
+
+@requires("executive", "admin")
+async def monthly_xlsx(request: Request) -> Response:
+    """The supervisor's workbook of the month (``report monthly --xlsx``): a summary and a sheet per executive."""
+    ws = context(request).ws
+    month = _month_of(request)
+    body = await context(request).run(_workbook, ws, month)
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="monthly-{month}.xlsx"'})  # fmt: skip
+
+
+def _workbook(ws: Workspace, month: str) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    from outreach.reports.monthly_xlsx import write_monthly_xlsx
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "monthly.xlsx"
+        write_monthly_xlsx(ws.monthly(month), out, ws.config.settings.organization.name)
+        return out.read_bytes()
 
 
 def routes() -> list[BaseRoute]:
@@ -205,4 +238,5 @@ def routes() -> list[BaseRoute]:
         Route("/campaigns/{name}/{action}", confirm, methods=["GET"]),
         Route("/campaigns/{name}/{action}", act, methods=["POST"]),
         Route("/reports/monthly", monthly),
+        Route("/reports/monthly.xlsx", monthly_xlsx, methods=["GET"]),
     ]

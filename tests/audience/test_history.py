@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.errors import FieldError, NotFoundError
-from outreach.fields import BUILTIN
 from outreach.storage.models import Company, Contact, ContactChange
 from outreach.workspace import Workspace
 
@@ -93,8 +92,9 @@ def test_contacts_show_prints_the_fields_and_the_changes(ws: Workspace) -> None:
     values = {"email": ANI, "first_name": "Ani", "last_name": "Lestari", "title": "IT Manager",
               "phone": "+622155500001", "company": "PT Alpha Teknik", "industry": "Manufacturing", "city": "Jakarta",
               "timezone": "Asia/Jakarta", "status": "prospect", "owner": "sari", "last_contacted_at": "2026-01-01",
-              "transactions": "0", "tags": "network;security", "full_name": "Ani Lestari", "custom.region": "west"}
-    names = [*(f.name for f in BUILTIN), "custom.region"]  # every field of the registry, in its order
+              "transactions": "0", "tags": "network;security", "full_name": "Ani Lestari", "custom.region": "west",
+              "payment_terms": "14 hari"}  # the example workspace's derived field (outreach.yaml fields:)
+    names = [*(f.name for f in ws.fields), "custom.region"]  # every field of the workspace, in its order
     width = max(map(len, names))
     assert result.stdout.splitlines() == [
         *(f"{name:<{width}}  {values.get(name, '')}".rstrip() for name in names), "", "No changes recorded.",

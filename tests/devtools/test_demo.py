@@ -83,7 +83,7 @@ def test_demo_leaves_a_consistent_workspace(demo_run: tuple[Path, str]) -> None:
     raw = (target / "call-list.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows_csv = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows_csv[0] == list(CSV_COLUMNS)
+    assert rows_csv[0] == [*CSV_COLUMNS, "payment_terms"]  # the example workspace's derived field, for callers
     assert len(rows_csv) == 2
     item = dict(zip(rows_csv[0], rows_csv[1], strict=True))
     assert item["queue"] == "call" and item["reason"] == "replied (interested)"

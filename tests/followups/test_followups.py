@@ -208,7 +208,7 @@ def read_export(path: Path) -> list[dict[str, str]]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert rows[0] == EXPORT_COLUMNS
+    assert rows[0] == [*EXPORT_COLUMNS, "payment_terms"]  # the example workspace's derived field, for callers
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
@@ -226,6 +226,7 @@ def test_export_csv_columns_bom_and_content(sent_ws: SendWorkspace, tmp_path: Pa
         "last_subject": PROMO_SUBJECT, "reply_excerpt": item.reply_excerpt,
         "due_date": item.due_date, "outcome": "", "notes": "", "visit_at": "",
         **{column: "" for column in CARD_EXTRA},  # the registry's other fields callers see: Dedi has none
+        "payment_terms": "30 hari",  # outreach.yaml's fields: an existing customer's terms
     }  # fmt: skip
     assert out.read_bytes().count(b"\r\n") == 2
 
@@ -350,7 +351,7 @@ def test_import_reads_its_own_export(sent_ws: SendWorkspace, six_items: dict[str
         r["outcome"] = "reached"
         r["notes"] = "=ok"  # a caller's note that looks like a formula
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    w = csv.DictWriter(buf, fieldnames=[*EXPORT_COLUMNS, "payment_terms"], lineterminator="\r\n")
     w.writeheader()
     w.writerows(rows)
     back = tmp_path / "back.csv"
@@ -371,7 +372,8 @@ def snapshot(sw: SendWorkspace) -> list[tuple[object, ...]]:
         ([["{ani}", "reached", "ok", ""], ["999", "reached", "", ""]], "row 3: no follow-up with id 999"),
         ([["{ani}", "reached", "ok", ""], ["{budi}", "maybe", "", ""]],
          "row 3: outcome 'maybe' is not one of reached, no_answer, callback, visit_scheduled, "
-         "not_interested, wrong_contact"),
+         "not_interested, wrong_contact (calls and visits) or confirmed, updated, left_company, wrong_number, "
+         "no_answer (verify)"),
         ([["abc", "reached", "", ""]], "row 2: id 'abc' is not a follow-up id"),
         ([["{ani}", "visit_scheduled", "", ""]],
          "row 2: visit_scheduled needs a date: a visit_at column (YYYY-MM-DD HH:MM) or a date in the notes "
@@ -443,7 +445,8 @@ def test_followups_list(sent_ws: SendWorkspace, six_items: dict[str, int]) -> No
 def test_export_needs_queue(sent_ws: SendWorkspace, tmp_path: Path) -> None:
     result = sent_ws.run("followups", "export", "--out", str(tmp_path / "x.csv"))
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == "Error: Missing option '--queue'. Choose from: call, visit."  # one line
+    one_line = "Error: Missing option '--queue'. Choose from: call, visit, verify."
+    assert result.stderr.splitlines()[-1] == one_line
 
 
 def test_rescheduling_a_visit_keeps_one_visit(
@@ -491,7 +494,7 @@ def test_import_reports_every_bad_row(sent_ws: SendWorkspace, six_items: dict[st
         f"Error: {f}: 4 bad rows; nothing was changed (fix them and import the file again):\n"
         "  row 3: id 'x1' is not a follow-up id\n"
         "  row 4: outcome 'maybe' is not one of reached, no_answer, callback, visit_scheduled, not_interested, "
-        "wrong_contact\n"
+        "wrong_contact (calls and visits) or confirmed, updated, left_company, wrong_number, no_answer (verify)\n"
         "  row 5: no follow-up with id 99999\n"
         "  row 6: visit_at 'besok' is not an ISO date-time\n"
     )

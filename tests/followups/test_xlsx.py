@@ -30,11 +30,12 @@ def test_xlsx_round_trip_with_a_hostile_cell(sent, tmp_path: Path) -> None:  # t
 
     book = load_workbook(out)
     sheet = book.active
-    assert [c.value for c in sheet[1]] == list(CSV_COLUMNS)
+    columns = [*CSV_COLUMNS, "payment_terms"]  # and the example workspace's derived field, for callers
+    assert [c.value for c in sheet[1]] == columns
     hostile = next(c for c in sheet["F"][1:] if str(c.value).startswith("=HYPERLINK"))
     assert hostile.data_type == "s"  # shown as text, never run as a formula
     for row in sheet.iter_rows(min_row=2):  # every cell is text, as in the CSV: the id and the priority too
-        cells = dict(zip(CSV_COLUMNS, row, strict=True))
+        cells = dict(zip(columns, row, strict=True))
         assert cells["id"].data_type == cells["priority"].data_type == "s"
         assert str(cells["id"].value).isdigit() and isinstance(cells["priority"].value, str)
     by_email = {row[6].value: row for row in sheet.iter_rows(min_row=2)}
@@ -53,7 +54,7 @@ def test_xlsx_round_trip_with_a_hostile_cell(sent, tmp_path: Path) -> None:  # t
     assert invoke("followups", "export", "--queue", "visit", "--out", str(visits), ws=ws.root).exit_code == 0
     sheet = load_workbook(visits).active
     header = [c.value for c in sheet[1]]
-    assert header == list(CSV_COLUMNS) and header[len(ITEM_COLUMNS) - 1] == "visit_at"  # the contract's last
+    assert header == columns and header[len(ITEM_COLUMNS) - 1] == "visit_at"  # the contract's last
     row = {h: c for h, c in zip(header, sheet[2], strict=True)}
     assert row["visit_at"].value == "2026-12-07 10:00"
 

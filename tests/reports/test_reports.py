@@ -271,12 +271,15 @@ def test_help_on_each_form(root: Path) -> None:
 NOVEMBER = """\
 Monthly report 2026-11 (Asia/Jakarta)
 
-executive                    approached  replies  calls  visits  new prospects  target  achieved
-awang (Awang Prasetyo)                6        2      1       1              4      50      8.0%
-sari (Sari Wulandari)                 2        1      0       0              1      50      2.0%
-budi                                  0        0      1       0              0      50      0.0%
-------------------------------------------------------------------------------------------------
-Total                                 8        3      2       1              5     150      3.3%
+executive                    approached  replies  calls  reached  visits  done  new prospects  target  achieved
+awang (Awang Prasetyo)                6        2      1        0       1     0              4      50      8.0%
+sari (Sari Wulandari)                 2        1      0        0       0     0              1      50      2.0%
+budi                                  0        0      1        0       0     0              0      50      0.0%
+---------------------------------------------------------------------------------------------------------------
+Total                                 8        3      2        0       1     0              5     150      3.3%
+
+calls: call outcomes recorded; reached: contacts reached by phone; visits: scheduled, done: held; new prospects: \
+first contacted this month, by email or by phone
 """
 
 
@@ -315,7 +318,8 @@ def test_monthly_target_comes_from_outreach_yaml(root: Path) -> None:
         fh.write("targets:\n  new_prospects: 8\n")
     text = monthly_text(monthly_report(load_workspace(root), open_engine(load_workspace(root).database_url),
                                        "2026-11"))  # fmt: skip
-    assert "awang (Awang Prasetyo)                6        2      1       1              4       8     50.0%" in text
+    assert ("awang (Awang Prasetyo)                6        2      1        0       1     0              4       8"
+            "     50.0%") in text
 
 
 def test_month_must_be_yyyy_mm(root: Path) -> None:

@@ -213,7 +213,7 @@ def test_a_role_is_refused_another_roles_page_in_the_browser(browser: Browser, s
     response = page.goto("/app/campaigns")
     assert response.status == 403
     assert "This page is for sales executives" in page.inner_text("main")
-    assert page.locator("nav.bar a.tab").all_inner_texts() == ["Calls", "Visits", "Calendar"]
+    assert page.locator("nav.bar a.tab").all_inner_texts() == ["Calls", "Visits", "Verify", "Calendar"]
 
 
 def test_a_wrong_password_keeps_the_login_page(browser: Browser, server: Running) -> None:
