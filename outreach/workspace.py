@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from outreach.audience.importer import ImportOptions, ImportResult
     from outreach.audience.proposals import Proposal
     from outreach.audience.segments import SegmentSummary
+    from outreach.audit import Record
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.messages import Prepared
     from outreach.campaigns.overview import CampaignSummary
@@ -490,8 +491,9 @@ class Workspace:
     # -- accounts of the team app -----------------------------------------------------
 
     def add_user(self, name: str, role: str, password: str, *, sender: str | None = None,
-                 email: str | None = None) -> Account:  # fmt: skip
-        """An account for the team app (``outreach serve``): executive, writer or caller."""
+                 email: str | None = None, who: str = "cli", via: str = "cli") -> Account:  # fmt: skip
+        """An account for the team app (``outreach serve``): executive, writer, caller or admin; ``who``
+        made it, through ``via`` (recorded)."""
         from outreach.accounts.users import add_user
         from outreach.audience.importer import RowError, normalise_email
         from outreach.errors import InputError
@@ -502,23 +504,48 @@ class Workspace:
             except RowError as exc:
                 raise InputError(f"--email: {exc}") from None
         return add_user(self.engine, name, role, password, sender=sender, email=email,
-                        senders=list(self.config.settings.senders))  # fmt: skip
+                        senders=list(self.config.settings.senders), who=who, via=via)  # fmt: skip
 
     def users(self) -> list[Account]:
         from outreach.accounts.users import list_users
 
         return list_users(self.engine)
 
-    def remove_user(self, name: str) -> None:
+    def remove_user(self, name: str, *, who: str = "cli", via: str = "cli") -> None:
         from outreach.accounts.users import remove_user
 
-        remove_user(self.engine, name)
+        remove_user(self.engine, name, who=who, via=via)
 
-    def set_password(self, name: str, password: str) -> Account:
+    def set_password(self, name: str, password: str, *, who: str = "cli", via: str = "cli") -> Account:
         """A new password; the user's open sessions end."""
         from outreach.accounts.users import set_password
 
-        return set_password(self.engine, name, password)
+        return set_password(self.engine, name, password, who=who, via=via)
+
+    def set_role(self, name: str, role: str, *, sender: str | None = None, who: str = "cli",
+                 via: str = "cli") -> Account:  # fmt: skip
+        """A new role for the user (and sender: None keeps it, "" clears it); the user's open sessions end."""
+        from outreach.accounts.users import set_role
+
+        return set_role(self.engine, name, role, sender=sender, senders=list(self.config.settings.senders),
+                        who=who, via=via)  # fmt: skip
+
+    def disable_user(self, name: str, *, who: str = "cli", via: str = "cli") -> Account:
+        """The user cannot log in any more (sessions end, API tokens stop working); ``enable_user`` undoes it."""
+        from outreach.accounts.users import set_disabled
+
+        return set_disabled(self.engine, name, True, who=who, via=via)
+
+    def enable_user(self, name: str, *, who: str = "cli", via: str = "cli") -> Account:
+        from outreach.accounts.users import set_disabled
+
+        return set_disabled(self.engine, name, False, who=who, via=via)
+
+    def audit(self, *, prefix: str | None = None, subject: str | None = None, limit: int = 50) -> list[Record]:
+        """Who changed what (accounts, imports, suppressions), newest first; about ``subject`` or ``prefix``."""
+        from outreach.audit import records
+
+        return records(self.engine, prefix=prefix, subject=subject, limit=limit)
 
     # -- operations ---------------------------------------------------------------------
 

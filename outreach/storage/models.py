@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from outreach.fields import BUILTIN
 
@@ -243,6 +244,8 @@ class User(Base):
     calendar_gen: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # a disabled account cannot log in and its API tokens do nothing; its sessions ended when it was disabled
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReplyIntent(Base):
@@ -374,3 +377,27 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """Who changed what, through what, when: one row per change a person made to something that is not a
+    contact's field (those are ``contact_changes``): an account, an import, a suppression lifted.
+
+    Written by ``outreach.audit.record`` in the transaction of the change it records.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_at", "subject", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    who: Mapped[str] = mapped_column(String(120), default="")  # a user of the app, "cli"
+    via: Mapped[str] = mapped_column(String(32), default="")  # app | cli | api ...
+    action: Mapped[str] = mapped_column(String(64))  # user.add, user.role, contacts.import, contact.unsuppress ...
+    subject: Mapped[str] = mapped_column(String(400))  # what it was done to: "user:cali", "contact:ani@x.co.id"
+    detail: Mapped[str] = mapped_column(Text, default="")  # in words, for the page that lists them
+
+
+# The admin's contact list filters by these (web/admin: status, city, owner); segments' common conditions too.
+Index("ix_contacts_status", Contact.status)
+Index("ix_contacts_city", Contact.city)
+Index("ix_contacts_owner", Contact.owner)

@@ -93,7 +93,7 @@ async def current_user(request: Request) -> Account | None:
     if time.time() - since > ctx.session_seconds:
         return None
     account = await ctx.run(get_user, ctx.ws.engine, uid)
-    if account is None or account.session_gen != gen:
+    if account is None or account.session_gen != gen or account.disabled:
         return None
     return account
 
