@@ -248,6 +248,26 @@ def contacts_show(ws: Workspace, email: str) -> None:
                    f"({c.who or 'unknown'}, via {c.via or 'unknown'})")
 
 
+@contacts.command("suppress")
+@click.argument("contact")
+@click.option("--reason", required=True, help="Why (kept in the contact's history and the audit log).")
+@with_workspace
+def contacts_suppress(ws: Workspace, contact: str, reason: str) -> None:
+    """Never mail CONTACT (an address or an id) again."""
+    click.echo(ws.suppress(contact, reason))
+
+
+@contacts.command("unsuppress")
+@click.argument("contact")
+@click.option("--reason", required=True, help="Why (kept in the contact's history and the audit log).")
+@click.option("--confirm", default="", metavar="ADDRESS",
+              help="CONTACT's address, typed out: needed to lift an unsubscribe, a complaint or an opt-out reply.")
+@with_workspace
+def contacts_unsuppress(ws: Workspace, contact: str, reason: str, confirm: str) -> None:
+    """Let CONTACT (an address or an id) be mailed again."""
+    click.echo(ws.unsuppress(contact, reason, confirm=confirm))
+
+
 # -- segments ------------------------------------------------------------------
 
 

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from outreach.accounts.users import Account
     from outreach.audience.contacts import ContactView
     from outreach.audience.history import Change, ContactRecord
-    from outreach.audience.importer import ImportOptions, ImportResult
+    from outreach.audience.importer import ImportOptions, ImportResult, Peek
+    from outreach.audience.profile import Profile
     from outreach.audience.proposals import Proposal
+    from outreach.audience.search import Choices, ContactFilter, ContactPage
     from outreach.audience.segments import SegmentSummary
     from outreach.audit import Record
     from outreach.campaigns.builder import BuildResult
@@ -114,13 +116,24 @@ class Workspace:
     # -- contacts and segments ------------------------------------------------------------
 
     def import_contacts(self, path: str | Path, mapping: Sequence[str] = (),
-                        progress: Callable[[int, int], None] | None = None) -> ImportResult:  # fmt: skip
+                        progress: Callable[[int, int], None] | None = None, *, who: str = "cli", via: str = "cli",
+                        label: str | None = None) -> ImportResult:  # fmt: skip
         """Import a CSV; re-importing updates contacts by email. ``mapping``: ``["COLUMN=FIELD", ...]``
         for columns the header synonyms do not recognise (as ``--map``); ``progress(bytes read, bytes
-        in the file)`` is called after each batch of rows."""
+        in the file)`` is called after each batch of rows. The audit log records ``who`` imported
+        ``label`` (default: the file's name) through ``via``."""
         from outreach.audience.importer import import_contacts
 
-        return import_contacts(self.engine, Path(path), self._import_options(mapping), progress)
+        return import_contacts(self.engine, Path(path), self._import_options(mapping), progress, who=who, via=via,
+                               label=label)  # fmt: skip
+
+    def peek_contacts(self, path: str | Path, mapping: Sequence[str] = (), rows: int = 5) -> Peek:
+        """How an import would read the file's columns (the same recognition and ``mapping``), and its first
+        rows, without importing: the app's mapping table. A missing email column is listed, not raised."""
+        from outreach.audience.headers import parse_mapping
+        from outreach.audience.importer import peek_file
+
+        return peek_file(Path(path), parse_mapping(mapping, self.fields), self.fields, rows)
 
     def upsert_contacts(self, records: Sequence[Mapping[str, Any]]) -> ImportResult:
         """Contacts as records (field -> text, ``custom``: key -> text), imported as a CSV's rows are: the same
@@ -189,9 +202,11 @@ class Workspace:
         with Session(self.engine) as session:
             return contact_record(session, email, self.fields)
 
-    def change_contact(self, email: str, updates: Mapping[str, object], who: str, via: str) -> list[Change]:
+    def change_contact(self, email: str, updates: Mapping[str, object], who: str, via: str,
+                       base: str | None = None) -> list[Change]:  # fmt: skip
         """Correct a contact: each value parsed as an import's cell (a bad one raises ``FieldError``
-        and nothing changes), every change kept with its old value, ``who`` and ``via``."""
+        and nothing changes), every change kept with its old value, ``who`` and ``via``; with ``base``
+        (the profile's ``version`` the person edited), ConflictError if the contact changed since."""
         from outreach.audience.history import change_contact
         from outreach.fields.parsers import Plain
         from outreach.storage import transaction
@@ -200,7 +215,39 @@ class Workspace:
         context = Plain(settings.contacts.default_region,
                         {key: (s.name, s.email) for key, s in settings.senders.items()})  # fmt: skip
         with transaction(self.engine) as session:
-            return change_contact(session, email, updates, who, via, registry=self.fields, context=context)
+            return change_contact(session, email, updates, who, via, registry=self.fields, context=context,
+                                  base=base)  # fmt: skip
+
+    def search_contacts(self, flt: ContactFilter, *, after: str | None = None, before: str | None = None,
+                        limit: int = 50) -> ContactPage:  # fmt: skip
+        """A page of the contacts ``flt`` matches, in email order (the app's contact list)."""
+        from outreach.audience.search import search_contacts
+
+        return search_contacts(self.engine, flt, after=after, before=before, limit=limit)
+
+    def contact_choices(self) -> Choices:
+        """The values the contact list's filters offer (cities, owners, ...), as the contacts have them."""
+        from outreach.audience.search import filter_choices
+
+        return filter_choices(self.engine)
+
+    def contact_profile(self, key: str | int) -> Profile:
+        """A contact (by id or address) with its fields and everything that happened with it."""
+        from outreach.audience.profile import contact_profile
+
+        return contact_profile(self.engine, key, self.fields)
+
+    def suppress(self, key: str | int, reason: str, who: str = "cli", via: str = "cli") -> str:
+        """Never mail this contact again, for ``reason`` (kept in its history and the audit log)."""
+        from outreach.audience.suppression import suppress
+
+        return suppress(self.engine, key, reason, who, via)
+
+    def unsuppress(self, key: str | int, reason: str, who: str = "cli", via: str = "cli", confirm: str = "") -> str:
+        """Lift the contact's suppression for ``reason``; one the person asked for needs ``confirm`` = its address."""
+        from outreach.audience.suppression import unsuppress
+
+        return unsuppress(self.engine, key, reason, who, via, confirm)
 
     # -- campaigns ------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.studio.live import Previewer
-from outreach.web import auth, caller, esp_hooks, executive, hooks, writer
+from outreach.web import auth, caller, contacts, esp_hooks, executive, hooks, imports, users, writer
 from outreach.web import metrics as metrics_route
 from outreach.web.api import PREFIX as API_PREFIX
 from outreach.web.api import create_api
@@ -63,6 +63,7 @@ from outreach.web.public import invalid_page, public
 from outreach.web.render import STATIC, environment, page, redirect
 from outreach.web.server import Server, bind
 from outreach.web.sessions import SessionMiddleware, session_key
+from outreach.web.uploads import UploadArea
 from outreach.workspace import Workspace
 
 T = TypeVar("T")
@@ -87,6 +88,7 @@ class WebContext:
     pages: jinja2.Environment = field(default_factory=environment)
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(5))
     emails: EmailReader | None = None  # made with the context: it runs its reads through ``run``
+    uploads: UploadArea | None = None  # files waiting for their import (web/uploads.py), made with the context
     _previewers: dict[str, Previewer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -118,6 +120,7 @@ def _context(ws: Workspace) -> WebContext:
                       session_seconds=web.session_hours * 3600,
                       limiter=anyio.CapacityLimiter(max(pool() if callable(pool) else 5, 2)))  # fmt: skip
     ctx.emails = EmailReader(ws.engine, ctx.run)
+    ctx.uploads = UploadArea.for_workspace(ws.root)
     return ctx
 
 
@@ -187,6 +190,9 @@ def _team_routes() -> list[BaseRoute]:
         *writer.routes(),
         *caller.routes(),
         *hooks.routes(),
+        *imports.routes(),  # before contacts': /contacts/import is not a contact
+        *contacts.routes(),
+        *users.routes(),
     ]
 
 

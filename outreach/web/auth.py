@@ -33,7 +33,7 @@ from outreach.web.sessions import checked_form
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 HOME = {"executive": "/app/campaigns", "writer": "/app/preview", "caller": "/app/followups",
-        "admin": "/app/reports/monthly"}
+        "admin": "/app/contacts"}
 ROLE_NAMES = {"executive": "sales executives", "writer": "writers", "caller": "callers", "admin": "sales admins"}
 
 

@@ -96,13 +96,18 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def checked_form(request: Request) -> FormData:
+async def checked_form(request: Request, max_fields: int = MAX_FORM_FIELDS) -> FormData:
     """The POSTed form, after its CSRF token matched the session's; 403 otherwise. Every POST handler
     reads its form through this, so none can forget the check."""
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=64 * 1024)
+    form = await request.form(max_files=0, max_fields=max_fields, max_part_size=64 * 1024)
+    check_csrf(request, form)
+    return form
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """403 unless the form's token (or htmx's header) is the session's; for forms read another way (uploads)."""
     sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     expected = request.session.get("csrf")
     if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(
             sent.encode("utf-8", "replace"), expected.encode("utf-8", "replace")):  # fmt: skip
         raise HTTPException(403, "This form has expired or did not come from this site. Reload the page and try again.")
-    return form
