@@ -7,7 +7,7 @@ Create Date: 2026-12-14 09:00:00
 ``users.disabled``: a disabled account cannot log in (its sessions ended when it
 was disabled) and its API tokens do nothing. ``audit_log``: one row per change a
 person made to an account, an import or a suppression (outreach/audit.py).
-The contact list filters by status, city and owner: each gets an index.
+The contact list filters by city and owner: each gets an index (status has two values: none).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
         batch_op.create_index('ix_audit_log_subject_at', ['subject', 'at'], unique=False)
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.create_index('ix_contacts_status', ['status'], unique=False)
         batch_op.create_index('ix_contacts_city', ['city'], unique=False)
         batch_op.create_index('ix_contacts_owner', ['owner'], unique=False)
 
@@ -47,7 +46,6 @@ def downgrade() -> None:
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_index('ix_contacts_owner')
         batch_op.drop_index('ix_contacts_city')
-        batch_op.drop_index('ix_contacts_status')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_subject_at')
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
