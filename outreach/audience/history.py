@@ -108,8 +108,9 @@ def _planned(session: Session, contact: Contact, registry: FieldSet, name: str, 
         return f, None
     try:
         parsed, _warning = f.parse(f.name, [text], ctx)
-    except BadValue as exc:
-        raise FieldError(str(exc), field=name, contact=contact.email) from None
+    except BadValue as exc:  # an import keeps the contact without the value; a correction just refuses it
+        raise FieldError(str(exc).removesuffix("; the contact was kept without it"), field=name,
+                         contact=contact.email) from None
     if parsed is None:  # e.g. a phone cell of separators only
         raise FieldError(f"{name}: {text!r} holds no value", field=name, contact=contact.email)
     if f.name == "email" and parsed != contact.email:
