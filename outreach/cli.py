@@ -562,6 +562,7 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
                 if report.waiting:
                     click.echo(f"Campaign {name}: {report.waiting}", err=True)
 
+        _database_notices()
         report = asyncio.run(_send_with_signals(ws, name, progress, start_now))
     click.echo(
         f"Campaign {name}: {report.sent} sent, {report.failed} failed, {report.retried} to retry "
@@ -665,6 +666,7 @@ def track_ingest(ws: Workspace, paths: tuple[Path, ...]) -> None:
 @with_workspace
 def track_poll(ws: Workspace, rescan: bool) -> None:
     """Record new mail from the IMAP mailbox in outreach.yaml, then move it to the processed folder."""
+    _database_notices()
     report, promoted = ws.poll(rescan=rescan)
     click.echo(report.summary())
     if promoted:
@@ -1001,6 +1003,20 @@ def doctor(sender_key: str | None, nameserver: str | None, as_json: bool) -> Non
     if checkup.failed:
         raise PreflightError(f"deliverability check failed: {checkup.failed_labels()}",
                              failed=tuple(f.check for f in checkup.failed), checkup=checkup)  # fmt: skip
+
+
+def _database_notices() -> None:
+    """A database outage is ridden out, not an error: say on stderr when it begins and when it ends
+    (storage/outage.py logs both); past database.outage_timeout the command's error says the rest."""
+    import logging
+
+    class Notices(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            click.echo(record.getMessage(), err=True)  # click's stderr: the current one, also under CliRunner
+
+    logger = logging.getLogger("outreach.database")
+    if not any(type(h).__name__ == "Notices" for h in logger.handlers):
+        logger.addHandler(Notices())
 
 
 # -- tools -----------------------------------------------------------------------

@@ -146,3 +146,15 @@ class HookError(OutreachError):
     def __init__(self, detail: str, *, status: int) -> None:
         super().__init__(detail)
         self.status = status
+
+
+class DatabaseUnavailable(OutreachError):
+    """The database did not answer for longer than ``database.outage_timeout`` (storage/outage.py).
+
+    ``seconds``: how long it had been out; ``error``: the database's own first word on it.
+    """
+
+    def __init__(self, detail: str, *, seconds: float = 0.0, error: str = "") -> None:
+        super().__init__(detail)
+        self.seconds = seconds
+        self.error = error

@@ -25,7 +25,12 @@ job            trigger                 does
 Every job outlives its own failures: an error is logged — expected ones as one
 line, anything else through the scheduler's error events — and the job runs
 again at its next time, so a broken mailbox never stops sending and a broken
-relay never stops the mailbox. A campaign whose run could send nothing (the
+relay never stops the mailbox. A database outage is expected too: the worker
+logs when it begins and when it ends (storage/outage.py, one view shared by
+every job), each job just runs again at its next time meanwhile, a send under
+way rides it out for ``database.outage_timeout`` and is started again once the
+database is back, and no lease is taken over until one lease after that (no
+sender could renew its own meanwhile). A campaign whose run could send nothing (the
 relay is unreachable, the daily cap is reached, its content has an error) is
 tried again after a growing pause, ``--interval`` doubling up to five
 minutes, instead of every tick.
@@ -58,7 +63,7 @@ from sqlalchemy import Engine, and_, exists, or_, select
 
 from outreach.campaigns.definition import load_campaign
 from outreach.campaigns.sequences import schedule_steps
-from outreach.errors import OutreachError
+from outreach.errors import DatabaseUnavailable, OutreachError
 from outreach.operations.heartbeat import HEARTBEAT_EVERY, Heartbeat
 from outreach.sending.engine import SendOptions, SendReport, load_campaign_row, send_campaign, worker_id
 from outreach.settings.config import Webhook
@@ -66,6 +71,7 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.stopping import stop_requests
 from outreach.storage import outbox, transaction, utcnow
 from outreach.storage.models import Campaign, Outbox
+from outreach.storage.outage import Outage, is_outage
 from outreach.webhooks.runner import Deliverer
 
 log = logging.getLogger("outreach.worker")
@@ -118,10 +124,13 @@ class Worker:
         self.heartbeat = Heartbeat(engine, self.id, socket.gethostname(), os.getpid(), utcnow())
         self.due: list[str] = []  # what the last pass found due
         self.deliverer = Deliverer(ws, engine, self.id)
+        self.outage = Outage(ws.settings.database.outage_timeout)  # shared by the jobs and the sends they run
 
     # -- the jobs ---------------------------------------------------------------------
 
     async def take_over_leases(self) -> None:
+        if self.outage.recovered_within(self.ws.settings.lease):  # nobody could renew during the outage
+            return
         requeued, uncertain = outbox.expire_leases(self.engine, utcnow())
         if requeued or uncertain:
             log.warning("took over the messages of a sender that stopped: %d queued again, %d uncertain",
@@ -175,9 +184,13 @@ class Worker:
                                replace_existing=True)  # fmt: skip
 
     async def send(self, name: str, wait_for_retries: timedelta | None = None) -> None:
-        options = SendOptions(stop=self.stop, wait_for_retries=wait_for_retries or timedelta(seconds=self.interval))
+        options = SendOptions(stop=self.stop, wait_for_retries=wait_for_retries or timedelta(seconds=self.interval),
+                              outage=self.outage)  # fmt: skip
         try:
             report = await send_campaign(self.ws, self.engine, name, options=options)
+        except DatabaseUnavailable as exc:  # not the campaign's fault: the next pass after the outage starts it
+            log.warning("%s; what was not sent stays queued and is sent when the database is back", exc)
+            return
         except OutreachError as exc:  # a content error, a campaign file gone: it stays so until someone acts
             self._pause(name, str(exc), logging.ERROR)
             return
@@ -243,7 +256,7 @@ class Worker:
             assert task is not None
             self.busy.add(task)
             try:
-                await job(*args)
+                await self._outlasting(job, *args)
             finally:
                 self.busy.discard(task)
 
@@ -308,9 +321,21 @@ class Worker:
                 await self._survive(self.deliver_webhooks(hook))
         await asyncio.to_thread(self.heartbeat.stop, utcnow(), {**self.last_pass(), "sending": due})
 
-    async def _survive(self, job: Job, *args: Any) -> None:
+    async def _outlasting(self, job: Job, *args: Any) -> None:
+        """The job, once; a database outage ends it quietly (the outage is logged once, for all jobs) and
+        it runs again at its next time. Any other error goes on to the scheduler's error event."""
         try:
             await job(*args)
+        except Exception as exc:
+            if not (is_outage(exc) or isinstance(exc, DatabaseUnavailable)):
+                raise
+            self.outage.fail(job.__name__, exc)
+            return
+        self.outage.ok(job.__name__)
+
+    async def _survive(self, job: Job, *args: Any) -> None:
+        try:
+            await self._outlasting(job, *args)
         except Exception:  # noqa: BLE001 - with no scheduler to report it, one failed job must not stop the rest
             log.exception("job %s failed", job.__name__)
 

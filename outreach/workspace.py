@@ -92,7 +92,8 @@ class Workspace:
         if self._engine is None:
             from outreach.storage import open_engine
 
-            self._engine = open_engine(self.config.database_url)
+            self._engine = open_engine(self.config.database_url,
+                                       busy_timeout=self.config.settings.database.busy_timeout)
         return self._engine
 
     def secret(self) -> bytes:
@@ -436,10 +437,20 @@ class Workspace:
         return Hooks(settings.email_events, self.engine, fetch, policy=policy_of(settings), limits=settings.guardrails)
 
     def poll(self, *, rescan: bool = False) -> tuple[PollReport, int]:
-        """The same from the IMAP mailbox in outreach.yaml. (report, new follow-ups)."""
+        """The same from the IMAP mailbox in outreach.yaml. (report, new follow-ups).
+
+        A database outage ends a poll early with the rest still in the mailbox; the poll then runs again
+        once the database answers, for up to ``database.outage_timeout`` (storage/outage.py)."""
+        from outreach.errors import DatabaseUnavailable
+        from outreach.storage.outage import Outage
         from outreach.tracking.imap import poll_and_promote
 
-        return poll_and_promote(self.config, self.engine, rescan=rescan)
+        try:
+            return Outage(self.config.settings.database.outage_timeout).call(
+                lambda: poll_and_promote(self.config, self.engine, rescan=rescan))
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(f"{exc.detail}; the messages not yet recorded stay in the mailbox for the "
+                                      "next poll", seconds=exc.seconds, error=exc.error) from None  # fmt: skip
 
     def followups(self, queue: str | None = None, owner: str | None = None,
                   owners: Collection[str] | None = None) -> list[Item]:  # fmt: skip

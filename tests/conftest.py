@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
 from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace, refused_port
 from imap_server import Dovecot, start_dovecot
+from pg_cluster import own_pg, pg_cluster  # noqa: F401 - fixtures: a throwaway PostgreSQL a test may stop
 from pg_server import start_postgres
 from sqlalchemy import select
 

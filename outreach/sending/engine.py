@@ -4,16 +4,31 @@ Pipeline, per worker process:
 
 * the feeder claims a batch of due rows (a lease in the database), holds back
   those outside their recipient's sending window, renders the rest, signs
-  them (DKIM; in worker processes, see ``signing.py``), commits them as
-  ``sending`` a few at a time, and only then hands them to
+  them (DKIM; in worker processes, see ``signing.py``) and queues them, still
+  only ``claimed``, for
 * the connections: N SMTP sessions, each paced by the campaign's token
-  bucket and by a bucket per recipient domain, which push outcomes to
-* the committer, which writes them in groups (one executemany per tick).
+  bucket and by a bucket per recipient domain. Once its buckets let a
+  message go, a connection asks for it to be marked ``sending`` and starts
+  its transaction; MAIL FROM and RCPT TO go while the mark is committed, and
+  DATA — the first command that can deliver anything — waits until it is on
+  disk. The outcome goes back to
+* the ledger (``recording.py``), which commits marks and outcomes together,
+  in groups: the marks asked while others were in MAIL and RCPT share one
+  commit, so durability costs about a commit per three messages and no wait.
 
-A crash can leave only the rows already committed as ``sending`` and not yet
-answered — at most ``connections × 4`` — and those become ``uncertain``,
-never silently resent. Pause, cancel and shutdown stop the hand-over within
-half a second; rows not yet attempted go back to the queue.
+A crash can leave only the rows committed as ``sending`` and not yet
+answered — at most one per connection that the relay has not taken, and the
+few it took in the last milliseconds (``sent`` answers are written a tick later) —
+and those become ``uncertain``, never silently resent; the messages still
+waiting in memory are only ``claimed`` and go back to the queue. Pause, cancel and shutdown stop the
+hand-over within half a second; rows not yet attempted go back to the queue.
+
+A database outage (PostgreSQL restarting, SQLite locked past its busy
+timeout) is ridden through for up to ``database.outage_timeout``: every
+database call goes through one ``Outage`` (``storage/outage.py``), which
+retries with backoff; meanwhile the messages in flight finish, their
+outcomes wait in the ledger, and no new transaction starts. Past the timeout
+the run stops with ``DatabaseUnavailable``, having sent nothing twice.
 
 Every claim is a lease, renewed every quarter lease (``lease`` in
 outreach.yaml, 45 s). While it runs, a sender takes over the rows of its
@@ -27,6 +42,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import os
 import random
 import socket
@@ -45,9 +62,9 @@ from outreach.campaigns.definition import CampaignSpec, load_campaign
 from outreach.campaigns.messages import MessageFactory, step_factories
 from outreach.campaigns.sequences import StepsResult, schedule_steps
 from outreach.campaigns.status import built_campaign
-from outreach.errors import StateError
+from outreach.errors import DatabaseUnavailable, StateError
 from outreach.guardrails import enforce, sent_today, warmup_allowance
-from outreach.sending.recording import Committer, Health, backoff
+from outreach.sending.recording import Health, Ledger, backoff
 from outreach.sending.signing import Signing
 from outreach.sending.smtp import Outcome, Relay
 from outreach.sending.throttle import TokenBucket
@@ -55,6 +72,7 @@ from outreach.settings.tokens import verp_address
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import outbox, transaction, utcnow
 from outreach.storage.models import Campaign
+from outreach.storage.outage import Outage
 from outreach.workdays import SendingWindow
 
 Progress = Callable[["SendReport"], None]
@@ -73,6 +91,7 @@ class SendOptions:
     now: Callable[[], datetime] = utcnow
     stop: asyncio.Event | None = None  # set by a signal handler: finish in-flight, release the rest
     guardrail_every: float = 5.0  # seconds between the engine's own guardrail checks
+    outage: Outage | None = None  # None: a new one with the workspace's database.outage_timeout
 
 
 @dataclass
@@ -135,7 +154,8 @@ class CampaignSender:
         self.domain_buckets: dict[str, TokenBucket] = {}
         self.queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self.chunk = t.connections * 8
-        self.committer = Committer(engine, options.worker, options.now)
+        self.db = options.outage or Outage(ws.settings.database.outage_timeout)
+        self.ledger = Ledger(engine, options.worker, options.now, self.lease, self.db)
         ap = ws.settings.auto_pause
         self.health = Health(ap.window, ap.failure_rate, ap.min_attempts)
         self.window = SendingWindow.parse(spec.file.window.days, spec.file.window.hours) if spec.file.window else None
@@ -149,6 +169,7 @@ class CampaignSender:
         self.background_error: BaseException | None = None
         self.steps: StepsResult | None = None
         self.events_seen = 0  # sender-side bounces recorded after this event id count for auto-pause
+        self.state_writes: list[asyncio.Task[None]] = []  # auto-pauses decided by a connection, being written
 
     # -- preparation -----------------------------------------------------------
 
@@ -175,7 +196,7 @@ class CampaignSender:
                                sign=False, lang=r.message_language).data  # signed per chunk by self.signing
         return _Job(r.id, r.email, r.attempts, data, self._envelope_from(r.id), r.email.rsplit("@", 1)[-1])
 
-    def _defer(self, claimed: list[Any]) -> list[Any]:
+    async def _defer(self, claimed: list[Any]) -> list[Any]:
         """Rows outside their window go back with the time their window opens."""
         if self.window is None:
             return claimed
@@ -188,8 +209,7 @@ class CampaignSender:
                 later.append(outbox.Result(r.id, "queued", next_attempt_at=opens))
         if later:
             self.report.deferred += len(later)
-            with transaction(self.engine) as session:
-                outbox.record(session, later, self.options.worker, now)
+            await self.db.acall(_record, self.engine, later, self.options.worker, now)
         return ready
 
     # -- the connections ---------------------------------------------------------
@@ -206,16 +226,20 @@ class CampaignSender:
         relay = Relay(self.ws.settings.smtp)
         try:
             while (job := await self.queue.get()) is not None:
-                if self.halt.is_set():  # paused/cancelled/stopping: not attempted, give it back
-                    self.committer.add(outbox.Result(job.row_id, "queued"))
-                    continue
-                if (bucket := self._domain_bucket(job.domain)) is not None:
+                if (bucket := self._domain_bucket(job.domain)) is not None and not self.halt.is_set():
                     await bucket.acquire()
-                await self.bucket.acquire()
-                outcome = await relay.send(
-                    job.envelope_from, job.email, job.data, self.spec.throttle.messages_per_connection
-                )
-                self.committer.add(self._result(job, outcome))
+                if not self.halt.is_set():
+                    await self.bucket.acquire()
+                if self.halt.is_set():  # paused/cancelled/stopping: not attempted, give it back
+                    self.ledger.add(outbox.Result(job.row_id, "queued"))
+                    continue
+                mark = self.ledger.mark(job.row_id)  # committed while MAIL and RCPT go, at the latest before DATA
+                outcome = await relay.send(job.envelope_from, job.email, job.data,
+                                           self.spec.throttle.messages_per_connection,
+                                           before_data=functools.partial(self.ledger.settled, mark))  # fmt: skip
+                if not await self.ledger.settled(mark):
+                    continue  # taken over meanwhile (our lease ran out): another sender has it, we sent nothing
+                self.ledger.add(self._result(job, outcome))
                 if self.progress:
                     self.progress(self.report)
         finally:
@@ -258,16 +282,19 @@ class CampaignSender:
     def _health(self, bad: bool) -> None:
         self._pause_if(self.health.add(bad))
 
-    def _late_failures(self) -> None:
+    async def _late_failures(self) -> None:
         """Bounces ingested during the run that blame the sender count as failed attempts."""
-        count, self.events_seen = outbox.sender_problems_since(self.engine, self.campaign.id, self.events_seen)
+        count, self.events_seen = await self.db.acall(outbox.sender_problems_since, self.engine, self.campaign.id,
+                                                      self.events_seen)  # fmt: skip
         if count:
             self._pause_if(self.health.add_late(count))
 
     def _pause_if(self, why: str | None) -> None:
+        """Halt at once; the state is written by a task of its own (it rides through an outage)."""
         if why and not self.halt.is_set():
             reason = f"paused automatically: {why}; check `outreach campaign status`, then resume"
-            _set_state(self.engine, self.campaign.id, "paused", reason)
+            self.state_writes.append(asyncio.ensure_future(
+                self.db.acall(_set_state, self.engine, self.campaign.id, "paused", reason)))  # fmt: skip
             self.stop_reason = reason
             self.halt.set()
 
@@ -281,47 +308,79 @@ class CampaignSender:
         return self.steps.created
 
     async def run(self) -> SendReport:
-        self._schedule_steps()
-        self._check_content()
-        self.events_seen = outbox.last_event_id(self.engine)
-        _set_state(self.engine, self.campaign.id, "sending", None)
-        self._take_over(self.options.now())
-        tasks = [asyncio.create_task(t) for t in (self.committer.run(), self._leases(), self._watch())]
-        for task in tasks[:2]:  # a database failure in the background stops the run, loudly
+        await self.db.acall(self._schedule_steps)
+        await self.db.acall(self._check_content)
+        self.events_seen = await self.db.acall(outbox.last_event_id, self.engine)
+        await self.db.acall(_set_state, self.engine, self.campaign.id, "sending", None)
+        await self._take_over(self.options.now())
+        tasks = [asyncio.create_task(t) for t in (self.ledger.run(), self._leases(), self._watch())]
+        for task in tasks:  # a database failure in the background stops the run, loudly
             task.add_done_callback(self._background_done)
         conns = [asyncio.create_task(self._connection()) for _ in range(self.spec.throttle.connections)]
         try:
             await self._feed()
+        except DatabaseUnavailable as exc:
+            self._stop_for(exc)
         finally:
-            for _ in conns:
+            for _ in conns:  # after the queued jobs: each connection sends them (or gives them back, halted)
                 await self.queue.put(None)
             await asyncio.gather(*conns, return_exceptions=True)
             await self.signing.close()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.committer.flush()
-            outbox.release(self.engine, self.options.worker, self.options.now())
+            await asyncio.gather(*tasks, *self.state_writes, return_exceptions=True)
+            await self._wind_up()
         if self.background_error is not None:
-            raise self.background_error
-        self._finish()
+            raise self._gave_up(self.background_error)
+        await self.db.acall(self._finish)
         return self.report
 
     def _background_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            self.background_error = task.exception()
-            self.halt.set()
+            self._stop_for(task.exception())
+
+    def _stop_for(self, exc: BaseException | None) -> None:
+        self.background_error = self.background_error or exc
+        self.halt.set()
+
+    async def _wind_up(self) -> None:
+        """Outcomes still held and rows never attempted go to the database, riding out an outage; once one
+        has outlasted its timeout, a single try (``Outage`` gives up at once)."""
+        try:
+            await self.ledger.flush()
+            await self.db.acall(outbox.release, self.engine, self.options.worker, self.options.now())
+        except DatabaseUnavailable as exc:
+            self._stop_for(exc)
+        finally:
+            await self.ledger.close()
+
+    def _gave_up(self, exc: BaseException) -> BaseException:
+        """The run's error; for an outage, with what it means for the messages."""
+        if not isinstance(exc, DatabaseUnavailable):
+            return exc
+        held = len([r for r in self.ledger.results if r.state != "queued"])
+        unrecorded = (f"; {held} message(s) answered by the relay could not be recorded and show as uncertain "
+                      "once another send or the worker takes them over" if held else "")  # fmt: skip
+        return DatabaseUnavailable(
+            f"campaign {self.spec.name}: {exc.detail}; sending stopped after {self.report.attempted} message(s)"
+            f"{unrecorded}; nothing was sent twice, and the rest stays queued: send again once the database "
+            "answers", seconds=exc.seconds, error=exc.error,
+        )  # fmt: skip
 
     async def _leases(self) -> None:
         """Renew ours every quarter lease, then take over the campaign's rows whose lease ran out."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 4)
             now = self.options.now()
-            outbox.renew(self.engine, self.options.worker, now, self.lease)
-            self._take_over(now)
+            await self.db.acall(outbox.renew, self.engine, self.options.worker, now, self.lease)
+            await self._take_over(now)
 
-    def _take_over(self, now: datetime) -> None:
-        requeued, uncertain = outbox.expire_leases(self.engine, now, self.campaign.id)
+    async def _take_over(self, now: datetime) -> None:
+        """Rows whose lease ran out: their sender died. Not within a lease after an outage, when nobody
+        could renew: by then every live sender has renewed its own."""
+        if self.db.recovered_within(self.lease.total_seconds()):
+            return
+        requeued, uncertain = await self.db.acall(outbox.expire_leases, self.engine, now, self.campaign.id)
         self.report.requeued += requeued
         self.report.uncertain += uncertain
 
@@ -340,18 +399,18 @@ class CampaignSender:
         while not self.halt.is_set():
             ticks += 1
             if ticks % 4 == 0:
-                self._late_failures()
+                await self._late_failures()
             if self._stopping():
                 return
-            state = outbox.campaign_state(self.engine, self.campaign.id)
+            state = await self.db.acall(outbox.campaign_state, self.engine, self.campaign.id)
             if state in ("paused", "cancelled"):
                 self.stop_reason = self.stop_reason or state
                 self.halt.set()
                 return
-            self._guardrails()
+            await self._guardrails()
             await asyncio.sleep(0.5)
 
-    def _guardrails(self) -> None:
+    async def _guardrails(self) -> None:
         """Every few seconds: complaints and hard bounces recorded by ingest (any process) may
         have crossed a guardrail, or the sample grown past its minimum; the pause is a state
         change the next watch turn obeys."""
@@ -359,46 +418,42 @@ class CampaignSender:
         if now - self.guardrails_checked < self.options.guardrail_every:
             return
         self.guardrails_checked = now
-        enforce(self.engine, self.campaign.id, self.ws.settings.guardrails, self.options.now())
+        await self.db.acall(enforce, self.engine, self.campaign.id, self.ws.settings.guardrails, self.options.now())
 
     async def _feed(self) -> None:
         while not self.halt.is_set() and not self._stopping():
-            limit = self._claim_limit()
+            limit = await self.db.acall(self._claim_limit)
             if limit == 0:
                 return
-            claimed = outbox.claim(self.engine, self.campaign.id, self.options.worker, limit,
-                                   self.lease, self.options.now(), threads=bool(self.spec.file.steps))
+            claimed = await self.db.acall(outbox.claim, self.engine, self.campaign.id, self.options.worker, limit,
+                                          self.lease, self.options.now(), bool(self.spec.file.steps))  # fmt: skip
             if not claimed:
                 if await self._wait_for_more():
                     continue
-                if self._schedule_steps():  # follow-up steps that became due meanwhile
+                if await self.db.acall(self._schedule_steps):  # follow-up steps that became due meanwhile
                     continue
                 return
-            ready = self._defer(claimed)
+            ready = await self._defer(claimed)
             for start in range(0, len(ready), self.chunk):
                 if self.halt.is_set():
                     return  # the rest is still only claimed: release() gives it back
                 await self._hand_over(ready[start : start + self.chunk])
 
     async def _hand_over(self, chunk: list[Any]) -> None:
+        """Render and sign a chunk, then queue it for the connections, still only ``claimed``: each is
+        marked ``sending`` by the connection that takes it, right before its transaction."""
         jobs = []
         for r in chunk:
             jobs.append(self._prepare(r))
             await asyncio.sleep(0)  # let the connections run between renders
         for job, data in zip(jobs, await self.signing.sign([j.data for j in jobs]), strict=True):
             job.data = data
-        owned = self._mark([j.row_id for j in jobs])
         if self.cap_left is not None:
-            self.cap_left -= len(owned)
+            self.cap_left -= len(jobs)
         for job in jobs:
-            if job.row_id in owned:
-                await self.queue.put(job)
+            await self.queue.put(job)
         while self.queue.qsize() > self.chunk and not self.halt.is_set():
             await asyncio.sleep(0.002)
-
-    def _mark(self, ids: list[int]) -> set[int]:
-        with transaction(self.engine) as session:  # durable before any byte goes out
-            return outbox.mark_sending(session, ids, self.options.worker, self.options.now(), self.lease)
 
     def _claim_limit(self) -> int:
         cap, what = self._daily_cap()
@@ -432,9 +487,8 @@ class CampaignSender:
         finishes them, a dead one's are taken over when its lease runs out.
         """
         now = self.options.now()
-        self._take_over(now)
-        with transaction(self.engine) as session:
-            w = outbox.waiting(session, self.campaign.id, self.options.worker, now)
+        await self._take_over(now)
+        w = await self.db.acall(_waiting, self.engine, self.campaign.id, self.options.worker, now)
         if w.ready:
             self._show_waiting("")
             return True
@@ -483,6 +537,16 @@ class CampaignSender:
             self.report.total = sum(counts.values())
 
 
+def _waiting(engine: Engine, campaign_id: int, worker: str, now: datetime) -> outbox.Waiting:
+    with transaction(engine) as session:
+        return outbox.waiting(session, campaign_id, worker, now)
+
+
+def _record(engine: Engine, results: list[outbox.Result], worker: str, now: datetime) -> None:
+    with transaction(engine) as session:
+        outbox.record(session, results, worker, now)
+
+
 def _set_state(engine: Engine, campaign_id: int, state: str, reason: str | None) -> None:
     with transaction(engine) as session:
         row = session.get(Campaign, campaign_id)
@@ -501,18 +565,22 @@ async def send_campaign(ws: WorkspaceConfig, engine: Engine, name: str, *, optio
                         progress: Progress | None = None, start_now: bool = False) -> SendReport:  # fmt: skip
     """Send what is due; a campaign scheduled for later is only marked ``scheduled``."""
     spec = load_campaign(ws, name)
-    campaign = load_campaign_row(engine, name)
     options = options or SendOptions()
+    if options.outage is None:
+        options = dataclasses.replace(options, outage=Outage(ws.settings.database.outage_timeout))
+    db = options.outage
+    assert db is not None
+    campaign = await db.acall(load_campaign_row, engine, name)
     if (not start_now and campaign.state in ("built", "scheduled") and campaign.schedule_at is not None
             and campaign.schedule_at > options.now()):  # fmt: skip
         when = campaign.schedule_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ws.tz)
         reason = f"scheduled for {when:%Y-%m-%d %H:%M} {ws.settings.timezone}; `outreach worker` starts it then"
-        _set_state(engine, campaign.id, "scheduled", reason)
+        await db.acall(_set_state, engine, campaign.id, "scheduled", reason)
         return SendReport(campaign=name, state="scheduled", reason=reason)
     if campaign.state == "cancelled":
         raise StateError(f"campaign {name} is cancelled; nothing more will be sent")
     if campaign.state == "paused":
         raise StateError(f"campaign {name} is paused ({campaign.state_reason or 'by a user'}); "
                          f"run `outreach campaign resume {name}` first")  # fmt: skip
-    sender = CampaignSender(ws, engine, spec, campaign, options, progress)
+    sender = await db.acall(CampaignSender, ws, engine, spec, campaign, options, progress)  # reads the secret
     return await sender.run()

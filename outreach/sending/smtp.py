@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -28,6 +29,13 @@ _DEAD = re.compile(
 HARD_STATUS = {"5.1.1", "5.1.0", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"}
 
 
+Gate = Callable[[], Awaitable[bool]]
+
+
+class _Withdrawn(Exception):
+    """The caller withdrew the message between RCPT and DATA."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     kind: str  # sent | temporary | permanent
@@ -36,6 +44,7 @@ class Outcome:
     hard: bool = False  # the address itself is dead
     connection: bool = False  # the connection failed (not an answer about this message)
     untouched: bool = False  # no connection at all: the message certainly did not leave
+    withdrawn: bool = False  # the caller's ``before_data`` said no: the transaction was reset before DATA
 
     @property
     def status(self) -> str | None:
@@ -101,7 +110,11 @@ class Relay:
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
 
-    async def send(self, envelope_from: str, rcpt: str, data: bytes, recycle_after: int) -> Outcome:
+    async def send(self, envelope_from: str, rcpt: str, data: bytes, recycle_after: int,
+                   before_data: Gate | None = None) -> Outcome:  # fmt: skip
+        """One message. ``before_data``, when given, is awaited once the relay accepted the recipient, right
+        before DATA (the first command that can deliver anything): the engine's durable ``sending`` mark,
+        committed meanwhile; False withdraws the message (RSET, nothing sent)."""
         if self.client is None or not self.client.is_connected:
             try:
                 await self.connect()
@@ -109,7 +122,10 @@ class Relay:
                 return Outcome("temporary", None, str(exc), connection=True, untouched=True)
         assert self.client is not None
         try:
-            response = await self._transaction(envelope_from, rcpt, data)
+            response = await self._transaction(envelope_from, rcpt, data, before_data)
+        except _Withdrawn:
+            await self._reset()
+            return Outcome("temporary", None, "withdrawn before DATA", withdrawn=True)
         except aiosmtplib.SMTPRecipientRefused as exc:
             await self._reset()
             return classify_response(exc.code, exc.message, "rcpt")
@@ -130,7 +146,8 @@ class Relay:
             await self.close()
         return Outcome("sent", response.code, response.message)
 
-    async def _transaction(self, envelope_from: str, rcpt: str, data: bytes) -> aiosmtplib.SMTPResponse:
+    async def _transaction(self, envelope_from: str, rcpt: str, data: bytes,
+                           before_data: Gate | None = None) -> aiosmtplib.SMTPResponse:  # fmt: skip
         """MAIL, RCPT, DATA for one recipient.
 
         Our bytes are already CRLF-normalised, so we state SIZE ourselves instead of
@@ -151,6 +168,8 @@ class Relay:
         response = await client.execute_command(b"RCPT", b"TO:<" + rcpt.encode("ascii") + b">")
         if response.code not in (250, 251):
             raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, rcpt)
+        if before_data is not None and not await before_data():
+            raise _Withdrawn
         if not wire_safe(data):
             return await client.data(data)  # aiosmtplib normalises line ends and dot-stuffs
         # mime.build's bytes need neither, so they go out as they are: aiosmtplib's two

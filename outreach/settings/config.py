@@ -598,6 +598,20 @@ def _loopback(host: str) -> bool:
         return False
 
 
+class Database(Frozen):
+    """Riding through a database outage (outreach/storage/outage.py).
+
+    ``outage_timeout``: how long a sender, the worker, ``serve`` and a mailbox poll wait for the
+    database to answer again (retrying with backoff, holding what they have not recorded yet) before
+    they give up with one ``Error:`` line; the worker and ``serve`` never give up, they retry later.
+    ``busy_timeout``: SQLite only: how long one statement waits for another process's write lock
+    before it counts as an outage.
+    """
+
+    outage_timeout: Annotated[float, BeforeValidator(_seconds), Field(ge=1, le=86400)] = 60.0
+    busy_timeout: Annotated[float, BeforeValidator(_seconds), Field(ge=0.1, le=3600)] = 30.0
+
+
 class Settings(Frozen):
     database_url: str = "sqlite:///outreach.db"
     timezone: str = "Asia/Jakarta"
@@ -630,6 +644,7 @@ class Settings(Frozen):
     # how long a sender's claim on its messages lasts without renewal (it renews every quarter):
     # after a crash, another sender or the worker takes its messages over this long after the last renewal
     lease: Annotated[float, BeforeValidator(_seconds), Field(ge=2, le=3600)] = 45.0
+    database: Database = Database()
 
     @field_validator("webhooks")
     @classmethod

@@ -8,6 +8,7 @@ Alembic itself, a third of a second to import, is loaded only to migrate.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,14 +34,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def open_engine(url: str, *, migrate: bool = True) -> Engine:
-    """Create the engine and bring the schema up to date (alembic, idempotent)."""
+def open_engine(url: str, *, migrate: bool = True, busy_timeout: float = 30.0) -> Engine:
+    """Create the engine and bring the schema up to date (alembic, idempotent).
+
+    ``busy_timeout`` (SQLite): how long a statement waits for another process's lock before "database
+    is locked", which storage/outage.py treats as an outage. A PostgreSQL server that does not answer
+    a connection within ``CONNECT_TIMEOUT`` is one too, instead of a hang.
+    """
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30})
-            event.listen(engine, "connect", _sqlite_pragmas)
+            engine = create_engine(url, connect_args={"timeout": busy_timeout})
+            event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=int(busy_timeout * 1000)))
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, connect_args=_connect_args(url))
     except (ArgumentError, ModuleNotFoundError, ImportError) as exc:
         raise ConfigError(f"database_url {url!r}: {exc}") from None
     if migrate:
@@ -51,12 +57,22 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+CONNECT_TIMEOUT = 10  # seconds: PostgreSQL's connect_timeout
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    """A connect timeout for PostgreSQL unless the URL sets one (other servers: their driver's defaults)."""
+    if url.startswith(("postgresql://", "postgresql+psycopg")) and "connect_timeout" not in url:  # libpq's parameter
+        return {"connect_timeout": CONNECT_TIMEOUT}
+    return {}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_ms: int = 30000) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.close()
 
 

@@ -5,8 +5,10 @@ queued ──claim──► claimed ──attempt──► sending ──► sen
    └─────────────────┘ (never attempted)        └─► uncertain (the relay may have it)
 
 Every transition is committed before the action it guards: a row is
-``sending`` on disk before its SMTP transaction starts, so a crash can only
-leave it ``uncertain``, never silently resend it. Claims are an UPDATE over a
+``sending`` on disk before its SMTP transaction sends DATA (the first command
+that can deliver anything; the engine asks for the mark as the transaction
+starts and commits it meanwhile, in groups), so a crash can only leave it
+``uncertain``, never silently resend it, and only while it is in a transaction. Claims are an UPDATE over a
 ``SELECT ... FOR UPDATE SKIP LOCKED`` sub-select (due retries, then fresh rows):
 atomic on PostgreSQL with many workers, and on SQLite, where one writer holds
 the lock.
@@ -14,6 +16,7 @@ the lock.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -145,9 +148,12 @@ COMPANY_FIELDS = tuple(dict.fromkeys(f.key for f in BUILTIN if f.source == "comp
 
 def mark_sending(session: Session, ids: Sequence[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
     """claimed -> sending (attempts + 1), committed before any of them is handed to SMTP."""
+    return _mark(_Driver(session.connection()), ids, worker, now, lease)
+
+
+def _mark(db: _Driver, ids: Sequence[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
     if not ids:
         return set()
-    db = _Driver(session.connection())
     return set(db.ids(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_expires_at = ?, updated_at = ? "
         f"WHERE id IN ({marks(len(ids))}) AND state = 'claimed' AND lease_owner = ? RETURNING id",
@@ -166,9 +172,13 @@ _RECORD = (
 def record(session: Session, results: Sequence[Result], worker: str, now: datetime) -> None:
     """Write outcomes of attempts (or releases) by ``worker`` in one executemany; the contacts of the
     sent ones get ``last_contacted_at`` (the UTC date of ``now``) in the same transaction."""
+    _record(_Driver(session.connection()), results, worker, now)
+    _failures(session, results, now)
+
+
+def _record(db: _Driver, results: Sequence[Result], worker: str, now: datetime) -> None:
     if not results:
         return
-    db = _Driver(session.connection())
     at = db.ts(now)
     db.many(_RECORD, [
         (r.state, at, r.code, r.error[:2000] if r.error else None, at if r.state == "sent" else None,
@@ -185,6 +195,10 @@ def record(session: Session, results: Sequence[Result], worker: str, now: dateti
             (db.day(day), *sent, db.day(day)),
         )
         record_sent_events(db, sent, at)
+
+
+def _failures(session: Session, results: Sequence[Result], now: datetime) -> None:
+    """A ``failed`` event per refused message, and the suppression of an address the relay says is dead."""
     failed = [r for r in results if r.state == "failed"]
     for r in failed:
         row = session.execute(
@@ -213,6 +227,45 @@ def record_sent_events(db: Driver, outbox_ids: Sequence[int], at: Any) -> None:
         "AND state = 'sent' AND sent_at = ? ORDER BY id",
         (at, db.json({}), *outbox_ids, at),
     )
+
+
+class Settler:
+    """The sending engine's ledger writes on one connection it keeps for the run (see
+    sending/recording.py): outcomes and ``sending`` marks in one transaction, without a pool checkout, a
+    Session or the dialect's converters made again per commit — a commit per few messages stays cheap.
+
+    Used from one thread at a time. After a failed commit (an outage) the connection is dropped, and
+    the next call opens another.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+        self.db: _Driver | None = None
+
+    def settle(self, results: Sequence[Result], ids: Sequence[int], worker: str, now: datetime,
+               lease: timedelta) -> set[int]:  # fmt: skip
+        """Record ``results``, then mark ``ids`` ``sending``; the ids that are ours (still claimed by us)."""
+        if self.conn is None or self.db is None:
+            self.conn = self.engine.connect()
+            self.db = _Driver(self.conn)
+        try:
+            with self.conn.begin():
+                _record(self.db, results, worker, now)
+                if any(r.state == "failed" for r in results):
+                    with Session(bind=self.conn) as session:
+                        _failures(session, results, now)
+                        session.flush()
+                return _mark(self.db, ids, worker, now, lease)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self.conn, self.db = self.conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a connection the server already dropped
+                conn.close()
 
 
 def add_suppression(session: Session, email: str, reason: str, detail: str | None,

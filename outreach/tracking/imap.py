@@ -11,8 +11,10 @@ Why it is shaped like this:
 * A message is only ever moved (MOVE, or COPY then ``\\Deleted`` and an
   expunge of that UID alone), never deleted without a copy.
 * One bad message never stops the rest: it is left where it is, counted as an
-  error and logged. Only a lost connection ends a poll early, and then the
-  messages not yet handled simply wait for the next one.
+  error and logged. Only a lost connection — to the mailbox or to the
+  database — ends a poll early, and then the messages not yet handled simply
+  wait for the next one (``track poll`` rides a database outage out, see
+  storage/outage.py; the worker polls again at its next time).
 * At most ``MAX_FETCH_BYTES`` of a message are fetched: the part that says
   what a message is (headers, the reply's text, a bounce's report) comes
   first, and a 10 MB attachment must not cost 10 MB of memory per message.
@@ -44,6 +46,7 @@ from outreach.settings.tokens import Signer, workspace_signer
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import Meta
+from outreach.storage.outage import is_outage
 from outreach.tracking.ingest import IngestReport, SoftBouncePolicy, check_guardrails, policy_of, record_message
 
 log = logging.getLogger("outreach.imap")
@@ -336,6 +339,8 @@ def _handle(client: imaplib.IMAP4, cfg: Imap, engine: Engine, signer: Signer | N
     except (imaplib.IMAP4.abort, OSError):
         raise  # the connection is gone: nothing more can be done in this poll
     except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
+        if is_outage(exc):
+            raise  # not this message's fault: it stays unread (its UID unsaved) for the poll after the outage
         _leave(cfg, report, uid, exc)
         return False
 

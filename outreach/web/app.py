@@ -38,6 +38,7 @@ import anyio
 import anyio.to_thread
 import jinja2
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -47,9 +48,11 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from outreach.errors import DatabaseUnavailable
 from outreach.operations.metrics import registry as metrics_registry
 from outreach.settings.tokens import Signer
 from outreach.settings.workspace import WorkspaceConfig
+from outreach.storage.outage import Outage
 from outreach.studio.live import Previewer
 from outreach.web import auth, caller, contacts, esp_hooks, executive, hooks, imports, users, writer
 from outreach.web import metrics as metrics_route
@@ -63,6 +66,7 @@ from outreach.web.public import invalid_page, public
 from outreach.web.render import STATIC, environment, page, redirect
 from outreach.web.server import Server, bind
 from outreach.web.sessions import SessionMiddleware, session_key
+from outreach.web.unavailable import KEY, database_down, healthz, unavailable
 from outreach.web.uploads import UploadArea
 from outreach.workspace import Workspace
 
@@ -88,14 +92,25 @@ class WebContext:
     pages: jinja2.Environment = field(default_factory=environment)
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(5))
     emails: EmailReader | None = None  # made with the context: it runs its reads through ``run``
+    outage: Outage = field(default_factory=Outage)  # the database's state as requests meet it (unavailable.py)
     uploads: UploadArea | None = None  # files waiting for their import (web/uploads.py), made with the context
     _previewers: dict[str, Previewer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking work (the database, rendering) in a worker thread, at most as many at once as the
-        database pool holds connections: more would only open and close connections under a burst."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self.limiter)
+        database pool holds connections: more would only open and close connections under a burst.
+        A database outage met here is noted (logged once, answered 503 by the error handler); the first
+        call that goes through after it ends it."""
+        try:
+            result = await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self.limiter)
+        except Exception as exc:
+            if database_down(exc):
+                self.outage.fail(KEY, exc)
+            raise
+        if self.outage.down:
+            self.outage.ok(KEY)
+        return result
 
     def url(self, path: str) -> str:
         """A link to one of our paths, with the proxy's prefix."""
@@ -145,16 +160,29 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database error: 503 (a plain page, no traceback logged) when the database is away for a while
+    (storage/outage.py); anything else is a bug, which goes on to ``_server_error``."""
+    if not database_down(exc):
+        raise exc
+    return unavailable(request.app.state.web.outage, exc)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, _SECRET_IN_PATH.sub("/…", request.url.path), exc_info=exc)
-    # made outside SecurityHeaders (Starlette's error middleware is the outermost), so it carries them itself
-    headers = {"Content-Security-Policy": DEFAULT_CSP, "Cache-Control": "no-store",
-               "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}  # fmt: skip
-    return PlainTextResponse("Something went wrong on our side; it has been logged. Please try again.",
-                             status_code=500, headers=headers)
+    return with_headers(PlainTextResponse("Something went wrong on our side; it has been logged. Please try again.",
+                                          status_code=500))  # fmt: skip
 
 
-ERROR_HANDLERS = {HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _server_error}
+def with_headers(response: Response) -> Response:
+    """Made outside SecurityHeaders (Starlette's error middleware is the outermost): it carries them itself."""
+    response.headers.update({"Content-Security-Policy": DEFAULT_CSP, "Cache-Control": "no-store",
+                             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})  # fmt: skip
+    return response
+
+
+ERROR_HANDLERS = {HTTPException: _http_error, ClientDisconnect: _client_gone, DBAPIError: _database_error,
+                  DatabaseUnavailable: _database_error, Exception: _server_error}  # fmt: skip
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -209,6 +237,7 @@ def create_app(ws: Workspace) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/calendar/{token}.ics", caller.feed, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
         Route("/app", lambda request: redirect(request, "/app/")),
         Mount("/app", app=team),
         Route("/metrics", metrics_route.metrics, methods=["GET"]),  # loopback, trusted proxies or a token

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from sqlalchemy import Engine
 
+from outreach.storage.outage import describe, is_outage
 from outreach.tracking.clicks import Click, record_clicks
 from outreach.tracking.unsubscribe import Addressee, addressees
 
@@ -87,8 +88,12 @@ class ClickRecorder:
                 await asyncio.to_thread(self.writer, self.engine, batch)
                 self.written += len(batch)
                 return
-            except Exception:  # noqa: BLE001 - keep the clicks and try again; the redirects went out anyway
-                log.exception("writing %d click(s) failed (attempt %d)", len(batch), attempts)
+            except Exception as exc:  # noqa: BLE001 - keep the clicks and try again; the redirects went out anyway
+                if is_outage(exc):  # expected for a while: one line, no traceback
+                    log.warning("writing %d click(s) failed (attempt %d): the database is unavailable (%s); "
+                                "they are kept and written once it answers", len(batch), attempts, describe(exc))
+                else:
+                    log.exception("writing %d click(s) failed (attempt %d)", len(batch), attempts)
             if self._stopping and attempts >= self.shutdown_attempts:
                 self._give_up(batch)
                 return

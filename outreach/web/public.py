@@ -38,6 +38,7 @@ from outreach.settings.workspace import WorkspaceConfig
 from outreach.tracking.clicks import TOKEN, verify_click
 from outreach.tracking.unsubscribe import Target, unsubscribe
 from outreach.web.render import context
+from outreach.web.unavailable import RETRY_AFTER, database_down
 
 if TYPE_CHECKING:
     from outreach.web.server import Server
@@ -182,11 +183,18 @@ async def public(request: Request) -> Response:
     assert ctx.emails is not None  # made with the context
     try:
         found = await ctx.emails.addressee(ids[0], ids[1])  # batched with the other pages asked for meanwhile
-    except Exception:  # noqa: BLE001 - the database failed: say so
-        log.exception("unsubscribe lookup failed")
-        return _html(503, unavailable_page(org))
+    except Exception as exc:  # noqa: BLE001 - the database failed: say so
+        return _unavailable(org, exc, "unsubscribe lookup failed")
     target = Target(ids[0], ids[1], found.email if found else None, found.language if found else "")
     return _html(200, confirm_page(target, org, page_language(target, ctx.ws.config.settings.language)))
+
+
+def _unavailable(org: str, exc: Exception, what: str) -> Response:
+    """503: try again later (the mail client retries a one-click POST). An outage was noted and logged
+    once where it was met (``WebContext.run``); anything else is logged here, with its traceback."""
+    if not database_down(exc):
+        log.exception(what)
+    return HTMLResponse(unavailable_page(org), status_code=503, headers={"Retry-After": RETRY_AFTER})
 
 
 async def _unsubscribe(request: Request, token: str | None, how: str) -> Response:
@@ -195,9 +203,8 @@ async def _unsubscribe(request: Request, token: str | None, how: str) -> Respons
         return _html(404, invalid_page(ctx.org))
     try:
         target = await ctx.run(unsubscribe, ctx.ws.engine, ctx.signer, token, how)
-    except Exception:  # noqa: BLE001 - the database failed: say so, never pretend it worked
-        log.exception("unsubscribe failed")
-        return _html(503, unavailable_page(ctx.org))
+    except Exception as exc:  # noqa: BLE001 - the database failed: say so, never pretend it worked
+        return _unavailable(ctx.org, exc, "unsubscribe failed")
     if target is None:
         return _html(404, invalid_page(ctx.org))
     return _html(200, done_page(target, ctx.org, page_language(target, ctx.ws.config.settings.language)))

@@ -337,7 +337,7 @@ def test_restart_right_after_sigkill_takes_over_and_finishes(tmp_path: Path, mon
         assert second.finish() == 0, second.output()
     states = assert_nothing_twice(engine, sink)
     assert states["sent"] + states["uncertain"] == n, states
-    assert states["uncertain"] <= connections * 8 * 2 + 10  # at most what was in flight
+    assert never_received(engine, sink) <= connections  # at most one mid-transaction per connection
     status = campaign_status(engine, "blast")
     assert status.state == "done" and status.counts["uncertain"] == states["uncertain"]
     assert re.fullmatch(r"Campaign blast: \d+ sent, 0 failed, 0 to retry \([\d.]+ msg/s\); state done", second.out[0])
@@ -365,10 +365,39 @@ def test_sigkill_at_random_points_never_duplicates_or_loses(tmp_path: Path, monk
         assert proc.finish() == 0, proc.output()
     states = assert_nothing_twice(engine, sink)
     assert states["sent"] + states["uncertain"] == n, states
-    assert states["uncertain"] <= 3 * (connections * 8 * 2 + 10)  # at most what was in flight at each kill
+    assert never_received(engine, sink) <= 3 * connections  # at most one mid-transaction per connection and kill
     status = campaign_status(engine, "blast")
     assert status.state == "done"
     assert status.counts["uncertain"] == states["uncertain"] and status.counts["sent"] == states["sent"]
+
+
+def never_received(engine, sink: FaultySink) -> int:  # type: ignore[no-untyped-def]
+    """Uncertain rows whose message the relay never got: the cost of a crash the engine must keep to one per
+    connection (those it got are only unconfirmed)."""
+    received = sink.message_ids()
+    return sum(1 for r in rows(engine) if r.state == "uncertain" and not received[r.message_id])
+
+
+@pytest.mark.parametrize(("n", "rate", "kill_at"), [(24, 3, 6), (1500, 400, 300)], ids=["3/s", "400/s"])
+def test_a_crash_strands_nothing_that_was_never_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int,
+                                                     rate: int, kill_at: int) -> None:  # fmt: skip
+    """SIGKILL mid-send, at a slow and at a fast rate, restart at once: what waited in memory was never attempted
+    and is sent by the restarted sender; uncertain are only the messages in an SMTP transaction at the kill."""
+    connections = 2
+    root = bulk_workspace(tmp_path / "ws", n, f"throttle: {{rate: {rate}/s, connections: {connections}}}\n",
+                          settings_extra=LEASE)  # fmt: skip
+    with running(FaultySink()) as sink:
+        ws, engine = prepare(root, sink.port, monkeypatch)
+        first = _send_process(root, sink.port)
+        wait_for(lambda: len(sink.received) >= kill_at, what=f"{kill_at} messages at the sink", context=first.output)
+        first.kill()
+        assert {r.state for r in rows(engine)} & {"claimed", "sending"}  # leases live: the restart must wait them out
+        second = _send_process(root, sink.port)
+        assert second.finish() == 0, second.output()
+    states = assert_nothing_twice(engine, sink)  # (a) no duplicate at the sink
+    assert states["sent"] + states["uncertain"] == n, states  # (b) nothing lost
+    assert never_received(engine, sink) <= connections, states  # (c)
+    assert campaign_status(engine, "blast").state == "done"
 
 
 def test_a_sender_waiting_on_another_senders_messages_says_so_and_takes_them_over(
