@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from outreach.accounts.users import NAME, ROLES
 from outreach.errors import OutreachError
-from outreach.web.auth import ROLE_NAMES, requires
+from outreach.web.auth import requires
 from outreach.web.render import context, flash, page, redirect
 from outreach.web.sessions import checked_form
 
@@ -30,7 +30,7 @@ async def _users_page(request: Request, *, error: str | None = None, typed: dict
     ctx = context(request)
     ws = ctx.ws
     accounts, records = await ctx.run(lambda: (ws.users(), ws.audit(prefix="user:", limit=30)))
-    return page(request, "admin/users.html", status=status, accounts=accounts, roles=ROLES, role_names=ROLE_NAMES,
+    return page(request, "admin/users.html", status=status, accounts=accounts, roles=ROLES,
                 senders=list(ws.config.settings.senders), records=records, error=error, typed=typed or {})  # fmt: skip
 
 
@@ -75,6 +75,9 @@ async def act(request: Request) -> Response:
         elif action == "password":
             account = await ctx.run(lambda: ws.set_password(name, _text(form, "password"), who=user.name, via="app"))
             said = f"New password for {account.name}; their open sessions are closed"
+            if account.id == user.id:  # the admin's own: this session goes on, every other one ends
+                request.session["gen"] = account.session_gen
+                said = "Your password is changed; your other sessions are closed"
         elif action == "disable":
             account = await ctx.run(lambda: ws.disable_user(name, who=user.name, via="app"))
             said = f"{account.name} is disabled: they cannot log in, their sessions are closed"

@@ -502,3 +502,13 @@ def test_users_bad_input_is_refused_and_changes_nothing(team: Path) -> None:
         assert admin.post("/app/users/nobody/disable", data={"csrf_token": token}).status_code == 303
     assert invoke("users", "list", ws=team).stdout.splitlines()[-1] == "5 user(s)"
     assert "(disabled)" not in invoke("users", "list", ws=team).stdout
+
+
+def test_an_admin_resetting_their_own_password_stays_logged_in_here_only(team: Path) -> None:
+    with app_client(team, "sari") as here, app_client(team, "sari") as elsewhere:
+        token = csrf_of(here.get("/app/users").text)
+        done = here.post("/app/users/sari/password", data={"csrf_token": token, "password": "sari-password-2"})
+        assert done.status_code == 303
+        assert "Your password is changed; your other sessions are closed." in here.get("/app/users").text
+        assert elsewhere.get("/app/users").status_code == 303  # the other session ended
+        assert log_in(elsewhere, "sari", "sari-password-2").status_code == 303
