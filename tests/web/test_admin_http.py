@@ -512,3 +512,21 @@ def test_an_admin_resetting_their_own_password_stays_logged_in_here_only(team: P
         assert "Your password is changed; your other sessions are closed." in here.get("/app/users").text
         assert elsewhere.get("/app/users").status_code == 303  # the other session ended
         assert log_in(elsewhere, "sari", "sari-password-2").status_code == 303
+
+
+def test_huge_and_odd_posts_are_refused_cleanly(team: Path) -> None:
+    with app_client(team, "sari") as client:
+        token = csrf_of(client.get("/app/users").text)
+        for path in ("/app/contacts/ani@alpha.example.com/edit", "/app/contacts/ani@alpha.example.com/suppress",
+                     "/app/users", "/app/users/cali/password"):
+            huge = client.post(path, data={"csrf_token": token, "reason": "x" * (3 * 1024 * 1024), "name": "x"})
+            assert huge.status_code in (400, 413), (path, huge.status_code)
+            many = client.post(path, data={"csrf_token": token, **{f"f{n}": "x" for n in range(5000)}})
+            assert many.status_code in (400, 413), (path, many.status_code)
+        odd = client.post("/app/contacts/import", content=b"--nope\r\n\r\n", headers={
+            "content-type": "multipart/form-data; boundary=nope", "x-csrf-token": token})
+        assert odd.status_code in (400, 403)
+        lying = client.post("/app/contacts/import", content=b"x" * 100, headers={
+            "content-type": "multipart/form-data; boundary=nope", "content-length": str(50 * 1024 * 1024)})
+        assert lying.status_code == 413
+    assert "No changes recorded." in invoke("contacts", "show", "ani@alpha.example.com", ws=team).stdout
