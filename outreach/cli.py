@@ -281,6 +281,25 @@ def contacts_merge(ws: Workspace, keep: str, other: str, who: str | None) -> Non
     and OTHER fills the blanks; OTHER's address stays an alias of KEEP."""
     click.echo(ws.merge_contacts(keep, other, who or _who()).summary())
 
+@contacts.command("suppress")
+@click.argument("contact")
+@click.option("--reason", required=True, help="Why (kept in the contact's history and the audit log).")
+@with_workspace
+def contacts_suppress(ws: Workspace, contact: str, reason: str) -> None:
+    """Never mail CONTACT (an address or an id) again."""
+    click.echo(ws.suppress(contact, reason))
+
+
+@contacts.command("unsuppress")
+@click.argument("contact")
+@click.option("--reason", required=True, help="Why (kept in the contact's history and the audit log).")
+@click.option("--confirm", default="", metavar="ADDRESS",
+              help="CONTACT's address, typed out: needed to lift an unsubscribe, a complaint or an opt-out reply.")
+@with_workspace
+def contacts_unsuppress(ws: Workspace, contact: str, reason: str, confirm: str) -> None:
+    """Let CONTACT (an address or an id) be mailed again."""
+    click.echo(ws.unsuppress(contact, reason, confirm=confirm))
+
 
 # -- segments ------------------------------------------------------------------
 
@@ -1199,7 +1218,8 @@ def users_list(ws: Workspace) -> None:
     if accounts:
         click.echo(f"{'name':<24}{'role':<11}{'sender':<16}email")
     for a in accounts:
-        click.echo(f"{a.name:<24}{a.role:<11}{a.sender or '-':<16}{a.email or '-'}")
+        disabled = "  (disabled)" if a.disabled else ""
+        click.echo(f"{a.name:<24}{a.role:<11}{a.sender or '-':<16}{a.email or '-'}{disabled}")
     click.echo(f"{len(accounts)} user(s)")
 
 
@@ -1220,6 +1240,37 @@ def users_password(ws: Workspace, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME; its open sessions end."""
     account = ws.set_password(name, _read_password(password_stdin))
     click.echo(f"Password of {account.name} changed; its open sessions are closed")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=Choice(["executive", "writer", "caller", "admin"]), metavar="ROLE")
+@click.option("--sender", help="The sender key (outreach.yaml senders) this person works for or as; '' clears it.")
+@with_workspace
+def users_role(ws: Workspace, name: str, role: str, sender: str | None) -> None:
+    """Give NAME another ROLE (and sender); its open sessions end."""
+    account = ws.set_role(name, role, sender=sender)
+    extra = f", sender {account.sender}" if account.sender else ""
+    click.echo(f"User {account.name} is now {account.role}{extra}; its open sessions are closed")
+
+
+@users.command("disable")
+@click.argument("name")
+@with_workspace
+def users_disable(ws: Workspace, name: str) -> None:
+    """Disable NAME: it cannot log in, its open sessions end and its API tokens stop working."""
+    account = ws.disable_user(name)
+    click.echo(f"User {account.name} disabled; its open sessions are closed (`outreach users enable "
+               f"{account.name}` undoes it)")  # fmt: skip
+
+
+@users.command("enable")
+@click.argument("name")
+@with_workspace
+def users_enable(ws: Workspace, name: str) -> None:
+    """Let a disabled NAME log in again (with its old password)."""
+    account = ws.enable_user(name)
+    click.echo(f"User {account.name} enabled")
 
 
 @users.command("token")

@@ -35,13 +35,15 @@ if TYPE_CHECKING:
     from outreach.audience.contacts import ContactView
     from outreach.audience.history import Change, ContactRecord
     from outreach.audience.hygiene import HygieneReport
-    from outreach.audience.importer import ImportOptions, ImportResult
+    from outreach.audience.importer import ImportOptions, ImportResult, Peek
     from outreach.audience.merge import MergeResult
+    from outreach.audience.profile import Profile
     from outreach.audience.proposals import Proposal
+    from outreach.audience.search import Choices, ContactFilter, ContactPage
     from outreach.audience.segment_editing import SavedSegment, SegmentForm
     from outreach.audience.segments import SegmentSummary
     from outreach.audience.verify import Enqueued
-    from outreach.audit import Entry
+    from outreach.audit import Record
     from outreach.campaigns.builder import BuildResult
     from outreach.campaigns.editing import CampaignForm, SavedCampaign
     from outreach.campaigns.messages import Prepared
@@ -137,13 +139,24 @@ class Workspace:
     # -- contacts and segments ------------------------------------------------------------
 
     def import_contacts(self, path: str | Path, mapping: Sequence[str] = (),
-                        progress: Callable[[int, int], None] | None = None) -> ImportResult:  # fmt: skip
+                        progress: Callable[[int, int], None] | None = None, *, who: str = "cli", via: str = "cli",
+                        label: str | None = None) -> ImportResult:  # fmt: skip
         """Import a CSV; re-importing updates contacts by email. ``mapping``: ``["COLUMN=FIELD", ...]``
         for columns the header synonyms do not recognise (as ``--map``); ``progress(bytes read, bytes
-        in the file)`` is called after each batch of rows."""
+        in the file)`` is called after each batch of rows. The audit log records ``who`` imported
+        ``label`` (default: the file's name) through ``via``."""
         from outreach.audience.importer import import_contacts
 
-        return import_contacts(self.engine, Path(path), self._import_options(mapping), progress)
+        return import_contacts(self.engine, Path(path), self._import_options(mapping), progress, who=who, via=via,
+                               label=label)  # fmt: skip
+
+    def peek_contacts(self, path: str | Path, mapping: Sequence[str] = (), rows: int = 5) -> Peek:
+        """How an import would read the file's columns (the same recognition and ``mapping``), and its first
+        rows, without importing: the app's mapping table. A missing email column is listed, not raised."""
+        from outreach.audience.headers import parse_mapping
+        from outreach.audience.importer import peek_file
+
+        return peek_file(Path(path), parse_mapping(mapping, self.fields), self.fields, rows)
 
     def upsert_contacts(self, records: Sequence[Mapping[str, Any]]) -> ImportResult:
         """Contacts as records (field -> text, ``custom``: key -> text), imported as a CSV's rows are: the same
@@ -241,9 +254,11 @@ class Workspace:
         with Session(self.engine) as session:
             return contact_record(session, email, self.fields)
 
-    def change_contact(self, email: str, updates: Mapping[str, object], who: str, via: str) -> list[Change]:
+    def change_contact(self, email: str, updates: Mapping[str, object], who: str, via: str,
+                       base: str | None = None) -> list[Change]:  # fmt: skip
         """Correct a contact: each value parsed as an import's cell (a bad one raises ``FieldError``
-        and nothing changes), every change kept with its old value, ``who`` and ``via``."""
+        and nothing changes), every change kept with its old value, ``who`` and ``via``; with ``base``
+        (the profile's ``version`` the person edited), ConflictError if the contact changed since."""
         from outreach.audience.history import change_contact
         from outreach.fields.parsers import Plain
         from outreach.storage import transaction
@@ -252,7 +267,39 @@ class Workspace:
         context = Plain(settings.contacts.default_region,
                         {key: (s.name, s.email) for key, s in settings.senders.items()})  # fmt: skip
         with transaction(self.engine) as session:
-            return change_contact(session, email, updates, who, via, registry=self.fields, context=context)
+            return change_contact(session, email, updates, who, via, registry=self.fields, context=context,
+                                  base=base)  # fmt: skip
+
+    def search_contacts(self, flt: ContactFilter, *, after: str | None = None, before: str | None = None,
+                        limit: int = 50) -> ContactPage:  # fmt: skip
+        """A page of the contacts ``flt`` matches, in email order (the app's contact list)."""
+        from outreach.audience.search import search_contacts
+
+        return search_contacts(self.engine, flt, after=after, before=before, limit=limit)
+
+    def contact_choices(self) -> Choices:
+        """The values the contact list's filters offer (cities, owners, ...), as the contacts have them."""
+        from outreach.audience.search import filter_choices
+
+        return filter_choices(self.engine)
+
+    def contact_profile(self, key: str | int) -> Profile:
+        """A contact (by id or address) with its fields and everything that happened with it."""
+        from outreach.audience.profile import contact_profile
+
+        return contact_profile(self.engine, key, self.fields)
+
+    def suppress(self, key: str | int, reason: str, who: str = "cli", via: str = "cli") -> str:
+        """Never mail this contact again, for ``reason`` (kept in its history and the audit log)."""
+        from outreach.audience.suppression import suppress
+
+        return suppress(self.engine, key, reason, who, via)
+
+    def unsuppress(self, key: str | int, reason: str, who: str = "cli", via: str = "cli", confirm: str = "") -> str:
+        """Lift the contact's suppression for ``reason``; one the person asked for needs ``confirm`` = its address."""
+        from outreach.audience.suppression import unsuppress
+
+        return unsuppress(self.engine, key, reason, who, via, confirm)
 
     # -- the sales admin's month: hygiene, merge, verify by phone -------------------------
 
@@ -328,13 +375,13 @@ class Workspace:
         return save_campaign(self.config, form, who=who, via=via, engine=self.engine, editing=editing, base=base,
                              make_content=make_content)  # fmt: skip
 
-    def audit(self, kind: str, name: str, action: str, *, who: str, via: str, detail: str = "") -> None:
+    def record_audit(self, kind: str, name: str, action: str, *, who: str, via: str, detail: str = "") -> None:
         """Record who did ``action`` to campaign or segment ``name`` (and through what: app, cli)."""
         from outreach import audit
 
-        audit.record(self.engine, who=who, via=via, kind=kind, name=name, action=action, detail=detail)
+        audit.record_now(self.engine, who=who, via=via, kind=kind, name=name, action=action, detail=detail)
 
-    def audit_entries(self, kind: str, name: str, limit: int = 50) -> list[Entry]:
+    def audit_entries(self, kind: str, name: str, limit: int = 50) -> list[Record]:
         from outreach import audit
 
         return list(audit.entries(self.engine, kind, name, limit))
@@ -760,8 +807,9 @@ class Workspace:
     # -- accounts of the team app -----------------------------------------------------
 
     def add_user(self, name: str, role: str, password: str, *, sender: str | None = None,
-                 email: str | None = None) -> Account:  # fmt: skip
-        """An account for the team app (``outreach serve``): executive, writer or caller."""
+                 email: str | None = None, who: str = "cli", via: str = "cli") -> Account:  # fmt: skip
+        """An account for the team app (``outreach serve``): executive, writer, caller or admin; ``who``
+        made it, through ``via`` (recorded)."""
         from outreach.accounts.users import add_user
         from outreach.audience.importer import RowError, normalise_email
         from outreach.errors import InputError
@@ -772,23 +820,48 @@ class Workspace:
             except RowError as exc:
                 raise InputError(f"--email: {exc}") from None
         return add_user(self.engine, name, role, password, sender=sender, email=email,
-                        senders=list(self.config.settings.senders))  # fmt: skip
+                        senders=list(self.config.settings.senders), who=who, via=via)  # fmt: skip
 
     def users(self) -> list[Account]:
         from outreach.accounts.users import list_users
 
         return list_users(self.engine)
 
-    def remove_user(self, name: str) -> None:
+    def remove_user(self, name: str, *, who: str = "cli", via: str = "cli") -> None:
         from outreach.accounts.users import remove_user
 
-        remove_user(self.engine, name)
+        remove_user(self.engine, name, who=who, via=via)
 
-    def set_password(self, name: str, password: str) -> Account:
+    def set_password(self, name: str, password: str, *, who: str = "cli", via: str = "cli") -> Account:
         """A new password; the user's open sessions end."""
         from outreach.accounts.users import set_password
 
-        return set_password(self.engine, name, password)
+        return set_password(self.engine, name, password, who=who, via=via)
+
+    def set_role(self, name: str, role: str, *, sender: str | None = None, who: str = "cli",
+                 via: str = "cli") -> Account:  # fmt: skip
+        """A new role for the user (and sender: None keeps it, "" clears it); the user's open sessions end."""
+        from outreach.accounts.users import set_role
+
+        return set_role(self.engine, name, role, sender=sender, senders=list(self.config.settings.senders),
+                        who=who, via=via)  # fmt: skip
+
+    def disable_user(self, name: str, *, who: str = "cli", via: str = "cli") -> Account:
+        """The user cannot log in any more (sessions end, API tokens stop working); ``enable_user`` undoes it."""
+        from outreach.accounts.users import set_disabled
+
+        return set_disabled(self.engine, name, True, who=who, via=via)
+
+    def enable_user(self, name: str, *, who: str = "cli", via: str = "cli") -> Account:
+        from outreach.accounts.users import set_disabled
+
+        return set_disabled(self.engine, name, False, who=who, via=via)
+
+    def audit(self, *, prefix: str | None = None, subject: str | None = None, limit: int = 50) -> list[Record]:
+        """Who changed what (accounts, imports, suppressions), newest first; about ``subject`` or ``prefix``."""
+        from outreach.audit import records
+
+        return records(self.engine, prefix=prefix, subject=subject, limit=limit)
 
     # -- operations ---------------------------------------------------------------------
 

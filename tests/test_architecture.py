@@ -25,7 +25,7 @@ FLOORS = {
     "tracking": 3, "audience": 3,
     "content": 2, "templates": 2, "followups": 2, "guardrails": 2, "accounts": 2,
     "operations": 2,  # heartbeats, metrics, logs, backup and restore: the service's own upkeep
-    "audit": 0.75,  # who changed a campaign or segment file, or moved a campaign along (app and CLI)
+    "audit": 0.75,  # who changed what (accounts, imports, suppressions, files, campaign steps), by hand
     "events": 0.75,  # the feed of what happened: written by the domain above it, read by the API and webhooks
     "settings": 1, "workdays": 1, "sheets": 1, "stopping": 1,
     "storage": 0.5,

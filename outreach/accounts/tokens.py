@@ -5,7 +5,7 @@
   backup, a leaked copy) lets anyone call the API.
 * A request is one indexed look-up of that hash, joined to the user, so the
   token acts with its user's role as it is now, and stops working the moment
-  the user is removed (the tokens go with it).
+  the user is removed (the tokens go with it) or disabled.
 * ``--revoke`` removes every token of the user: simpler to reason about
   than picking one, and the user gets a new one at once.
 """
@@ -61,7 +61,7 @@ def bearer(engine: Engine, token: str) -> Bearer | None:
     with transaction(engine) as session:
         row = session.execute(
             select(User, ApiToken.id).join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == token_hash(token))
+            .where(ApiToken.token_hash == token_hash(token), User.disabled.is_(False))
         ).first()  # fmt: skip
         return Bearer(Account.of(row[0]), row[1]) if row is not None else None
 

@@ -11,6 +11,11 @@ Why it works as it does:
 * ``session_gen`` goes into every session cookie; bumping it (logout, a new
   password, removal) ends all of that user's sessions at once, although the
   cookies themselves are not stored anywhere.
+* A disabled account (``disable_user``) cannot log in, its open sessions
+  end at once and its API tokens do nothing; enabling it again needs no new
+  password. Disabling keeps the account's name, so its history still says who.
+* Every change to an account is recorded (``outreach.audit``): who did it,
+  through the app or the CLI, and what changed (never a password).
 * The calendar feed's address is derived (HMAC of the workspace secret, the
   user id and ``calendar_gen``), so nothing secret is stored, and rotating it
   is one increment.
@@ -30,7 +35,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from outreach.errors import AuthError, InputError, NotFoundError
+from outreach import audit
+from outreach.errors import AuthError, InputError, NotFoundError, StateError
 from outreach.storage import transaction, utcnow
 from outreach.storage.models import User
 
@@ -54,10 +60,12 @@ class Account:
     email: str | None
     session_gen: int
     calendar_gen: int
+    disabled: bool = False
 
     @classmethod
     def of(cls, row: User) -> Account:
-        return cls(row.id, row.name, row.role, row.sender, row.email, row.session_gen, row.calendar_gen)
+        return cls(row.id, row.name, row.role, row.sender, row.email, row.session_gen, row.calendar_gen,
+                   bool(row.disabled))  # fmt: skip
 
 
 def check_name(name: str) -> str:
@@ -76,22 +84,36 @@ def check_password(password: str) -> str:
     return password
 
 
-def add_user(engine: Engine, name: str, role: str, password: str, *, sender: str | None = None,
-             email: str | None = None, senders: Collection[str] = ()) -> Account:  # fmt: skip
-    """A new account; ``senders`` are the keys of outreach.yaml's senders, which ``sender`` must be one of."""
-    name = check_name(name)
+def check_role(role: str) -> str:
     if role not in ROLES:
         raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def check_sender(sender: str | None, senders: Collection[str]) -> str | None:
+    """``sender`` if it is a key of outreach.yaml's senders (or None: no sender)."""
     if sender is not None and sender not in senders:
         known = ", ".join(senders) or "none"
         raise NotFoundError(f"no sender {sender!r} in outreach.yaml (senders: {known})")
+    return sender
+
+
+def add_user(engine: Engine, name: str, role: str, password: str, *, sender: str | None = None,
+             email: str | None = None, senders: Collection[str] = (), who: str = "cli",
+             via: str = "cli") -> Account:  # fmt: skip
+    """A new account; ``senders`` are the keys of outreach.yaml's senders, which ``sender`` must be one of."""
+    name = check_name(name)
+    check_role(role)
+    check_sender(sender, senders)
     now = utcnow()
     row = User(name=name, role=role, sender=sender, email=email, password_hash=_HASHER.hash(check_password(password)),
-               session_gen=1, calendar_gen=1, created_at=now, updated_at=now)  # fmt: skip
+               session_gen=1, calendar_gen=1, created_at=now, updated_at=now, disabled=False)  # fmt: skip
     try:
         with transaction(engine) as session:
             session.add(row)
             session.flush()
+            extra = "".join(f", {k} {v}" for k, v in (("sender", sender), ("email", email)) if v)
+            audit.record(session, who, via, "user.add", f"user:{name}", f"added as {role}{extra}", now)
             return Account.of(row)
     except IntegrityError:
         raise InputError(f"user {name!r} already exists; `outreach users remove {name}` first") from None
@@ -121,13 +143,14 @@ def _named(engine: Engine, name: str) -> User:
     return row
 
 
-def remove_user(engine: Engine, name: str) -> None:
+def remove_user(engine: Engine, name: str, *, who: str = "cli", via: str = "cli") -> None:
     row = _named(engine, name)
     with transaction(engine) as session:
         session.delete(session.get(User, row.id))
+        audit.record(session, who, via, "user.remove", f"user:{row.name}", f"removed ({row.role})")
 
 
-def set_password(engine: Engine, name: str, password: str) -> Account:
+def set_password(engine: Engine, name: str, password: str, *, who: str = "cli", via: str = "cli") -> Account:
     """A new password; every open session of the user ends."""
     row = _named(engine, name)
     hashed = _HASHER.hash(check_password(password))
@@ -135,6 +158,54 @@ def set_password(engine: Engine, name: str, password: str) -> Account:
         user = session.get(User, row.id)
         assert user is not None  # read just above; a concurrent removal would make this a NotFound
         user.password_hash, user.session_gen, user.updated_at = hashed, user.session_gen + 1, utcnow()
+        audit.record(session, who, via, "user.password", f"user:{user.name}", "password reset; sessions ended")
+        return Account.of(user)
+
+
+def set_role(engine: Engine, name: str, role: str, *, sender: str | None = None, senders: Collection[str] = (),
+             who: str = "cli", via: str = "cli") -> Account:  # fmt: skip
+    """A new role (and sender: None leaves it as it is, "" clears it); the user's open sessions end, so
+    no page opened under the old role stays usable."""
+    check_role(role)
+    new_sender = None if sender in (None, "") else check_sender(sender, senders)
+    row = _named(engine, name)
+    if who == row.name and role != row.role:
+        raise StateError(f"you cannot change your own role ({row.role}); another admin can, or `outreach users role`")
+    with transaction(engine) as session:
+        user = session.get(User, row.id)
+        if user is None:
+            raise NotFoundError(f"no user {name!r}; `outreach users list` shows them")
+        before = (user.role, user.sender)
+        user.role = role
+        if sender is not None:
+            user.sender = new_sender
+        if (user.role, user.sender) != before:
+            user.session_gen, user.updated_at = user.session_gen + 1, utcnow()
+            audit.record(session, who, via, "user.role", f"user:{user.name}",
+                         f"{_role_text(*before)} -> {_role_text(user.role, user.sender)}; sessions ended")  # fmt: skip
+        return Account.of(user)
+
+
+def _role_text(role: str, sender: str | None) -> str:
+    return f"{role} (sender {sender})" if sender else role
+
+
+def set_disabled(engine: Engine, name: str, disabled: bool, *, who: str = "cli", via: str = "cli") -> Account:
+    """Disable an account (it cannot log in, its sessions end, its API tokens stop working) or enable it again.
+    Nobody disables their own account: an admin locked out of the app would need the CLI to get back in."""
+    row = _named(engine, name)
+    if disabled and who == row.name:
+        raise StateError("you cannot disable your own account; another admin can, or `outreach users disable`")
+    with transaction(engine) as session:
+        user = session.get(User, row.id)
+        if user is None:
+            raise NotFoundError(f"no user {name!r}; `outreach users list` shows them")
+        if bool(user.disabled) != disabled:
+            user.disabled, user.updated_at = disabled, utcnow()
+            if disabled:
+                user.session_gen += 1
+            audit.record(session, who, via, "user.disable" if disabled else "user.enable", f"user:{user.name}",
+                         "disabled; sessions ended" if disabled else "enabled again")  # fmt: skip
         return Account.of(user)
 
 
@@ -151,6 +222,8 @@ def authenticate(engine: Engine, name: str, password: str) -> Account:
             raise refused from None
         if row is None:
             raise refused
+        if row.disabled:  # said only to whoever knows the password: it tells nobody else the name exists
+            raise AuthError(f"the account {row.name} is disabled; ask your sales admin")
         if _HASHER.check_needs_rehash(row.password_hash):
             row.password_hash, row.updated_at = _HASHER.hash(password), utcnow()
         return Account.of(row)

@@ -115,7 +115,7 @@ def parse_mapping(items: Sequence[str], fields: FieldSet = BUILTIN) -> dict[str,
     out: dict[str, str] = {}
     known = field_names(fields)
     for item in items:
-        column, sep, target = item.partition("=")
+        column, sep, target = item.rpartition("=")  # a field has no "=", a column's name may
         column, target = column.strip(), target.strip()
         if not sep or not column or not target:
             raise InputError(f"--map {item!r}: write COLUMN=FIELD, e.g. --map 'Nama PIC=full_name'")

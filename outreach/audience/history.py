@@ -10,6 +10,8 @@ value is good. Each field that really changes gets a ``contact_changes`` row
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.audience.upsert import company_key
-from outreach.errors import FieldError, NotFoundError
+from outreach.errors import ConflictError, FieldError, NotFoundError
 from outreach.fields import BUILTIN, Field, FieldSet
 from outreach.fields.kinds import TEXT
 from outreach.fields.parsers import BadValue, CellContext, Plain
@@ -60,12 +62,17 @@ def record_changes(session: Session, contact: Contact, updates: Mapping[str, obj
         if new != old:
             changes.append(Change(name, old, new, who, via, at))
     for change in changes:
-        session.add(ContactChange(contact_id=contact.id, field=change.field, old=change.old, new=change.new,
-                                  who=who, via=via, at=at))  # fmt: skip
+        record_change(session, contact.id, change)
     if changes:
         contact.updated_at = at
     session.flush()
     return changes
+
+
+def record_change(session: Session, contact_id: int, change: Change) -> None:
+    """One row of the contact's history; also for what is not a field (its suppression, set or lifted)."""
+    session.add(ContactChange(contact_id=contact_id, field=change.field, old=change.old, new=change.new,
+                              who=change.who, via=change.via, at=change.at))  # fmt: skip
 
 
 def contact_changes(session: Session, contact_id: int) -> list[Change]:
@@ -101,8 +108,9 @@ def _planned(session: Session, contact: Contact, registry: FieldSet, name: str, 
         return f, None
     try:
         parsed, _warning = f.parse(f.name, [text], ctx)
-    except BadValue as exc:
-        raise FieldError(str(exc), field=name, contact=contact.email) from None
+    except BadValue as exc:  # an import keeps the contact without the value; a correction just refuses it
+        raise FieldError(str(exc).removesuffix("; the contact was kept without it"), field=name,
+                         contact=contact.email) from None
     if parsed is None:  # e.g. a phone cell of separators only
         raise FieldError(f"{name}: {text!r} holds no value", field=name, contact=contact.email)
     if f.name == "email" and parsed != contact.email:
@@ -161,10 +169,22 @@ def find_contact(session: Session, email: str) -> Contact:
 
 
 def change_contact(session: Session, email: str, updates: Mapping[str, object], who: str, via: str, *,
-                   registry: FieldSet = BUILTIN, context: CellContext | None = None) -> list[Change]:  # fmt: skip
-    """``record_changes`` for the contact with this address."""
-    return record_changes(session, find_contact(session, email), updates, who, via, registry=registry,
-                          context=context)  # fmt: skip
+                   registry: FieldSet = BUILTIN, context: CellContext | None = None,
+                   base: str | None = None) -> list[Change]:  # fmt: skip
+    """``record_changes`` for the contact with this address; with ``base`` (``contact_version`` of the copy
+    the person edited) only if nobody changed the contact since: ConflictError otherwise, nothing changed."""
+    contact = find_contact(session, email)
+    if base is not None and base != contact_version(contact, registry):
+        raise ConflictError("this contact was changed since you opened it; nothing was saved. Its values now "
+                            "are shown: make your change again", contact=contact.email)  # fmt: skip
+    return record_changes(session, contact, updates, who, via, registry=registry, context=context)
+
+
+def contact_version(contact: Contact, registry: FieldSet = BUILTIN) -> str:
+    """A short fingerprint of every value a person can change: an edit form carries the one it showed."""
+    values = [(f.name, _text(contact, f)) for f in registry if f.source in ("column", "company")]
+    values += sorted((str(k), str(v)) for k, v in (contact.custom or {}).items())
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()[:20]
 
 
 def contact_record(session: Session, email: str, registry: FieldSet = BUILTIN) -> ContactRecord:

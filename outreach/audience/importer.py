@@ -39,8 +39,10 @@ from pathlib import Path
 from typing import IO, Any, TypeVar, overload
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from outreach.audience.headers import HeaderPlan, find_header, plan_header
+from outreach import audit
+from outreach.audience.headers import IGNORE, HeaderPlan, find_header, plan_header
 from outreach.audience.upsert import ContactWriter
 from outreach.audience.workers import Workers
 from outreach.errors import InputError
@@ -317,11 +319,8 @@ _ZIP = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 .xls (or an encrypted .xlsx)
 
 
-@contextmanager
-def open_rows(path: Path, mapping: Mapping[str, str] | None = None,
-              registry: FieldSet = BUILTIN) -> Iterator[_Rows]:  # fmt: skip
-    """A contact list, whatever it is: an .xlsx workbook (its first sheet; by its bytes, whatever its
-    name) or CSV text (``open_csv``)."""
+def _is_workbook(path: Path) -> bool:
+    """True for an .xlsx workbook, False for CSV text (by the file's bytes, whatever its name)."""
     try:
         with path.open("rb") as fh:
             magic = fh.read(8)
@@ -332,9 +331,78 @@ def open_rows(path: Path, mapping: Mapping[str, str] | None = None,
     if magic.startswith(_OLE):
         raise InputError("an Excel 97-2003 workbook (.xls) or a password-protected one, which cannot be read; "
                          "open it in Excel or LibreOffice and save it as .xlsx or CSV", path=path)  # fmt: skip
-    opener = open_xlsx if magic.startswith(_ZIP) else open_csv
+    return magic.startswith(_ZIP)
+
+
+@contextmanager
+def open_rows(path: Path, mapping: Mapping[str, str] | None = None,
+              registry: FieldSet = BUILTIN) -> Iterator[_Rows]:  # fmt: skip
+    """A contact list, whatever it is: an .xlsx workbook (its first sheet; by its bytes, whatever its
+    name) or CSV text (``open_csv``)."""
+    opener = open_xlsx if _is_workbook(path) else open_csv
     with opener(path, mapping, registry) as rows:
         yield rows
+
+
+@dataclass(frozen=True)
+class Peek:
+    """A file's header as the import reads it, and its first rows: what the app's mapping table shows."""
+
+    header_line: int
+    header: tuple[str, ...]
+    targets: tuple[str, ...]  # per column: a field (``--map``'s names), ``custom.KEY`` or ``ignore``
+    rows: list[list[str]]  # the first rows after the header, as many cells as the header
+    problems: list[str]  # what would stop the import as the columns are read now (no email column, ...)
+
+
+def peek_file(path: Path, mapping: Mapping[str, str] | None = None, registry: FieldSet = BUILTIN,
+              rows: int = 5) -> Peek:  # fmt: skip
+    """The header planned as ``import_contacts`` plans it (the synonyms, then ``mapping``) and the first
+    ``rows`` rows; unlike the import, a missing email column is a problem listed, not an error raised."""
+    head = _head(path, HEADER_SEARCH + rows)
+    if not head:
+        raise InputError("the file is empty; it needs a header line with an email column", path=path)
+    at = find_header([row for _line, row in head[:HEADER_SEARCH]], mapping, registry)
+    line, header = head[at]
+    plan = plan_header(header, mapping, path=path, line=line, registry=registry)
+    targets = []
+    for i in range(len(header)):
+        if i in plan.custom:
+            targets.append(f"custom.{plan.custom[i]}")
+        else:
+            targets.append(next((f for f, cols in plan.fields.items() if i in cols), IGNORE))
+    problems = []
+    if "email" not in plan.fields:
+        problems.append("no column is read as the email address: choose email for the column that holds them")
+    names = [h.strip().lower() for h in header if h.strip()]
+    dupes = sorted({h for h in names if names.count(h) > 1})
+    if dupes:
+        problems.append(f"duplicate column(s): {', '.join(dupes)}; rename them in the file")
+    width = len(header)
+    shown = [(row[:width] + [""] * (width - len(row))) for _line, row in head[at + 1 :] if any(c.strip() for c in row)]
+    return Peek(line, tuple(header), tuple(targets), shown[:rows], problems)
+
+
+def _head(path: Path, n: int) -> list[tuple[int, list[str]]]:
+    """The first ``n`` rows of a sheet, numbered as the import numbers them."""
+    if _is_workbook(path):
+        with xlsx_rows(path) as (sheet, _total):
+            return list(itertools.islice(sheet, n))
+    try:
+        fh = open_spreadsheet(path)
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    with fh:
+        reader = csv.reader(fh, delimiter=sniff_file_delimiter(fh))
+        head: list[tuple[int, list[str]]] = []
+        try:
+            for row in reader:
+                head.append((reader.line_num, row))
+                if len(head) >= n:
+                    break
+        except csv.Error as exc:
+            raise InputError(str(exc), path=path, line=reader.line_num) from None
+        return head
 
 
 def _planned(path: Path, head: list[tuple[int, list[str]]], mapping: Mapping[str, str] | None,
@@ -494,7 +562,10 @@ Progress = Callable[[int, int], None]  # (bytes read, bytes in the file)
 
 
 def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = None,
-                    progress: Progress | None = None) -> ImportResult:  # fmt: skip
+                    progress: Progress | None = None, *, who: str | None = None, via: str = "cli",
+                    label: str | None = None) -> ImportResult:  # fmt: skip
+    """Import the file; with ``who``, the audit log records who imported ``label`` (default: the file's name),
+    through ``via``, with its counts, in the import's own transaction."""
     options = options or ImportOptions()
     with open_rows(path, options.mapping, options.registry) as source, engine.begin() as conn:
         plan = source.plan
@@ -506,6 +577,12 @@ def import_contacts(engine: Engine, path: Path, options: ImportOptions | None = 
                 if progress is not None:
                     progress(source.position(), source.size)
         writer.close()
+        if who is not None:
+            with Session(bind=conn) as session:
+                name = label or path.name
+                audit.record(session, who, via, "contacts.import", f"import:{name}",
+                             f"{name}: {result.summary()}, {len(result.warnings)} warning(s)")  # fmt: skip
+                session.flush()
     return result
 
 

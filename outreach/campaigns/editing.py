@@ -168,8 +168,8 @@ def save_campaign(ws: WorkspaceConfig, form: CampaignForm, *, who: str, via: str
         field_name = "name" if not editing and "already exists" in exc.detail else ""
         raise FormError({field_name: exc.message_in(ws.root)}) from None
     if engine is not None:
-        audit.record(engine, who=who, via=via, kind="campaign", name=form.name, action="edit" if editing else "create",
-                     detail=audit.file_diff(before, text, f"campaigns/{form.name}.yaml"))  # fmt: skip
+        audit.record_now(engine, who=who, via=via, kind="campaign", name=form.name,
+                         action="edit" if editing else "create", detail=audit.file_diff(before, text, f"campaigns/{form.name}.yaml"))  # fmt: skip
     return SavedCampaign(form.name, path, not editing, spec, created_content)
 
 

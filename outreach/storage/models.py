@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from outreach.fields import BUILTIN
 
@@ -244,6 +245,8 @@ class User(Base):
     calendar_gen: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # a disabled account cannot log in and its API tokens do nothing; its sessions ended when it was disabled
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReplyIntent(Base):
@@ -399,21 +402,6 @@ class ContentVersion(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
 
 
-class AuditEntry(Base):
-    """Who changed a campaign or segment file, or moved a campaign along its lifecycle, from where (audit.py)."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_kind_name", "kind", "name", "id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime)
-    who: Mapped[str] = mapped_column(String(120))
-    via: Mapped[str] = mapped_column(String(32))  # app | cli | api
-    kind: Mapped[str] = mapped_column(String(32))  # campaign | segment
-    name: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(32))  # create | edit | build | send | schedule | pause ...
-    detail: Mapped[str] = mapped_column(Text, default="")
-
-
 class CampaignCount(Base):
     """A campaign's messages by state and by event, kept by triggers in the transactions that change them
     (storage/counts.py): the status reads these rows instead of counting the outbox."""
@@ -436,3 +424,28 @@ class ContactAlias(Base):
     merged_id: Mapped[int] = mapped_column(Integer, index=True)  # OTHER's id, which old unsubscribe links carry
     who: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """Who changed what, through what, when: one row per change a person made to something that is not a
+    contact's field (those are ``contact_changes``) nor content (``content_versions``): an account, an import,
+    a suppression, a campaign or segment file, a campaign's step (build, send, schedule, pause ...).
+
+    Written by ``outreach.audit.record`` in the transaction of the change it records (``record_now`` for files).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_at", "subject", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    who: Mapped[str] = mapped_column(String(120), default="")  # a user of the app, "cli"
+    via: Mapped[str] = mapped_column(String(32), default="")  # app | cli | api ...
+    action: Mapped[str] = mapped_column(String(64))  # user.add, contacts.import, contact.unsuppress, edit, send ...
+    subject: Mapped[str] = mapped_column(String(400))  # what it was done to: "user:cali", "campaign:promo" ...
+    detail: Mapped[str] = mapped_column(Text, default="")  # in words, for the page that lists them
+
+
+# The admin's contact list filters by these (audience/search.py: the filter's values too, by a loose index scan).
+# Not status: two values, no index narrows them; walking the email index serves a page better.
+Index("ix_contacts_city", Contact.city)
+Index("ix_contacts_owner", Contact.owner)

@@ -59,12 +59,15 @@ from outreach.web import (
     auth,
     caller,
     campaign_forms,
+    contacts,
     content,
     esp_hooks,
     executive,
     hooks,
     hygiene,
+    imports,
     segments,
+    users,
     worker_watch,
     writer,
 )
@@ -80,6 +83,7 @@ from outreach.web.render import STATIC, environment, page, redirect
 from outreach.web.server import Server, bind
 from outreach.web.sessions import SessionMiddleware, session_key
 from outreach.web.unavailable import KEY, database_down, healthz, unavailable
+from outreach.web.uploads import UploadArea
 from outreach.web.worker_watch import WorkerWatch
 from outreach.workspace import Workspace
 
@@ -106,6 +110,7 @@ class WebContext:
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(5))
     emails: EmailReader | None = None  # made with the context: it runs its reads through ``run``
     outage: Outage = field(default_factory=Outage)  # the database's state as requests meet it (unavailable.py)
+    uploads: UploadArea | None = None  # files waiting for their import (web/uploads.py), made with the context
     _previewers: dict[str, Previewer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _worker: WorkerWatch | None = None
@@ -160,6 +165,7 @@ def _context(ws: Workspace) -> WebContext:
                       session_seconds=web.session_hours * 3600,
                       limiter=anyio.CapacityLimiter(max(pool() if callable(pool) else 5, 2)))  # fmt: skip
     ctx.emails = EmailReader(ws.engine, ctx.run)
+    ctx.uploads = UploadArea.for_workspace(ws.root)
     return ctx
 
 
@@ -247,6 +253,9 @@ def _team_routes() -> list[BaseRoute]:
         *caller.routes(),
         *hooks.routes(),
         *hygiene.routes(),
+        *imports.routes(),  # before contacts': /contacts/import is not a contact
+        *contacts.routes(),
+        *users.routes(),
     ]
 
 

@@ -33,7 +33,7 @@ from outreach.web.sessions import checked_form
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 HOME = {"executive": "/app/campaigns", "writer": "/app/content", "caller": "/app/followups",
-        "admin": "/app/reports/monthly"}
+        "admin": "/app/contacts"}
 ROLE_NAMES = {"executive": "sales executives", "writer": "writers", "caller": "callers", "admin": "sales admins"}
 
 
@@ -93,7 +93,7 @@ async def current_user(request: Request) -> Account | None:
     if time.time() - since > ctx.session_seconds:
         return None
     account = await ctx.run(get_user, ctx.ws.engine, uid)
-    if account is None or account.session_gen != gen:
+    if account is None or account.session_gen != gen or account.disabled:
         return None
     return account
 

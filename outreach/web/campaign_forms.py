@@ -180,7 +180,7 @@ async def schedule(request: Request) -> Response:
         at = at.astimezone(ctx.ws.config.tz).replace(tzinfo=None)
     try:
         await ctx.run(lambda: ctx.ws.schedule(name, at, user.name))
-        await ctx.run(lambda: ctx.ws.audit("campaign", name, "schedule", who=user.name, via="app",
+        await ctx.run(lambda: ctx.ws.record_audit("campaign", name, "schedule", who=user.name, via="app",
                                            detail=f"starts {at:%Y-%m-%d %H:%M} ({ctx.ws.config.settings.timezone})"))
     except OutreachError as exc:
         flash(request, exc.message_in(ctx.ws.root), "error")

@@ -143,7 +143,7 @@ async def act(request: Request) -> Response:
     ws, user = context(request).ws, request.state.user
     try:
         message = await context(request).run(_do, ws, name, action, user.name)
-        await context(request).run(lambda: ws.audit("campaign", name, action, who=user.name, via="app",
+        await context(request).run(lambda: ws.record_audit("campaign", name, action, who=user.name, via="app",
                                                     detail=message[:2000]))  # fmt: skip
     except OutreachError as exc:
         flash(request, exc.message_in(ws.root), "error")

@@ -96,17 +96,19 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def checked_form(request: Request, max_part_size: int = 64 * 1024, limit: int | None = None) -> FormData:
+async def checked_form(request: Request, max_part_size: int = 64 * 1024, limit: int | None = None,
+                       max_fields: int = MAX_FORM_FIELDS) -> FormData:  # fmt: skip
     """The POSTed form, after its CSRF token matched the session's; 403 otherwise. Every POST handler
     reads its form through this, so none can forget the check. ``max_part_size``: the largest field (the
-    writer's editor posts a whole content file); ``limit``: the whole body's bytes, read no further (413)."""
+    writer's editor posts a whole content file); ``limit``: the whole body's bytes, read no further (413);
+    ``max_fields``: more fields than this is a 400 (the import's column mapping has one per column)."""
     if limit is not None:
         try:
             request = _replayed(request, await bounded_body(request, limit))
         except TooLarge:
             too_big = f"This form is larger than {limit // 1024 // 1024} MB; nothing was saved."
             raise HTTPException(413, too_big) from None
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=max_part_size)
+    form = await request.form(max_files=0, max_fields=max_fields, max_part_size=max_part_size)
     check_csrf(request, form)
     return form
 
@@ -157,7 +159,8 @@ async def checked_upload(request: Request, limit: int) -> FormData:
 
 
 def check_csrf(request: Request, form: FormData) -> None:
-    """403 unless the form's (or the X-CSRF-Token header's) token is the session's."""
+    """403 unless the form's (or the X-CSRF-Token header's) token is the session's; for forms read another way
+    (uploads) too."""
     sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     expected = request.session.get("csrf")
     if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(

@@ -8,8 +8,9 @@ import pytest
 from helpers import invoke
 from sqlalchemy import select
 
+from outreach.accounts.tokens import bearer
 from outreach.accounts.users import authenticate, calendar_account, calendar_token, rotate_calendar
-from outreach.errors import AuthError, InputError, NotFoundError
+from outreach.errors import AuthError, InputError, NotFoundError, StateError
 from outreach.storage import transaction
 from outreach.storage.models import User
 from outreach.workspace import Workspace
@@ -121,3 +122,56 @@ def test_a_missing_choice_is_said_on_one_line(example_ws: Path) -> None:
     result = invoke("content", "new", "launch", ws=example_ws)
     assert result.stderr.splitlines()[-1] == ("Error: Missing option '--kind'. Choose from: press-release, "
                                               "product-offer, event-invitation, follow-up.")  # fmt: skip
+
+
+# -- the sales admin's changes: role, disable, and the record of who did what ----------------
+
+
+def test_users_role_disable_and_enable_on_the_command_line(example_ws: Path) -> None:
+    with Workspace.open(example_ws) as ws:
+        before = ws.add_user("cali", "caller", "long enough pw")
+        token = ws.new_api_token("cali")[1]
+    role = invoke("users", "role", "cali", "executive", "--sender", "awang", ws=example_ws)
+    assert role.stdout == "User cali is now executive, sender awang; its open sessions are closed\n"
+    disabled = invoke("users", "disable", "CALI", ws=example_ws)
+    assert disabled.stdout == ("User cali disabled; its open sessions are closed (`outreach users enable cali` "
+                               "undoes it)\n")  # fmt: skip
+    listed = invoke("users", "list", ws=example_ws).stdout.splitlines()
+    assert listed[1] == f"{'cali':<24}{'executive':<11}{'awang':<16}-  (disabled)"
+    with Workspace.open(example_ws) as ws:
+        with pytest.raises(AuthError, match="the account cali is disabled; ask your sales admin"):
+            authenticate(ws.engine, "cali", "long enough pw")
+        with pytest.raises(AuthError, match="wrong user name or password"):  # nothing said without the password
+            authenticate(ws.engine, "cali", "not the password")
+        assert bearer(ws.engine, token) is None  # the API token does nothing while disabled
+    assert invoke("users", "enable", "cali", ws=example_ws).stdout == "User cali enabled\n"
+    with Workspace.open(example_ws) as ws:
+        after = authenticate(ws.engine, "cali", "long enough pw")
+        assert after.session_gen == before.session_gen + 2  # the role change and the disabling each ended them
+        assert bearer(ws.engine, token) is not None
+        done = [(r.who, r.via, r.action, r.detail) for r in ws.audit(subject="user:cali")]
+    assert done == [("cli", "cli", "user.enable", "enabled again"),
+                    ("cli", "cli", "user.disable", "disabled; sessions ended"),
+                    ("cli", "cli", "user.role", "caller -> executive (sender awang); sessions ended"),
+                    ("cli", "cli", "user.add", "added as caller")]  # fmt: skip
+
+
+def test_role_and_disable_refuse_bad_input_and_change_nothing(example_ws: Path) -> None:
+    with Workspace.open(example_ws) as ws:
+        ws.add_user("sari", "admin", "long enough pw")
+    for args, code, error in [
+        (["role", "nobody", "caller"], 1, "Error: no user 'nobody'; `outreach users list` shows them\n"),
+        (["role", "sari", "boss"], 2, "Invalid value for 'ROLE'"),
+        (["role", "sari", "executive", "--sender", "nobody"], 1, "Error: no sender 'nobody' in outreach.yaml"),
+        (["disable", "nobody"], 1, "Error: no user 'nobody'; `outreach users list` shows them\n"),
+    ]:  # fmt: skip
+        result = invoke("users", *args, ws=example_ws)
+        assert result.exit_code == code and error in result.stderr, (args, result.stderr)
+    with Workspace.open(example_ws) as ws:
+        (sari,) = ws.users()
+        assert (sari.role, sari.sender, sari.disabled) == ("admin", None, False)
+        with pytest.raises(StateError, match="you cannot disable your own account"):
+            ws.disable_user("sari", who="sari", via="app")
+        with pytest.raises(StateError, match="you cannot change your own role"):
+            ws.set_role("sari", "caller", who="sari", via="app")
+        assert [r.action for r in ws.audit(prefix="user:")] == ["user.add"]

@@ -31,8 +31,8 @@ from outreach.web.server import Server
 from outreach.workspace import Workspace
 
 PASSWORDS = {"boss": "boss-password-1", "wina": "wina-password-1", "cali": "cali-password-1",
-             "cala": "cala-password-1", "ada": "ada-password-1"}  # fmt: skip
-ROLES = {"boss": "executive", "wina": "writer", "cali": "caller", "cala": "caller", "ada": "admin"}
+             "cala": "cala-password-1", "ada": "ada-password-1", "sari": "sari-password-1"}  # fmt: skip
+ROLES = {"boss": "executive", "wina": "writer", "cali": "caller", "cala": "caller", "ada": "admin", "sari": "admin"}
 WRITER_EMAIL = "wina@contoh-solusi.co.id"
 REPLIERS = ("ani@alpha.example.com", "budi@beta.example.com", "citra@gamma.example.com")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -1,4 +1,4 @@
-"""audit_log (who changed a campaign or segment file, or moved a campaign along, from the app);
+"""audit_log (who changed what by hand: accounts, imports, suppressions, campaign and segment files, campaign steps);
 campaign_counts, kept by triggers on outbox and events (storage/counts.py), filled from what is there
 
 Revision ID: 0011_exec
@@ -158,14 +158,14 @@ def upgrade() -> None:
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('who', sa.String(length=120), nullable=False),
     sa.Column('via', sa.String(length=32), nullable=False),
-    sa.Column('kind', sa.String(length=32), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('subject', sa.String(length=400), nullable=False),
     sa.Column('detail', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_log_kind_name', ['kind', 'name', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
+        batch_op.create_index('ix_audit_log_subject_at', ['subject', 'at'], unique=False)
     op.create_table('campaign_counts',
     sa.Column('campaign_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('key', sa.String(length=24), nullable=False),
@@ -183,5 +183,6 @@ def downgrade() -> None:
     drop_triggers(op.get_bind())
     op.drop_table('campaign_counts')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_log_kind_name')
+        batch_op.drop_index('ix_audit_log_subject_at')
+        batch_op.drop_index(batch_op.f('ix_audit_log_at'))
     op.drop_table('audit_log')
