@@ -252,5 +252,6 @@ def save_segment(ws: WorkspaceConfig, name: str, text: str, *, who: str, via: st
         raise SegmentError({"name": exc.detail}) from None
     if engine is not None:
         audit.record_now(engine, who=who, via=via, kind="segment", name=name,
-                         action="edit" if editing else "create", detail=audit.file_diff(before, text, f"segments/{name}.yaml"))  # fmt: skip
+                         action="edit" if editing else "create",
+                         detail=audit.file_diff(before, text, f"segments/{name}.yaml"))  # fmt: skip
     return SavedSegment(name, path, not editing, segment)

@@ -169,7 +169,8 @@ def save_campaign(ws: WorkspaceConfig, form: CampaignForm, *, who: str, via: str
         raise FormError({field_name: exc.message_in(ws.root)}) from None
     if engine is not None:
         audit.record_now(engine, who=who, via=via, kind="campaign", name=form.name,
-                         action="edit" if editing else "create", detail=audit.file_diff(before, text, f"campaigns/{form.name}.yaml"))  # fmt: skip
+                         action="edit" if editing else "create",
+                         detail=audit.file_diff(before, text, f"campaigns/{form.name}.yaml"))  # fmt: skip
     return SavedCampaign(form.name, path, not editing, spec, created_content)
 
 
