@@ -393,16 +393,20 @@ def _head(path: Path, n: int) -> list[tuple[int, list[str]]]:
     except FileNotFoundError:
         raise InputError("file not found", path=path) from None
     with fh:
-        reader = csv.reader(fh, delimiter=sniff_file_delimiter(fh))
-        head: list[tuple[int, list[str]]] = []
-        try:
-            for row in reader:
-                head.append((reader.line_num, row))
-                if len(head) >= n:
-                    break
-        except csv.Error as exc:
-            raise InputError(str(exc), path=path, line=reader.line_num) from None
-        return head
+        return _read_head(csv.reader(fh, delimiter=sniff_file_delimiter(fh)), n, path)
+
+
+def _read_head(reader: Any, n: int, path: Path) -> list[tuple[int, list[str]]]:
+    """The first ``n`` rows of a csv reader, each with its line number (a row may span lines)."""
+    head: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            head.append((reader.line_num, row))
+            if len(head) >= n:
+                break
+    except csv.Error as exc:
+        raise InputError(str(exc), path=path, line=reader.line_num) from None
+    return head
 
 
 def _planned(path: Path, head: list[tuple[int, list[str]]], mapping: Mapping[str, str] | None,
@@ -436,14 +440,7 @@ def open_csv(path: Path, mapping: Mapping[str, str] | None = None,
         raise InputError("file not found", path=path) from None
     with fh:
         reader = csv.reader(fh, delimiter=sniff_file_delimiter(fh))
-        head: list[tuple[int, list[str]]] = []
-        try:
-            for row in reader:
-                head.append((reader.line_num, row))
-                if len(head) >= HEADER_SEARCH:
-                    break
-        except csv.Error as exc:
-            raise InputError(str(exc), path=path, line=reader.line_num) from None
+        head = _read_head(reader, HEADER_SEARCH, path)
         at, plan, width = _planned(path, head, mapping, registry)
         rows = _rows(_csv_lines(path, reader, head[at + 1 :], head[at][0]), width)
         yield _Rows(path, plan, rows, path.stat().st_size, fh.buffer.tell)

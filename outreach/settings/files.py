@@ -36,16 +36,24 @@ def write_atomically(path: Path, text: str, *, exclusive: bool = False, base: st
     ``base``: the version the writer started from (``version_of``); when the file changed since, a
     ``ConflictError`` and nothing is written. ``exclusive``: an ``InputError`` when the file exists.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     if base is not None and version_of(read_or_none(path)) != base:
         raise ConflictError(f"{path.name} changed since it was opened (someone saved it, or it was edited on "
                             "disk); nothing was written: open it again and redo your change", path=path)
+    write_bytes_atomically(path, text.encode("utf-8"), exclusive=exclusive)
+
+
+def write_bytes_atomically(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Temp file in the same folder, fsync, ``os.replace`` (or ``os.link`` when ``exclusive``), fsync the
+    folder: a reader sees the old file or the new, never half. A replaced file keeps its permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         if exclusive:
             try:
                 os.link(tmp, path)

@@ -24,8 +24,9 @@ from sqlalchemy import Engine
 
 from outreach.content.images import dimensions
 from outreach.errors import InputError
+from outreach.settings.files import write_bytes_atomically as write_atomically
 from outreach.studio.editable import Editable
-from outreach.studio.saving import folder_lock, read_bytes, record_version, write_atomically
+from outreach.studio.saving import folder_lock, read_bytes, record_version
 
 MAX_IMAGE = 5 * 1024 * 1024
 MAX_PIXELS = 20_000  # on a side: a header claiming more is no picture for an email

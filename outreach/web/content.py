@@ -45,6 +45,7 @@ from outreach.web.auth import requires
 from outreach.web.headers import MESSAGE_IMAGES, csp
 from outreach.web.render import context, flash, page, redirect
 from outreach.web.sessions import TooLarge, checked_form, checked_upload
+from outreach.web.writer import own_address
 from outreach.workspace import Workspace
 
 ROLES = ("writer", "executive")
@@ -300,7 +301,7 @@ async def _edit_page(request: Request, file: Editable, text: str, base: str, new
         "file": file, "text": text, "base": base, "newline": newline, "check": check,
         "draft": _draft_json(ctx.ws, check, None), "fields": shown.as_form(), "problem": problem, "theirs": theirs,
         "conflict_diff": conflict_diff, "languages": LANGUAGE_NAMES, "others": others,
-        "own_address": _own_address(request), "max_image": MAX_IMAGE, "max_source": MAX_SOURCE,
+        "own_address": own_address(request), "max_image": MAX_IMAGE, "max_source": MAX_SOURCE,
         "leading_newline": text.startswith(("\n", "\r\n")),
         "first_email": await ctx.run(_first_email, ctx.ws, check.campaign, file),
     }  # fmt: skip
@@ -333,14 +334,6 @@ def _first_email(ws: Workspace, campaign: str | None, file: Editable) -> bool:
         return file.path in load_campaign(ws.config, campaign).content_files.candidates
     except OutreachError:
         return False
-
-
-def _own_address(request: Request) -> str | None:
-    user = request.state.user
-    if user.email:
-        return str(user.email)
-    sender = context(request).ws.config.settings.senders.get(user.sender or "")
-    return sender.email if sender else None
 
 
 async def _edit(request: Request, kind: str) -> Response:
@@ -467,7 +460,7 @@ async def _test_send(request: Request, kind: str) -> Response:
     form = await checked_form(request)
     file = _file(request, kind, form)
     ctx = context(request)
-    to = _own_address(request)
+    to = own_address(request)
     if to is None:
         flash(request, "Your account has no address for test copies; ask for one with "
                        "`outreach users add NAME --role writer --email ADDRESS`.", "error")  # fmt: skip

@@ -80,7 +80,7 @@ async def _preview_page(request: Request, previewer: Previewer, base: str, stand
         "alone_link": base + "/message.html" + _query(contact=email, step=view.step, variant=view.variant, lang=lang),
     }
     if not standalone:
-        values["own_address"] = _own_address(request)
+        values["own_address"] = own_address(request)
     headers = {"Content-Security-Policy": csp(request.state.nonce, images=MESSAGE_IMAGES)}
     return page(request, "writer/preview.html", headers=headers, **values)
 
@@ -115,7 +115,7 @@ def _previewer(request: Request) -> Previewer:
     return ctx.previewer(str(name))
 
 
-def _own_address(request: Request) -> str | None:
+def own_address(request: Request) -> str | None:
     """Where the writer's test copies go: their account's address, else their sender's."""
     user = request.state.user
     if user.email:
@@ -185,7 +185,7 @@ async def test_send(request: Request) -> Response:
     if request.method != "POST":
         return redirect(request, f"/app/preview/{name}")
     form = await checked_form(request)
-    to = _own_address(request)
+    to = own_address(request)
     lang = str(form.get("lang") or "")
     lang_or_none = lang if lang in LANGUAGES else None
     back = f"/app/preview/{name}" + _query(contact=form.get("contact") or None, variant=form.get("variant") or None,
