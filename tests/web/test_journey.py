@@ -89,7 +89,11 @@ def test_the_whole_blast_from_an_empty_workspace(browser: Browser, tmp_path: Pat
     try:
         serve.wait_line(r"Serving on")
         base = f"http://127.0.0.1:{port}"
-        run_the_blast(browser, base, root, tmp_path, smtp_server, dovecot, mailbox)
+        try:
+            run_the_blast(browser, base, root, tmp_path, smtp_server, dovecot, mailbox)
+        except AssertionError:  # what the worker did and where the follow-ups are, to tell why
+            print(worker.output()[-4000:], outreach("-w", str(root), "followups", "list", env=env), sep="\n")
+            raise
     finally:
         for proc in (worker, serve):
             proc.signal()
@@ -167,11 +171,11 @@ def run_the_blast(browser: Browser, base: str, root: Path, tmp_path: Path, sink:
     text = sent.get_body(("plain",))
     assert text is not None and "Hall B nomor 12" in text.get_content()
 
-    # 7. a reply lands in the mailbox; the worker reads it; the caller sees it
+    # 7. a reply lands in the mailbox; the worker reads it; the caller sees it (a call: it names no meeting)
     reply = (f"From: Ani Lestari <ani@alpha.example.com>\r\nTo: {sent['From']}\r\nSubject: Re: {sent['Subject']}\r\n"
              "Message-ID: <balasan-1@alpha.example.com>\r\n"
              f"In-Reply-To: {sent['Message-ID']}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-             "Kami tertarik datang. Tolong telepon saya untuk atur jadwalnya.\r\n")  # fmt: skip
+             "Kami tertarik datang ke pameran. Tolong telepon saya besok pagi.\r\n")  # fmt: skip
     dovecot.append(mailbox, reply.encode())
     cali = session(browser, base, "cali")
 
