@@ -8,17 +8,15 @@ or a traceback.
 
 
 def main() -> None:
-    try:
-        from outreach.stopping import catch_stop_signals
+    from outreach.stopping import run_starting
 
-        catch_stop_signals()
-        from outreach.cli import main as cli_main
+    run_starting(_cli)
 
-        cli_main()
-    except KeyboardInterrupt as exc:  # SIGTERM (Stopped) or Ctrl-C while the CLI was still loading
-        from outreach.stopping import exit_stopped
 
-        exit_stopped(exc)
+def _cli() -> None:
+    from outreach.cli import main as cli_main
+
+    cli_main()
 
 
 if __name__ == "__main__":

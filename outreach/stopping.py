@@ -112,6 +112,23 @@ def exit_stopped(exc: KeyboardInterrupt) -> NoReturn:
     sys.exit(0)
 
 
+def run_starting(start: Callable[[], None]) -> None:
+    """The ``outreach`` command's first lines: catch stop signals, then ``start`` (the CLI's imports and the
+    command); a stop before sending is a clean exit (``exit_stopped``).
+
+    Python 3.11 wraps an exception raised in a ``__set_name__`` (ipaddress's ``cached_property``, which
+    pathlib imports while the CLI loads) in a RuntimeError: a stop landing there is a stop all the same."""
+    catch_stop_signals()
+    try:
+        start()
+    except KeyboardInterrupt as exc:  # SIGTERM (Stopped) or Ctrl-C while the CLI was still loading
+        exit_stopped(exc)
+    except RuntimeError as exc:
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        exit_stopped(exc.__cause__)
+
+
 @contextlib.asynccontextmanager
 async def stop_requests(stop: asyncio.Event) -> AsyncIterator[asyncio.Event]:
     """The running phase: SIGINT and SIGTERM set ``stop`` instead of interrupting the code that runs.

@@ -47,7 +47,7 @@ def write_bytes_atomically(path: Path, data: bytes, *, exclusive: bool = False) 
     folder: a reader sees the old file or the new, never half. A replaced file keeps its permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".saving", dir=path.parent)  # a crash's: swept
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

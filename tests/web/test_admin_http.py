@@ -500,7 +500,7 @@ def test_users_bad_input_is_refused_and_changes_nothing(team: Path) -> None:
         for path in ("/app/users/..%2Fboss/disable", "/app/users/boss/delete", "/app/users/BOSS!/disable"):
             assert admin.post(path, data={"csrf_token": token}).status_code == 404, path
         assert admin.post("/app/users/nobody/disable", data={"csrf_token": token}).status_code == 303
-    assert invoke("users", "list", ws=team).stdout.splitlines()[-1] == "5 user(s)"
+    assert invoke("users", "list", ws=team).stdout.splitlines()[-1] == "6 user(s)"
     assert "(disabled)" not in invoke("users", "list", ws=team).stdout
 
 

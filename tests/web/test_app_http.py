@@ -49,6 +49,7 @@ SHARED = {  # pages of more than one role: each role's own, and not another's 40
     "/app/contacts": ("executive", "admin"),
     "/app/contacts/ani@alpha.example.com": ("executive", "admin"),
     "/app/segments": ("executive", "admin"),
+    "/app/segments/new": ("executive", "admin"),
     "/app/segments/prospects": ("executive", "admin"),
 }
 USERS = {"executive": "boss", "writer": "wina", "caller": "cali", "admin": "sari"}
