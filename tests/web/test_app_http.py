@@ -339,6 +339,37 @@ def test_the_queue_shows_contact_company_reply_and_history(team: Path) -> None:
     assert 'type="date"' in first and 'type="time"' in first
 
 
+def test_the_card_shows_the_reply_intent_and_quotes_the_question_and_an_opt_out_makes_no_card(
+        team: Path, tmp_path: Path) -> None:  # fmt: skip
+    from team_support import REPLIERS, reply_file
+
+    with Workspace.open(team) as ws:
+        with transaction(ws.engine) as session:
+            quiet = [r for r in session.scalars(select(Outbox)) if r.email not in REPLIERS]
+        asker, *_ = quiet
+        ws.ingest([reply_file(tmp_path, asker, 7, "Selamat siang. Apakah unit ini tersedia di gudang Surabaya?\n\n"
+                                                  "Salam,\nDewi")])  # fmt: skip
+    with app_client(team, "cali") as client:
+        page = client.get("/app/followups").text
+    cards = dict(re.findall(r'<article class="item" id="item-(\d+)">(.*?)</article>', page, re.S))
+    (card,) = [c for c in cards.values() if asker.email in c or "Surabaya" in c]
+    assert "Reply: <strong>question</strong>" in card
+    assert "Question: \u201cApakah unit ini tersedia di gudang Surabaya?\u201d" in card
+    with Workspace.open(team) as ws:  # the same contact says no: the card goes, and so does the mail
+        ws.ingest([reply_file(tmp_path, asker, 8, "Tolong hapus email saya dari daftar Anda. Terima kasih.")])
+    with app_client(team, "cali") as client:
+        page = client.get("/app/followups").text
+    assert "Surabaya" not in page and asker.email not in page
+    assert invoke_suppressed(team, asker.email)
+
+
+def invoke_suppressed(root: Path, email: str) -> bool:
+    from outreach.storage.models import Suppression
+
+    with Workspace.open(root) as ws, transaction(ws.engine) as session:
+        return session.scalar(select(Suppression).where(Suppression.email == email)) is not None
+
+
 def test_outcome_buttons_apply_the_same_rules_as_the_spreadsheet_import(team: Path, tmp_path: Path) -> None:
     twin = tmp_path / "twin"
     shutil.copytree(team, twin)
