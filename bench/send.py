@@ -142,7 +142,7 @@ def _child(code: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-MIGRATION = ROOT / "outreach" / "storage" / "migrations" / "versions" / "0010_exec.py"
+MIGRATION = ROOT / "outreach" / "storage" / "migrations" / "versions" / "0011_exec.py"
 
 
 def run_engine(ws: Path, port: int, n: int, processes: int = 1, counts: bool = True) -> dict[str, float]:
