@@ -2,7 +2,8 @@
 
 ``new_page`` opens a context of its own (no shared cookies: one person each),
 a phone's when narrow; ``log_in`` goes through the form as a person does;
-``watch_console`` collects what the browser reports as errors. Every wait is
+``watch_console`` collects what the browser reports as errors; ``tab_to`` moves
+the focus by the keyboard alone. Every wait is
 generous (TIMEOUT), for a busy machine; nothing is timed.
 """
 
@@ -63,3 +64,13 @@ def watch_console(page: Page, *, failed_loads: bool = False) -> list[str]:
     if failed_loads:
         page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     return problems
+
+
+def tab_to(page: Page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the focused element matches ``selector`` (the keyboard alone, no pointer); at most
+    ``limit`` presses, then an AssertionError: the element is not in the tab order."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("selector => document.activeElement.matches(selector)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from a11y_support import PHONE, checked, overflow, problems
-from browser_pages import TIMEOUT, log_in, new_page
+from browser_pages import TIMEOUT, log_in, new_page, tab_to
 from playwright.sync_api import Browser, Page, expect
 from team_support import Running
 
@@ -137,21 +137,14 @@ def test_the_callers_card_works_by_keyboard_alone(browser: Browser, server: Runn
     card = page.locator("article.item").first
     who = card.locator(".who").inner_text()
 
-    def tab_to(selector: str, limit: int = 80) -> None:
-        for _ in range(limit):
-            page.keyboard.press("Tab")
-            if page.evaluate(f"document.activeElement.matches({selector!r})"):
-                return
-        raise AssertionError(f"Tab never reached {selector}")
-
-    tab_to("article.item:first-of-type input[name=outcome]")
+    tab_to(page, "article.item:first-of-type input[name=outcome]")
     focused = page.evaluate("getComputedStyle(document.activeElement.nextElementSibling).outlineStyle")
     assert focused != "none"  # the focus is visible on the button-like label
     page.keyboard.press("Space")
     page.keyboard.press("ArrowRight")  # reached -> no answer
     assert page.evaluate("document.activeElement.value") == "no_answer"
-    tab_to("article.item:first-of-type textarea")
+    tab_to(page, "article.item:first-of-type textarea")
     page.keyboard.type("tidak diangkat, coba lagi sore")
-    tab_to("article.item:first-of-type button.primary")
+    tab_to(page, "article.item:first-of-type button.primary")
     page.keyboard.press("Enter")
     expect(page.locator(".flash")).to_have_text(f"Saved: {who}, No answer", timeout=TIMEOUT)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from a11y_support import PHONE, checked
-from browser_pages import log_in, new_page, watch_console
+from browser_pages import log_in, new_page, tab_to, watch_console
 from helpers import png
 from playwright.sync_api import Browser, Page, expect
 from team_support import Running
@@ -145,27 +145,20 @@ def test_the_whole_edit_by_keyboard_alone(browser: Browser, server: Running, tea
     log_in(page, "wina", "/app/content/promo/edit")
     page.evaluate("document.activeElement.blur()")
 
-    def tab_to(selector: str, limit: int = 60) -> None:
-        for _ in range(limit):
-            page.keyboard.press("Tab")
-            if page.evaluate(f"document.activeElement === document.querySelector({selector!r})"):
-                return
-        raise AssertionError(f"Tab never reached {selector}")
-
-    tab_to("#f-preheader")
+    tab_to(page, "#f-preheader")
     page.keyboard.press("Control+a")
     page.keyboard.type("Hanya minggu ini")
-    tab_to("#source")
+    tab_to(page, "#source")
     page.keyboard.press("Control+End")
     page.keyboard.type("\n{{ contact.nickname }}\n")
     expect(page.locator("#lint-summary")).to_have_text(re.compile(r"^1 error"))
-    tab_to("#findings button.goto")
+    tab_to(page, "#findings button.goto")
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "source" and caret_line(page) == 15
     page.keyboard.press("Shift+End")
     page.keyboard.press("Delete")
     expect(page.locator("#lint-summary")).to_have_text(re.compile(r"^0 errors"))
-    tab_to("#save")
+    tab_to(page, "#save")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     expect(page.locator(".flash")).to_contain_text("Saved campaigns/promo.md")
