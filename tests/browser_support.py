@@ -3,6 +3,10 @@
 Playwright drives the system's chromium through its executable path (no browser
 download); the CLI tests run the same binary themselves. Missing, it skips the
 test — except under CI=true, where it must be there (.ci/run installs it).
+The ``browser`` fixture (tests/conftest.py hands it to every test) is one
+chromium per test module; each test opens its own contexts in it. The team
+app's pages (a context, the login form, the console) are tests/web/browser_pages.py;
+their checks (axe-core, the window's width) a11y_support.py.
 """
 
 from __future__ import annotations
@@ -38,3 +42,10 @@ def launched_browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium for a test module: launching takes a moment, a context is cheap."""
+    with launched_browser() as launched:
+        yield launched

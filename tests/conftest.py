@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from browser_support import browser  # noqa: F401 - one chromium per test module, for every browser test
 from engine_support import FaultySink, bulk_workspace, prepare, running
 from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace, refused_port
 from imap_server import Dovecot, start_dovecot

@@ -48,7 +48,7 @@ h1 { margin: 0; font-size: 28px; font-weight: 650; letter-spacing: -.01em; }
   box-shadow: 0 1px 2px rgba(27,42,58,.08); break-inside: avoid; }
 h2 { margin: 0 0 14px; font-size: 16px; font-weight: 650; }
 h2 small { font-weight: 400; color: #5c6b7a; font-size: 12px; margin-left: 6px; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; margin-bottom: 20px; }
+.grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 20px; margin-bottom: 20px; }
 .grid .card { margin-bottom: 0; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 7px 8px; border-bottom: 1px solid #e6eaef; text-align: left; }
@@ -72,7 +72,9 @@ footer { color: #5c6b7a; font-size: 12px; text-align: center; margin-top: 8px; }
   .card, .kpi { box-shadow: none; border: 1px solid #dde3ea; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
-@media (max-width: 760px) { .kpis { grid-template-columns: repeat(2, 1fr); } .grid { grid-template-columns: 1fr; } }
+/* minmax(0, 1fr), not 1fr: a column is never wider than its share (a legend's nowrap line overflowed a phone) */
+@media (max-width: 760px) { .kpis { grid-template-columns: repeat(2, 1fr); }
+  .grid { grid-template-columns: minmax(0, 1fr); } }
 """
 
 

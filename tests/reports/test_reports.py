@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import chromium_path
+from browser_support import CHROMIUM_ARGS, chromium_path
 from helpers import invoke, write
 from sqlalchemy import Engine
 
@@ -332,9 +332,7 @@ def test_month_must_be_yyyy_mm(root: Path) -> None:
 
 
 def browser(tmp: Path, *args: str) -> str:
-    cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp / 'profile'}", *args]  # fmt: skip
+    cmd = [chromium_path(), *CHROMIUM_ARGS, "--disable-quic", f"--user-data-dir={tmp / 'profile'}", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import chromium_path, launched_browser
+from browser_support import chromium_path
 from helpers import invoke, png, prospects_workspace, write
 from playwright.sync_api import Browser
 
@@ -64,12 +63,6 @@ show running-config | include interface GigabitEthernet0/0/1 description uplink-
 def png_size(path: Path) -> tuple[int, int]:
     width, height = struct.unpack(">II", path.read_bytes()[16:24])
     return width, height
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

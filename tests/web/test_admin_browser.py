@@ -11,51 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from a11y_support import overflow, problems
-from browser_support import launched_browser
+from a11y_support import PHONE, checked
+from browser_pages import log_in, new_page
 from helpers import invoke
-from playwright.sync_api import Browser, Page, expect
-from team_support import PASSWORDS, Running, running_server
-
-TIMEOUT = 30_000  # ms: a busy machine
-expect.set_options(timeout=TIMEOUT)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
-@pytest.fixture
-def server(team: Path) -> Iterator[Running]:
-    with running_server(team) as srv:
-        yield srv
-
-
-def new_page(browser: Browser, server: Running, width: int = 1280) -> Page:
-    context = browser.new_context(base_url=server.base, viewport={"width": width, "height": 860},
-                                  accept_downloads=True)  # fmt: skip
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    return page
-
-
-def log_in(page: Page, name: str, password: str | None = None) -> None:
-    page.goto("/app/")
-    page.fill("#username", name)
-    page.fill("#password", password or PASSWORDS[name])
-    page.click("button[type=submit]")
-
-
-def checked(page: Page) -> None:
-    """No serious or critical axe-core violation, nothing wider than the window."""
-    assert problems(page) == [], page.url
-    assert overflow(page) == 0, page.url
+from playwright.sync_api import Browser, expect
+from team_support import Running
 
 
 def test_the_admin_loads_a_list_fixes_a_contact_and_manages_accounts(browser: Browser, server: Running, team: Path,
@@ -140,7 +103,7 @@ def test_the_admin_loads_a_list_fixes_a_contact_and_manages_accounts(browser: Br
     checked(page)
 
     other = new_page(browser, server)
-    log_in(other, "dewi", "dewi-password-1")
+    log_in(other, "dewi", password="dewi-password-1", wait=False)  # refused: no one is logged in
     expect(other.locator(".problem, .error, [role=alert]").first).to_contain_text("disabled")
 
 
@@ -161,13 +124,13 @@ def test_a_file_over_the_limit_is_stopped_before_it_is_sent(browser: Browser, se
 @pytest.mark.parametrize("path", ["/app/contacts", "/app/contacts?q=alpha", "/app/contacts/ani@alpha.example.com",
                                   "/app/contacts/ani@alpha.example.com/edit", "/app/contacts/import", "/app/users"])
 def test_each_admin_page_fits_a_phone_and_passes_axe(browser: Browser, server: Running, path: str) -> None:
-    page = new_page(browser, server, width=390)
+    page = new_page(browser, server, PHONE)
     log_in(page, "sari")
     page.goto(path)
     checked(page)
     for target in page.locator("main button, main a.button, main select, main input:not([type=hidden])").all():
         box = target.bounding_box()
-        assert box is None or box["x"] + box["width"] <= 390 + 1, (path, target.evaluate("e => e.outerHTML"))
+        assert box is None or box["x"] + box["width"] <= PHONE + 1, (path, target.evaluate("e => e.outerHTML"))
 
 
 def test_the_contact_list_works_by_keyboard(browser: Browser, server: Running) -> None:

@@ -8,22 +8,21 @@ axe-core finds no serious or critical violation on these pages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import launched_browser
+from a11y_support import PHONE, checked
+from browser_pages import log_in, new_page
 from helpers import write_csv
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from team_support import PASSWORDS, app_client, csrf_of, running_server
+from team_support import app_client, csrf_of, running_server
 
 from outreach.audience.history import contact_changes
 from outreach.storage.models import Contact, ContactAlias, FollowUp
 from outreach.workspace import Workspace
 
-TIMEOUT = 30_000
 ADMIN = "ada"  # the team's sales admin (team_support.py)
 DUP = "ani.l@gmail.example.com"  # Ani Lestari again, at "Alpha Teknik, PT"
 XSS = "<script>alert(1)</script>"
@@ -147,45 +146,13 @@ def test_the_monthly_page_workbook_and_glance(admin_team: Path) -> None:
 # -- in a real browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
-def phone_page(browser: Browser, base: str) -> Page:
-    context = browser.new_context(base_url=base, viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)  # fmt: skip
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    return page
-
-
-def log_in(page: Page, name: str, path: str) -> None:
-    page.goto(f"/app/login?next={path}")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORDS[name])
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav.bar .who")
-
-
-def accessible_and_narrow(page: Page) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    serious = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]  # fmt: skip
-    assert serious == [], serious
-    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
-
-
 def test_hygiene_merge_verify_and_the_month_in_a_browser(admin_team: Path, browser: Browser) -> None:
     with running_server(admin_team) as server:
-        admin = phone_page(browser, server.base)
+        admin = new_page(browser, server, PHONE)
         log_in(admin, ADMIN, "/app/hygiene")
         expect(admin.locator("h1")).to_contain_text("Contact hygiene")
         expect(admin.locator("#duplicates")).to_contain_text(DUP)
-        accessible_and_narrow(admin)
+        checked(admin)
         admin.get_by_role("button", name=f"Merge {DUP} into ani@alpha.example.com").click()
         expect(admin.locator(".flash")).to_contain_text(f"Merged {DUP} into ani@alpha.example.com")
         expect(admin.locator("#duplicates")).not_to_contain_text(DUP)
@@ -193,16 +160,16 @@ def test_hygiene_merge_verify_and_the_month_in_a_browser(admin_team: Path, brows
         admin.goto("/app/reports/monthly")
         expect(admin.locator('[role="progressbar"]').first).to_be_visible()
         expect(admin.locator("svg.chart.monthly")).to_be_visible()
-        accessible_and_narrow(admin)
+        checked(admin)
         admin.emulate_media(media="print")
         expect(admin.locator("nav.bar")).to_be_hidden()  # the printable page: no navigation
         admin.emulate_media(media="screen")
 
-        caller = phone_page(browser, server.base)
+        caller = new_page(browser, server, PHONE)
         log_in(caller, "cali", "/app/followups?queue=verify")
         card = caller.locator("article.item", has_text="info@omega.example.com")
         expect(card).to_be_visible()
-        accessible_and_narrow(caller)
+        checked(caller)
         card.get_by_text("Details corrected").click()
         card.get_by_label("First name").fill("Omar")
         card.get_by_role("button", name="Save").click()

@@ -13,51 +13,17 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from browser_support import launched_browser
+from a11y_support import PHONE, overflow
+from browser_pages import TIMEOUT, log_in, new_page, watch_console
 from helpers import SmtpServer
 from playwright.sync_api import Browser, Page, expect
-from team_support import PASSWORDS, WRITER_EMAIL, Running, running_server
+from team_support import PASSWORDS, WRITER_EMAIL, Running
 
 from outreach.settings.workspace import load_workspace
 from outreach.storage import open_engine, transaction
 from outreach.storage.models import Campaign
-
-TIMEOUT = 30_000  # ms: a busy machine
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
-@pytest.fixture
-def server(team: Path) -> Iterator[Running]:
-    with running_server(team) as srv:
-        yield srv
-
-
-def new_page(browser: Browser, server: Running, phone: bool = False) -> Page:
-    if phone:
-        context = browser.new_context(base_url=server.base, viewport={"width": 390, "height": 844}, is_mobile=True,
-                                      has_touch=True, device_scale_factor=2)  # fmt: skip
-    else:
-        context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    return page
-
-
-def log_in(page: Page, name: str, path: str = "/app/") -> None:
-    page.goto(path)
-    page.fill("#username", name)
-    page.fill("#password", PASSWORDS[name])
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav.bar .who")
 
 
 def screenshot(page: Page, name: str, full_page: bool = True) -> None:
@@ -116,7 +82,7 @@ def test_executive_builds_sends_and_watches_progress_live(browser: Browser, serv
 
 
 def test_caller_records_an_outcome_on_a_phone(browser: Browser, server: Running) -> None:
-    page = new_page(browser, server, phone=True)
+    page = new_page(browser, server, PHONE)
     log_in(page, "cali")
     assert page.url.endswith("/app/followups")
     cards = page.locator("article.item")
@@ -126,8 +92,7 @@ def test_caller_records_an_outcome_on_a_phone(browser: Browser, server: Running)
     for target in (first.locator("a.call"), first.locator(".outcomes label").nth(0), first.locator("button.primary")):
         box = target.bounding_box()
         assert box and box["height"] >= 44, box  # a finger-sized tap target
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390  # nothing wider than the phone
+    assert overflow(page) == 0  # nothing wider than the phone
     first.locator("summary").click()
     assert "sent" in first.locator("details.history").inner_text()
     screenshot(page, "caller-queue.png")
@@ -242,27 +207,18 @@ OVERFLOW = """() => [...document.querySelectorAll('article.item')].flatMap(card 
 })"""
 
 
-def watch_console(page: Page) -> list[str]:
-    """Every error the browser reports: console errors, script errors, and failed loads (a missing favicon)."""
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"script: {exc}"))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    return problems
-
-
 def test_on_a_phone_nothing_is_wider_than_its_card_and_the_console_stays_clean(browser: Browser,
                                                                                server: Running) -> None:  # fmt: skip
     """At 390 px the "Visit on" input overflowed its card by 6 px, and every page logged the missing favicon."""
-    page = new_page(browser, server, phone=True)
-    problems = watch_console(page)
+    page = new_page(browser, server, PHONE)
+    problems = watch_console(page, failed_loads=True)  # a missing favicon too
     log_in(page, "cali")
     page.wait_for_load_state("load")
     for card in page.locator("article.item").all():
         card.locator("summary").click()  # the history open too
     assert page.locator("article.item input[name=visit_date]").count() == 2
     assert page.evaluate(OVERFLOW) == []
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert overflow(page) == 0
     page.goto("/app/followups?queue=visit")
     page.goto("/app/followups/calendar")
     page.wait_for_load_state("load")
@@ -275,7 +231,7 @@ def test_the_flash_is_text_as_wide_as_the_content(browser: Browser, server: Runn
     with Workspace.open(team) as ws:
         ws.build("launch")
     page = new_page(browser, server)
-    problems = watch_console(page)
+    problems = watch_console(page, failed_loads=True)  # a missing favicon too
     log_in(page, "boss")
     page.goto("/app/campaigns/launch/send")
     page.click("text=Yes, send launch")

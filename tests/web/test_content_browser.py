@@ -9,54 +9,14 @@ pages, and at 390 px nothing is wider than the screen.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from browser_support import launched_browser
+from a11y_support import PHONE, checked
+from browser_pages import log_in, new_page, tab_to, watch_console
 from helpers import png
 from playwright.sync_api import Browser, Page, expect
-from team_support import PASSWORDS, Running, running_server
-
-TIMEOUT = 30_000  # ms: a busy machine
-expect.set_options(timeout=TIMEOUT)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
-@pytest.fixture
-def server(team: Path) -> Iterator[Running]:
-    with running_server(team) as srv:
-        yield srv
-
-
-def new_page(browser: Browser, server: Running, width: int = 1280) -> Page:
-    phone = width < 600
-    context = browser.new_context(base_url=server.base, viewport={"width": width, "height": 860 if not phone else 844},
-                                  is_mobile=phone, has_touch=phone)  # fmt: skip
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    return page
-
-
-def log_in(page: Page, name: str, path: str = "/app/") -> None:
-    page.goto(path)
-    page.fill("#username", name)
-    page.fill("#password", PASSWORDS[name])
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav.bar .who")
-
-
-def watch_console(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"script: {exc}"))
-    return problems
+from team_support import Running
 
 
 def message_text(page: Page) -> str:
@@ -185,27 +145,20 @@ def test_the_whole_edit_by_keyboard_alone(browser: Browser, server: Running, tea
     log_in(page, "wina", "/app/content/promo/edit")
     page.evaluate("document.activeElement.blur()")
 
-    def tab_to(selector: str, limit: int = 60) -> None:
-        for _ in range(limit):
-            page.keyboard.press("Tab")
-            if page.evaluate(f"document.activeElement === document.querySelector({selector!r})"):
-                return
-        raise AssertionError(f"Tab never reached {selector}")
-
-    tab_to("#f-preheader")
+    tab_to(page, "#f-preheader")
     page.keyboard.press("Control+a")
     page.keyboard.type("Hanya minggu ini")
-    tab_to("#source")
+    tab_to(page, "#source")
     page.keyboard.press("Control+End")
     page.keyboard.type("\n{{ contact.nickname }}\n")
     expect(page.locator("#lint-summary")).to_have_text(re.compile(r"^1 error"))
-    tab_to("#findings button.goto")
+    tab_to(page, "#findings button.goto")
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "source" and caret_line(page) == 15
     page.keyboard.press("Shift+End")
     page.keyboard.press("Delete")
     expect(page.locator("#lint-summary")).to_have_text(re.compile(r"^0 errors"))
-    tab_to("#save")
+    tab_to(page, "#save")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     expect(page.locator(".flash")).to_contain_text("Saved campaigns/promo.md")
@@ -213,16 +166,7 @@ def test_the_whole_edit_by_keyboard_alone(browser: Browser, server: Running, tea
     assert 'preheader: "Hanya minggu ini"' in saved and "nickname" not in saved
 
 
-SERIOUS = ("serious", "critical")
-
-
-def serious_violations(page: Page) -> list[str]:
-    results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} node(s): {v['nodes'][0]['target']})"
-            for v in results.response["violations"] if v.get("impact") in SERIOUS]  # fmt: skip
-
-
-@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("width", [1280, PHONE])
 def test_the_editors_pages_are_accessible_and_fit_a_phone(browser: Browser, server: Running, team: Path,
                                                           width: int) -> None:  # fmt: skip
     page = new_page(browser, server, width)
@@ -237,13 +181,11 @@ def test_the_editors_pages_are_accessible_and_fit_a_phone(browser: Browser, serv
     for path in pages:
         page.goto(path)
         page.wait_for_load_state("load")
-        assert serious_violations(page) == [], path
-        assert page.evaluate("document.scrollingElement.scrollWidth") <= width, path
+        checked(page)
     page.goto("/app/content/promo/edit")
     (team / "campaigns" / "promo.md").write_text("---\nsubject: dari disk\n---\nIsi\n", encoding="utf-8")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.click("#save")
     assert posted.value.status == 409
     page.wait_for_load_state("load")
-    assert serious_violations(page) == [], "the conflict page"
-    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    checked(page)  # the conflict page

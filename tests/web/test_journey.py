@@ -22,12 +22,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from a11y_support import problems
-from browser_support import launched_browser
+from browser_pages import log_in, new_page
 from helpers import DEADLINE, SmtpServer, Spawned, free_port, wait_for
 from imap_server import PASSWORD, Dovecot, configure_imap
 from playwright.sync_api import Browser, Page, expect
@@ -45,12 +43,6 @@ def password(name: str) -> str:
     return f"{name}-password-1"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_browser() as launched:
-        yield launched
-
-
 def outreach(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
     done = subprocess.run([sys.executable, "-m", "outreach", *args], input=stdin, capture_output=True, text=True,
                           timeout=DEADLINE, env=env, check=False)  # fmt: skip
@@ -59,13 +51,9 @@ def outreach(*args: str, stdin: str | None = None, env: dict[str, str] | None = 
 
 
 def session(browser: Browser, base: str, name: str) -> Page:
-    page = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(TIMEOUT)
-    page.goto("/app/")
-    page.fill("#username", name)
-    page.fill("#password", password(name))
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav.bar .who")
+    """``name``'s own browser, logged in."""
+    page = new_page(browser, base, timeout=TIMEOUT)
+    log_in(page, name, password=password(name))
     return page
 
 

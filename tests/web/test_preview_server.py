@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from browser_support import chromium_path
+from browser_support import CHROMIUM_ARGS, chromium_path
 from helpers import invoke, write_csv
 
 from outreach.errors import InputError
@@ -261,10 +261,8 @@ def test_page_loads_and_reloads_in_headless_chromium(live: Live, tmp_path: Path,
         return polled()
 
     monkeypatch.setattr(previewer, "version", version)
-    cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
-           live.server.url]  # fmt: skip
+    cmd = [chromium_path(), *CHROMIUM_ARGS, "--disable-quic", f"--user-data-dir={tmp_path / 'profile'}",
+           "--virtual-time-budget=5000", "--dump-dom", live.server.url]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
