@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace, refused_port
+from helpers import OVERRIDES, SendWorkspace, SmtpController, SmtpServer, Spawned, invoke, make_workspace, refused_port
 from imap_server import Dovecot, start_dovecot
 from pg_server import own_pg, pg_admin_url, pg_url, stoppable_pg, throwaway_pg  # noqa: F401 - the PostgreSQL fixtures
 from sqlalchemy import select
@@ -26,7 +25,7 @@ from outreach.storage.models import Outbox
 def smtp_server() -> Iterator[SmtpServer]:
     """A recording SMTP server on a free port; see SmtpServer for fault injection."""
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
+    controller = SmtpController(server)
     controller.start()
     server.port = controller.port
     try:
