@@ -44,6 +44,9 @@ class Status:
     reason: str | None
     counts: dict[str, int]
     allowance: DailyAllowance | None = None
+    # a dead sender's rows this status check took over (queued again, uncertain): `campaign send` reads the
+    # status first, and must still say what it took over when the lease had run out before it started
+    taken_over: tuple[int, int] = (0, 0)
 
     def as_dict(self) -> dict[str, Any]:
         allowance = self.allowance.as_dict() if self.allowance else None
@@ -67,7 +70,7 @@ def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None
                     defined: Sequence[str] | None = None) -> Status:  # fmt: skip
     """Counts by state and event; with ``ws``, also today's warm-up allowance of the sender; with
     ``defined`` (the workspace's campaign names), an unknown name says which campaigns there are."""
-    outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
+    taken_over = outbox.expire_leases(engine, utcnow())  # a dead worker's rows show as uncertain, not in flight
     with transaction(engine) as session:
         row = built_campaign(session, name, defined)
         states = outbox.state_counts(session, row.id)
@@ -89,7 +92,7 @@ def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None
         "cancelled": states.get("cancelled", 0),
         **{key: events.get(kind, 0) for key, kind in EVENT_COUNTS.items()},
     }
-    return Status(name, row.state, row.state_reason, counts, _allowance(engine, ws, row.sender))
+    return Status(name, row.state, row.state_reason, counts, _allowance(engine, ws, row.sender), taken_over)
 
 
 def _allowance(engine: Engine, ws: WorkspaceConfig | None, sender: str) -> DailyAllowance | None:
