@@ -20,6 +20,8 @@ from outreach.settings.workspace import init_workspace
 from outreach.storage import transaction
 from outreach.storage.models import Outbox
 
+MIN_WORKERS = 4  # `-n auto`'s floor (pytest_xdist_auto_num_workers)
+
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
@@ -97,6 +99,18 @@ def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
         rows = {r.email: r for r in session.scalars(select(Outbox))}
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
     return ws, engine, rows, signer
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (`make test`): one worker per core, but at least 4. Most tests wait on real servers and
+    processes (SMTP, PostgreSQL, dovecot, chromium), so even 2 cores keep 4 workers busy (docs/testing.md has
+    the measurements). ``PYTEST_XDIST_AUTO_NUM_WORKERS=N`` still chooses N, as it does without this hook."""
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if chosen.isdigit() and int(chosen) > 0:
+        return int(chosen)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(MIN_WORKERS, cores)
 
 
 @pytest.hookimpl(hookwrapper=True)
