@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check outreach tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q -rs --durations=15
+	$(BIN)/pytest -q -rs --durations=15 -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check outreach tests bench

@@ -616,6 +616,11 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
     pending = status.counts["queued"]
     if pending == 0:
         click.echo(f"Campaign {name}: nothing queued ({status.counts['sent']} sent, state {status.state})")
+        if any(status.taken_over):  # a dead sender's last rows, mid-attempt: now uncertain
+            from outreach.sending.engine import SendReport
+
+            took = SendReport(name, requeued=status.taken_over[0], uncertain=status.taken_over[1])
+            click.echo(f"Campaign {name}: {took.taken_over()}")
         return
     from outreach.campaigns.definition import load_campaign
 
@@ -650,6 +655,8 @@ def _send(ws: Workspace, name: str, yes: bool, start_now: bool, force: bool) -> 
         f"({report.rate():.1f} msg/s); state {report.state}"
         + (f": {report.reason}" if report.reason else "")
     )
+    report.requeued += status.taken_over[0]  # taken over before the run, when the status above was read
+    report.uncertain += status.taken_over[1]
     if report.requeued or report.uncertain:
         click.echo(f"Campaign {name}: {report.taken_over()}")
     if report.fatal:

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from browser_support import browser  # noqa: F401 - one chromium per test module, for every browser test
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import OVERRIDES, SendWorkspace, SmtpServer, Spawned, free_port, invoke, make_workspace, refused_port
+from helpers import OVERRIDES, SendWorkspace, SmtpController, SmtpServer, Spawned, invoke, make_workspace, refused_port
 from imap_server import Dovecot, start_dovecot
 from pg_server import own_pg, pg_admin_url, pg_url, stoppable_pg, throwaway_pg  # noqa: F401 - the PostgreSQL fixtures
 from sqlalchemy import select
@@ -22,12 +21,14 @@ from outreach.settings.workspace import init_workspace
 from outreach.storage import transaction
 from outreach.storage.models import Outbox
 
+MIN_WORKERS = 4  # `-n auto`'s floor (pytest_xdist_auto_num_workers)
+
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A recording SMTP server on a free port; see SmtpServer for fault injection."""
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
+    controller = SmtpController(server)
     controller.start()
     server.port = controller.port
     try:
@@ -99,6 +100,18 @@ def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
         rows = {r.email: r for r in session.scalars(select(Outbox))}
     signer = Signer(workspace_secret(engine, ws.settings.unsubscribe.secret_env))
     return ws, engine, rows, signer
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (`make test`): one worker per core, but at least 4. Most tests wait on real servers and
+    processes (SMTP, PostgreSQL, dovecot, chromium), so even 2 cores keep 4 workers busy (docs/testing.md has
+    the measurements). ``PYTEST_XDIST_AUTO_NUM_WORKERS=N`` still chooses N, as it does without this hook."""
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if chosen.isdigit() and int(chosen) > 0:
+        return int(chosen)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(MIN_WORKERS, cores)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import dns.resolver
 import pytest
-
-from outreach.devtools.sink import free_port
+from helpers import free_port
 
 KNOTD = shutil.which("knotd") or ("/usr/sbin/knotd" if os.path.exists("/usr/sbin/knotd") else None)
 
@@ -44,12 +43,41 @@ def txt(value: str) -> str:
     return "TXT " + " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
 
 
+class PortTaken(RuntimeError):
+    """Something took the port between our pick and knotd's bind (parallel test runs): pick another."""
+
+
 @contextmanager
 def knot(folder: Path, zones: dict[str, dict[str, list[str]]]) -> Iterator[str]:
-    """Serve ``zones`` on 127.0.0.1; yields ``127.0.0.1:PORT``."""
+    """Serve ``zones`` on 127.0.0.1; yields ``127.0.0.1:PORT`` (another free port when one was taken)."""
     binary = need_knot()
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    for origin, records in zones.items():
+        (folder / f"{origin}.zone").write_text(zone_text(origin, records))
+    for attempt in range(5):
+        port = free_port()
+        (folder / "knot.conf").write_text(_config(folder, port, zones))
+        log = (folder / "knot.log").open("w")
+        proc = subprocess.Popen([binary, "-c", str(folder / "knot.conf")], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            try:
+                _wait(port, next(iter(zones)), proc, folder)
+            except PortTaken:
+                if attempt == 4:
+                    raise
+                continue
+            yield f"127.0.0.1:{port}"
+            return
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+def _config(folder: Path, port: int, zones: dict[str, dict[str, list[str]]]) -> str:
     config = [
         "server:", f'    rundir: "{folder}"', f"    listen: 127.0.0.1@{port}",
         "    background-workers: 1", "    udp-workers: 1", "    tcp-workers: 1",
@@ -59,22 +87,8 @@ def knot(folder: Path, zones: dict[str, dict[str, list[str]]]) -> Iterator[str]:
         "    zonefile-sync: -1", "    zonefile-load: whole", "    journal-content: none",
         "zone:",
     ]  # fmt: skip
-    for origin, records in zones.items():
-        (folder / f"{origin}.zone").write_text(zone_text(origin, records))
-        config.append(f"  - domain: {origin}.")
-    (folder / "knot.conf").write_text("\n".join(config) + "\n")
-    log = (folder / "knot.log").open("w")
-    proc = subprocess.Popen([binary, "-c", str(folder / "knot.conf")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait(port, next(iter(zones)), proc, folder)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    config += [f"  - domain: {origin}." for origin in zones]
+    return "\n".join(config) + "\n"
 
 
 def _wait(port: int, origin: str, proc: subprocess.Popen[bytes], folder: Path) -> None:
@@ -83,7 +97,8 @@ def _wait(port: int, origin: str, proc: subprocess.Popen[bytes], folder: Path) -
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"knotd exited: {(folder / 'knot.log').read_text()}")
+            log = (folder / "knot.log").read_text()
+            raise (PortTaken if "address already in use" in log else RuntimeError)(f"knotd exited: {log}")
         try:
             resolver.resolve(origin, "SOA")
             return

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
+from helpers import SmtpController
 
 from outreach.audience.importer import import_contacts
 from outreach.campaigns.builder import build_campaign
-from outreach.devtools.sink import free_port
 from outreach.settings.workspace import init_workspace, load_workspace
 from outreach.storage import open_engine
 from outreach.storage.models import Outbox
@@ -86,7 +85,7 @@ class running:
 
     def __init__(self, sink: FaultySink) -> None:
         self.sink = sink
-        self.controller = Controller(sink, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
+        self.controller = SmtpController(sink)
 
     def __enter__(self) -> FaultySink:
         self.controller.start()

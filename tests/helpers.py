@@ -33,6 +33,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
@@ -150,9 +151,59 @@ class SmtpServer:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that was free a moment ago, for a server that must be told its port (dovecot,
+    knotd, postgres). Something may take it before that server binds it, so starting one retries on another
+    port when the bind fails; a server we can hand a socket (``SmtpController``) or that picks its own port
+    (``serve --port 0``: ``served_port``) has no such window at all.
+
+    Under pytest-xdist each worker only takes ports of its own share (``_worker_share``), so two workers of
+    one run never pick the same port however close together they ask.
+    """
+    worker, workers = _worker_share()
+    port = 0
+    for _attempt in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if (port // 2) % workers == worker:  # // 2: Linux hands bind(0) mostly odd ports, connect() even ones
+            return port
+    return port
+
+
+def _worker_share() -> tuple[int, int]:
+    """This pytest-xdist worker's index and the number of workers (``gw3`` of 4: (3, 4)); (0, 1) without xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if name.startswith("gw") and name[2:].isdigit() and count.isdigit() and int(count) > 0:
+        return int(name[2:]) % int(count), int(count)
+    return 0, 1
+
+
+class SmtpController(Controller):
+    """aiosmtpd's threaded server on 127.0.0.1, on a socket bound before it starts: its port is known at once
+    (``.port``) and never was free for another process to take (``Controller(port=free_port())`` leaves a
+    window between the pick and the bind, which parallel test runs hit)."""
+
+    def __init__(self, handler: Any, sock: socket.socket | None = None, **kwargs: Any) -> None:
+        """``sock``: a socket already bound to 127.0.0.1 (and refusing, not listening: a relay that is down),
+        which the server then listens on; by default a new one on a port the kernel picks."""
+        if sock is None:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+        self._sock: socket.socket | None = sock
+        kwargs.setdefault("ready_timeout", DEADLINE)
+        super().__init__(handler, hostname="127.0.0.1", port=int(sock.getsockname()[1]), **kwargs)
+
+    def _create_server(self) -> Any:
+        sock, self._sock = self._sock, None
+        assert sock is not None, "an aiosmtpd Controller starts once"
+        return self.loop.create_server(self._factory_invoker, sock=sock, ssl=self.ssl_context)
+
+    def stop(self, no_assert: bool = False) -> None:
+        if self._sock is not None:  # never started
+            self._sock.close()
+            self._sock = None
+        super().stop(no_assert=no_assert)
 
 
 @contextlib.contextmanager
@@ -509,6 +560,15 @@ class Spawned:
         self.proc.wait()
         for reader in self._readers:
             reader.join(DEADLINE)
+
+
+def served_port(server: Spawned, stream: str = "out") -> int:
+    """The port of an ``outreach serve --port 0`` (any free port, picked by the kernel at bind: nothing can take
+    it first), from its "Serving on http://HOST:PORT/" line (``stream="err"`` with ``--log-format json``)."""
+    line = server.wait_line(r"Serving on http://[^:/]+:\d+/", stream=stream)
+    match = re.search(r"Serving on http://[^:/]+:(\d+)/", line)
+    assert match is not None, line
+    return int(match.group(1))
 
 
 def _exited(spawned: Spawned, pattern: str) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import free_port, wait_for
 
 PASSWORD = "secret-imap-pw"
 DOVECOT_PATHS = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
@@ -41,12 +41,6 @@ def dovecot_binary() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail("dovecot is not installed (apt-get install dovecot-imapd); CI must run the IMAP tests")
     pytest.skip("dovecot is not installed (apt-get install dovecot-imapd) — IMAP tests skipped")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
@@ -185,9 +179,21 @@ class Dovecot:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class PortTaken(RuntimeError):
+    """Something took a port between our pick and dovecot's bind (parallel test runs): pick others."""
+
+
 def start_dovecot() -> Dovecot:
-    """Write a config in a fresh short folder (unix socket paths are limited) and start dovecot -F."""
+    """dovecot -F on two free ports; on two others when something took one before dovecot could bind it."""
     binary = dovecot_binary()
+    for _attempt in range(4):
+        with contextlib.suppress(PortTaken):
+            return _start_dovecot(binary)
+    return _start_dovecot(binary)
+
+
+def _start_dovecot(binary: str) -> Dovecot:
+    """Write a config in a fresh short folder (unix socket paths are limited) and start dovecot -F."""
     root = Path(tempfile.mkdtemp(prefix="dovecot-"))
     root.chmod(0o711)  # the mail user must reach its folder below
     user, group, extra = _identity()
@@ -221,7 +227,8 @@ def _wait_ready(server: Dovecot) -> None:
             out = (server.root / "stdout.log").read_text(errors="replace")
             log = server.log()
             shutil.rmtree(server.root, ignore_errors=True)
-            raise RuntimeError(f"dovecot exited with {server.process.returncode}:\n{out}\n{log}")
+            kind = PortTaken if "Address already in use" in out + log else RuntimeError
+            raise kind(f"dovecot exited with {server.process.returncode}:\n{out}\n{log}")
         return _listening(server.port) and _listening(server.plain_port)
 
     try:

@@ -108,9 +108,13 @@ class PgServer:
         self.test_url = ""  # own_pg's database for the test under way
         if self.owner is not None:
             os.chown(self.folder, self.owner.pw_uid, self.owner.pw_gid)
-        made = subprocess.run([str(bindir / "initdb"), "-D", str(self.data), "-U", ROLE, "--auth=trust", "-E", "UTF8",
-                               "--no-locale", "--no-sync"], capture_output=True, text=True, check=False,
-                              cwd=self.folder, timeout=120, **_as(self.owner))  # type: ignore[call-overload]  # fmt: skip
+        try:
+            made = subprocess.run([str(bindir / "initdb"), "-D", str(self.data), "-U", ROLE, "--auth=trust", "-E",
+                                   "UTF8", "--no-locale", "--no-sync"], capture_output=True, text=True, check=False,
+                                  cwd=self.folder, timeout=120, **_as(self.owner))  # type: ignore[call-overload]  # fmt: skip
+        except BaseException:  # Ctrl-C (or a timeout) mid-initdb: leave no folder behind
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         if made.returncode != 0:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise RuntimeError(f"initdb failed ({made.returncode}):\n{made.stdout}\n{made.stderr}")

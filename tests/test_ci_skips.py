@@ -24,18 +24,27 @@ def test_fine():
 """
 
 
-def run(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, ci: bool, *options: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_skipping.py").write_text(SKIPPING)
     env = {k: v for k, v in os.environ.items() if k != "CI"} | {"PYTHONPATH": str(TESTS)}
     if ci:
         env["CI"] = "true"
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-p", "conftest",
-                           "--rootdir", str(tmp_path), str(tmp_path / "test_skipping.py")],
+                           "--rootdir", str(tmp_path), *options, str(tmp_path / "test_skipping.py")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)  # fmt: skip
 
 
 def test_a_skip_fails_under_ci(tmp_path: Path) -> None:
     result = run(tmp_path, ci=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "skipped under CI=true, where every test must run: Skipped: no knotd here" in result.stdout
+    assert "1 failed, 1 passed" in result.stdout
+
+
+def test_a_skip_fails_under_ci_in_parallel_workers_too(tmp_path: Path) -> None:
+    """`make test` runs the suite with pytest-xdist (-n): the hook runs in each worker, and the controller
+    reports what the worker made of the skip."""
+    result = run(tmp_path, True, "-n", "2")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "skipped under CI=true, where every test must run: Skipped: no knotd here" in result.stdout
     assert "1 failed, 1 passed" in result.stdout

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import SendWorkspace, Spawned, free_port, invoke, wait_for
+from helpers import SendWorkspace, Spawned, invoke, refused_port, served_port, wait_for
 from imap_server import PASSWORD, Dovecot, configure_imap
 from pg_server import PgServer
 from sqlalchemy import create_engine, select, text
@@ -98,9 +98,8 @@ def test_serve_answers_503_while_the_database_is_down_then_works_again(
     monkeypatch.setenv("OUTREACH_DATABASE_URL", own_pg.test_url)
     added = invoke("users", "add", "boss", "--role", "executive", "--password-stdin", ws=root, input="boss-pw-12345\n")
     assert added.exit_code == 0, added.output
-    port = free_port()
-    serve = Spawned(["-w", str(root), "serve", "--port", str(port)])
-    serve.wait_line(r"^Serving on")
+    serve = Spawned(["-w", str(root), "serve", "--port", "0"])  # any free port, read back from the banner
+    port = served_port(serve)
     with httpx2.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False, timeout=30) as client:
         health = client.get("/healthz")
         assert (health.status_code, health.text, health.headers["content-type"]) == (200, "ok\n",
@@ -249,9 +248,8 @@ def test_sqlite_locked_is_an_outage_and_bad_sql_is_not(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgresql_refused_and_terminated_are_outages_a_syntax_error_is_not(pg_url: str) -> None:
-    refused = create_engine(f"postgresql+psycopg://outreach@127.0.0.1:{free_port()}/x")
-    with pytest.raises(OperationalError) as exc:
-        refused.connect()
+    with refused_port() as port, pytest.raises(OperationalError) as exc:  # bound, not listening: refused
+        create_engine(f"postgresql+psycopg://outreach@127.0.0.1:{port}/x").connect()
     assert is_outage(exc.value)
     engine = create_engine(pg_url)
     with engine.connect() as victim, engine.connect() as admin:

@@ -12,6 +12,7 @@ had passed while the worker ran.
 from __future__ import annotations
 
 import re
+import socket
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import PROSPECTS, TRY_LATER, SendWorkspace, SmtpServer, Spawned, refused_port, wait_for, write
+from helpers import PROSPECTS, TRY_LATER, SendWorkspace, SmtpController, SmtpServer, Spawned, wait_for, write
 from imap_server import PASSWORD, Dovecot, configure_imap
 from sqlalchemy import func, select
 
@@ -184,13 +184,18 @@ def test_a_broken_relay_does_not_stop_the_mailbox(send_ws: SendWorkspace, servic
                           "Content-Type: text/plain; charset=utf-8\r\n\r\nTertarik, tolong telepon saya.\r\n").encode())
     campaign(send_ws, PAST, name="promo-b")  # the next one is due, and the relay is down
     relay = SmtpServer()
-    with refused_port() as port:  # the relay is down (and nothing else can take its port meanwhile)
+    held = socket.socket()  # the relay is down: its port bound, refusing (nothing else can take it meanwhile)
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    try:
         worker = service({"OUTREACH_SMTP_PORT": str(port), "OUTREACH_IMAP_PASSWORD": PASSWORD})
         worker.proc.wait_line(rf"WARNING outreach.worker: campaign promo-b: cannot connect to SMTP relay "
                               rf"127.0.0.1:{port}", stream="err")  # fmt: skip
         worker.wait(lambda: replied(worker) == 1, what="the reply read from the mailbox while the relay is down")
-
-    controller = Controller(relay, hostname="127.0.0.1", port=port, ready_timeout=30)
+        controller = SmtpController(relay, sock=held)  # the same socket listens now: never free for another
+    except BaseException:
+        held.close()
+        raise
     controller.start()  # the relay is back: the campaign goes out on the next try
     try:
         worker.wait(lambda: relay.recipients() == PROSPECTS, what="the campaign at the relay once it is back")

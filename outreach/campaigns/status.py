@@ -46,6 +46,9 @@ class Status:
     counts: dict[str, int]
     allowance: DailyAllowance | None = None
     window_opens: datetime | None = None  # the first queued row held for its sending window comes due then (UTC)
+    # a dead sender's rows this status check took over (queued again, uncertain): `campaign send` reads the
+    # status first, and must still say what it took over when the lease had run out before it started
+    taken_over: tuple[int, int] = (0, 0)
 
     def as_dict(self) -> dict[str, Any]:
         allowance = self.allowance.as_dict() if self.allowance else None
@@ -73,18 +76,20 @@ def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None
 
     The counts are the ones the database keeps (storage/counts.py): a few rows, whatever the campaign's
     size. ``recount``: count the outbox and the events instead, as before they were kept (the benchmark's
-    baseline; the tests' check that the kept ones are right).
+    baseline; the tests' check that the kept ones are right). ``taken_over``: a dead sender's rows this check
+    took over (queued again, uncertain), which ``campaign send`` reports.
     """
     now = utcnow()
-    if recount:
-        outbox.expire_leases(engine, now)
+    taken_over = outbox.expire_leases(engine, now) if recount else (0, 0)
     with transaction(engine) as session:
         row = built_campaign(session, name, defined)
         kept = counts.recount(session, row.id) if recount else counts.read(session, row.id)
     in_flight = kept.get("claimed") or kept.get("sending")  # only then can a lease have run out
-    if not recount and in_flight and any(outbox.expire_leases(engine, now, row.id)):
-        with transaction(engine) as session:  # a dead worker's rows: uncertain (or queued again), not in flight
-            kept = counts.read(session, row.id)
+    if not recount and in_flight:
+        taken_over = outbox.expire_leases(engine, now, row.id)
+        if any(taken_over):
+            with transaction(engine) as session:  # a dead worker's rows: uncertain (or queued again), not in flight
+                kept = counts.read(session, row.id)
     with Session(engine) as session:
         waiting, opens = outbox.window_wait(session, row.id, now, kept.get("queued_later", 0))
     queued = kept.get("queued", 0) + kept.get("queued_later", 0)
@@ -107,7 +112,7 @@ def campaign_status(engine: Engine, name: str, ws: WorkspaceConfig | None = None
         "waiting_window": waiting,
         **events,
     }
-    return Status(name, row.state, row.state_reason, result, _allowance(engine, ws, row.sender), opens)
+    return Status(name, row.state, row.state_reason, result, _allowance(engine, ws, row.sender), opens, taken_over)
 
 
 def _allowance(engine: Engine, ws: WorkspaceConfig | None, sender: str) -> DailyAllowance | None:

@@ -16,19 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dns_server import knot, txt
 from engine_support import FaultySink
-from helpers import SmtpServer, invoke, silent_udp_port
+from helpers import SmtpController, SmtpServer, invoke, silent_udp_port
 
 from outreach.deliverability.dkim_record import dkim_record_value
 from outreach.deliverability.findings import Finding, Target
 from outreach.deliverability.resolver import Dns
 from outreach.deliverability.spf import check_host, check_spf
-from outreach.devtools.sink import free_port
 from outreach.settings.workspace import init_workspace
 
 PASSWORD = "rahasia-123"
@@ -303,7 +301,7 @@ def endpoints(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterato
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"awang", PASSWORD.encode())
         return AuthResult(success=ok, handled=False)
 
-    relay = Controller(FaultySink(), hostname="127.0.0.1", port=free_port(), tls_context=ctx,
+    relay = SmtpController(FaultySink(), tls_context=ctx,
                        require_starttls=True, authenticator=auth, auth_required=True)  # fmt: skip
     relay.start()
     https = ThreadingHTTPServer(("127.0.0.1", 0), _Head)
@@ -360,7 +358,7 @@ def test_relay_without_starttls_and_a_wrong_password(tmp_path: Path, world: dict
     assert code == 1
     assert report["failed"] == ["relay_auth"]
     assert finding(report, "relay_auth")["message"].startswith(f"127.0.0.1:{endpoints[0]} refused the login of awang")
-    plain = Controller(FaultySink(), hostname="127.0.0.1", port=free_port())
+    plain = SmtpController(FaultySink())
     plain.start()
     try:
         text = (root / "outreach.yaml").read_text().replace(f"port: {endpoints[0]}", f"port: {plain.port}")
@@ -378,7 +376,7 @@ def test_relay_without_starttls_and_a_wrong_password(tmp_path: Path, world: dict
 
 def test_campaign_send_refuses_a_failing_domain_unless_forced(tmp_path: Path, world: dict[str, Any]) -> None:
     sink = FaultySink()
-    relay = Controller(sink, hostname="127.0.0.1", port=free_port())
+    relay = SmtpController(sink)
     relay.start()
     try:
         root = workspace(tmp_path / "ws", world, "tanpa-dkim.co.id", relay.port, unsubscribe="http://127.0.0.1:8025")

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from aiosmtpd.controller import Controller
 from helpers import (
     OVERRIDES,
     PROMO_SUBJECT,
     SendWorkspace,
+    SmtpController,
     SmtpServer,
     free_port,
     make_workspace,
@@ -65,7 +65,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     through a real SMTP server; a second copy also has a reply from each of them ingested."""
     base = tmp_path_factory.mktemp("followups")
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
+    controller = SmtpController(server)
     controller.start()
     server.port = controller.port
     try:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 from engine_support import FaultySink, bulk_workspace, prepare, running
-from helpers import Spawned, free_port, invoke, wait_for
+from helpers import Spawned, invoke, served_port, wait_for
 
 from outreach.operations.logs import json_handler
 
@@ -66,9 +66,8 @@ def test_the_worker_logs_json_lines_with_campaign_and_counts(tmp_path: Path, mon
 
 
 def test_serve_logs_json_lines_and_its_access_log_keeps_no_token(example_ws: Path) -> None:
-    port = free_port()
-    serve = Spawned(["-w", str(example_ws), "serve", "--port", str(port), "--log-format", "json"])
-    serve.wait_line(r'"message": "Serving on ', stream="err")
+    serve = Spawned(["-w", str(example_ws), "serve", "--port", "0", "--log-format", "json"])  # any free port
+    port = served_port(serve, stream="err")
     wait_for(lambda: _get(port, "/u/SECRET-TOKEN-abc") == 404, what="the server answering", context=serve.output)
     assert _get(port, "/metrics") == 200
     serve.wait_line(r'"path": "/metrics"', stream="err")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from helpers import Spawned, free_port, wait_for
+from helpers import Spawned, served_port, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
@@ -37,9 +37,8 @@ class Serve:
     """``outreach serve`` as a process on a free port."""
 
     def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.proc = Spawned(["-w", str(root), "serve", "--port", str(self.port)], env)
-        self.proc.wait_line(r"^Serving on ")
+        self.proc = Spawned(["-w", str(root), "serve", "--port", "0"], env)  # any free port, read from the banner
+        self.port = served_port(self.proc)
         wait_for(self._answers, what="the server answering", context=self.proc.output)
 
     def _answers(self) -> bool:

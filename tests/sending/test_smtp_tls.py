@@ -7,12 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from engine_support import FaultySink, bulk_workspace
-from helpers import invoke
-
-from outreach.devtools.sink import free_port
+from helpers import SmtpController, invoke
 
 PASSWORD = "rahasia-123"
 
@@ -58,7 +55,7 @@ def workspace(tmp_path: Path, port: int, security: str, cert: Path | None, usern
 
 def test_implicit_tls_with_a_trusted_ca(tmp_path: Path, cert: tuple[Path, Path]) -> None:
     sink = FaultySink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), ssl_context=server_context(cert))
+    ctl = SmtpController(sink, ssl_context=server_context(cert))
     ctl.start()
     try:
         root = workspace(tmp_path, ctl.port, "tls", cert[0])
@@ -72,7 +69,7 @@ def test_implicit_tls_with_a_trusted_ca(tmp_path: Path, cert: tuple[Path, Path])
 def test_starttls_with_auth_and_the_password_from_the_environment(tmp_path: Path, cert: tuple[Path, Path],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     sink = FaultySink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), tls_context=server_context(cert),
+    ctl = SmtpController(sink, tls_context=server_context(cert),
                      require_starttls=True, authenticator=authenticator, auth_required=True)  # fmt: skip
     ctl.start()
     try:
@@ -92,7 +89,7 @@ def test_starttls_with_auth_and_the_password_from_the_environment(tmp_path: Path
 
 def test_an_untrusted_certificate_is_refused(tmp_path: Path, cert: tuple[Path, Path]) -> None:
     sink = FaultySink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=free_port(), ssl_context=server_context(cert))
+    ctl = SmtpController(sink, ssl_context=server_context(cert))
     ctl.start()
     try:
         root = workspace(tmp_path, ctl.port, "tls", None)

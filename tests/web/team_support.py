@@ -18,8 +18,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from aiosmtpd.controller import Controller
-from helpers import OVERRIDES, SmtpServer, free_port, invoke, make_workspace, write
+from helpers import OVERRIDES, SmtpController, SmtpServer, invoke, make_workspace, write
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -58,7 +57,7 @@ def reply_file(folder: Path, row: Outbox, n: int, text: str) -> Path:
 def build_template(base: Path) -> Path:
     """promo built, sent and answered by three contacts; ``launch`` defined but not built; four accounts."""
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=5)
+    controller = SmtpController(server)
     controller.start()
     server.port = controller.port
     root = base / "team"

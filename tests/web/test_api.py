@@ -309,16 +309,16 @@ def test_each_token_is_rate_limited_with_retry_after(team: Path) -> None:
         assert client.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {other}"}).status_code == 200
 
 
-def test_executives_see_the_webhook_receivers_in_the_app(team: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_executives_see_the_webhook_receivers_in_the_app(team: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          closed_port: int) -> None:  # fmt: skip
     import asyncio
 
-    from helpers import free_port
     from team_support import app_client
 
     from outreach.webhooks.runner import Deliverer
 
     monkeypatch.setenv("CRM_HOOK_SECRET", "s3cret")
-    dead = f"http://127.0.0.1:{free_port()}/hook?a=1&b=<2>"  # nothing listens there
+    dead = f"http://127.0.0.1:{closed_port}/hook?a=1&b=<2>"  # nothing listens there
     with (team / "outreach.yaml").open("a", encoding="utf-8") as fh:
         fh.write(f"webhooks:\n  - url: '{dead}'\n    events: [reply, outcome]\n    secret_env: CRM_HOOK_SECRET\n")
     with app_client(team, "boss") as client:

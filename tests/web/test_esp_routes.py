@@ -29,7 +29,7 @@ from esp_support import (
     sns_sign,
     swap,
 )
-from helpers import Spawned, free_port, invoke
+from helpers import Spawned, invoke, served_port
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -196,10 +196,8 @@ def post(port: int, service: str, raw: bytes, headers: dict[str, str] | None = N
 
 
 def serve(root: Path, env: dict[str, str]) -> tuple[Spawned, int]:
-    port = free_port()
-    proc = Spawned(["-w", str(root), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env)
-    proc.wait_line(r"^Serving on ")
-    return proc, port
+    proc = Spawned(["-w", str(root), "serve", "--host", "127.0.0.1", "--port", "0"], env=env)  # any free port
+    return proc, served_port(proc)
 
 
 def status(root: Path) -> dict[str, Any]:

@@ -20,8 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from helpers import OVERRIDES, SmtpServer, free_port, invoke, write, write_csv
+from helpers import OVERRIDES, SmtpController, SmtpServer, invoke, write, write_csv
 from sqlalchemy import select
 from team_support import PASSWORDS, app_client, reply_file
 
@@ -90,7 +89,7 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> Walk:
     write(root / "campaigns" / "walk.yaml", "segment: walker\ncontent: walk.md\nsender: awang\n")
     searchable = [f for f in BUILTIN if f.segments]
     server = SmtpServer()
-    controller = Controller(server, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
+    controller = SmtpController(server)
     controller.start()
     server.port = controller.port
     try:

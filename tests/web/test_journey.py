@@ -26,7 +26,7 @@ from pathlib import Path
 
 from a11y_support import problems
 from browser_pages import log_in, new_page
-from helpers import DEADLINE, SmtpServer, Spawned, free_port, wait_for
+from helpers import DEADLINE, SmtpServer, Spawned, served_port, wait_for
 from imap_server import PASSWORD, Dovecot, configure_imap
 from playwright.sync_api import Browser, Page, expect
 
@@ -71,12 +71,10 @@ def test_the_whole_blast_from_an_empty_workspace(browser: Browser, tmp_path: Pat
     for name, (role, sender) in PEOPLE.items():
         outreach("-w", str(root), "users", "add", name, "--role", role, *(["--sender", sender] if sender else []),
                  "--password-stdin", stdin=password(name) + "\n", env=env)  # fmt: skip
-    port = free_port()
-    serve = Spawned(["-w", str(root), "serve", "--port", str(port)], env)
+    serve = Spawned(["-w", str(root), "serve", "--port", "0"], env)
     worker = Spawned(["-w", str(root), "worker", "--interval", "1"], env)
     try:
-        serve.wait_line(r"Serving on")
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{served_port(serve)}"
         try:
             run_the_blast(browser, base, root, tmp_path, smtp_server, dovecot, mailbox)
         except AssertionError:  # what the worker did and where the follow-ups are, to tell why
