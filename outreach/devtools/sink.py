@@ -7,6 +7,7 @@ runs on one machine with no real mail leaving it.
 from __future__ import annotations
 
 import email.policy
+import errno
 import mailbox
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+
+from outreach.errors import InputError
 
 
 class MaildirHandler:
@@ -61,7 +64,12 @@ class Sink:
         return self.controller.port
 
     def __enter__(self) -> Sink:
-        self.controller.start()
+        try:
+            self.controller.start()
+        except OSError as exc:  # the port is taken, or not ours to bind: say so, as `serve` does
+            why = "something else listens there" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+            raise InputError(f"cannot listen on {self.controller.hostname}:{self.controller.port}: {why}; "
+                             "choose another --port") from None
         return self
 
     def __exit__(self, *exc: object) -> None:

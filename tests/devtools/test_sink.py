@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ def _sink(maildir: Path) -> tuple[subprocess.Popen[str], int]:
             return proc, port
         error = proc.stderr.read()
         proc.wait(30)
-        assert "already in use" in error, error
+        assert "something else listens there" in error, error
     raise AssertionError("the sink found no free port in 5 tries")
 
 
@@ -56,3 +57,15 @@ def test_the_sink_prints_a_line_per_message(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_taken_port_is_one_error_line_not_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "outreach", "sink", "--maildir", str(tmp_path / "mail"),
+                               "--port", str(port)], capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"Error: cannot listen on 127.0.0.1:{port}: something else listens there; "
+                           "choose another --port\n")
