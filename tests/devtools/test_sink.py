@@ -64,8 +64,8 @@ def test_a_taken_port_is_one_error_line_not_a_traceback(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "outreach", "sink", "--maildir", str(tmp_path / "mail"),
-                               "--port", str(port)], capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        command = [sys.executable, "-m", "outreach", "sink", "--maildir", str(tmp_path / "mail"), "--port", str(port)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (f"Error: cannot listen on 127.0.0.1:{port}: something else listens there; "
                            "choose another --port\n")
