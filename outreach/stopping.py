@@ -118,8 +118,8 @@ def run_starting(start: Callable[[], None]) -> None:
 
     Python 3.11 wraps an exception raised in a ``__set_name__`` (ipaddress's ``cached_property``, which
     pathlib imports while the CLI loads) in a RuntimeError: a stop landing there is a stop all the same."""
-    catch_stop_signals()
     try:
+        catch_stop_signals()  # inside: a signal may land while the second handler is being installed
         start()
     except KeyboardInterrupt as exc:  # SIGTERM (Stopped) or Ctrl-C while the CLI was still loading
         exit_stopped(exc)
