@@ -189,19 +189,11 @@ class Outage:
     async def acall(self, fn: Callable[..., T], *args: Any) -> T:
         """``call`` for the event loop: the wait between tries is an ``asyncio.sleep``, so SMTP sessions and
         requests go on meanwhile (``fn`` itself still runs in the loop)."""
-        key, tries = object(), 0
-        try:
-            while True:
-                try:
-                    result = fn(*args)
-                except Exception as exc:
-                    await asyncio.sleep(self.retry_after(exc, key, tries))
-                    tries += 1
-                    continue
-                self.ok(key)
-                return result
-        finally:
-            self.ok(key, recovered=False)  # cancelled while it waited (the run is over): it waits no more
+
+        async def once() -> T:
+            return fn(*args)
+
+        return await self.await_call(once)
 
     async def await_call(self, make: Callable[[], Awaitable[T]]) -> T:
         """``acall`` for work that is itself awaited (``make()`` gives a fresh awaitable per try: a thread hop)."""
@@ -217,7 +209,7 @@ class Outage:
                 self.ok(key)
                 return result
         finally:
-            self.ok(key, recovered=False)
+            self.ok(key, recovered=False)  # cancelled while it waited (the run is over): it waits no more
 
 
 def ping(engine: Engine) -> None:
