@@ -21,6 +21,7 @@ from outreach.campaigns.status import built_campaign
 from outreach.errors import OutreachError
 from outreach.followups.queue import OUTCOMES
 from outreach.guardrails import Rates, campaign_rates
+from outreach.settings import LANGUAGE_NAMES
 from outreach.settings.config import Guardrails
 from outreach.settings.workspace import WorkspaceConfig
 from outreach.storage.models import Event, FollowUp, Outbox, ReplyIntent
@@ -90,8 +91,6 @@ class LanguageRow:
     def label(self) -> str:
         return LANGUAGE_NAMES.get(self.language, self.language)
 
-
-LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
 
 
 @dataclass(frozen=True)

@@ -4,3 +4,4 @@ Kept light: the CLI reads ``LANGUAGES`` for its ``--lang`` choices without loadi
 """
 
 LANGUAGES = ("id", "en")  # the languages content can be written in (footer labels, pages, starters)
+LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}  # as the reports and the editor name them

@@ -18,11 +18,10 @@ from outreach.campaigns.definition import NAME, ContentFiles, load_campaign
 from outreach.content.includes import BLOCK_NAME, INCLUDE
 from outreach.content.rendering import language_of_file
 from outreach.errors import InputError, OutreachError
-from outreach.settings import LANGUAGES
+from outreach.settings import LANGUAGE_NAMES, LANGUAGES
 from outreach.settings.workspace import WorkspaceConfig
 
 MAX_NAME = 200
-LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from outreach.errors import InputError, NotFoundError, OutreachError
-from outreach.settings import LANGUAGES
+from outreach.settings import LANGUAGE_NAMES, LANGUAGES
 from outreach.studio import STARTER_KINDS
 from outreach.studio.drafts import DraftCheck
-from outreach.studio.editable import LANGUAGE_NAMES, Editable, Overview
+from outreach.studio.editable import Editable, Overview
 from outreach.studio.frontmatter import FIELDS, Fields, apply_fields, changed_fields, declared_language, read_fields
 from outreach.studio.lint import Finding, lint_campaign
 from outreach.studio.live import file_version
