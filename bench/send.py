@@ -1,6 +1,6 @@
 """Sending benchmark: outreach's engine end to end against the raw SMTP ceiling.
 
-    python bench/send.py [-n 20000] [--connections 4] [--memory]
+    python bench/send.py [-n 20000] [--connections 4] [--memory] [--against DIR]
     python bench/send.py --dkim [-n 10000] [--connections 4]
 
 Builds a workspace with N contacts, starts an aiosmtpd sink in its own
@@ -9,7 +9,11 @@ process, then reports in one run:
   * the raw ceiling: the same pre-rendered bytes blasted through aiosmtplib on
     the same number of connections to the same sink, and the ratio,
   * CPU per recipient of preparation alone (render + MIME),
-  * peak memory of the sending process (with --memory: 10k vs 100k recipients).
+  * peak memory of the sending process (with --memory: 10k vs 100k recipients),
+  * with ``--against DIR``, another checkout's engine (``git worktree add DIR
+    REV``) in the same run, each repeat back to back with this one and the raw
+    ceiling: whether a change costs throughput, on a machine whose speed
+    drifts more between runs than the change could move it.
 
 With ``--dkim`` it answers instead what signing costs, in one run:
   * the bare RSA-2048 signature ``cryptography`` makes on this machine, the
@@ -61,12 +65,18 @@ def _sink_main(port: int, ready: mp.Event, stop: mp.Event) -> None:  # type: ign
     ctl.stop()
 
 
-def make_workspace(n: int, connections: int, dkim: int | None = None) -> Path:
-    """A workspace with ``n`` contacts; ``dkim`` set: RSA-2048 signing with that many processes (0: default)."""
-    from outreach.settings.workspace import init_workspace
-
+def make_workspace(n: int, connections: int, dkim: int | None = None, root: Path = ROOT) -> Path:
+    """A workspace with ``n`` contacts; ``dkim`` set: RSA-2048 signing with that many processes (0: default).
+    ``root``: the checkout whose example workspace it starts from (another one's in a child process)."""
     ws = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
-    init_workspace(ws)
+    if root == ROOT:
+        from outreach.settings.workspace import init_workspace
+
+        init_workspace(ws)
+    else:
+        code = (f"import sys; sys.path.insert(0, {str(root)!r}); from pathlib import Path; "
+                f"from outreach.settings.workspace import init_workspace; init_workspace(Path({str(ws)!r}))")
+        subprocess.run([sys.executable, "-c", code], check=True)
     with (ws / "bench.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["email", "first_name", "last_name", "company", "city", "status", "title"])
@@ -145,16 +155,18 @@ def _child(code: str) -> dict[str, float]:
 MIGRATION = ROOT / "outreach" / "storage" / "migrations" / "versions" / "0011_exec.py"
 
 
-def run_engine(ws: Path, port: int, n: int, processes: int = 1, counts: bool = True) -> dict[str, float]:
+def run_engine(ws: Path, port: int, n: int, processes: int = 1, counts: bool = True,
+               root: Path = ROOT) -> dict[str, float]:  # fmt: skip
     """Import and build in one child process, send in others: the sender's peak RSS is its own.
 
     With ``processes`` > 1, that many senders share the campaign (as several workers would). ``counts``
     False: the database's per-campaign counts are not kept while sending (their triggers dropped).
+    ``root``: the checkout whose engine runs (its package first on the children's path).
     """
     import json
 
-    setup = _child(_SETUP.format(root=str(ROOT), ws=str(ws)))
-    send = _SEND.format(root=str(ROOT), ws=str(ws), port=port, no_counts=not counts, migration=str(MIGRATION))
+    setup = _child(_SETUP.format(root=str(root), ws=str(ws)))
+    send = _SEND.format(root=str(root), ws=str(ws), port=port, no_counts=not counts, migration=str(MIGRATION))
     if processes == 1:
         return {**setup, **_child(send)}
     started = time.perf_counter()
@@ -345,6 +357,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs of each; the best of each is reported")
     ap.add_argument("--memory", action="store_true", help="also compare peak memory at 10k and 100k")
     ap.add_argument("--dkim", action="store_true", help="measure DKIM signing instead (see above)")
+    ap.add_argument("--against", type=Path, default=None, metavar="DIR",
+                    help="another checkout (git worktree add DIR REV) whose engine runs back to back with this one")
     ap.add_argument("--counts", action="store_true",
                     help="also send with the per-campaign counts not kept (their triggers dropped), alternated")
     args = ap.parse_args()
@@ -354,8 +368,15 @@ def main() -> None:
     if args.dkim:
         dkim_main(args)
         return
-    engines, raws, bare = [], [], []
+    engines, raws, bare, others = [], [], [], []
     for _ in range(args.repeat):  # alternate, so that a busy moment of the machine hits both alike
+        if args.against:
+            ws = make_workspace(args.n, args.connections // args.processes, root=args.against.resolve())
+            try:
+                others.append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n, args.processes,
+                                                                     root=args.against.resolve())))  # fmt: skip
+            finally:
+                shutil.rmtree(ws, ignore_errors=True)
         if args.counts:
             ws = make_workspace(args.n, args.connections // args.processes)
             try:
@@ -387,6 +408,14 @@ def main() -> None:
                          for e, b in zip(engines, bare, strict=True))
         print(f"counts not kept:       {without:,.0f} msg/s, ratio engine / raw {without / raw:.2f}; kept / not kept "
               f"{rate / without:.2f} (best / best; run by run kept/not kept msg/s: {runs})")
+    if others:
+        per = [o["sent"] / o["wall"] / r for o, r in zip(others, raws, strict=True)]
+        this_vs = sorted(e["sent"] / e["wall"] / (o["sent"] / o["wall"]) for e, o in zip(engines, others, strict=True))
+        cpu = statistics.median(o["cpu"] / max(o["sent"], 1) * 1e6 for o in others)
+        print(f"against {args.against}: ratio to raw run by run {', '.join(f'{p:.2f}' for p in per)} (median "
+              f"{statistics.median(per):.2f}), median {cpu:.0f} us CPU/msg (this one: "
+              f"{statistics.median(e['cpu'] / max(e['sent'], 1) * 1e6 for e in engines):.0f}); this / that run by "
+              f"run {', '.join(f'{p:.2f}' for p in this_vs)} (median {statistics.median(this_vs):.2f})")
     print(f"preparation CPU:       {prep:.0f} us per recipient (render + MIME)")
     print(f"peak memory (sender):  {engine['maxrss_mb']:.0f} MB")
     if args.memory:
