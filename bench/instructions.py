@@ -63,8 +63,7 @@ def engine(root: Path, n: int, port: int, env: dict[str, str]) -> int:
     ws = send.make_workspace(n, 4, root=root)
     try:
         send._child(send._SETUP.format(root=str(root), ws=str(ws)))
-        return counted(send._SEND.format(root=str(root), ws=str(ws), port=port, no_counts=False,
-                                         migration=str(send.MIGRATION)), env)  # fmt: skip
+        return counted(send.send_code(ws, port, root=root), env)
     finally:
         shutil.rmtree(ws, ignore_errors=True)
 

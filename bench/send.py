@@ -155,6 +155,21 @@ def _child(code: str) -> dict[str, float]:
 MIGRATION = ROOT / "outreach" / "storage" / "migrations" / "versions" / "0011_exec.py"
 
 
+def send_code(ws: Path, port: int, counts: bool = True, root: Path = ROOT) -> str:
+    """The sending process's program (``python -c``) for a workspace already set up by ``_SETUP``."""
+    return _SEND.format(root=str(root), ws=str(ws), port=port, no_counts=not counts, migration=str(MIGRATION))
+
+
+def sent_once(n: int, connections: int, processes: int = 1, counts: bool = True,
+              root: Path = ROOT) -> dict[str, float]:  # fmt: skip
+    """``run_engine`` on a workspace of its own, made and removed here, to a sink of its own."""
+    ws = make_workspace(n, connections, root=root)
+    try:
+        return with_sink(lambda port: run_engine(ws, port, n, processes, counts, root))
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
+
+
 def run_engine(ws: Path, port: int, n: int, processes: int = 1, counts: bool = True,
                root: Path = ROOT) -> dict[str, float]:  # fmt: skip
     """Import and build in one child process, send in others: the sender's peak RSS is its own.
@@ -166,7 +181,7 @@ def run_engine(ws: Path, port: int, n: int, processes: int = 1, counts: bool = T
     import json
 
     setup = _child(_SETUP.format(root=str(root), ws=str(ws)))
-    send = _SEND.format(root=str(root), ws=str(ws), port=port, no_counts=not counts, migration=str(MIGRATION))
+    send = send_code(ws, port, counts, root)
     if processes == 1:
         return {**setup, **_child(send)}
     started = time.perf_counter()
@@ -371,18 +386,10 @@ def main() -> None:
     engines, raws, bare, others = [], [], [], []
     for _ in range(args.repeat):  # alternate, so that a busy moment of the machine hits both alike
         if args.against:
-            ws = make_workspace(args.n, args.connections // args.processes, root=args.against.resolve())
-            try:
-                others.append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n, args.processes,
-                                                                     root=args.against.resolve())))  # fmt: skip
-            finally:
-                shutil.rmtree(ws, ignore_errors=True)
+            others.append(sent_once(args.n, args.connections // args.processes, args.processes,
+                                    root=args.against.resolve()))  # fmt: skip
         if args.counts:
-            ws = make_workspace(args.n, args.connections // args.processes)
-            try:
-                bare.append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n, counts=False)))
-            finally:
-                shutil.rmtree(ws, ignore_errors=True)
+            bare.append(sent_once(args.n, args.connections // args.processes, counts=False))
         ws = make_workspace(args.n, args.connections // args.processes)
         try:
             engines.append(with_sink(lambda port, ws=ws: run_engine(ws, port, args.n)))
@@ -421,11 +428,7 @@ def main() -> None:
     if args.memory:
         peaks = {}
         for n in (10_000, 100_000):
-            w = make_workspace(n, args.connections)
-            try:
-                peaks[n] = with_sink(lambda port, w=w, n=n: run_engine(w, port, n))["maxrss_mb"]
-            finally:
-                shutil.rmtree(w, ignore_errors=True)
+            peaks[n] = sent_once(n, args.connections)["maxrss_mb"]
         print(f"peak memory 10k / 100k: {peaks[10_000]:.0f} MB / {peaks[100_000]:.0f} MB "
               f"(ratio {peaks[100_000] / peaks[10_000]:.2f})")
 
