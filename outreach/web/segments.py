@@ -75,12 +75,16 @@ async def detail(request: Request) -> Response:
                 ops=NUMBER_OPS, **details)  # fmt: skip
 
 
+def _no_details() -> dict[str, Any]:
+    """What a segment's page shows of a segment not saved yet: nothing."""
+    return {"count": None, "sample": [], "held": None, "problem": None, "history": [], "reasons": {}}
+
+
 @requires(*ROLES)
 async def new_form(request: Request) -> Response:
     return page(request, "executive/segment.html", name="", form=SegmentForm(), form_fits=True,
                 text="description: \nwhere:\n  status: prospect\n", base="", errors={}, mode="form",
-                editing=False, ops=NUMBER_OPS, count=None, sample=[], held=None, problem=None, history=[],
-                reasons={})  # fmt: skip
+                editing=False, ops=NUMBER_OPS, **_no_details())  # fmt: skip
 
 
 @requires(*ROLES)
@@ -119,10 +123,7 @@ async def _save(request: Request, *, editing: bool) -> Response:
     else:
         flash(request, f"Segment {saved.name} {'saved' if editing else 'created'}: segments/{saved.name}.yaml.")
         return redirect(request, f"/app/segments/{saved.name}")
-    details: dict[str, Any] = {"count": None, "sample": [], "held": None, "problem": None, "history": [],
-                               "reasons": {}}  # fmt: skip
-    if editing:
-        details = await context(request).run(_details, ws, name)
+    details = await context(request).run(_details, ws, name) if editing else _no_details()
     if len(text) > 70_000:
         text = text[:70_000]  # shown back for fixing, not the whole of an oversized post
     return page(request, "executive/segment.html", status=status, name=name, form=replace(form),
